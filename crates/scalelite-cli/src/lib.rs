@@ -1,0 +1,1 @@
+//! scalelite-cli library.

@@ -1,0 +1,225 @@
+//! Everything the services remember, behind one interface with two back-ends.
+//!
+//! - **Production**: Redis (servers, meetings, tenants, tokens, leases) with the original's key layout under
+//!   `REDIS_NAMESPACE`, plus PostgreSQL (recordings, callback data) with the original's tables.
+//! - **Embedded**: one SQLite file (WAL) for everything, shared by several processes.
+//!
+//! `Store` is chosen once at start-up and implements every trait by delegating to the back-end, so the rest of the
+//! code sees one interface and one error type (`StoreError`). Operations the original makes atomic stay atomic
+//! in both back-ends; `select_server` (pick the least-loaded server and bump its load) is atomic in both.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::domain::{
+    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter,
+    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+};
+
+/// The one storage error type.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The store answered but refused or could not run the operation, or could not be reached in time.
+    #[error("storage back-end error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Why `select_server` found nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    /// No server is available at all (the original's "Could not find any available servers.").
+    #[error("could not find any available servers")]
+    NoServers,
+    /// A required tag (`tag!`) matched no available server; carries the tag string without `!`.
+    #[error("there is no available server with the required tag={0}")]
+    TagUnavailable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Servers of the pool and their load.
+pub trait ServerStore: Send + Sync {
+    /// Every server, in no particular order.
+    fn list_servers(&self) -> impl Future<Output = StoreResult<Vec<Server>>> + Send;
+    /// `NotFound` when absent.
+    fn get_server(&self, id: &str) -> impl Future<Output = StoreResult<Server>> + Send;
+    /// `Conflict` when the id exists.
+    fn add_server(&self, server: NewServer) -> impl Future<Output = StoreResult<Server>> + Send;
+    /// Apply a partial update atomically (see `ServerPatch`). `NotFound` when absent. Returns the new record.
+    fn patch_server(
+        &self,
+        id: &str,
+        patch: ServerPatch,
+    ) -> impl Future<Output = StoreResult<Server>> + Send;
+    /// Remove the server, its load entries and its health counters. Meetings stay. `NotFound` when absent.
+    fn delete_server(&self, id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Servers that can take new meetings (enabled with a known load), ascending load, ties by id.
+    fn available_servers(&self) -> impl Future<Output = StoreResult<Vec<Server>>> + Send;
+    /// Atomically pick the least-loaded available server matching `tags` (the original's `find_available`) and
+    /// add `1 × load_multiplier` to its load, so concurrent callers never both see the old load.
+    fn select_server(
+        &self,
+        tags: &TagRequest,
+    ) -> impl Future<Output = Result<Server, SelectError>> + Send;
+    /// Add `amount` to the load of an available server (ZADD XX INCR): a no-op returning `None` for servers
+    /// without a load in `server_load`. The caller multiplies by `load_multiplier`.
+    fn increment_load(
+        &self,
+        id: &str,
+        amount: f64,
+    ) -> impl Future<Output = StoreResult<Option<f64>>> + Send;
+    /// Health counters (the original's bare `<id>` hash). Each returns the new value.
+    fn increment_healthy(&self, id: &str) -> impl Future<Output = StoreResult<i64>> + Send;
+    fn increment_unhealthy(&self, id: &str) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// Set both counters to 0 (`healthy`/`unhealthy` choose which; both true resets both).
+    fn reset_counters(
+        &self,
+        id: &str,
+        healthy: bool,
+        unhealthy: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Meetings placed on servers, and their voice bridges.
+pub trait MeetingStore: Send + Sync {
+    /// `NotFound` when absent or expired (tenant scoping is the caller's).
+    fn get_meeting(&self, id: &str) -> impl Future<Output = StoreResult<Meeting>> + Send;
+    /// Every live meeting (expired ones skipped).
+    fn list_meetings(&self) -> impl Future<Output = StoreResult<Vec<Meeting>>> + Send;
+    /// Atomic find-or-create: an existing record wins (unless both tenants are set and differ: `Conflict`);
+    /// otherwise claim the first free voice bridge candidate (`Conflict` when none is free) and write the record
+    /// with `ttl`.
+    fn find_or_create_meeting(
+        &self,
+        meeting: NewMeeting,
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send;
+    /// Remove the record, its `meetings` entry and its voice bridge. Absent is not an error (returns false).
+    fn delete_meeting(&self, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Meeting holding a voice bridge number (dial-in).
+    fn meeting_by_voice_bridge(
+        &self,
+        voice_bridge: &str,
+    ) -> impl Future<Output = StoreResult<Meeting>> + Send;
+    /// Extend the TTL of these meetings (those still reported running by their servers).
+    fn refresh_meetings(
+        &self,
+        ids: &[String],
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Remove `meetings` set entries and `voice_bridges` entries whose meeting record is gone; returns how many.
+    fn clean_orphans(&self) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// Tenants and their settings.
+pub trait TenantStore: Send + Sync {
+    fn list_tenants(&self) -> impl Future<Output = StoreResult<Vec<Tenant>>> + Send;
+    fn get_tenant(&self, id: &str) -> impl Future<Output = StoreResult<Tenant>> + Send;
+    /// Exact, case-sensitive lookup through the name index.
+    fn get_tenant_by_name(&self, name: &str) -> impl Future<Output = StoreResult<Tenant>> + Send;
+    /// `Conflict` when the id exists. The name index is (re)pointed at this tenant.
+    fn add_tenant(&self, tenant: Tenant) -> impl Future<Output = StoreResult<Tenant>> + Send;
+    /// Replace the record (renames move the name index). `NotFound` when absent.
+    fn update_tenant(&self, tenant: Tenant) -> impl Future<Output = StoreResult<Tenant>> + Send;
+    fn delete_tenant(&self, id: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn list_tenant_settings(
+        &self,
+        tenant_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<TenantSetting>>> + Send;
+    /// Insert or replace by id.
+    fn put_tenant_setting(
+        &self,
+        setting: TenantSetting,
+    ) -> impl Future<Output = StoreResult<TenantSetting>> + Send;
+    fn delete_tenant_setting(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Recordings (the original's PostgreSQL tables) and callback data.
+pub trait RecordingStore: Send + Sync {
+    /// Insert or update the recording by `record_id`, upsert its metadata by key and its playback formats by
+    /// format (replacing each format's thumbnails), all in one transaction. Returns the stored recording.
+    fn upsert_recording(
+        &self,
+        recording: Recording,
+    ) -> impl Future<Output = StoreResult<Recording>> + Send;
+    fn get_recording(&self, record_id: &str)
+    -> impl Future<Output = StoreResult<Recording>> + Send;
+    /// Matching recordings, `starttime` descending, with metadata, formats and thumbnails, in a bounded number
+    /// of queries.
+    fn find_recordings(
+        &self,
+        filter: &RecordingFilter,
+    ) -> impl Future<Output = StoreResult<Vec<Recording>>> + Send;
+    /// Set `published`, `publish_updated = true` and `state` = published/unpublished.
+    fn set_published(
+        &self,
+        record_id: &str,
+        published: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn set_protected(
+        &self,
+        record_id: &str,
+        protected: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// On every listed recording, in one transaction: upsert `upserts`, delete the keys in `deletes`.
+    fn update_metadata(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Delete metadata and playback formats (with thumbnails) and set `state = 'deleted'`; the row stays.
+    fn mark_recording_deleted(
+        &self,
+        record_id: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_callback_data(
+        &self,
+        meeting_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<CallbackData>>> + Send;
+    /// Insert or replace the callback data of `data.meeting_id`.
+    fn put_callback_data(&self, data: CallbackData)
+    -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Small shared state: one-time playback tokens, leases for single-active daemons, health.
+pub trait MiscStore: Send + Sync {
+    /// Store a one-time protected-recording token for `ttl`.
+    fn put_playback_token(
+        &self,
+        token: &str,
+        record_id: &str,
+        format: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Consume a token: returns `(record_id, format)` once, `None` afterwards or when expired.
+    fn take_playback_token(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = StoreResult<Option<(String, String)>>> + Send;
+    /// Acquire or renew the lease `name` for `holder` for `ttl`. True when `holder` holds it afterwards.
+    fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Give the lease up if `holder` holds it.
+    fn release_lease(
+        &self,
+        name: &str,
+        holder: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Round trip to every back-end (write and read), bounded in time.
+    fn health_check(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}

@@ -1,0 +1,1 @@
+//! scalelite-poller library.

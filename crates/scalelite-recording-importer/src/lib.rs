@@ -1,0 +1,1 @@
+//! scalelite-recording-importer library.
