@@ -97,7 +97,12 @@ pub enum ChecksumError {
 
 impl Algorithm {
     /// Every algorithm, weakest first.
-    pub const ALL: [Algorithm; 4] = [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha384, Algorithm::Sha512];
+    pub const ALL: [Algorithm; 4] = [
+        Algorithm::Sha1,
+        Algorithm::Sha256,
+        Algorithm::Sha384,
+        Algorithm::Sha512,
+    ];
 
     /// The algorithm whose lower-case hex digest has `len` characters: 40, 64, 96 or 128.
     pub fn from_hex_len(len: usize) -> Option<Self> {
@@ -179,19 +184,38 @@ impl AllowedAlgorithms {
     /// original silently ignored such entries (a lower-case `sha256` disabled SHA-256); we fail at start-up.
     pub fn parse(value: Option<&str>) -> Result<Self, ChecksumConfigError> {
         let Some(value) = value else {
-            return Ok(AllowedAlgorithms { sha1: true, sha256: true, sha512: true, outbound: Algorithm::Sha256 });
+            return Ok(AllowedAlgorithms {
+                sha1: true,
+                sha256: true,
+                sha512: true,
+                outbound: Algorithm::Sha256,
+            });
         };
         if value.trim().is_empty() {
-            return Ok(AllowedAlgorithms { sha1: false, sha256: false, sha512: false, outbound: Algorithm::Sha256 });
+            return Ok(AllowedAlgorithms {
+                sha1: false,
+                sha256: false,
+                sha512: false,
+                outbound: Algorithm::Sha256,
+            });
         }
-        let mut allowed = AllowedAlgorithms { sha1: false, sha256: false, sha512: false, outbound: Algorithm::Sha1 };
+        let mut allowed = AllowedAlgorithms {
+            sha1: false,
+            sha256: false,
+            sha512: false,
+            outbound: Algorithm::Sha1,
+        };
         for entry in value.split(':').map(str::trim).filter(|e| !e.is_empty()) {
             match Algorithm::from_name(entry) {
                 Some(Algorithm::Sha1) => allowed.sha1 = true,
                 Some(Algorithm::Sha256) => allowed.sha256 = true,
                 Some(Algorithm::Sha384) => {}
                 Some(Algorithm::Sha512) => allowed.sha512 = true,
-                None => return Err(ChecksumConfigError::UnknownAlgorithm { entry: entry.to_owned() }),
+                None => {
+                    return Err(ChecksumConfigError::UnknownAlgorithm {
+                        entry: entry.to_owned(),
+                    });
+                }
             }
         }
         allowed.outbound = if allowed.sha512 {
@@ -223,7 +247,12 @@ impl AllowedAlgorithms {
 impl Default for AllowedAlgorithms {
     /// The configuration with `LOADBALANCER_CHECKSUM_ALGORITHM` unset: `SHA1:SHA256:SHA512`, outbound SHA-256.
     fn default() -> Self {
-        AllowedAlgorithms { sha1: true, sha256: true, sha512: true, outbound: Algorithm::Sha256 }
+        AllowedAlgorithms {
+            sha1: true,
+            sha256: true,
+            sha512: true,
+            outbound: Algorithm::Sha256,
+        }
     }
 }
 
@@ -282,7 +311,9 @@ pub fn verify(
         return Err(ChecksumError::NoSecrets);
     }
     let algorithm =
-        Algorithm::from_hex_len(checksum.len()).ok_or(ChecksumError::UnsupportedLength { len: checksum.len() })?;
+        Algorithm::from_hex_len(checksum.len()).ok_or(ChecksumError::UnsupportedLength {
+            len: checksum.len(),
+        })?;
     if !allowed.contains(algorithm) {
         return Err(ChecksumError::NotAllowed { algorithm });
     }
@@ -290,13 +321,25 @@ pub fn verify(
     let supplied = hex::decode(checksum).map_err(|_| ChecksumError::NotHex)?;
     let mut matched = Choice::from(0);
     for secret in secrets {
-        let expected = algorithm.digest(&[call.as_bytes(), check_string.as_bytes(), secret.expose().as_bytes()]);
+        let expected = algorithm.digest(&[
+            call.as_bytes(),
+            check_string.as_bytes(),
+            secret.expose().as_bytes(),
+        ]);
         matched |= expected.as_slice().ct_eq(supplied.as_slice());
     }
-    if bool::from(matched) { Ok(algorithm) } else { Err(ChecksumError::Mismatch { algorithm }) }
+    if bool::from(matched) {
+        Ok(algorithm)
+    } else {
+        Err(ChecksumError::Mismatch { algorithm })
+    }
 }
 
 /// Signs an outbound call: lower-case hex of `H(call + query + secret)`.
 pub fn sign(call: &str, query: &str, secret: &Secret, algorithm: Algorithm) -> String {
-    hex::encode(algorithm.digest(&[call.as_bytes(), query.as_bytes(), secret.expose().as_bytes()]))
+    hex::encode(algorithm.digest(&[
+        call.as_bytes(),
+        query.as_bytes(),
+        secret.expose().as_bytes(),
+    ]))
 }

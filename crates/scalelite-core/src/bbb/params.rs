@@ -104,8 +104,12 @@ impl Params {
     }
 
     /// The `(name, value)` pairs in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + DoubleEndedIterator + Clone + '_ {
-        self.entries.iter().map(|(name, value)| (name.as_str(), value.as_str()))
+    pub fn iter(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&str, &str)> + DoubleEndedIterator + Clone + '_ {
+        self.entries
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
     }
 
     /// Number of parameters.
@@ -148,7 +152,9 @@ impl FromIterator<(String, String)> for Params {
 impl<'a> FromIterator<(&'a str, &'a str)> for Params {
     /// Collects with [`Params::set`] semantics: a repeated name keeps its first position and last value.
     fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(iter: I) -> Self {
-        iter.into_iter().map(|(name, value)| (name.to_owned(), value.to_owned())).collect()
+        iter.into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
     }
 }
 
@@ -159,7 +165,9 @@ impl MeetingId {
     /// # Errors
     /// [`MissingMeetingId`] when it is absent, empty or whitespace-only.
     pub fn from_params(params: &Params) -> Result<MeetingId, MissingMeetingId> {
-        required(params, "meetingID").map(|id| MeetingId(id.to_owned())).ok_or(MissingMeetingId)
+        required(params, "meetingID")
+            .map(|id| MeetingId(id.to_owned()))
+            .ok_or(MissingMeetingId)
     }
 
     /// The meeting ID.
@@ -306,13 +314,17 @@ fn percent_decode(encoded: &str) -> Vec<u8> {
 }
 
 fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 fn into_utf8(name: Vec<u8>, value: Vec<u8>) -> Result<(String, String), ParamsError> {
-    let name = String::from_utf8(name)
-        .map_err(|e| ParamsError::InvalidUtf8 { name: String::from_utf8_lossy(e.as_bytes()).into_owned() })?;
-    let value = String::from_utf8(value).map_err(|_| ParamsError::InvalidUtf8 { name: name.clone() })?;
+    let name = String::from_utf8(name).map_err(|e| ParamsError::InvalidUtf8 {
+        name: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })?;
+    let value =
+        String::from_utf8(value).map_err(|_| ParamsError::InvalidUtf8 { name: name.clone() })?;
     Ok((name, value))
 }
 
@@ -329,7 +341,9 @@ fn last_checksum(pairs: &[(Vec<u8>, Vec<u8>)]) -> Option<String> {
 /// then names and values sanitized (a name that sanitizes to an earlier one replaces that one's values,
 /// keeping its position, as Java's `LinkedHashMap.put` does). Invalid UTF-8 is decoded lossily, like the
 /// servlet container does; the name of the first such parameter is returned alongside.
-fn sanitized_groups(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> (Vec<(String, Vec<String>)>, Option<String>) {
+fn sanitized_groups(
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+) -> (Vec<(String, Vec<String>)>, Option<String>) {
     let mut invalid = None;
     let mut raw: Vec<(String, Vec<String>)> = Vec::new();
     let mut raw_index: HashMap<String, usize> = HashMap::new();
@@ -377,7 +391,10 @@ fn sanitize(text: &str) -> String {
 /// bbb-web's `buildQueryStringFromParamsMap`: names in Java `String` order (UTF-16 code units), `checksum`
 /// skipped, `name=encoded value` for every value, joined with `&`.
 fn sorted_check_string(grouped: &[(String, Vec<String>)]) -> String {
-    let mut sorted: Vec<&(String, Vec<String>)> = grouped.iter().filter(|(name, _)| name != CHECKSUM).collect();
+    let mut sorted: Vec<&(String, Vec<String>)> = grouped
+        .iter()
+        .filter(|(name, _)| name != CHECKSUM)
+        .collect();
     sorted.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
     let mut out = String::new();
     for (name, values) in sorted {

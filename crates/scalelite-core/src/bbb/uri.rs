@@ -19,7 +19,9 @@ pub fn encode_component(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for &byte in value.as_bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(char::from(byte)),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(byte))
+            }
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
@@ -50,10 +52,17 @@ pub fn form_encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> S
 /// [`form_encode`] of `params` in their order; the checksum is `hex(H(call + query + secret))`.
 ///
 /// `params` are signed as given: the caller leaves out any inbound `checksum` parameter.
-pub fn bbb_url(base_url: &str, call: &str, params: &Params, secret: &Secret, algorithm: Algorithm) -> String {
+pub fn bbb_url(
+    base_url: &str,
+    call: &str,
+    params: &Params,
+    secret: &Secret,
+    algorithm: Algorithm,
+) -> String {
     let query = form_encode(params.iter());
     let digest = checksum::sign(call, &query, secret, algorithm);
-    let mut url = String::with_capacity(base_url.len() + call.len() + query.len() + digest.len() + 12);
+    let mut url =
+        String::with_capacity(base_url.len() + call.len() + query.len() + digest.len() + 12);
     url.push_str(base_url);
     if !base_url.ends_with('/') {
         url.push('/');

@@ -26,15 +26,29 @@ fn secrets(values: &[&str]) -> Vec<Secret> {
 }
 
 /// Strips then verifies a raw query the way the API does for a GET.
-fn check_raw(call: &str, raw_query: &str, checksum: &str, secret_list: &[&str]) -> Result<Algorithm, ChecksumError> {
+fn check_raw(
+    call: &str,
+    raw_query: &str,
+    checksum: &str,
+    secret_list: &[&str],
+) -> Result<Algorithm, ChecksumError> {
     let check_string = strip_checksum(raw_query, checksum);
-    verify(call, &check_string, checksum, &secrets(secret_list), &AllowedAlgorithms::default())
+    verify(
+        call,
+        &check_string,
+        checksum,
+        &secrets(secret_list),
+        &AllowedAlgorithms::default(),
+    )
 }
 
 /// The reference the spec describes: at each position try the three literal alternatives in order.
 fn reference_strip(raw: &str, checksum: &str) -> String {
-    let alternatives =
-        [format!("&checksum={checksum}"), format!("checksum={checksum}&"), format!("checksum={checksum}")];
+    let alternatives = [
+        format!("&checksum={checksum}"),
+        format!("checksum={checksum}&"),
+        format!("checksum={checksum}"),
+    ];
     let mut out = String::new();
     let mut rest = raw;
     'scan: while let Some(c) = rest.chars().next() {
@@ -60,7 +74,10 @@ fn algorithm_from_hex_len_maps_the_four_lengths_only() {
         assert_eq!(Algorithm::from_hex_len(len), None, "length {len}");
     }
     for algorithm in Algorithm::ALL {
-        assert_eq!(Algorithm::from_hex_len(algorithm.hex_len()), Some(algorithm));
+        assert_eq!(
+            Algorithm::from_hex_len(algorithm.hex_len()),
+            Some(algorithm)
+        );
     }
 }
 
@@ -80,7 +97,10 @@ fn algorithm_names_round_trip_and_are_case_sensitive() {
 #[test]
 fn hex_digest_known_answers_for_abc() {
     // FIPS 180 test vectors for "abc".
-    assert_eq!(Algorithm::Sha1.hex_digest(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    assert_eq!(
+        Algorithm::Sha1.hex_digest(b"abc"),
+        "a9993e364706816aba3e25717850c26c9cd0d89d"
+    );
     assert_eq!(
         Algorithm::Sha256.hex_digest(b"abc"),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -100,7 +120,10 @@ fn hex_digest_known_answers_for_abc() {
 fn sign_known_answers_for_all_four_algorithms() {
     // `printf '%s' 'getMeetingsmy-secret' | shaNsum`
     let secret = Secret::new("my-secret");
-    assert_eq!(sign("getMeetings", "", &secret, Algorithm::Sha1), "2b357881bc31fb705c6756a507b0a445c46a22bb");
+    assert_eq!(
+        sign("getMeetings", "", &secret, Algorithm::Sha1),
+        "2b357881bc31fb705c6756a507b0a445c46a22bb"
+    );
     assert_eq!(
         sign("getMeetings", "", &secret, Algorithm::Sha256),
         "9f2093781610ed7b67ffef0d6b9408d7f2bf25148710b3cc460b8722bf1cdd5a"
@@ -118,9 +141,22 @@ fn sign_known_answers_for_all_four_algorithms() {
 
 #[test]
 fn sign_docs_vector_and_spec_outbound_vector() {
-    assert_eq!(sign("create", DOCS_QUERY, &Secret::new(DOCS_SECRET), Algorithm::Sha1), DOCS_SHA1);
     assert_eq!(
-        sign("getMeetingInfo", "meetingID=test-meeting-1", &Secret::new("test-1"), Algorithm::Sha256),
+        sign(
+            "create",
+            DOCS_QUERY,
+            &Secret::new(DOCS_SECRET),
+            Algorithm::Sha1
+        ),
+        DOCS_SHA1
+    );
+    assert_eq!(
+        sign(
+            "getMeetingInfo",
+            "meetingID=test-meeting-1",
+            &Secret::new("test-1"),
+            Algorithm::Sha256
+        ),
         "7901d9cf0f7e63a7e5eacabfd75fabfb223259d6c045ac5b4d86fb774c371945"
     );
 }
@@ -130,7 +166,10 @@ fn sign_matches_direct_hash_of_the_concatenation() {
     let secret = Secret::new("s3cr3t");
     for algorithm in Algorithm::ALL {
         let digest = sign("join", "meetingID=a&fullName=B+C", &secret, algorithm);
-        assert_eq!(digest, expected(algorithm, "joinmeetingID=a&fullName=B+Cs3cr3t"));
+        assert_eq!(
+            digest,
+            expected(algorithm, "joinmeetingID=a&fullName=B+Cs3cr3t")
+        );
         assert_eq!(digest.len(), algorithm.hex_len());
     }
 }
@@ -186,11 +225,24 @@ fn allowed_lists_choose_the_strongest_outbound() {
 
 #[test]
 fn allowed_rejects_unknown_names_naming_the_entry() {
-    for (value, entry) in [("sha256", "sha256"), ("SHA1:MD5", "MD5"), ("SHA1,SHA256", "SHA1,SHA256"), ("SHA-1", "SHA-1")] {
+    for (value, entry) in [
+        ("sha256", "sha256"),
+        ("SHA1:MD5", "MD5"),
+        ("SHA1,SHA256", "SHA1,SHA256"),
+        ("SHA-1", "SHA-1"),
+    ] {
         let err = AllowedAlgorithms::parse(Some(value)).unwrap_err();
-        assert_eq!(err, ChecksumConfigError::UnknownAlgorithm { entry: entry.to_owned() });
+        assert_eq!(
+            err,
+            ChecksumConfigError::UnknownAlgorithm {
+                entry: entry.to_owned()
+            }
+        );
         assert!(err.to_string().contains(entry), "{err}");
-        assert!(err.to_string().contains("LOADBALANCER_CHECKSUM_ALGORITHM"), "{err}");
+        assert!(
+            err.to_string().contains("LOADBALANCER_CHECKSUM_ALGORITHM"),
+            "{err}"
+        );
     }
 }
 
@@ -230,8 +282,25 @@ fn strip_checksum_with_empty_value_does_not_panic() {
 
 #[test]
 fn verify_docs_vector() {
-    assert_eq!(check_raw("create", &format!("{DOCS_QUERY}&checksum={DOCS_SHA1}"), DOCS_SHA1, &[DOCS_SECRET]), Ok(Algorithm::Sha1));
-    assert_eq!(verify("create", DOCS_QUERY, DOCS_SHA1, &secrets(&[DOCS_SECRET]), &AllowedAlgorithms::default()), Ok(Algorithm::Sha1));
+    assert_eq!(
+        check_raw(
+            "create",
+            &format!("{DOCS_QUERY}&checksum={DOCS_SHA1}"),
+            DOCS_SHA1,
+            &[DOCS_SECRET]
+        ),
+        Ok(Algorithm::Sha1)
+    );
+    assert_eq!(
+        verify(
+            "create",
+            DOCS_QUERY,
+            DOCS_SHA1,
+            &secrets(&[DOCS_SECRET]),
+            &AllowedAlgorithms::default()
+        ),
+        Ok(Algorithm::Sha1)
+    );
 }
 
 #[test]
@@ -239,7 +308,13 @@ fn verify_spec_worked_example_body_only_post_signed_over_call_name() {
     // bbb-api.md 4: a form POST with every parameter in the body is checked against the bare call name.
     let checksum = expected(Algorithm::Sha1, "getMeetingInfotest-2");
     assert_eq!(
-        verify("getMeetingInfo", "", &checksum, &secrets(&["test-2"]), &AllowedAlgorithms::default()),
+        verify(
+            "getMeetingInfo",
+            "",
+            &checksum,
+            &secrets(&["test-2"]),
+            &AllowedAlgorithms::default()
+        ),
         Ok(Algorithm::Sha1)
     );
 }
@@ -251,22 +326,66 @@ fn verify_wire_shapes_of_real_clients() {
     let shapes = [
         ("getMeetings", "", "checksum={}"),
         ("getMeetings", "", "&checksum={}"),
-        ("getRecordings", "meetingID=x&recordID=", "meetingID=x&recordID=&checksum={}"),
-        ("create", "name=My+Room&meetingID=m1", "name=My+Room&meetingID=m1&checksum={}"),
-        ("create", "name=My%20Room&meetingID=m1", "name=My%20Room&meetingID=m1&checksum={}"),
-        ("create", "meetingID=m1&name=Room", "meetingID=m1&name=Room&checksum={}"),
-        ("create", "name=Room&meetingID=m1", "name=Room&meetingID=m1&checksum={}"),
-        ("create", "name=My+Room+%C3%BC&meetingID=m1", "name=My+Room+%C3%BC&meetingID=m1&checksum={}"),
-        ("create", "meetingID=m1&disabledFeatures=a%2Cb%2Cc", "meetingID=m1&disabledFeatures=a%2Cb%2Cc&checksum={}"),
-        ("join", "meetingID=m1&fullName=A&role=VIEWER", "meetingID=m1&fullName=A&role=VIEWER&checksum={}"),
-        ("join", "meetingID=m1&fullName=A", "checksum={}&meetingID=m1&fullName=A"),
-        ("join", "meetingID=m1&fullName=A", "meetingID=m1&checksum={}&fullName=A"),
+        (
+            "getRecordings",
+            "meetingID=x&recordID=",
+            "meetingID=x&recordID=&checksum={}",
+        ),
+        (
+            "create",
+            "name=My+Room&meetingID=m1",
+            "name=My+Room&meetingID=m1&checksum={}",
+        ),
+        (
+            "create",
+            "name=My%20Room&meetingID=m1",
+            "name=My%20Room&meetingID=m1&checksum={}",
+        ),
+        (
+            "create",
+            "meetingID=m1&name=Room",
+            "meetingID=m1&name=Room&checksum={}",
+        ),
+        (
+            "create",
+            "name=Room&meetingID=m1",
+            "name=Room&meetingID=m1&checksum={}",
+        ),
+        (
+            "create",
+            "name=My+Room+%C3%BC&meetingID=m1",
+            "name=My+Room+%C3%BC&meetingID=m1&checksum={}",
+        ),
+        (
+            "create",
+            "meetingID=m1&disabledFeatures=a%2Cb%2Cc",
+            "meetingID=m1&disabledFeatures=a%2Cb%2Cc&checksum={}",
+        ),
+        (
+            "join",
+            "meetingID=m1&fullName=A&role=VIEWER",
+            "meetingID=m1&fullName=A&role=VIEWER&checksum={}",
+        ),
+        (
+            "join",
+            "meetingID=m1&fullName=A",
+            "checksum={}&meetingID=m1&fullName=A",
+        ),
+        (
+            "join",
+            "meetingID=m1&fullName=A",
+            "meetingID=m1&checksum={}&fullName=A",
+        ),
     ];
     for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
         for (call, signed, raw_template) in shapes {
             let checksum = expected(algorithm, &format!("{call}{signed}{secret}"));
             let raw = raw_template.replace("{}", &checksum);
-            assert_eq!(check_raw(call, &raw, &checksum, &[secret]), Ok(algorithm), "{algorithm} {raw}");
+            assert_eq!(
+                check_raw(call, &raw, &checksum, &[secret]),
+                Ok(algorithm),
+                "{algorithm} {raw}"
+            );
         }
     }
 }
@@ -277,20 +396,41 @@ fn verify_is_over_the_raw_encoding_and_order() {
     // Signed with `+`, sent with `%20`: the raw query differs, so it must fail.
     let plus = expected(Algorithm::Sha256, &format!("createname=My+Room{secret}"));
     assert_eq!(
-        check_raw("create", &format!("name=My%20Room&checksum={plus}"), &plus, &[secret]),
-        Err(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 })
+        check_raw(
+            "create",
+            &format!("name=My%20Room&checksum={plus}"),
+            &plus,
+            &[secret]
+        ),
+        Err(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        })
     );
     // Signed sorted, sent unsorted.
     let sorted = expected(Algorithm::Sha256, &format!("createa=1&b=2{secret}"));
     assert_eq!(
-        check_raw("create", &format!("b=2&a=1&checksum={sorted}"), &sorted, &[secret]),
-        Err(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 })
+        check_raw(
+            "create",
+            &format!("b=2&a=1&checksum={sorted}"),
+            &sorted,
+            &[secret]
+        ),
+        Err(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        })
     );
     // Signed over the decoded form, sent encoded.
     let decoded = expected(Algorithm::Sha256, &format!("createname=My Room ü{secret}"));
     assert_eq!(
-        check_raw("create", &format!("name=My+Room+%C3%BC&checksum={decoded}"), &decoded, &[secret]),
-        Err(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 })
+        check_raw(
+            "create",
+            &format!("name=My+Room+%C3%BC&checksum={decoded}"),
+            &decoded,
+            &[secret]
+        ),
+        Err(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        })
     );
 }
 
@@ -300,13 +440,26 @@ fn verify_rejects_wrong_secret_and_wrong_call() {
     let allowed = AllowedAlgorithms::default();
     assert_eq!(
         verify("getMeetings", "", &checksum, &secrets(&["wrong"]), &allowed),
-        Err(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 })
+        Err(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        })
     );
     assert_eq!(
-        verify("getMeetingInfo", "", &checksum, &secrets(&["right"]), &allowed),
-        Err(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 })
+        verify(
+            "getMeetingInfo",
+            "",
+            &checksum,
+            &secrets(&["right"]),
+            &allowed
+        ),
+        Err(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        })
     );
-    assert_eq!(verify("getMeetings", "", &checksum, &secrets(&["right"]), &allowed), Ok(Algorithm::Sha256));
+    assert_eq!(
+        verify("getMeetings", "", &checksum, &secrets(&["right"]), &allowed),
+        Ok(Algorithm::Sha256)
+    );
 }
 
 #[test]
@@ -314,7 +467,10 @@ fn verify_rejects_lengths_matching_no_algorithm() {
     let good = expected(Algorithm::Sha1, "getMeetingss");
     let allowed = AllowedAlgorithms::default();
     let s = secrets(&["s"]);
-    assert_eq!(verify("getMeetings", "", &good[..39], &s, &allowed), Err(ChecksumError::UnsupportedLength { len: 39 }));
+    assert_eq!(
+        verify("getMeetings", "", &good[..39], &s, &allowed),
+        Err(ChecksumError::UnsupportedLength { len: 39 })
+    );
     assert_eq!(
         verify("getMeetings", "", &format!("{good}0"), &s, &allowed),
         Err(ChecksumError::UnsupportedLength { len: 41 })
@@ -328,10 +484,15 @@ fn verify_rejects_lengths_matching_no_algorithm() {
 #[test]
 fn verify_never_accepts_sha384_even_when_listed() {
     let checksum = expected(Algorithm::Sha384, "getMeetingss");
-    for allowed in [AllowedAlgorithms::default(), AllowedAlgorithms::parse(Some("SHA1:SHA256:SHA384:SHA512")).unwrap()] {
+    for allowed in [
+        AllowedAlgorithms::default(),
+        AllowedAlgorithms::parse(Some("SHA1:SHA256:SHA384:SHA512")).unwrap(),
+    ] {
         assert_eq!(
             verify("getMeetings", "", &checksum, &secrets(&["s"]), &allowed),
-            Err(ChecksumError::NotAllowed { algorithm: Algorithm::Sha384 })
+            Err(ChecksumError::NotAllowed {
+                algorithm: Algorithm::Sha384
+            })
         );
     }
 }
@@ -342,10 +503,16 @@ fn verify_rejects_algorithms_left_out_of_the_list() {
     let s = secrets(&["s"]);
     for algorithm in [Algorithm::Sha1, Algorithm::Sha512] {
         let checksum = expected(algorithm, "getMeetingss");
-        assert_eq!(verify("getMeetings", "", &checksum, &s, &only_sha256), Err(ChecksumError::NotAllowed { algorithm }));
+        assert_eq!(
+            verify("getMeetings", "", &checksum, &s, &only_sha256),
+            Err(ChecksumError::NotAllowed { algorithm })
+        );
     }
     let checksum = expected(Algorithm::Sha256, "getMeetingss");
-    assert_eq!(verify("getMeetings", "", &checksum, &s, &only_sha256), Ok(Algorithm::Sha256));
+    assert_eq!(
+        verify("getMeetings", "", &checksum, &s, &only_sha256),
+        Ok(Algorithm::Sha256)
+    );
 }
 
 #[test]
@@ -364,7 +531,13 @@ fn verify_with_blank_allow_list_rejects_every_valid_checksum() {
 fn verify_rejects_missing_or_blank_checksum() {
     for blank in ["", " ", "   \t"] {
         assert_eq!(
-            verify("getMeetings", "", blank, &secrets(&["s"]), &AllowedAlgorithms::default()),
+            verify(
+                "getMeetings",
+                "",
+                blank,
+                &secrets(&["s"]),
+                &AllowedAlgorithms::default()
+            ),
             Err(ChecksumError::Missing),
             "{blank:?}"
         );
@@ -375,12 +548,21 @@ fn verify_rejects_missing_or_blank_checksum() {
 fn verify_rejects_non_hex_of_a_valid_length() {
     let s = secrets(&["s"]);
     let allowed = AllowedAlgorithms::default();
-    assert_eq!(verify("getMeetings", "", &"g".repeat(40), &s, &allowed), Err(ChecksumError::NotHex));
+    assert_eq!(
+        verify("getMeetings", "", &"g".repeat(40), &s, &allowed),
+        Err(ChecksumError::NotHex)
+    );
     let mut almost = expected(Algorithm::Sha256, "getMeetingss");
     almost.replace_range(10..11, "z");
-    assert_eq!(verify("getMeetings", "", &almost, &s, &allowed), Err(ChecksumError::NotHex));
+    assert_eq!(
+        verify("getMeetings", "", &almost, &s, &allowed),
+        Err(ChecksumError::NotHex)
+    );
     // 40 bytes but 20 characters: not hex either.
-    assert_eq!(verify("getMeetings", "", &"é".repeat(20), &s, &allowed), Err(ChecksumError::NotHex));
+    assert_eq!(
+        verify("getMeetings", "", &"é".repeat(20), &s, &allowed),
+        Err(ChecksumError::NotHex)
+    );
 }
 
 #[test]
@@ -391,15 +573,35 @@ fn verify_accepts_upper_and_mixed_case_hex() {
         let lower = expected(algorithm, "getMeetingsa=1s");
         let upper = lower.to_ascii_uppercase();
         assert_ne!(lower, upper);
-        assert_eq!(verify("getMeetings", "a=1", &upper, &s, &allowed), Ok(algorithm));
+        assert_eq!(
+            verify("getMeetings", "a=1", &upper, &s, &allowed),
+            Ok(algorithm)
+        );
         let mixed: String = lower
             .chars()
             .enumerate()
-            .map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c })
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
             .collect();
-        assert_eq!(verify("getMeetings", "a=1", &mixed, &s, &allowed), Ok(algorithm));
+        assert_eq!(
+            verify("getMeetings", "a=1", &mixed, &s, &allowed),
+            Ok(algorithm)
+        );
         // And through the raw-query path: the pair is removed as sent.
-        assert_eq!(check_raw("getMeetings", &format!("a=1&checksum={upper}"), &upper, &["s"]), Ok(algorithm));
+        assert_eq!(
+            check_raw(
+                "getMeetings",
+                &format!("a=1&checksum={upper}"),
+                &upper,
+                &["s"]
+            ),
+            Ok(algorithm)
+        );
     }
 }
 
@@ -408,12 +610,26 @@ fn verify_tries_every_secret() {
     let checksum = expected(Algorithm::Sha256, "getMeetingssecond");
     let allowed = AllowedAlgorithms::default();
     assert_eq!(
-        verify("getMeetings", "", &checksum, &secrets(&["first", "second", "third"]), &allowed),
+        verify(
+            "getMeetings",
+            "",
+            &checksum,
+            &secrets(&["first", "second", "third"]),
+            &allowed
+        ),
         Ok(Algorithm::Sha256)
     );
     assert_eq!(
-        verify("getMeetings", "", &checksum, &secrets(&["first", "third"]), &allowed),
-        Err(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 })
+        verify(
+            "getMeetings",
+            "",
+            &checksum,
+            &secrets(&["first", "third"]),
+            &allowed
+        ),
+        Err(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        })
     );
 }
 
@@ -421,7 +637,13 @@ fn verify_tries_every_secret() {
 fn verify_without_secrets_fails() {
     let checksum = expected(Algorithm::Sha256, "getMeetings");
     assert_eq!(
-        verify("getMeetings", "", &checksum, &[], &AllowedAlgorithms::default()),
+        verify(
+            "getMeetings",
+            "",
+            &checksum,
+            &[],
+            &AllowedAlgorithms::default()
+        ),
         Err(ChecksumError::NoSecrets)
     );
 }
@@ -430,7 +652,14 @@ fn verify_without_secrets_fails() {
 fn errors_never_show_the_secret_or_checksum() {
     let secret = "very-secret-value";
     let checksum = expected(Algorithm::Sha256, "getMeetingsother");
-    let err = verify("getMeetings", "", &checksum, &secrets(&[secret]), &AllowedAlgorithms::default()).unwrap_err();
+    let err = verify(
+        "getMeetings",
+        "",
+        &checksum,
+        &secrets(&[secret]),
+        &AllowedAlgorithms::default(),
+    )
+    .unwrap_err();
     for shown in [err.to_string(), format!("{err:?}")] {
         assert!(!shown.contains(secret), "{shown}");
         assert!(!shown.contains(&checksum), "{shown}");

@@ -4,7 +4,8 @@ use sha2::{Digest, Sha256};
 
 use crate::bbb::checksum::{Algorithm, AllowedAlgorithms, ChecksumError};
 use crate::bbb::params::{
-    MeetingId, MissingMeetingId, Params, ParamsError, RequestError, required, split_list, verify_request,
+    MeetingId, MissingMeetingId, Params, ParamsError, RequestError, required, split_list,
+    verify_request,
 };
 use crate::domain::Secret;
 
@@ -19,15 +20,28 @@ fn pairs(params: &Params) -> Vec<(&str, &str)> {
 }
 
 fn verify(call: &str, query: Option<&str>, body: Option<&str>) -> Result<Params, RequestError> {
-    verify_request(call, query, body, &[Secret::new(SECRET)], &AllowedAlgorithms::default())
+    verify_request(
+        call,
+        query,
+        body,
+        &[Secret::new(SECRET)],
+        &AllowedAlgorithms::default(),
+    )
 }
 
 #[test]
 fn parse_keeps_order_and_decodes() {
-    let params = Params::parse("meetingID=abc&name=My+Room+%C3%BC&empty=&flag&a%20b=c%2Bd").unwrap();
+    let params =
+        Params::parse("meetingID=abc&name=My+Room+%C3%BC&empty=&flag&a%20b=c%2Bd").unwrap();
     assert_eq!(
         pairs(&params),
-        [("meetingID", "abc"), ("name", "My Room ü"), ("empty", ""), ("flag", ""), ("a b", "c+d")]
+        [
+            ("meetingID", "abc"),
+            ("name", "My Room ü"),
+            ("empty", ""),
+            ("flag", ""),
+            ("a b", "c+d")
+        ]
     );
     assert_eq!(params.len(), 5);
 }
@@ -55,20 +69,47 @@ fn parse_splits_on_the_first_equals_only() {
 #[test]
 fn parse_keeps_invalid_percent_escapes_literally() {
     let params = Params::parse("a=100%&b=%zz&c=%4&d=%%41&e=%4g").unwrap();
-    assert_eq!(pairs(&params), [("a", "100%"), ("b", "%zz"), ("c", "%4"), ("d", "%A"), ("e", "%4g")]);
+    assert_eq!(
+        pairs(&params),
+        [
+            ("a", "100%"),
+            ("b", "%zz"),
+            ("c", "%4"),
+            ("d", "%A"),
+            ("e", "%4g")
+        ]
+    );
 }
 
 #[test]
 fn parse_decodes_case_insensitive_escapes() {
-    assert_eq!(pairs(&Params::parse("a=%c3%bc%2b%2F").unwrap()), [("a", "ü+/")]);
+    assert_eq!(
+        pairs(&Params::parse("a=%c3%bc%2b%2F").unwrap()),
+        [("a", "ü+/")]
+    );
 }
 
 #[test]
 fn parse_reports_invalid_utf8_with_the_name() {
-    assert_eq!(Params::parse("ok=1&bad=%FF"), Err(ParamsError::InvalidUtf8 { name: "bad".to_owned() }));
-    assert_eq!(Params::parse("%FFx=1"), Err(ParamsError::InvalidUtf8 { name: "\u{FFFD}x".to_owned() }));
+    assert_eq!(
+        Params::parse("ok=1&bad=%FF"),
+        Err(ParamsError::InvalidUtf8 {
+            name: "bad".to_owned()
+        })
+    );
+    assert_eq!(
+        Params::parse("%FFx=1"),
+        Err(ParamsError::InvalidUtf8 {
+            name: "\u{FFFD}x".to_owned()
+        })
+    );
     // Overlong encodings and lone continuation bytes are not UTF-8 either.
-    assert_eq!(Params::parse("c=%C0%AF"), Err(ParamsError::InvalidUtf8 { name: "c".to_owned() }));
+    assert_eq!(
+        Params::parse("c=%C0%AF"),
+        Err(ParamsError::InvalidUtf8 {
+            name: "c".to_owned()
+        })
+    );
 }
 
 #[test]
@@ -90,7 +131,10 @@ fn remove_keeps_the_rest_in_order_and_lookups_right() {
     assert!(!params.contains("b"));
     params.set("d", "40");
     params.set("b", "20");
-    assert_eq!(pairs(&params), [("a", "1"), ("c", "3"), ("d", "40"), ("b", "20")]);
+    assert_eq!(
+        pairs(&params),
+        [("a", "1"), ("c", "3"), ("d", "40"), ("b", "20")]
+    );
     assert_eq!(params.len(), 4);
 }
 
@@ -107,13 +151,20 @@ fn get_and_contains_distinguish_absent_from_empty() {
 
 #[test]
 fn from_iterator_uses_set_semantics() {
-    let owned: Params = vec![("x".to_owned(), "1".to_owned()), ("y".to_owned(), "2".to_owned()), ("x".to_owned(), "3".to_owned())]
-        .into_iter()
-        .collect();
+    let owned: Params = vec![
+        ("x".to_owned(), "1".to_owned()),
+        ("y".to_owned(), "2".to_owned()),
+        ("x".to_owned(), "3".to_owned()),
+    ]
+    .into_iter()
+    .collect();
     assert_eq!(pairs(&owned), [("x", "3"), ("y", "2")]);
     let borrowed: Params = [("x", "3"), ("y", "2")].into_iter().collect();
     assert_eq!(owned, borrowed);
-    assert_ne!(owned, [("y", "2"), ("x", "3")].into_iter().collect::<Params>());
+    assert_ne!(
+        owned,
+        [("y", "2"), ("x", "3")].into_iter().collect::<Params>()
+    );
     assert!(Params::default().is_empty());
 }
 
@@ -137,7 +188,11 @@ fn required_treats_blank_as_missing() {
 #[test]
 fn meeting_id_from_params() {
     for raw in ["", "meetingID=", "meetingID=+++", "meetingid=abc"] {
-        assert_eq!(MeetingId::from_params(&Params::parse(raw).unwrap()), Err(MissingMeetingId), "{raw}");
+        assert_eq!(
+            MeetingId::from_params(&Params::parse(raw).unwrap()),
+            Err(MissingMeetingId),
+            "{raw}"
+        );
     }
     let id = MeetingId::from_params(&Params::parse("meetingID=room+1").unwrap()).unwrap();
     assert_eq!(id.as_str(), "room 1");
@@ -168,7 +223,12 @@ fn split_list_follows_ruby_split() {
 fn query_checksum_covers_the_query_and_the_body_is_ignored() {
     let checksum = sha256(&format!("getMeetingInfomeetingID=q{SECRET}"));
     let query = format!("meetingID=q&checksum={checksum}");
-    let params = verify("getMeetingInfo", Some(&query), Some("meetingID=b&extra=1&checksum=junk")).unwrap();
+    let params = verify(
+        "getMeetingInfo",
+        Some(&query),
+        Some("meetingID=b&extra=1&checksum=junk"),
+    )
+    .unwrap();
     assert_eq!(pairs(&params), [("meetingID", "q")]);
 }
 
@@ -182,10 +242,19 @@ fn query_checksum_may_come_from_the_body() {
 
 #[test]
 fn query_returns_every_covered_parameter_without_checksum() {
-    let checksum = sha256(&format!("createname=My+Room+%C3%BC&meetingID=m&record=true{SECRET}"));
+    let checksum = sha256(&format!(
+        "createname=My+Room+%C3%BC&meetingID=m&record=true{SECRET}"
+    ));
     let query = format!("name=My+Room+%C3%BC&checksum={checksum}&meetingID=m&record=true");
     let params = verify("create", Some(&query), None).unwrap();
-    assert_eq!(pairs(&params), [("name", "My Room ü"), ("meetingID", "m"), ("record", "true")]);
+    assert_eq!(
+        pairs(&params),
+        [
+            ("name", "My Room ü"),
+            ("meetingID", "m"),
+            ("record", "true")
+        ]
+    );
 }
 
 #[test]
@@ -201,9 +270,14 @@ fn query_with_wrong_checksum_is_a_checksum_error() {
     let query = format!("meetingID=q&checksum={checksum}");
     assert_eq!(
         verify("getMeetingInfo", Some(&query), None),
-        Err(RequestError::Checksum(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 }))
+        Err(RequestError::Checksum(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        }))
     );
-    assert_eq!(verify("getMeetingInfo", Some("meetingID=q"), None), Err(RequestError::Checksum(ChecksumError::Missing)));
+    assert_eq!(
+        verify("getMeetingInfo", Some("meetingID=q"), None),
+        Err(RequestError::Checksum(ChecksumError::Missing))
+    );
 }
 
 #[test]
@@ -222,7 +296,12 @@ fn body_only_post_uses_bbb_webs_sorted_rebuild() {
     .unwrap();
     assert_eq!(
         pairs(&params),
-        [("name", "Test Meeting"), ("meetingID", "abc123"), ("attendeePW", "111222"), ("moderatorPW", "333444")]
+        [
+            ("name", "Test Meeting"),
+            ("meetingID", "abc123"),
+            ("attendeePW", "111222"),
+            ("moderatorPW", "333444")
+        ]
     );
 }
 
@@ -232,11 +311,15 @@ fn body_only_post_signed_over_the_empty_string_is_rejected_when_it_has_params() 
     let body = format!("meetingID=SHA1_meeting&checksum={checksum}");
     assert_eq!(
         verify("getMeetingInfo", None, Some(&body)),
-        Err(RequestError::Checksum(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 }))
+        Err(RequestError::Checksum(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        }))
     );
     assert_eq!(
         verify("getMeetingInfo", Some(""), Some(&body)),
-        Err(RequestError::Checksum(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 }))
+        Err(RequestError::Checksum(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        }))
     );
 }
 
@@ -261,7 +344,15 @@ fn body_rebuild_repeats_encodes_values_and_keeps_names_decoded() {
     let checksum = sha256(&format!("create{signed}{SECRET}"));
     let body = format!("b=2&my%20key=My%20Room!%20~%20%C3%BC&a=1&x=*-._&b=3&checksum={checksum}");
     let params = verify("create", None, Some(&body)).unwrap();
-    assert_eq!(pairs(&params), [("b", "3"), ("my key", "My Room! ~ ü"), ("a", "1"), ("x", "*-._")]);
+    assert_eq!(
+        pairs(&params),
+        [
+            ("b", "3"),
+            ("my key", "My Room! ~ ü"),
+            ("a", "1"),
+            ("x", "*-._")
+        ]
+    );
 }
 
 #[test]
@@ -281,30 +372,56 @@ fn body_rebuild_sorts_in_java_string_order() {
     let checksum = sha256(&format!("create{signed}{SECRET}"));
     let body = format!("%EF%BC%A1=4&alpha=2&%F0%9F%98%80=3&Zeta=1&checksum={checksum}");
     let params = verify("create", None, Some(&body)).unwrap();
-    assert_eq!(pairs(&params), [("\u{FF21}", "4"), ("alpha", "2"), ("\u{1F600}", "3"), ("Zeta", "1")]);
+    assert_eq!(
+        pairs(&params),
+        [
+            ("\u{FF21}", "4"),
+            ("alpha", "2"),
+            ("\u{1F600}", "3"),
+            ("Zeta", "1")
+        ]
+    );
 }
 
 #[test]
 fn body_rebuild_is_not_the_sent_order() {
     let checksum = sha256(&format!("createb=2&a=1{SECRET}"));
     assert_eq!(
-        verify("create", None, Some(&format!("b=2&a=1&checksum={checksum}"))),
-        Err(RequestError::Checksum(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 }))
+        verify(
+            "create",
+            None,
+            Some(&format!("b=2&a=1&checksum={checksum}"))
+        ),
+        Err(RequestError::Checksum(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        }))
     );
 }
 
 #[test]
 fn neither_query_nor_body_means_no_checksum() {
-    assert_eq!(verify("getMeetings", None, None), Err(RequestError::Checksum(ChecksumError::Missing)));
-    assert_eq!(verify("getMeetings", Some(""), Some("")), Err(RequestError::Checksum(ChecksumError::Missing)));
+    assert_eq!(
+        verify("getMeetings", None, None),
+        Err(RequestError::Checksum(ChecksumError::Missing))
+    );
+    assert_eq!(
+        verify("getMeetings", Some(""), Some("")),
+        Err(RequestError::Checksum(ChecksumError::Missing))
+    );
 }
 
 #[test]
 fn invalid_utf8_in_a_verified_query_is_reported() {
     let checksum = sha256(&format!("createname=%FF{SECRET}"));
     assert_eq!(
-        verify("create", Some(&format!("name=%FF&checksum={checksum}")), None),
-        Err(RequestError::Params(ParamsError::InvalidUtf8 { name: "name".to_owned() }))
+        verify(
+            "create",
+            Some(&format!("name=%FF&checksum={checksum}")),
+            None
+        ),
+        Err(RequestError::Params(ParamsError::InvalidUtf8 {
+            name: "name".to_owned()
+        }))
     );
 }
 
@@ -312,15 +429,26 @@ fn invalid_utf8_in_a_verified_query_is_reported() {
 fn invalid_utf8_with_a_bad_checksum_is_a_checksum_error() {
     let checksum = sha256(&format!("createname=other{SECRET}"));
     assert_eq!(
-        verify("create", Some(&format!("name=%FF&checksum={checksum}")), None),
-        Err(RequestError::Checksum(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 }))
+        verify(
+            "create",
+            Some(&format!("name=%FF&checksum={checksum}")),
+            None
+        ),
+        Err(RequestError::Checksum(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        }))
     );
 }
 
 #[test]
 fn invalid_utf8_in_an_ignored_body_does_not_matter() {
     let checksum = sha256(&format!("getMeetingInfomeetingID=q{SECRET}"));
-    let params = verify("getMeetingInfo", Some(&format!("meetingID=q&checksum={checksum}")), Some("x=%FF")).unwrap();
+    let params = verify(
+        "getMeetingInfo",
+        Some(&format!("meetingID=q&checksum={checksum}")),
+        Some("x=%FF"),
+    )
+    .unwrap();
     assert_eq!(pairs(&params), [("meetingID", "q")]);
 }
 
@@ -329,13 +457,21 @@ fn invalid_utf8_in_a_verified_body_is_reported() {
     // The servlet container decodes lossily, so the client's checksum covers U+FFFD.
     let checksum = sha256(&format!("createname=%EF%BF%BD{SECRET}"));
     assert_eq!(
-        verify("create", None, Some(&format!("name=%FF&checksum={checksum}"))),
-        Err(RequestError::Params(ParamsError::InvalidUtf8 { name: "name".to_owned() }))
+        verify(
+            "create",
+            None,
+            Some(&format!("name=%FF&checksum={checksum}"))
+        ),
+        Err(RequestError::Params(ParamsError::InvalidUtf8 {
+            name: "name".to_owned()
+        }))
     );
     let wrong = sha256(&format!("createname=x{SECRET}"));
     assert_eq!(
         verify("create", None, Some(&format!("name=%FF&checksum={wrong}"))),
-        Err(RequestError::Checksum(ChecksumError::Mismatch { algorithm: Algorithm::Sha256 }))
+        Err(RequestError::Checksum(ChecksumError::Mismatch {
+            algorithm: Algorithm::Sha256
+        }))
     );
 }
 
