@@ -128,7 +128,9 @@ fn meeting_summary(meeting: &Element) -> MeetingSummary {
         create_time_ms: number("createTime"),
         is_breakout: flag("isBreakout"),
         running: flag("running"),
-        tenant_id: meeting.child("metadata").and_then(|m| trimmed_text(m, "tenant-id")),
+        tenant_id: meeting
+            .child("metadata")
+            .and_then(|m| trimmed_text(m, "tenant-id")),
     }
 }
 

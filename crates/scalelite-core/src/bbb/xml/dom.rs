@@ -178,10 +178,13 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 fn first_match<'a>(element: &'a Element, segment: &str, rest: &[&str]) -> Option<&'a Element> {
-    element.elements().filter(|child| child.name == segment).find_map(|child| match rest.split_first() {
-        None => Some(child),
-        Some((next, rest)) => first_match(child, next, rest),
-    })
+    element
+        .elements()
+        .filter(|child| child.name == segment)
+        .find_map(|child| match rest.split_first() {
+            None => Some(child),
+            Some((next, rest)) => first_match(child, next, rest),
+        })
 }
 
 fn is_name_start_char(c: char) -> bool {

@@ -22,12 +22,14 @@ mod write;
 mod tests;
 
 pub use bbb_response::{
-    BbbResponse, BbbResponseError, MeetingSummary, bbb_version, meeting_elements, meeting_summaries, running,
+    BbbResponse, BbbResponseError, MeetingSummary, bbb_version, meeting_elements,
+    meeting_summaries, running,
 };
 pub use dom::{Element, Node, is_valid_name};
 pub use parse::{MAX_DEPTH, XmlError, parse};
 pub use recordings::{NO_RECORDINGS_MESSAGE, RecordingsXmlOptions, no_recordings, recordings};
 pub use response::{
-    NO_MEETINGS_MESSAGE, deleted, failed, index, meetings, no_meetings, not_running, published, updated,
+    NO_MEETINGS_MESSAGE, deleted, failed, index, meetings, no_meetings, not_running, published,
+    updated,
 };
 pub use write::{write, write_fragment};

@@ -60,8 +60,12 @@ pub enum XmlError {
 pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     if let Err(e) = std::str::from_utf8(input) {
-        return Err(XmlError::NotUtf8 {
-            offset: e.valid_up_to(),
+        // `error_len() == None`: the input ends in the middle of a character.
+        return Err(match e.error_len() {
+            None => XmlError::Truncated,
+            Some(_) => XmlError::NotUtf8 {
+                offset: e.valid_up_to(),
+            },
         });
     }
 
@@ -79,8 +83,11 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
     let mut root: Option<Element> = None;
 
     loop {
-        let event = reader.read_event().map_err(|e| convert_error(&reader, e))?;
+        // Where the event starts, for error messages.
         let position = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| convert_error(input, &reader, e))?;
         match event {
             Event::Start(start) => {
                 check_second_root(&root, position)?;
@@ -114,6 +121,12 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
                 }
             }
             Event::Text(text) => {
+                let at_end =
+                    usize::try_from(reader.buffer_position()).is_ok_and(|end| end >= input.len());
+                if at_end && !stack.is_empty() {
+                    // Text running into the end of input inside the root (maybe cut inside an entity reference).
+                    return Err(XmlError::Truncated);
+                }
                 let text = text
                     .unescape()
                     .map_err(|e| malformed(position, &e.to_string()))?;
@@ -188,7 +201,8 @@ fn check_html_root(stack: &[Element], element: &Element) -> Result<(), XmlError>
     Ok(())
 }
 
-fn convert_error(reader: &Reader<&[u8]>, error: QuickError) -> XmlError {
+fn convert_error(input: &[u8], reader: &Reader<&[u8]>, error: QuickError) -> XmlError {
+    let position = reader.error_position();
     match error {
         // quick-xml reports input that ends inside markup as an unclosed construct.
         QuickError::Syntax(
@@ -198,8 +212,21 @@ fn convert_error(reader: &Reader<&[u8]>, error: QuickError) -> XmlError {
             | SyntaxError::UnclosedDoctype
             | SyntaxError::UnclosedPIOrXmlDecl,
         ) => XmlError::Truncated,
-        other => malformed(reader.error_position(), &other.to_string()),
+        // `<!` followed by the end of input or by the start of `<!--`, `<![CDATA[` or `<!DOCTYPE`.
+        QuickError::Syntax(SyntaxError::InvalidBangMarkup) if is_cut_bang(input, position) => {
+            XmlError::Truncated
+        }
+        other => malformed(position, &other.to_string()),
     }
+}
+
+fn is_cut_bang(input: &[u8], position: u64) -> bool {
+    let Some(rest) = usize::try_from(position).ok().and_then(|p| input.get(p..)) else {
+        return false;
+    };
+    ["<!--", "<![CDATA[", "<!DOCTYPE"].iter().any(|markup| {
+        rest.len() < markup.len() && markup.as_bytes()[..rest.len()].eq_ignore_ascii_case(rest)
+    })
 }
 
 fn malformed(position: u64, message: &str) -> XmlError {
@@ -208,4 +235,3 @@ fn malformed(position: u64, message: &str) -> XmlError {
         message: message.to_owned(),
     }
 }
-

@@ -63,23 +63,42 @@ fn recording_element(
     let mut element = Element::new("recording")
         .with_child(Element::text_element("recordID", &recording.record_id))
         .with_child(Element::text_element("meetingID", &recording.meeting_id))
-        .with_child(Element::text_element("internalMeetingID", &recording.record_id))
+        .with_child(Element::text_element(
+            "internalMeetingID",
+            &recording.record_id,
+        ))
         .with_child(Element::text_element(
             "name",
             recording.name.as_deref().unwrap_or_default(),
         ))
-        .with_child(Element::text_element("published", bool_text(recording.published)));
+        .with_child(Element::text_element(
+            "published",
+            bool_text(recording.published),
+        ));
     if options.show_protected {
-        element.push_child(Element::text_element("protected", bool_text(recording.protected)));
+        element.push_child(Element::text_element(
+            "protected",
+            bool_text(recording.protected),
+        ));
     }
     if let Some(state) = &recording.state {
         element.push_child(Element::text_element("state", state));
     }
-    let millis = |time: Option<chrono::DateTime<chrono::Utc>>| time.map_or(0, |t| t.timestamp_millis());
-    element.push_child(Element::text_element("startTime", millis(recording.starttime).to_string()));
-    element.push_child(Element::text_element("endTime", millis(recording.endtime).to_string()));
+    let millis =
+        |time: Option<chrono::DateTime<chrono::Utc>>| time.map_or(0, |t| t.timestamp_millis());
+    element.push_child(Element::text_element(
+        "startTime",
+        millis(recording.starttime).to_string(),
+    ));
+    element.push_child(Element::text_element(
+        "endTime",
+        millis(recording.endtime).to_string(),
+    ));
     if let Some(participants) = recording.participants {
-        element.push_child(Element::text_element("participants", participants.to_string()));
+        element.push_child(Element::text_element(
+            "participants",
+            participants.to_string(),
+        ));
     }
 
     let mut metadata = Element::new("metadata");
@@ -112,13 +131,19 @@ fn format_element(
 ) -> Element {
     let mut element = Element::new("format")
         .with_child(Element::text_element("type", &format.format))
-        .with_child(Element::text_element("url", playback_url(recording, format)))
+        .with_child(Element::text_element(
+            "url",
+            playback_url(recording, format),
+        ))
         .with_child(Element::text_element(
             "length",
             format.length.map(|l| l.to_string()).unwrap_or_default(),
         ));
     if let Some(processing_time) = format.processing_time {
-        element.push_child(Element::text_element("processingTime", processing_time.to_string()));
+        element.push_child(Element::text_element(
+            "processingTime",
+            processing_time.to_string(),
+        ));
     }
     if !recording.protected && !format.thumbnails.is_empty() {
         let mut images = Element::new("images");
