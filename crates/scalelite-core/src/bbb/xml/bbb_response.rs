@@ -114,6 +114,13 @@ pub fn meeting_elements(root: &Element) -> Vec<Element> {
         .collect()
 }
 
+impl MeetingSummary {
+    /// The summary of one `<meeting>` element (see [`meeting_summaries`] for the rules).
+    pub fn from_element(meeting: &Element) -> MeetingSummary {
+        meeting_summary(meeting)
+    }
+}
+
 fn meeting_summary(meeting: &Element) -> MeetingSummary {
     let text = |name: &str| meeting.child_text(name).unwrap_or_default();
     let number = |name: &str| text(name).trim().parse::<i64>().unwrap_or(0);

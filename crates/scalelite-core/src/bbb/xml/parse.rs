@@ -56,7 +56,9 @@ pub enum XmlError {
 /// DOCTYPE, whitespace around the root. Unknown elements are kept like any other. Entity and character references
 /// are unescaped; CDATA sections become [`Node::CData`]. Whitespace inside the root is kept as text. The tree is
 /// normalised (no empty text, adjacent text or adjacent CDATA nodes are merged). Undeclared custom entities are an
-/// error, and DTD entities are never expanded.
+/// error, and DTD entities are never expanded. Characters XML 1.0 forbids (C0 controls, raw or as character
+/// references other than `&#0;`) are tolerated and kept, since BBB does not filter them out of user-supplied
+/// names; [`crate::bbb::xml::write`] replaces them.
 pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     if let Err(e) = std::str::from_utf8(input) {

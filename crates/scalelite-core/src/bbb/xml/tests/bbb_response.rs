@@ -79,6 +79,9 @@ fn get_meetings_with_two_meetings() {
 
     let elements = meeting_elements(&root);
     assert_eq!(elements.len(), 2);
+    let from_elements: Vec<MeetingSummary> =
+        elements.iter().map(MeetingSummary::from_element).collect();
+    assert_eq!(from_elements, summaries);
     assert_eq!(
         elements[0]
             .find("attendees/attendee/fullName")

@@ -273,3 +273,16 @@ fn errors_say_what_went_wrong() {
     let message = parse(b"<a></b>").expect_err("malformed").to_string();
     assert!(message.starts_with("malformed XML at byte "), "{message}");
 }
+
+#[test]
+fn characters_xml_forbids_are_tolerated_on_input_and_replaced_on_output() {
+    // BBB does not filter control characters out of user-supplied names; proxying must not fail on them.
+    let root = parse(b"<r a=\"x\x01\">a&#1;b\x02c&#xFFFE;</r>").expect("tolerated");
+    assert_eq!(root.attribute("a"), Some("x\u{1}"));
+    assert_eq!(root.text(), "a\u{1}b\u{2}c\u{FFFE}");
+    let written = crate::bbb::xml::write(&root);
+    assert!(
+        written.ends_with("<r a=\"x\u{FFFD}\">a\u{FFFD}b\u{FFFD}c\u{FFFD}</r>"),
+        "{written}"
+    );
+}

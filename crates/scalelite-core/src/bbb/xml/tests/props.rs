@@ -99,6 +99,10 @@ fn xmlish() -> impl Strategy<Value = String> {
         "text",
         "é",
         "\u{0}",
+        "\u{1}",
+        "&#1;",
+        "\r\n",
+        "<a\tx=\"\n\">",
         "\"",
         "'",
         "=",
@@ -124,7 +128,13 @@ proptest! {
     #[test]
     fn parse_never_panics_on_xmlish_text_and_what_it_accepts_round_trips(input in xmlish()) {
         if let Ok(root) = parse(input.as_bytes()) {
-            prop_assert_eq!(parse(write(&root).as_bytes()), Ok(root));
+            // Forbidden characters (`&#1;`, raw controls) are replaced on writing, so compare after one pass.
+            let written = write(&root);
+            let reparsed = parse(written.as_bytes());
+            prop_assert!(reparsed.is_ok(), "{:?} wrote {:?}", input, written);
+            if let Ok(reparsed) = reparsed {
+                prop_assert_eq!(write(&reparsed), written);
+            }
         }
         let _ = BbbResponse::parse(input.as_bytes());
     }
