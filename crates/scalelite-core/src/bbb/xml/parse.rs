@@ -150,7 +150,8 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
             Event::DocType(doctype) => {
                 let is_html = doctype
                     .trim_ascii_start()
-                    .get(..4)
+                    .split(|b| b.is_ascii_whitespace() || *b == b'[' || *b == b'>')
+                    .next()
                     .is_some_and(|name| name.eq_ignore_ascii_case(b"html"));
                 if is_html {
                     return Err(XmlError::Html);

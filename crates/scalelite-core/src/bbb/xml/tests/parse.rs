@@ -139,6 +139,11 @@ fn html_pages_are_recognised() {
     check_err(fixture!("xhtml_no_doctype.html"), XmlError::Html);
     check_err(b"<!doctype html><title>x</title>", XmlError::Html);
     check_err(b"<HTML><BODY>x</BODY></HTML>", XmlError::Html);
+    // Only the doctype name `html` counts.
+    assert_eq!(
+        parse(b"<!DOCTYPE htmlish><htmlish/>"),
+        Ok(crate::bbb::xml::Element::new("htmlish"))
+    );
 }
 
 #[test]
