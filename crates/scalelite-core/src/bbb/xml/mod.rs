@@ -2,7 +2,7 @@
 //! typed views of what BBB servers answer.
 //!
 //! - [`Element`] / [`Node`]: the DOM. [`parse`] turns bytes into the root element (bounded depth, clear errors,
-//!   never panics); [`write`] turns an element into a UTF-8 document with an XML declaration.
+//!   never panics); [`write()`] turns an element into a UTF-8 document with an XML declaration.
 //! - Response builders ([`failed`], [`index`], [`meetings`], [`no_meetings`], [`not_running`], [`published`],
 //!   [`updated`], [`deleted`], [`recordings`], [`no_recordings`]) give exactly the element order of the original
 //!   (`bbb-api.md` sections 3, 8 and 10).

@@ -54,7 +54,7 @@ pub enum XmlError {
 ///
 /// Accepted and skipped: a UTF-8 byte-order mark, the XML declaration, comments, processing instructions, a
 /// DOCTYPE, whitespace around the root. Unknown elements are kept like any other. Entity and character references
-/// are unescaped; CDATA sections become [`Node::CData`]. Whitespace inside the root is kept as text. The tree is
+/// are unescaped; CDATA sections become [`crate::bbb::xml::Node::CData`]. Whitespace inside the root is kept as text. The tree is
 /// normalised (no empty text, adjacent text or adjacent CDATA nodes are merged). Undeclared custom entities are an
 /// error, and DTD entities are never expanded. Characters XML 1.0 forbids (C0 controls, raw or as character
 /// references other than `&#0;`) are tolerated and kept, since BBB does not filter them out of user-supplied

@@ -22,7 +22,7 @@ pub fn write(root: &Element) -> String {
     out
 }
 
-/// `element` as compact XML without the declaration (same rules as [`write`]).
+/// `element` as compact XML without the declaration (same rules as [`write()`]).
 pub fn write_fragment(element: &Element) -> String {
     let mut out = String::with_capacity(256);
     write_element(&mut out, element);
