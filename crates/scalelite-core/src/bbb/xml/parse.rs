@@ -1,0 +1,240 @@
+//! Parsing bytes into the DOM, defensively: the input comes from BBB servers and from recording archives.
+
+use quick_xml::errors::{Error as QuickError, SyntaxError};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+
+use crate::bbb::xml::dom::Element;
+
+/// How deeply elements may nest (the root is depth 1). BBB documents need about 6; the bound keeps hostile input
+/// from exhausting the stack of the recursive code that walks, writes, clones or drops a tree.
+pub const MAX_DEPTH: usize = 64;
+
+/// Why bytes could not be parsed as an XML document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    /// No root element: the input is empty, blank, or only a prolog (declaration, comments).
+    #[error("empty document: no root element")]
+    Empty,
+    /// The bytes are not UTF-8 (UTF-16 and legacy encodings are not supported).
+    #[error("document is not valid UTF-8 (invalid byte at offset {offset})")]
+    NotUtf8 {
+        /// Offset of the first byte that is not part of a valid UTF-8 sequence.
+        offset: usize,
+    },
+    /// Text outside the root element: plain text or junk rather than XML.
+    #[error("not an XML document: text outside the root element at byte {position}")]
+    NotXml {
+        /// Byte offset where the stray text was found.
+        position: u64,
+    },
+    /// An HTML page (an `html` doctype or root element), e.g. a proxy's error page.
+    #[error("document is an HTML page, not XML")]
+    Html,
+    /// The input ends before the document does (inside markup, or with elements still open).
+    #[error("truncated XML document: input ends before the document is complete")]
+    Truncated,
+    /// Elements nest deeper than [`MAX_DEPTH`].
+    #[error("XML elements nest deeper than {limit} levels")]
+    TooDeep {
+        /// The nesting limit that was exceeded.
+        limit: usize,
+    },
+    /// Anything else that is not well-formed: mismatched tags, bad attributes, unknown entities, a second root.
+    #[error("malformed XML at byte {position}: {message}")]
+    Malformed {
+        /// Byte offset of the problem.
+        position: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Parse a whole document and return its root element.
+///
+/// Accepted and skipped: a UTF-8 byte-order mark, the XML declaration, comments, processing instructions, a
+/// DOCTYPE, whitespace around the root. Unknown elements are kept like any other. Entity and character references
+/// are unescaped; CDATA sections become [`crate::bbb::xml::Node::CData`]. Whitespace inside the root is kept as text. The tree is
+/// normalised (no empty text, adjacent text or adjacent CDATA nodes are merged). Undeclared custom entities are an
+/// error, and DTD entities are never expanded. Characters XML 1.0 forbids (C0 controls, raw or as character
+/// references other than `&#0;`) are tolerated and kept, since BBB does not filter them out of user-supplied
+/// names; [`crate::bbb::xml::write`] replaces them.
+pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    if let Err(e) = std::str::from_utf8(input) {
+        // `error_len() == None`: the input ends in the middle of a character.
+        return Err(match e.error_len() {
+            None => XmlError::Truncated,
+            Some(_) => XmlError::NotUtf8 {
+                offset: e.valid_up_to(),
+            },
+        });
+    }
+
+    let mut reader = Reader::from_reader(input);
+    {
+        let config = reader.config_mut();
+        config.trim_text(false);
+        config.expand_empty_elements = false;
+        config.check_end_names = true;
+        config.allow_unmatched_ends = false;
+    }
+
+    // Open elements; the last one is the innermost.
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+
+    loop {
+        // Where the event starts, for error messages.
+        let position = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| convert_error(input, &reader, e))?;
+        match event {
+            Event::Start(start) => {
+                check_second_root(&root, position)?;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(XmlError::TooDeep { limit: MAX_DEPTH });
+                }
+                let element = start_element(&start, position)?;
+                check_html_root(&stack, &element)?;
+                stack.push(element);
+            }
+            Event::Empty(start) => {
+                check_second_root(&root, position)?;
+                if stack.len() >= MAX_DEPTH {
+                    return Err(XmlError::TooDeep { limit: MAX_DEPTH });
+                }
+                let element = start_element(&start, position)?;
+                check_html_root(&stack, &element)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.push_child(element),
+                    None => root = Some(element),
+                }
+            }
+            Event::End(_) => {
+                // quick-xml has already checked that the end tag matches the open one.
+                let Some(element) = stack.pop() else {
+                    return Err(malformed(position, "end tag without a start tag"));
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.push_child(element),
+                    None => root = Some(element),
+                }
+            }
+            Event::Text(text) => {
+                let at_end =
+                    usize::try_from(reader.buffer_position()).is_ok_and(|end| end >= input.len());
+                if at_end && !stack.is_empty() {
+                    // Text running into the end of input inside the root (maybe cut inside an entity reference).
+                    return Err(XmlError::Truncated);
+                }
+                let text = text
+                    .unescape()
+                    .map_err(|e| malformed(position, &e.to_string()))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.push_text(text.into_owned()),
+                    None if text.trim().is_empty() => {}
+                    None => return Err(XmlError::NotXml { position }),
+                }
+            }
+            Event::CData(cdata) => {
+                let content = std::str::from_utf8(&cdata)
+                    .map_err(|e| malformed(position, &e.to_string()))?
+                    .to_owned();
+                match stack.last_mut() {
+                    Some(parent) => parent.push_cdata(content),
+                    None => return Err(XmlError::NotXml { position }),
+                }
+            }
+            Event::DocType(doctype) => {
+                let is_html = doctype
+                    .trim_ascii_start()
+                    .split(|b| b.is_ascii_whitespace() || *b == b'[' || *b == b'>')
+                    .next()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(b"html"));
+                if is_html {
+                    return Err(XmlError::Html);
+                }
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => {
+                if !stack.is_empty() {
+                    return Err(XmlError::Truncated);
+                }
+                return root.ok_or(XmlError::Empty);
+            }
+        }
+    }
+}
+
+fn start_element(start: &BytesStart<'_>, position: u64) -> Result<Element, XmlError> {
+    let name = std::str::from_utf8(start.name().as_ref())
+        .map_err(|e| malformed(position, &e.to_string()))?
+        .to_owned();
+    if name.is_empty() {
+        return Err(malformed(position, "element without a name"));
+    }
+    let mut element = Element::new(name);
+    for attribute in start.attributes() {
+        let attribute = attribute.map_err(|e| malformed(position, &e.to_string()))?;
+        let key = std::str::from_utf8(attribute.key.as_ref())
+            .map_err(|e| malformed(position, &e.to_string()))?
+            .to_owned();
+        let value = attribute
+            .unescape_value()
+            .map_err(|e| malformed(position, &e.to_string()))?
+            .into_owned();
+        element.attributes.push((key, value));
+    }
+    Ok(element)
+}
+
+fn check_second_root(root: &Option<Element>, position: u64) -> Result<(), XmlError> {
+    if root.is_some() {
+        return Err(malformed(position, "more than one root element"));
+    }
+    Ok(())
+}
+
+fn check_html_root(stack: &[Element], element: &Element) -> Result<(), XmlError> {
+    if stack.is_empty() && element.name.eq_ignore_ascii_case("html") {
+        return Err(XmlError::Html);
+    }
+    Ok(())
+}
+
+fn convert_error(input: &[u8], reader: &Reader<&[u8]>, error: QuickError) -> XmlError {
+    let position = reader.error_position();
+    match error {
+        // quick-xml reports input that ends inside markup as an unclosed construct.
+        QuickError::Syntax(
+            SyntaxError::UnclosedTag
+            | SyntaxError::UnclosedCData
+            | SyntaxError::UnclosedComment
+            | SyntaxError::UnclosedDoctype
+            | SyntaxError::UnclosedPIOrXmlDecl,
+        ) => XmlError::Truncated,
+        // `<!` followed by the end of input or by the start of `<!--`, `<![CDATA[` or `<!DOCTYPE`.
+        QuickError::Syntax(SyntaxError::InvalidBangMarkup) if is_cut_bang(input, position) => {
+            XmlError::Truncated
+        }
+        other => malformed(position, &other.to_string()),
+    }
+}
+
+fn is_cut_bang(input: &[u8], position: u64) -> bool {
+    let Some(rest) = usize::try_from(position).ok().and_then(|p| input.get(p..)) else {
+        return false;
+    };
+    ["<!--", "<![CDATA[", "<!DOCTYPE"].iter().any(|markup| {
+        rest.len() < markup.len() && markup.as_bytes()[..rest.len()].eq_ignore_ascii_case(rest)
+    })
+}
+
+fn malformed(position: u64, message: &str) -> XmlError {
+    XmlError::Malformed {
+        position,
+        message: message.to_owned(),
+    }
+}
