@@ -2,14 +2,18 @@
 //!
 //! Layout:
 //! - `bbb`: the BBB protocol without I/O (checksums, parameters, outbound URLs, XML).
+//! - `bbb_client`: the one HTTP client for calls to BBB servers.
+//! - `jwt`: HMAC JSON Web Tokens (callbacks, protected recordings).
 //! - `config`: every environment variable of the original, parsed once into typed values.
 //! - `domain`: servers, meetings, tenants, recordings.
 //! - `storage`: the storage interface and its two back-ends (production: Redis + PostgreSQL; embedded: SQLite).
 //! - `telemetry`, `shutdown`: logging set-up and graceful shutdown shared by the binaries.
 
 pub mod bbb;
+pub mod bbb_client;
 pub mod config;
 pub mod domain;
+pub mod jwt;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;

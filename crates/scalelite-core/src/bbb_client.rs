@@ -1,0 +1,145 @@
+//! Calls from Scalelite to BBB servers (the API's proxied calls and the poller), with the original's timeouts.
+//!
+//! This is the only place that sends HTTP to BBB servers. Every call is bounded by `connect + response` timeout;
+//! unlike the original (whose HTTP client silently retries a timed-out GET once), a call is never retried here, so
+//! a dead server costs one timeout, not two.
+
+use std::time::Duration;
+
+use crate::bbb::checksum::Algorithm;
+use crate::bbb::params::Params;
+use crate::bbb::uri::bbb_url;
+use crate::bbb::xml::{BbbResponse, BbbResponseError};
+use crate::domain::Server;
+
+/// Why a call to a BBB server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// Connection refused, DNS, TLS, timeout: the server did not answer usefully.
+    #[error("could not reach the server: {0}")]
+    Transport(String),
+    /// The server answered, but not with a SUCCESS BBB document.
+    #[error(transparent)]
+    Response(#[from] BbbResponseError),
+}
+
+impl CallError {
+    /// True when the failure says nothing about the request itself (the server is down, slow or broken), so trying
+    /// another server makes sense.
+    pub fn is_server_fault(&self) -> bool {
+        match self {
+            CallError::Transport(_) => true,
+            CallError::Response(BbbResponseError::Failed { .. }) => false,
+            CallError::Response(_) => true,
+        }
+    }
+}
+
+/// A body sent with a call (pre-uploaded slides on create, insertDocument).
+#[derive(Clone, Debug)]
+pub struct XmlBody(pub Vec<u8>);
+
+/// Timeouts of one call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub response: Duration,
+}
+
+impl Timeouts {
+    /// The original's reduced timeouts for a server already marked offline: connect = clamp(0.2 s, R/10, R) and
+    /// read = clamp(0.5 s, R/10, R), R being the response timeout.
+    pub fn reduced(self) -> Timeouts {
+        let r = self.response;
+        let clamp = |min: Duration| (r / 10).max(min).min(r);
+        Timeouts { connect: clamp(Duration::from_millis(200)), response: clamp(Duration::from_millis(500)) }
+    }
+}
+
+/// HTTP client for BBB servers. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct BbbClient {
+    http: reqwest::Client,
+    timeouts: Timeouts,
+    algorithm: Algorithm,
+}
+
+impl BbbClient {
+    /// `algorithm` signs every outbound call (`AllowedAlgorithms::outbound()`).
+    pub fn new(timeouts: Timeouts, algorithm: Algorithm) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("scalelite-rs/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            // Building a client only fails when the TLS back-end cannot initialise, which is a broken build.
+            .expect("the HTTP client must build");
+        Self { http, timeouts, algorithm }
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The signed URL of `call` on `server`.
+    pub fn url(&self, server: &Server, call: &str, params: &Params) -> String {
+        bbb_url(&server.url, call, params, &server.secret, self.algorithm)
+    }
+
+    /// Call `server` with the normal timeouts, or the reduced ones when `reduced` (offline servers).
+    pub async fn call(
+        &self,
+        server: &Server,
+        call: &str,
+        params: &Params,
+        body: Option<XmlBody>,
+        reduced: bool,
+    ) -> Result<BbbResponse, CallError> {
+        let timeouts = if reduced { self.timeouts.reduced() } else { self.timeouts };
+        let url = self.url(server, call, params);
+        self.send(&url, body, timeouts).await
+    }
+
+    /// Send a request to an already signed URL and parse the BBB answer (whatever the HTTP status, as the original).
+    pub async fn send(&self, url: &str, body: Option<XmlBody>, timeouts: Timeouts) -> Result<BbbResponse, CallError> {
+        let request = match body {
+            Some(XmlBody(bytes)) if !bytes.is_empty() => {
+                self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/xml").body(bytes)
+            }
+            _ => self.http.get(url),
+        };
+        let total = timeouts.connect + timeouts.response;
+        let exchange = async {
+            let response = request.send().await.map_err(|e| CallError::Transport(describe(&e)))?;
+            response.bytes().await.map_err(|e| CallError::Transport(describe(&e)))
+        };
+        let body = tokio::time::timeout(total, exchange)
+            .await
+            .map_err(|_| CallError::Transport(format!("no answer within {total:?}")))??;
+        Ok(BbbResponse::parse(&body)?)
+    }
+}
+
+/// A one-line description of a transport error, without the URL (it carries the checksum).
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "broken response body"
+    } else {
+        "request failed"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    if cause.is_empty() { kind.to_owned() } else { format!("{kind}: {cause}") }
+}

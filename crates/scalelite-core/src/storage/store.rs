@@ -1,0 +1,186 @@
+//! `Store`: the back-end chosen once at start-up, implementing every storage trait by delegation.
+//!
+//! Dispatch is a `match` on a two-variant enum: static, no boxing, and handlers carry no generic parameter.
+
+use std::time::Duration;
+
+use crate::domain::{
+    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter, Server,
+    ServerPatch, TagRequest, Tenant, TenantSetting,
+};
+use crate::storage::production::ProductionStore;
+use crate::storage::sqlite::SqliteStore;
+use crate::storage::{
+    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreResult, TenantStore,
+};
+
+/// The storage back-end of this process.
+#[derive(Clone)]
+pub enum Store {
+    /// One SQLite file for everything.
+    Embedded(SqliteStore),
+    /// Redis (servers, meetings, tenants) plus PostgreSQL (recordings), in the original's layout.
+    Production(ProductionStore),
+}
+
+impl Store {
+    /// Short name for logs and `/health_check` messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Embedded(_) => "embedded (SQLite)",
+            Store::Production(_) => "production (PostgreSQL + Redis)",
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Embedded(s) => s.$method($($arg),*).await,
+            Store::Production(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl ServerStore for Store {
+    async fn list_servers(&self) -> StoreResult<Vec<Server>> {
+        delegate!(self.list_servers())
+    }
+    async fn get_server(&self, id: &str) -> StoreResult<Server> {
+        delegate!(self.get_server(id))
+    }
+    async fn add_server(&self, server: NewServer) -> StoreResult<Server> {
+        delegate!(self.add_server(server))
+    }
+    async fn patch_server(&self, id: &str, patch: ServerPatch) -> StoreResult<Server> {
+        delegate!(self.patch_server(id, patch))
+    }
+    async fn delete_server(&self, id: &str) -> StoreResult<()> {
+        delegate!(self.delete_server(id))
+    }
+    async fn available_servers(&self) -> StoreResult<Vec<Server>> {
+        delegate!(self.available_servers())
+    }
+    async fn select_server(&self, tags: &TagRequest) -> Result<Server, SelectError> {
+        delegate!(self.select_server(tags))
+    }
+    async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
+        delegate!(self.increment_load(id, amount))
+    }
+    async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
+        delegate!(self.increment_healthy(id))
+    }
+    async fn increment_unhealthy(&self, id: &str) -> StoreResult<i64> {
+        delegate!(self.increment_unhealthy(id))
+    }
+    async fn reset_counters(&self, id: &str, healthy: bool, unhealthy: bool) -> StoreResult<()> {
+        delegate!(self.reset_counters(id, healthy, unhealthy))
+    }
+}
+
+impl MeetingStore for Store {
+    async fn get_meeting(&self, id: &str) -> StoreResult<Meeting> {
+        delegate!(self.get_meeting(id))
+    }
+    async fn list_meetings(&self) -> StoreResult<Vec<Meeting>> {
+        delegate!(self.list_meetings())
+    }
+    async fn find_or_create_meeting(&self, meeting: NewMeeting, ttl: Duration) -> StoreResult<MeetingPlacement> {
+        delegate!(self.find_or_create_meeting(meeting, ttl))
+    }
+    async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
+        delegate!(self.delete_meeting(id))
+    }
+    async fn meeting_by_voice_bridge(&self, voice_bridge: &str) -> StoreResult<Meeting> {
+        delegate!(self.meeting_by_voice_bridge(voice_bridge))
+    }
+    async fn refresh_meetings(&self, ids: &[String], ttl: Duration) -> StoreResult<()> {
+        delegate!(self.refresh_meetings(ids, ttl))
+    }
+    async fn clean_orphans(&self) -> StoreResult<u64> {
+        delegate!(self.clean_orphans())
+    }
+}
+
+impl TenantStore for Store {
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        delegate!(self.list_tenants())
+    }
+    async fn get_tenant(&self, id: &str) -> StoreResult<Tenant> {
+        delegate!(self.get_tenant(id))
+    }
+    async fn get_tenant_by_name(&self, name: &str) -> StoreResult<Tenant> {
+        delegate!(self.get_tenant_by_name(name))
+    }
+    async fn add_tenant(&self, tenant: Tenant) -> StoreResult<Tenant> {
+        delegate!(self.add_tenant(tenant))
+    }
+    async fn update_tenant(&self, tenant: Tenant) -> StoreResult<Tenant> {
+        delegate!(self.update_tenant(tenant))
+    }
+    async fn delete_tenant(&self, id: &str) -> StoreResult<()> {
+        delegate!(self.delete_tenant(id))
+    }
+    async fn list_tenant_settings(&self, tenant_id: &str) -> StoreResult<Vec<TenantSetting>> {
+        delegate!(self.list_tenant_settings(tenant_id))
+    }
+    async fn put_tenant_setting(&self, setting: TenantSetting) -> StoreResult<TenantSetting> {
+        delegate!(self.put_tenant_setting(setting))
+    }
+    async fn delete_tenant_setting(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
+        delegate!(self.delete_tenant_setting(tenant_id, id))
+    }
+}
+
+impl RecordingStore for Store {
+    async fn upsert_recording(&self, recording: Recording) -> StoreResult<Recording> {
+        delegate!(self.upsert_recording(recording))
+    }
+    async fn get_recording(&self, record_id: &str) -> StoreResult<Recording> {
+        delegate!(self.get_recording(record_id))
+    }
+    async fn find_recordings(&self, filter: &RecordingFilter) -> StoreResult<Vec<Recording>> {
+        delegate!(self.find_recordings(filter))
+    }
+    async fn set_published(&self, record_id: &str, published: bool) -> StoreResult<()> {
+        delegate!(self.set_published(record_id, published))
+    }
+    async fn set_protected(&self, record_id: &str, protected: bool) -> StoreResult<()> {
+        delegate!(self.set_protected(record_id, protected))
+    }
+    async fn update_metadata(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+    ) -> StoreResult<()> {
+        delegate!(self.update_metadata(record_ids, upserts, deletes))
+    }
+    async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
+        delegate!(self.mark_recording_deleted(record_id))
+    }
+    async fn get_callback_data(&self, meeting_id: &str) -> StoreResult<Option<CallbackData>> {
+        delegate!(self.get_callback_data(meeting_id))
+    }
+    async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
+        delegate!(self.put_callback_data(data))
+    }
+}
+
+impl MiscStore for Store {
+    async fn put_playback_token(&self, token: &str, record_id: &str, format: &str, ttl: Duration) -> StoreResult<()> {
+        delegate!(self.put_playback_token(token, record_id, format, ttl))
+    }
+    async fn take_playback_token(&self, token: &str) -> StoreResult<Option<(String, String)>> {
+        delegate!(self.take_playback_token(token))
+    }
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        delegate!(self.try_lease(name, holder, ttl))
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        delegate!(self.release_lease(name, holder))
+    }
+    async fn health_check(&self) -> StoreResult<()> {
+        delegate!(self.health_check())
+    }
+}
