@@ -13,7 +13,10 @@ use std::time::Duration;
 use clap::{ArgAction, Args};
 
 use super::parse;
-use super::{BackendChoice, ChecksumAlgorithm, ChecksumAlgorithms, ConfigError, LogFormat, LogLevel, redact_url};
+use super::{
+    BackendChoice, ChecksumAlgorithm, ChecksumAlgorithms, ConfigError, LogFormat, LogLevel,
+    redact_url,
+};
 use crate::domain::Secret;
 
 /// The default SQLite file of the embedded store.
@@ -62,7 +65,10 @@ impl SecretsArgs {
     /// The secrets accepted on API checksums without multitenancy: `LOADBALANCER_SECRET` first, then each
     /// `:`-separated entry of `LOADBALANCER_SECRETS`, empty entries dropped.
     pub fn lb_secrets(&self) -> Vec<Secret> {
-        let first = self.loadbalancer_secret.iter().map(|secret| secret.expose());
+        let first = self
+            .loadbalancer_secret
+            .iter()
+            .map(|secret| secret.expose());
         let rest = self
             .loadbalancer_secrets
             .iter()
@@ -77,7 +83,9 @@ impl SecretsArgs {
     /// `LOADBALANCER_CHECKSUM_ALGORITHM` exactly as set, `None` when unset (for
     /// `crate::bbb::checksum::AllowedAlgorithms::parse`).
     pub fn checksum_algorithm_raw(&self) -> Option<&str> {
-        self.loadbalancer_checksum_algorithm.as_ref().map(|set| set.raw.as_str())
+        self.loadbalancer_checksum_algorithm
+            .as_ref()
+            .map(|set| set.raw.as_str())
     }
 
     /// The algorithms accepted on inbound checksums: all three when unset, else those listed (possibly none).
@@ -361,7 +369,10 @@ pub struct StorageArgs {
 impl fmt::Debug for StorageArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StorageArgs")
-            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_namespace", &self.redis_namespace)
             .field("redis_pool", &self.redis_pool)
@@ -392,8 +403,13 @@ impl StorageArgs {
                         .to_owned(),
                 ));
             }
-            let directory = self.scalelite_data_dir.clone().unwrap_or_else(|| PathBuf::from("."));
-            return Ok(BackendChoice::Embedded { path: directory.join(EMBEDDED_DATABASE_FILE) });
+            let directory = self
+                .scalelite_data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("."));
+            return Ok(BackendChoice::Embedded {
+                path: directory.join(EMBEDDED_DATABASE_FILE),
+            });
         };
         if let Some(rest) = database_url.strip_prefix("sqlite:") {
             if self.redis_url.is_some() {
@@ -409,18 +425,26 @@ impl StorageArgs {
                     "invalid value for DATABASE_URL: expected a file path after sqlite:".to_owned(),
                 ));
             }
-            return Ok(BackendChoice::Embedded { path: PathBuf::from(path) });
+            return Ok(BackendChoice::Embedded {
+                path: PathBuf::from(path),
+            });
         }
         let scheme = database_url.split_once("://").map(|(scheme, _)| scheme);
         if !matches!(scheme, Some("postgres" | "postgresql")) {
             return Err(ConfigError::Value(format!(
                 "invalid value for DATABASE_URL: expected a postgres:// or sqlite: URL, got {}",
-                scheme.map_or_else(|| "no scheme".to_owned(), |scheme| format!("scheme {scheme:?}"))
+                scheme.map_or_else(
+                    || "no scheme".to_owned(),
+                    |scheme| format!("scheme {scheme:?}")
+                )
             )));
         }
         Ok(BackendChoice::Production {
             database_url: database_url.to_owned(),
-            redis_url: self.redis_url.clone().unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
+            redis_url: self
+                .redis_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
             namespace: self.redis_namespace.clone(),
             redis_pool: self.redis_pool,
             prepared_statements: self.prepared_statement,
@@ -444,8 +468,10 @@ pub struct HttpArgs {
 impl HttpArgs {
     /// The address to listen on: BIND, else `0.0.0.0:PORT`.
     pub fn listen_addr(&self) -> SocketAddr {
-        self.bind
-            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port))
+        self.bind.unwrap_or(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            self.port,
+        ))
     }
 }
 

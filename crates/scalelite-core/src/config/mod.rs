@@ -31,8 +31,8 @@ use std::path::PathBuf;
 use clap::{Args, Command, FromArgMatches};
 
 pub use args::{
-    BbbClientArgs, HttpArgs, LogArgs, MeetingArgs, MiscArgs, PollerArgs, RecordingArgs, SecretsArgs, ShutdownArgs,
-    StorageArgs,
+    BbbClientArgs, HttpArgs, LogArgs, MeetingArgs, MiscArgs, PollerArgs, RecordingArgs,
+    SecretsArgs, ShutdownArgs, StorageArgs,
 };
 pub use vars::{ENV_VARS, IGNORED_VARIABLES};
 
@@ -56,10 +56,16 @@ pub enum ConfigError {
 ///
 /// # Errors
 /// [`ConfigError::Value`] naming the first variable whose value is bad.
-pub fn from_env_map<T: Args + FromArgMatches>(env: &HashMap<String, String>) -> Result<T, ConfigError> {
+pub fn from_env_map<T: Args + FromArgMatches>(
+    env: &HashMap<String, String>,
+) -> Result<T, ConfigError> {
     let mut argv: Vec<String> = Vec::new();
     let command = T::augment_args(Command::new("scalelite").no_binary_name(true)).mut_args(|arg| {
-        let Some(name) = arg.get_env().and_then(|name| name.to_str()).map(str::to_owned) else {
+        let Some(name) = arg
+            .get_env()
+            .and_then(|name| name.to_str())
+            .map(str::to_owned)
+        else {
             return arg;
         };
         if let (Some(value), Some(long)) = (env.get(&name), arg.get_long()) {

@@ -63,7 +63,12 @@ pub(crate) fn invalid(variable: &str, value: Option<&str>, expected: &str) -> cl
 impl<T: Clone + Send + Sync + 'static> TypedValueParser for EnvValue<T> {
     type Value = T;
 
-    fn parse_ref(&self, _cmd: &Command, arg: Option<&Arg>, value: &OsStr) -> Result<T, clap::Error> {
+    fn parse_ref(
+        &self,
+        _cmd: &Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
         let Some(text) = value.to_str() else {
             return Err(invalid(&variable_name(arg), None, "expected UTF-8 text"));
         };
@@ -280,7 +285,9 @@ fn parse_param_map(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut map: Vec<(String, String)> = Vec::new();
     for entry in text.split(',').filter(|entry| !entry.is_empty()) {
         let Some((key, value)) = entry.split_once('=') else {
-            return Err(format!("expected key=value entries separated by commas, got {entry:?}"));
+            return Err(format!(
+                "expected key=value entries separated by commas, got {entry:?}"
+            ));
         };
         match map.iter_mut().find(|(existing, _)| existing == key) {
             Some(slot) => slot.1 = value.to_owned(),
@@ -292,7 +299,10 @@ fn parse_param_map(text: &str) -> Result<Vec<(String, String)>, String> {
 
 /// puma's `BIND` (`tcp://host:port`) or a plain `host:port`; the host is an IP address, `[v6]`, or `localhost`.
 fn parse_bind(text: &str) -> Result<SocketAddr, String> {
-    let expected = || "expected tcp://HOST:PORT or HOST:PORT with an IP address (or localhost) and a port".to_owned();
+    let expected = || {
+        "expected tcp://HOST:PORT or HOST:PORT with an IP address (or localhost) and a port"
+            .to_owned()
+    };
     let address = text.strip_prefix("tcp://").unwrap_or(text);
     if address.contains("://") {
         return Err(expected());
@@ -312,7 +322,11 @@ fn parse_bind(text: &str) -> Result<SocketAddr, String> {
 
 fn parse_checksum_algorithms(text: &str) -> Result<ChecksumAlgorithms, String> {
     let mut algorithms = Vec::new();
-    for entry in text.split(':').map(str::trim).filter(|entry| !entry.is_empty()) {
+    for entry in text
+        .split(':')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
         let algorithm = match entry {
             "SHA1" => ChecksumAlgorithm::Sha1,
             "SHA256" => ChecksumAlgorithm::Sha256,
@@ -327,7 +341,10 @@ fn parse_checksum_algorithms(text: &str) -> Result<ChecksumAlgorithms, String> {
             algorithms.push(algorithm);
         }
     }
-    Ok(ChecksumAlgorithms { raw: text.to_owned(), algorithms })
+    Ok(ChecksumAlgorithms {
+        raw: text.to_owned(),
+        algorithms,
+    })
 }
 
 fn parse_log_level(text: &str) -> Result<LogLevel, String> {
