@@ -324,16 +324,16 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
         a.recording.get_recordings_api_filtered
     }),
     ("RECORDING_SPOOL_DIR", "/srv/spool", |a| {
-        a.recording.recording_spool_dir == PathBuf::from("/srv/spool")
+        a.recording.recording_spool_dir == std::path::Path::new("/srv/spool")
     }),
     ("RECORDING_WORK_DIR", "/srv/work", |a| {
-        a.recording.recording_work_dir == PathBuf::from("/srv/work")
+        a.recording.recording_work_dir == std::path::Path::new("/srv/work")
     }),
     ("RECORDING_PUBLISH_DIR", "/srv/pub", |a| {
-        a.recording.recording_publish_dir == PathBuf::from("/srv/pub")
+        a.recording.recording_publish_dir == std::path::Path::new("/srv/pub")
     }),
     ("RECORDING_UNPUBLISH_DIR", "/srv/unpub", |a| {
-        a.recording.recording_unpublish_dir == PathBuf::from("/srv/unpub")
+        a.recording.recording_unpublish_dir == std::path::Path::new("/srv/unpub")
     }),
     ("RECORDING_IMPORT_UNPUBLISHED", "true", |a| {
         a.recording.recording_import_unpublished
