@@ -1077,3 +1077,86 @@ fn an_unknown_database_scheme_is_refused() {
         "invalid value for DATABASE_URL: expected a postgres:// or sqlite: URL, got no scheme"
     );
 }
+
+// --- the documented example env file -----------------------------------------------------------------------------
+
+const ENV_EXAMPLE: &str = include_str!("../../../../deploy/scalelite.env.example");
+
+/// `(name, value)` of every `VAR=value` or `#VAR=value` line.
+fn example_lines() -> Vec<(&'static str, &'static str)> {
+    ENV_EXAMPLE
+        .lines()
+        .filter_map(|line| line.strip_prefix('#').unwrap_or(line).split_once('='))
+        .filter(|(name, _)| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect()
+}
+
+#[test]
+fn the_example_env_file_documents_every_variable_once_with_its_default() {
+    let lines = example_lines();
+    for (name, _, _) in ENV_VARS {
+        let count = lines
+            .iter()
+            .filter(|(line_name, _)| line_name == name)
+            .count();
+        assert_eq!(
+            count, 1,
+            "{name} should appear once in deploy/scalelite.env.example"
+        );
+    }
+    for (name, _) in &lines {
+        assert!(
+            ENV_VARS.iter().any(|(var, _, _)| var == name),
+            "{name} in the example is not a variable we read"
+        );
+    }
+    for (name, arg) in all_env_args() {
+        let default = arg
+            .get_default_values()
+            .first()
+            .and_then(|value| value.to_str())
+            .unwrap_or_default();
+        if default.is_empty() {
+            continue;
+        }
+        let shown = lines
+            .iter()
+            .find(|(line_name, _)| *line_name == name)
+            .map(|(_, value)| *value);
+        assert_eq!(
+            shown,
+            Some(default),
+            "the example should show the default of {name}"
+        );
+    }
+    for (name, _) in IGNORED_VARIABLES {
+        assert!(
+            ENV_EXAMPLE.contains(name),
+            "{name} should be listed as ignored in the example"
+        );
+    }
+}
+
+#[test]
+fn the_example_env_file_parses_when_uncommented() {
+    let env: HashMap<String, String> = example_lines()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    let all: All = from_env_map(&env).unwrap();
+    assert_eq!(
+        all.secrets.url_host.as_deref(),
+        Some("scalelite.example.com")
+    );
+    assert_eq!(
+        all.storage.backend().unwrap(),
+        BackendChoice::Embedded {
+            path: PathBuf::from("/var/lib/scalelite/scalelite.sqlite3")
+        }
+    );
+}
