@@ -38,7 +38,7 @@ impl<T> EnvValue<T> {
 
 /// The variable an argument reads: its env name, else (in `from_env_map`, which detaches clap from the process
 /// environment) its `--long` name in upper case with `_` for `-`, which is the same for every field here.
-pub(crate) fn variable_name(arg: Option<&Arg>) -> String {
+fn variable_name(arg: Option<&Arg>) -> String {
     let Some(arg) = arg else {
         return "a configuration variable".to_owned();
     };
@@ -52,7 +52,7 @@ pub(crate) fn variable_name(arg: Option<&Arg>) -> String {
 }
 
 /// The one-line clap error for a bad value. The trailing newline is what clap expects of a raw message.
-pub(crate) fn invalid(variable: &str, value: Option<&str>, expected: &str) -> clap::Error {
+fn invalid(variable: &str, value: Option<&str>, expected: &str) -> clap::Error {
     let message = match value {
         Some(value) => format!("invalid value {value:?} for {variable}: {expected}\n"),
         None => format!("invalid value for {variable}: {expected}\n"),
