@@ -1,0 +1,545 @@
+//! The `Args` structs, one per concern. Field names are the variables' names in lower case, so the `--long` flags
+//! of all structs never collide when a binary flattens several of them.
+//!
+//! Fields typed `std::option::Option<..>` or `std::vec::Vec<..>` (written with the full path) are single values
+//! parsed by our own parsers; the full path stops clap's derive from treating them as "optional argument" or
+//! "repeated argument". Those options carry a hidden empty default, so blank and unset both mean `None`.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args};
+
+use super::parse;
+use super::{
+    BackendChoice, ChecksumAlgorithm, ChecksumAlgorithms, ConfigError, LogFormat, LogLevel,
+    redact_url,
+};
+use crate::domain::Secret;
+
+/// The default SQLite file of the embedded store.
+const EMBEDDED_DATABASE_FILE: &str = "scalelite.sqlite3";
+/// redis-rb's default when `REDIS_URL` is unset.
+const DEFAULT_REDIS_URL: &str = "redis://localhost:6379";
+
+/// API secrets, checksum algorithms and multitenancy.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct SecretsArgs {
+    /// Main API secret: the first secret accepted on `/bigbluebutton/api` checksums.
+    #[arg(long, env = "LOADBALANCER_SECRET", hide_env_values = true, value_parser = parse::optional_secret(),
+          default_value = "", hide_default_value = true)]
+    pub loadbalancer_secret: std::option::Option<Secret>,
+
+    /// More accepted API secrets, separated by `:`, tried after LOADBALANCER_SECRET.
+    #[arg(long, env = "LOADBALANCER_SECRETS", hide_env_values = true, value_parser = parse::optional_secret(),
+          default_value = "", hide_default_value = true)]
+    pub loadbalancer_secrets: std::option::Option<Secret>,
+
+    /// Accepted inbound checksum algorithms, `:`-separated, upper-case: SHA1, SHA256, SHA512.
+    ///
+    /// Unset: all three are accepted and outbound calls are signed with SHA256. Set: only those listed are accepted
+    /// and outbound calls use the strongest listed. Set but empty: no inbound checksum is accepted at all.
+    #[arg(long, env = "LOADBALANCER_CHECKSUM_ALGORITHM", value_parser = parse::checksum_algorithms())]
+    pub loadbalancer_checksum_algorithm: Option<ChecksumAlgorithms>,
+
+    /// Resolve tenants from the request's subdomain and check their secrets instead of the LB secrets.
+    #[arg(long, env = "MULTITENANCY_ENABLED", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub multitenancy_enabled: bool,
+
+    /// Public host name of this Scalelite: host allow-list (`.URL_HOST` with multitenancy), analytics callback
+    /// URLs, FreeSWITCH realm. Leave unset to accept any Host header (e.g. behind a load balancer).
+    #[arg(long, env = "URL_HOST", value_parser = parse::optional_string(), default_value = "",
+          hide_default_value = true)]
+    pub url_host: std::option::Option<String>,
+
+    /// Basic-auth password of the FreeSWITCH dial-plan API (`/fsapi`). Unset: the first LB secret. Set but empty:
+    /// no authentication.
+    #[arg(long, env = "FSAPI_PASSWORD", hide_env_values = true, value_parser = parse::secret())]
+    pub fsapi_password: Option<Secret>,
+}
+
+impl SecretsArgs {
+    /// The secrets accepted on API checksums without multitenancy: `LOADBALANCER_SECRET` first, then each
+    /// `:`-separated entry of `LOADBALANCER_SECRETS`, empty entries dropped.
+    pub fn lb_secrets(&self) -> Vec<Secret> {
+        let first = self
+            .loadbalancer_secret
+            .iter()
+            .map(|secret| secret.expose());
+        let rest = self
+            .loadbalancer_secrets
+            .iter()
+            .flat_map(|secrets| secrets.expose().split(':'));
+        first
+            .chain(rest)
+            .filter(|secret| !secret.is_empty())
+            .map(Secret::new)
+            .collect()
+    }
+
+    /// `LOADBALANCER_CHECKSUM_ALGORITHM` exactly as set, `None` when unset (for
+    /// `crate::bbb::checksum::AllowedAlgorithms::parse`).
+    pub fn checksum_algorithm_raw(&self) -> Option<&str> {
+        self.loadbalancer_checksum_algorithm
+            .as_ref()
+            .map(|set| set.raw.as_str())
+    }
+
+    /// The algorithms accepted on inbound checksums: all three when unset, else those listed (possibly none).
+    pub fn allowed_checksum_algorithms(&self) -> Vec<ChecksumAlgorithm> {
+        match &self.loadbalancer_checksum_algorithm {
+            None => ChecksumAlgorithm::ALL.to_vec(),
+            Some(set) => set.algorithms.clone(),
+        }
+    }
+
+    /// The algorithm for outbound calls to BBB: SHA256 when the variable is unset or lists nothing, else the
+    /// strongest listed (SHA512 > SHA256 > SHA1).
+    pub fn outbound_checksum_algorithm(&self) -> ChecksumAlgorithm {
+        self.loadbalancer_checksum_algorithm
+            .as_ref()
+            .and_then(|set| set.algorithms.iter().copied().max())
+            .unwrap_or(ChecksumAlgorithm::Sha256)
+    }
+
+    /// The FreeSWITCH API password in effect: `FSAPI_PASSWORD` if set (`None` when set but empty: no
+    /// authentication), else the first LB secret (`None` when there is none).
+    pub fn effective_fsapi_password(&self) -> Option<Secret> {
+        match &self.fsapi_password {
+            Some(password) if password.expose().is_empty() => None,
+            Some(password) => Some(password.clone()),
+            None => self.lb_secrets().into_iter().next(),
+        }
+    }
+}
+
+/// Timeouts of the HTTP calls to BBB servers (API and poller).
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct BbbClientArgs {
+    /// Connect timeout of calls to BBB servers, in seconds (fractions allowed).
+    #[arg(long, env = "CONNECT_TIMEOUT", default_value = "5", value_parser = parse::seconds_f64())]
+    pub connect_timeout: Duration,
+
+    /// Response (read) timeout of calls to BBB servers, in seconds (fractions allowed). Calls to a server marked
+    /// offline use a tenth of it, clamped.
+    #[arg(long, env = "RESPONSE_TIMEOUT", default_value = "10", value_parser = parse::seconds_f64())]
+    pub response_timeout: Duration,
+}
+
+/// Meetings: create/join parameter rewriting, durations, voice bridges.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct MeetingArgs {
+    /// Longest meeting allowed, in minutes: caps `duration` on create and sets it when absent or 0. 0 = no limit.
+    #[arg(long, env = "MAX_MEETING_DURATION", default_value = "0", value_parser = parse::minutes())]
+    pub max_meeting_duration: Duration,
+
+    /// Seconds before a meeting record that no server reports any more expires.
+    #[arg(long, env = "DEFAULT_MEETING_TTL", default_value = "86400", value_parser = parse::seconds())]
+    pub default_meeting_ttl: Duration,
+
+    /// Comma-separated names of create parameters never forwarded to the BBB server.
+    #[arg(long, env = "CREATE_EXCLUDE_PARAMS", default_value = "", value_parser = parse::comma_list())]
+    pub create_exclude_params: std::vec::Vec<String>,
+
+    /// Comma-separated names of join parameters never forwarded to the BBB server.
+    #[arg(long, env = "JOIN_EXCLUDE_PARAMS", default_value = "", value_parser = parse::comma_list())]
+    pub join_exclude_params: std::vec::Vec<String>,
+
+    /// Create parameters added unless the client sends them: `k=v,k2=v2` (split on `,`, then on the first `=`).
+    #[arg(long, env = "DEFAULT_CREATE_PARAMS", default_value = "", value_parser = parse::param_map())]
+    pub default_create_params: std::vec::Vec<(String, String)>,
+
+    /// Create parameters forced over the client's values: `k=v,k2=v2`.
+    #[arg(long, env = "OVERRIDE_CREATE_PARAMS", default_value = "", value_parser = parse::param_map())]
+    pub override_create_params: std::vec::Vec<(String, String)>,
+
+    /// Join parameters added unless the client sends them: `k=v,k2=v2`.
+    #[arg(long, env = "DEFAULT_JOIN_PARAMS", default_value = "", value_parser = parse::param_map())]
+    pub default_join_params: std::vec::Vec<(String, String)>,
+
+    /// Join parameters forced over the client's values: `k=v,k2=v2`.
+    #[arg(long, env = "OVERRIDE_JOIN_PARAMS", default_value = "", value_parser = parse::param_map())]
+    pub override_join_params: std::vec::Vec<(String, String)>,
+
+    /// Number of digits of generated voice bridges (1 to 18).
+    #[arg(long, env = "VOICE_BRIDGE_LEN", default_value = "9", value_parser = parse::digits())]
+    pub voice_bridge_len: u32,
+
+    /// Fewest digits the FreeSWITCH dial-in PIN prompt accepts.
+    #[arg(long, env = "VOICE_BRIDGE_MIN", default_value = "5", value_parser = parse::digits())]
+    pub voice_bridge_min: u32,
+
+    /// Most digits the FreeSWITCH dial-in PIN prompt accepts.
+    #[arg(long, env = "VOICE_BRIDGE_MAX", default_value = "9", value_parser = parse::digits())]
+    pub voice_bridge_max: u32,
+
+    /// Try the `voiceBridge` the client asks for on create before generating one.
+    #[arg(long, env = "USE_EXTERNAL_VOICE_BRIDGE", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub use_external_voice_bridge: bool,
+
+    /// Answer every getMeetings with no meetings.
+    #[arg(long, env = "GET_MEETINGS_API_DISABLED", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub get_meetings_api_disabled: bool,
+
+    /// New servers get their lower-case host name as id instead of a random UUID.
+    #[arg(long, env = "SERVER_ID_IS_HOSTNAME", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub server_id_is_hostname: bool,
+
+    /// Longest dial-in call, in minutes (0 = no limit). Unset: MAX_MEETING_DURATION.
+    #[arg(long, env = "FSAPI_MAX_DURATION", value_parser = parse::optional_minutes(), default_value = "",
+          hide_default_value = true)]
+    pub fsapi_max_duration: std::option::Option<Duration>,
+}
+
+impl MeetingArgs {
+    /// `MAX_MEETING_DURATION` in minutes, `None` when there is no limit.
+    pub fn max_duration_minutes(&self) -> Option<u64> {
+        let minutes = self.max_meeting_duration.as_secs() / 60;
+        (minutes > 0).then_some(minutes)
+    }
+
+    /// The dial-in call limit in effect: `FSAPI_MAX_DURATION`, else `MAX_MEETING_DURATION` (zero = no limit).
+    pub fn effective_fsapi_max_duration(&self) -> Duration {
+        self.fsapi_max_duration.unwrap_or(self.max_meeting_duration)
+    }
+}
+
+/// The poller: cycle interval, health thresholds, concurrency, load rules.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct PollerArgs {
+    /// Seconds the poller sleeps between cycles (fractions allowed).
+    #[arg(long, env = "POLL_INTERVAL", default_value = "60", value_parser = parse::seconds_f64())]
+    pub poll_interval: Duration,
+
+    /// Consecutive successful polls before an offline server is online again.
+    #[arg(long, env = "SERVER_HEALTHY_THRESHOLD", default_value = "1", value_parser = parse::count())]
+    pub server_healthy_threshold: u32,
+
+    /// Consecutive failed polls before an online server goes offline and its meetings are dropped.
+    #[arg(long, env = "SERVER_UNHEALTHY_THRESHOLD", default_value = "2", value_parser = parse::count())]
+    pub server_unhealthy_threshold: u32,
+
+    /// How many servers the poller talks to at once (at least 1).
+    #[arg(long, env = "POLLER_THREADS", default_value = "5", value_parser = parse::positive_count())]
+    pub poller_threads: u32,
+
+    /// Whole seconds the poller waits for one server's answers before giving up on it in this cycle.
+    #[arg(long, env = "POLLER_WAIT_TIMEOUT", default_value = "10", value_parser = parse::seconds())]
+    pub poller_wait_timeout: Duration,
+
+    /// Participants a meeting counts at least while younger than LOAD_JOIN_BUFFER_TIME.
+    #[arg(long, env = "LOAD_MIN_USER_COUNT", default_value = "15", value_parser = parse::count())]
+    pub load_min_user_count: u32,
+
+    /// Minutes during which a new meeting counts at least LOAD_MIN_USER_COUNT participants.
+    #[arg(long, env = "LOAD_JOIN_BUFFER_TIME", default_value = "15", value_parser = parse::minutes())]
+    pub load_join_buffer_time: Duration,
+}
+
+/// Recordings: directories, import, playback protection, S3/CloudFront.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct RecordingArgs {
+    /// Turn recordings off: the recording API calls answer stubs, playback routes are gone, the importer idles.
+    #[arg(long, env = "RECORDING_DISABLED", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub recording_disabled: bool,
+
+    /// Refuse getRecordings without a meetingID or recordID.
+    #[arg(long, env = "GET_RECORDINGS_API_FILTERED", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub get_recordings_api_filtered: bool,
+
+    /// Directory the BBB servers drop recording archives (`*.tar`) into.
+    #[arg(long, env = "RECORDING_SPOOL_DIR", default_value = "/var/bigbluebutton/spool",
+          value_parser = parse::path())]
+    pub recording_spool_dir: PathBuf,
+
+    /// Scratch directory for unpacking archives.
+    #[arg(long, env = "RECORDING_WORK_DIR", default_value = "/var/bigbluebutton/recording/scalelite",
+          value_parser = parse::path())]
+    pub recording_work_dir: PathBuf,
+
+    /// Published recordings: `<dir>/<format>/<record_id>`.
+    #[arg(long, env = "RECORDING_PUBLISH_DIR", default_value = "/var/bigbluebutton/published",
+          value_parser = parse::path())]
+    pub recording_publish_dir: PathBuf,
+
+    /// Unpublished recordings: `<dir>/<format>/<record_id>`.
+    #[arg(long, env = "RECORDING_UNPUBLISH_DIR", default_value = "/var/bigbluebutton/unpublished",
+          value_parser = parse::path())]
+    pub recording_unpublish_dir: PathBuf,
+
+    /// Import new recordings as unpublished.
+    #[arg(long, env = "RECORDING_IMPORT_UNPUBLISHED", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub recording_import_unpublished: bool,
+
+    /// Playback formats served, `:`-separated.
+    #[arg(long, env = "RECORDING_PLAYBACK_FORMATS", default_value = "presentation:video:screenshare:podcast:notes:capture",
+          value_parser = parse::colon_list())]
+    pub recording_playback_formats: std::vec::Vec<String>,
+
+    /// Import new recordings as protected (one-time playback links) and show `<protected>` in getRecordings.
+    #[arg(long, env = "PROTECTED_RECORDINGS_ENABLED", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub protected_recordings_enabled: bool,
+
+    /// Minutes a one-time playback token stays valid.
+    #[arg(long, env = "PROTECTED_RECORDINGS_TOKEN_TIMEOUT", default_value = "60", value_parser = parse::minutes())]
+    pub protected_recordings_token_timeout: Duration,
+
+    /// Minutes the playback cookie stays valid once a token is used.
+    #[arg(long, env = "PROTECTED_RECORDINGS_TIMEOUT", default_value = "360", value_parser = parse::minutes())]
+    pub protected_recordings_timeout: Duration,
+
+    /// Seconds the importer waits between scans of the spool directory (fractions allowed).
+    #[arg(long, env = "RECORDING_IMPORT_POLL_INTERVAL", default_value = "60", value_parser = parse::seconds_f64())]
+    pub recording_import_poll_interval: Duration,
+
+    /// Importer: attempts at reaching the database before an import is given up for this pass.
+    #[arg(long, env = "DB_CONNECTION_RETRY_COUNT", default_value = "3", value_parser = parse::count())]
+    pub db_connection_retry_count: u32,
+
+    /// Recordings live in S3 (S3_BUCKET_NAME) instead of the publish directory.
+    #[arg(long, env = "S3_RECORDING", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub s3_recording: bool,
+
+    /// The S3 bucket when S3_RECORDING is on. AWS credentials and region come from the usual AWS_* variables.
+    #[arg(long, env = "S3_BUCKET_NAME", value_parser = parse::optional_string(), default_value = "",
+          hide_default_value = true)]
+    pub s3_bucket_name: std::option::Option<String>,
+
+    /// Serve playback through this CloudFront URL with signed cookies.
+    #[arg(long, env = "CLOUDFRONT_URL", value_parser = parse::optional_string(), default_value = "",
+          hide_default_value = true)]
+    pub cloudfront_url: std::option::Option<String>,
+
+    /// CloudFront signing key: a base64-encoded PEM private key.
+    #[arg(long, env = "CF_PRIVATE_KEY_B64", hide_env_values = true, value_parser = parse::optional_secret(),
+          default_value = "", hide_default_value = true)]
+    pub cf_private_key_b64: std::option::Option<Secret>,
+
+    /// CloudFront key-pair id matching CF_PRIVATE_KEY_B64.
+    #[arg(long, env = "CF_KEY_PAIR_ID", value_parser = parse::optional_string(), default_value = "",
+          hide_default_value = true)]
+    pub cf_key_pair_id: std::option::Option<String>,
+}
+
+/// Where state is kept: PostgreSQL + Redis (production), or one SQLite file (embedded).
+#[derive(Args, Clone, PartialEq, Eq)]
+pub struct StorageArgs {
+    /// PostgreSQL URL (`postgres://...`), or `sqlite:PATH` for the embedded store. With neither DATABASE_URL nor
+    /// REDIS_URL set, the embedded store is used.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = parse::optional_string(),
+          default_value = "", hide_default_value = true)]
+    pub database_url: std::option::Option<String>,
+
+    /// Redis URL. Default with a PostgreSQL DATABASE_URL: redis://localhost:6379. Needs DATABASE_URL.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = parse::optional_string(),
+          default_value = "", hide_default_value = true)]
+    pub redis_url: std::option::Option<String>,
+
+    /// Prefix of every Redis key (`<namespace>:<key>`), shared with the original.
+    #[arg(long, env = "REDIS_NAMESPACE", default_value = "scalelite", value_parser = parse::string())]
+    pub redis_namespace: String,
+
+    /// Redis connection pool size.
+    #[arg(long, env = "REDIS_POOL", default_value = "5", value_parser = parse::positive_count())]
+    pub redis_pool: u32,
+
+    /// Use prepared statements on PostgreSQL (turn off behind PgBouncer in transaction mode).
+    #[arg(long, env = "PREPARED_STATEMENT", action = ArgAction::Set, default_value = "true",
+          value_parser = parse::bool())]
+    pub prepared_statement: bool,
+
+    /// Directory of the embedded store's file (`scalelite.sqlite3`) when no DATABASE_URL is set. Unset: the
+    /// current directory.
+    #[arg(long, env = "SCALELITE_DATA_DIR", value_parser = parse::optional_path(), default_value = "",
+          hide_default_value = true)]
+    pub scalelite_data_dir: std::option::Option<PathBuf>,
+}
+
+impl fmt::Debug for StorageArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageArgs")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_namespace", &self.redis_namespace)
+            .field("redis_pool", &self.redis_pool)
+            .field("prepared_statement", &self.prepared_statement)
+            .field("scalelite_data_dir", &self.scalelite_data_dir)
+            .finish()
+    }
+}
+
+impl StorageArgs {
+    /// Choose the storage back-end:
+    ///
+    /// - neither DATABASE_URL nor REDIS_URL: embedded, `SCALELITE_DATA_DIR/scalelite.sqlite3` (or
+    ///   `./scalelite.sqlite3`);
+    /// - DATABASE_URL `sqlite:PATH` (also `sqlite://PATH`, `sqlite:///abs/path`; a `?query` is dropped): embedded at
+    ///   PATH;
+    /// - DATABASE_URL `postgres://` or `postgresql://`: production, REDIS_URL defaulting to
+    ///   `redis://localhost:6379`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Combination`] when REDIS_URL is set without DATABASE_URL, or together with a `sqlite:`
+    /// DATABASE_URL; [`ConfigError::Value`] for another DATABASE_URL scheme or an empty `sqlite:` path.
+    pub fn backend(&self) -> Result<BackendChoice, ConfigError> {
+        let Some(database_url) = self.database_url.as_deref() else {
+            if self.redis_url.is_some() {
+                return Err(ConfigError::Combination(
+                    "DATABASE_URL must be set when REDIS_URL is set (leave both unset for the embedded SQLite store)"
+                        .to_owned(),
+                ));
+            }
+            let directory = self
+                .scalelite_data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("."));
+            return Ok(BackendChoice::Embedded {
+                path: directory.join(EMBEDDED_DATABASE_FILE),
+            });
+        };
+        if let Some(rest) = database_url.strip_prefix("sqlite:") {
+            if self.redis_url.is_some() {
+                return Err(ConfigError::Combination(
+                    "REDIS_URL cannot be used with a sqlite: DATABASE_URL (the embedded store keeps everything in SQLite)"
+                        .to_owned(),
+                ));
+            }
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split_once('?').map_or(path, |(path, _query)| path);
+            if path.is_empty() {
+                return Err(ConfigError::Value(
+                    "invalid value for DATABASE_URL: expected a file path after sqlite:".to_owned(),
+                ));
+            }
+            return Ok(BackendChoice::Embedded {
+                path: PathBuf::from(path),
+            });
+        }
+        let scheme = database_url.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("postgres" | "postgresql")) {
+            return Err(ConfigError::Value(format!(
+                "invalid value for DATABASE_URL: expected a postgres:// or sqlite: URL, got {}",
+                scheme.map_or_else(
+                    || "no scheme".to_owned(),
+                    |scheme| format!("scheme {scheme:?}")
+                )
+            )));
+        }
+        Ok(BackendChoice::Production {
+            database_url: database_url.to_owned(),
+            redis_url: self
+                .redis_url
+                .clone()
+                .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
+            namespace: self.redis_namespace.clone(),
+            redis_pool: self.redis_pool,
+            prepared_statements: self.prepared_statement,
+        })
+    }
+}
+
+/// The HTTP listener of the API.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct HttpArgs {
+    /// TCP port to listen on (all IPv4 interfaces) when BIND is unset.
+    #[arg(long, env = "PORT", default_value = "3000", value_parser = parse::port())]
+    pub port: u16,
+
+    /// Listen address, puma style: `tcp://HOST:PORT` or `HOST:PORT` (HOST an IP address or localhost). Takes
+    /// precedence over PORT.
+    #[arg(long, env = "BIND", value_parser = parse::bind_address(), default_value = "", hide_default_value = true)]
+    pub bind: std::option::Option<SocketAddr>,
+}
+
+impl HttpArgs {
+    /// The address to listen on: BIND, else `0.0.0.0:PORT`.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.bind.unwrap_or(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            self.port,
+        ))
+    }
+}
+
+/// Graceful shutdown.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct ShutdownArgs {
+    /// Seconds to let in-flight work finish after SIGTERM or SIGINT before exiting anyway (fractions allowed).
+    #[arg(long, env = "SHUTDOWN_GRACE_PERIOD", default_value = "30", value_parser = parse::seconds_f64())]
+    pub shutdown_grace_period: Duration,
+}
+
+/// Logging.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct LogArgs {
+    /// Log filter in tracing's `EnvFilter` syntax (e.g. `info,scalelite_api=debug`); overrides RAILS_LOG_LEVEL.
+    #[arg(long, env = "RUST_LOG", value_parser = parse::env_filter(), default_value = "", hide_default_value = true)]
+    pub rust_log: std::option::Option<String>,
+
+    /// Log level of the Scalelite services when RUST_LOG is unset: debug, info, warn, error or fatal. Unset: info.
+    #[arg(long, env = "RAILS_LOG_LEVEL", value_parser = parse::log_level(), default_value = "",
+          hide_default_value = true)]
+    pub rails_log_level: std::option::Option<LogLevel>,
+
+    /// Log line format: `plain` (timestamp, level, target, message) or `json` (one object per line).
+    #[arg(long, env = "LOG_FORMAT", default_value = "plain", value_parser = parse::log_format())]
+    pub log_format: LogFormat,
+}
+
+/// Everything else: build number, cookie signing key, locale.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct MiscArgs {
+    /// Build number reported as `<build>` by the API index.
+    #[arg(long, env = "BUILD_NUMBER", value_parser = parse::optional_string(), default_value = "",
+          hide_default_value = true)]
+    pub build_number: std::option::Option<String>,
+
+    /// Key signing the protected-recording playback cookies.
+    #[arg(long, env = "SECRET_KEY_BASE", hide_env_values = true, value_parser = parse::optional_secret(),
+          default_value = "", hide_default_value = true)]
+    pub secret_key_base: std::option::Option<Secret>,
+
+    /// Locale of error pages.
+    #[arg(long, env = "DEFAULT_LOCALE", default_value = "en", value_parser = parse::string())]
+    pub default_locale: String,
+}
+
+/// `Default` for each struct: every variable unset.
+macro_rules! default_from_empty_env {
+    ($($name:ident),* $(,)?) => {$(
+        impl Default for $name {
+            fn default() -> Self {
+                // The defaults are constants checked by the unit tests, so this cannot fail.
+                super::from_env_map(&std::collections::HashMap::new())
+                    .expect("the built-in defaults are valid")
+            }
+        }
+    )*};
+}
+
+default_from_empty_env!(
+    SecretsArgs,
+    BbbClientArgs,
+    MeetingArgs,
+    PollerArgs,
+    RecordingArgs,
+    StorageArgs,
+    HttpArgs,
+    ShutdownArgs,
+    LogArgs,
+    MiscArgs,
+);

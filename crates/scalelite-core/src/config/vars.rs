@@ -1,0 +1,369 @@
+//! The documented list of environment variables. A unit test checks it against the `Args` structs both ways, and
+//! that every default given here is the one clap applies.
+
+/// Every variable the services read: `(name, default, meaning)`. An empty default means "unset"; a default in words
+/// (e.g. "first LB secret") is derived from other variables. Grouped as in the original's documentation.
+pub const ENV_VARS: &[(&str, &str, &str)] = &[
+    // Secrets, checksums, multitenancy.
+    (
+        "LOADBALANCER_SECRET",
+        "",
+        "Main API secret; the first secret accepted on API checksums.",
+    ),
+    (
+        "LOADBALANCER_SECRETS",
+        "",
+        "More accepted API secrets, `:`-separated, tried after LOADBALANCER_SECRET.",
+    ),
+    (
+        "LOADBALANCER_CHECKSUM_ALGORITHM",
+        "SHA1:SHA256:SHA512",
+        "Accepted inbound checksum algorithms, `:`-separated (SHA1, SHA256, SHA512). Unset: all three, outbound \
+         SHA256. Set: outbound uses the strongest listed. Set but empty: no inbound checksum is accepted.",
+    ),
+    (
+        "MULTITENANCY_ENABLED",
+        "false",
+        "Resolve tenants from the request's subdomain and check their secrets.",
+    ),
+    (
+        "URL_HOST",
+        "",
+        "Public host name: host allow-list, analytics callback URLs, FreeSWITCH realm.",
+    ),
+    (
+        "FSAPI_PASSWORD",
+        "first LB secret",
+        "Basic-auth password of `/fsapi`; set but empty: no authentication.",
+    ),
+    // Calls to BBB servers.
+    (
+        "CONNECT_TIMEOUT",
+        "5",
+        "Connect timeout of calls to BBB servers, seconds (fractions allowed).",
+    ),
+    (
+        "RESPONSE_TIMEOUT",
+        "10",
+        "Response timeout of calls to BBB servers, seconds (fractions allowed).",
+    ),
+    // Meetings.
+    (
+        "MAX_MEETING_DURATION",
+        "0",
+        "Longest meeting in minutes (caps/sets create's `duration`); 0 = no limit.",
+    ),
+    (
+        "DEFAULT_MEETING_TTL",
+        "86400",
+        "Seconds before a meeting record no server reports any more expires.",
+    ),
+    (
+        "CREATE_EXCLUDE_PARAMS",
+        "",
+        "Comma-separated create parameters never forwarded.",
+    ),
+    (
+        "JOIN_EXCLUDE_PARAMS",
+        "",
+        "Comma-separated join parameters never forwarded.",
+    ),
+    (
+        "DEFAULT_CREATE_PARAMS",
+        "",
+        "`k=v,k2=v2`: create parameters added unless the client sends them.",
+    ),
+    (
+        "OVERRIDE_CREATE_PARAMS",
+        "",
+        "`k=v,k2=v2`: create parameters forced over the client's values.",
+    ),
+    (
+        "DEFAULT_JOIN_PARAMS",
+        "",
+        "`k=v,k2=v2`: join parameters added unless the client sends them.",
+    ),
+    (
+        "OVERRIDE_JOIN_PARAMS",
+        "",
+        "`k=v,k2=v2`: join parameters forced over the client's values.",
+    ),
+    (
+        "VOICE_BRIDGE_LEN",
+        "9",
+        "Digits of generated voice bridges (1 to 18).",
+    ),
+    (
+        "VOICE_BRIDGE_MIN",
+        "5",
+        "Fewest digits the FreeSWITCH dial-in PIN prompt accepts.",
+    ),
+    (
+        "VOICE_BRIDGE_MAX",
+        "9",
+        "Most digits the FreeSWITCH dial-in PIN prompt accepts.",
+    ),
+    (
+        "USE_EXTERNAL_VOICE_BRIDGE",
+        "false",
+        "Try the client's `voiceBridge` on create before generating one.",
+    ),
+    (
+        "GET_MEETINGS_API_DISABLED",
+        "false",
+        "Answer every getMeetings with no meetings.",
+    ),
+    (
+        "SERVER_ID_IS_HOSTNAME",
+        "false",
+        "New servers get their lower-case host name as id instead of a UUID.",
+    ),
+    (
+        "FSAPI_MAX_DURATION",
+        "MAX_MEETING_DURATION",
+        "Longest dial-in call in minutes; 0 = no limit.",
+    ),
+    // Poller.
+    (
+        "POLL_INTERVAL",
+        "60",
+        "Seconds between poller cycles (fractions allowed).",
+    ),
+    (
+        "SERVER_HEALTHY_THRESHOLD",
+        "1",
+        "Consecutive successful polls before an offline server is online again.",
+    ),
+    (
+        "SERVER_UNHEALTHY_THRESHOLD",
+        "2",
+        "Consecutive failed polls before an online server goes offline.",
+    ),
+    (
+        "POLLER_THREADS",
+        "5",
+        "Servers the poller talks to at once (at least 1).",
+    ),
+    (
+        "POLLER_WAIT_TIMEOUT",
+        "10",
+        "Whole seconds the poller waits for one server in a cycle.",
+    ),
+    (
+        "LOAD_MIN_USER_COUNT",
+        "15",
+        "Participants a meeting counts at least while younger than the join buffer.",
+    ),
+    (
+        "LOAD_JOIN_BUFFER_TIME",
+        "15",
+        "Minutes during which a new meeting counts LOAD_MIN_USER_COUNT.",
+    ),
+    // Recordings.
+    (
+        "RECORDING_DISABLED",
+        "false",
+        "Turn recordings off (API stubs, no playback routes, idle importer).",
+    ),
+    (
+        "GET_RECORDINGS_API_FILTERED",
+        "false",
+        "Refuse getRecordings without meetingID or recordID.",
+    ),
+    (
+        "RECORDING_SPOOL_DIR",
+        "/var/bigbluebutton/spool",
+        "Where BBB servers drop recording archives.",
+    ),
+    (
+        "RECORDING_WORK_DIR",
+        "/var/bigbluebutton/recording/scalelite",
+        "Scratch directory for unpacking.",
+    ),
+    (
+        "RECORDING_PUBLISH_DIR",
+        "/var/bigbluebutton/published",
+        "Published recordings.",
+    ),
+    (
+        "RECORDING_UNPUBLISH_DIR",
+        "/var/bigbluebutton/unpublished",
+        "Unpublished recordings.",
+    ),
+    (
+        "RECORDING_IMPORT_UNPUBLISHED",
+        "false",
+        "Import new recordings as unpublished.",
+    ),
+    (
+        "RECORDING_PLAYBACK_FORMATS",
+        "presentation:video:screenshare:podcast:notes:capture",
+        "Playback formats served, `:`-separated.",
+    ),
+    (
+        "PROTECTED_RECORDINGS_ENABLED",
+        "false",
+        "Import new recordings as protected (one-time playback links).",
+    ),
+    (
+        "PROTECTED_RECORDINGS_TOKEN_TIMEOUT",
+        "60",
+        "Minutes a one-time playback token stays valid.",
+    ),
+    (
+        "PROTECTED_RECORDINGS_TIMEOUT",
+        "360",
+        "Minutes the playback cookie stays valid once a token is used.",
+    ),
+    (
+        "RECORDING_IMPORT_POLL_INTERVAL",
+        "60",
+        "Seconds between spool directory scans (fractions allowed).",
+    ),
+    (
+        "DB_CONNECTION_RETRY_COUNT",
+        "3",
+        "Importer: attempts at reaching the database before giving up a pass.",
+    ),
+    (
+        "S3_RECORDING",
+        "false",
+        "Recordings live in S3 (S3_BUCKET_NAME).",
+    ),
+    (
+        "S3_BUCKET_NAME",
+        "",
+        "The S3 bucket; credentials and region from the usual AWS_* variables.",
+    ),
+    (
+        "CLOUDFRONT_URL",
+        "",
+        "Serve playback through this CloudFront URL with signed cookies.",
+    ),
+    (
+        "CF_PRIVATE_KEY_B64",
+        "",
+        "CloudFront signing key, base64-encoded PEM.",
+    ),
+    ("CF_KEY_PAIR_ID", "", "CloudFront key-pair id."),
+    // Storage.
+    (
+        "DATABASE_URL",
+        "",
+        "PostgreSQL URL, or `sqlite:PATH`; with neither it nor REDIS_URL: embedded SQLite.",
+    ),
+    (
+        "REDIS_URL",
+        "redis://localhost:6379",
+        "Redis URL (needs DATABASE_URL).",
+    ),
+    ("REDIS_NAMESPACE", "scalelite", "Prefix of every Redis key."),
+    ("REDIS_POOL", "5", "Redis connection pool size."),
+    (
+        "PREPARED_STATEMENT",
+        "true",
+        "Use prepared statements on PostgreSQL.",
+    ),
+    (
+        "SCALELITE_DATA_DIR",
+        ".",
+        "Directory of the embedded store's `scalelite.sqlite3` (ours).",
+    ),
+    // HTTP, shutdown, logging.
+    (
+        "PORT",
+        "3000",
+        "TCP port of the API (all IPv4 interfaces) when BIND is unset.",
+    ),
+    (
+        "BIND",
+        "",
+        "Listen address `tcp://HOST:PORT` or `HOST:PORT`; takes precedence over PORT.",
+    ),
+    (
+        "SHUTDOWN_GRACE_PERIOD",
+        "30",
+        "Seconds in-flight work may take after SIGTERM/SIGINT (ours).",
+    ),
+    (
+        "RUST_LOG",
+        "",
+        "Log filter (tracing EnvFilter syntax); overrides RAILS_LOG_LEVEL (ours).",
+    ),
+    (
+        "RAILS_LOG_LEVEL",
+        "info",
+        "Log level when RUST_LOG is unset: debug, info, warn, error, fatal.",
+    ),
+    (
+        "LOG_FORMAT",
+        "plain",
+        "Log lines: `plain` or `json` (ours).",
+    ),
+    // Misc.
+    (
+        "BUILD_NUMBER",
+        "",
+        "Reported as `<build>` by the API index.",
+    ),
+    (
+        "SECRET_KEY_BASE",
+        "",
+        "Key signing the protected-recording playback cookies.",
+    ),
+    ("DEFAULT_LOCALE", "en", "Locale of error pages."),
+];
+
+/// Variables the original (or its scripts) reads that have no effect here: `(name, why)`. They are accepted and
+/// ignored, so an existing `/etc/default/scalelite` works unchanged.
+pub const IGNORED_VARIABLES: &[(&str, &str)] = &[
+    (
+        "RAILS_ENV",
+        "Rails environment; there is one behaviour here (production).",
+    ),
+    (
+        "RAILS_MAX_THREADS",
+        "puma threads and pool sizes; the async runtime needs no thread count (see REDIS_POOL).",
+    ),
+    ("RAILS_MIN_THREADS", "puma threads."),
+    ("WEB_CONCURRENCY", "puma worker processes."),
+    ("RAILS_LOG_TO_STDOUT", "logs always go to standard error."),
+    (
+        "RAILS_SERVE_STATIC_FILES",
+        "there are no static files to serve.",
+    ),
+    (
+        "DB_DISABLED",
+        "partially disabled ActiveRecord in the original; nothing to disable here.",
+    ),
+    (
+        "RECORDING_IMPORT_POLL",
+        "passed to the original importer and ignored by it.",
+    ),
+    (
+        "INTERVAL",
+        "documented by the original but never read; POLL_INTERVAL is.",
+    ),
+    (
+        "SCALELITE_API_PORT",
+        "read by the nginx templates, not by the services.",
+    ),
+    ("NGINX_SSL", "nginx container only."),
+    ("NGINX_BEHIND_PROXY", "nginx container only."),
+    ("BEHIND_PROXY", "nginx container only (legacy name)."),
+    ("NGINX_RECORDINGS_ONLY", "nginx container only."),
+    ("NGINX_HOSTNAME", "nginx image, unused there too."),
+    ("SCALELITE_TAG", "systemd units: image tag to pull."),
+    (
+        "SCALELITE_RECORDING_DIR",
+        "systemd units: host directory mounted at /var/bigbluebutton.",
+    ),
+    (
+        "SCALELITE_API_EXTRA_OPTS",
+        "systemd units: extra docker run options.",
+    ),
+    (
+        "SCALELITE_NGINX_EXTRA_OPTS",
+        "systemd units: extra docker run options.",
+    ),
+];
