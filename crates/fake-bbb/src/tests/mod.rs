@@ -1,0 +1,1 @@
+//! Tests over real HTTP against fake servers on port 0.
