@@ -1,4 +1,7 @@
 //! `fake-bbb`: run fake BigBlueButton servers and their JSON control API until SIGINT or SIGTERM.
+//!
+//! Prints one `server <id>: <url> secret <secret>` line per server, then `control API: <url>/servers` once
+//! everything is up.
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -36,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
+    let shutdown = shutdown_signal().context("could not listen for shutdown signals")?;
     let fake = FakeBbb::new();
     for i in 0..args.servers {
         let port = match args.base_port {
@@ -68,27 +72,32 @@ async fn main() -> anyhow::Result<()> {
         println!("control API: {}/servers", control.url());
     }
 
-    shutdown_signal()
-        .await
-        .context("could not listen for shutdown signals")?;
+    shutdown.await;
     tracing::info!("shutting down");
     control.stop().await;
     fake.stop_all().await;
     Ok(())
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+/// Signal handlers are installed before anything starts, so a SIGTERM during startup still stops cleanly.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = term.recv() => Ok(()),
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
+    })
+}
+
+/// Ctrl-C only where there is no SIGTERM.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        // If the handler cannot be installed there is no way to stop gracefully; stop at once.
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
