@@ -4,7 +4,7 @@
 //! - `POST /servers` `{"secret"?, "port"?, "bbb_version"?}` → 201 [`ServerInfo`]; `GET /servers` → `[ServerInfo]`;
 //!   `GET /servers/{id}`; `DELETE /servers/{id}` → 204.
 //! - `GET /servers/{id}/fault`, `PUT /servers/{id}/fault` [`FaultSpec`] → the fault now in force.
-//! - `POST /servers/{id}/meetings` [`SeedMeeting`] → 201 [`MeetingSnapshot`]; `GET /servers/{id}/meetings`;
+//! - `POST /servers/{id}/meetings` [`SeedMeeting`](crate::SeedMeeting) → 201 [`MeetingSnapshot`]; `GET /servers/{id}/meetings`;
 //!   `DELETE /servers/{id}/meetings` (all); `GET|DELETE /servers/{id}/meetings/{meeting_id}`.
 //! - `GET /servers/{id}/requests` → `[LoggedRequest]`; `DELETE /servers/{id}/requests`.
 //!
@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{Fault, FaultSpec, LoggedRequest, MeetingSnapshot, SeedMeeting};
+use crate::model::{Fault, FaultSpec, LoggedRequest, MeetingSnapshot};
 use crate::server::{DEFAULT_BBB_VERSION, FakeServer, ServerOptions};
 use crate::{DEV_SECRET, FakeError};
 
@@ -43,7 +43,7 @@ struct Registry {
 }
 
 /// A fake server as the control API describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerInfo {
     /// The id in this [`FakeBbb`].
     pub id: u64,
@@ -59,6 +59,20 @@ pub struct ServerInfo {
     pub listening: bool,
     /// The fault in force.
     pub fault: FaultSpec,
+}
+
+impl std::fmt::Debug for ServerInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerInfo")
+            .field("id", &self.id)
+            .field("port", &self.port)
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("bbb_version", &self.bbb_version)
+            .field("listening", &self.listening)
+            .field("fault", &self.fault)
+            .finish()
+    }
 }
 
 impl FakeBbb {
@@ -266,6 +280,12 @@ impl From<FakeError> for ControlError {
 
 type ControlResult<T> = Result<T, ControlError>;
 
+/// Parse a JSON body whatever its Content-Type (curl users forget it), answering `{"error"}` when it is bad.
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ControlResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| ControlError::BadRequest(format!("bad JSON body: {e}")))
+}
+
 fn lookup(fake: &FakeBbb, id: u64) -> ControlResult<FakeServer> {
     fake.server(id).ok_or(ControlError::UnknownServer(id))
 }
@@ -287,7 +307,7 @@ async fn add_server(
     let request: NewServer = if body.iter().all(u8::is_ascii_whitespace) {
         NewServer::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ControlError::BadRequest(e.to_string()))?
+        parse_json(&body)?
     };
     let options = ServerOptions {
         secret: request.secret.unwrap_or_else(|| DEV_SECRET.to_owned()),
@@ -339,10 +359,10 @@ async fn get_fault(
 async fn put_fault(
     State(fake): State<FakeBbb>,
     Path(id): Path<u64>,
-    Json(spec): Json<FaultSpec>,
+    body: Bytes,
 ) -> ControlResult<Json<FaultSpec>> {
     let server = lookup(&fake, id)?;
-    let fault = Fault::try_from(spec)?;
+    let fault = Fault::try_from(parse_json::<FaultSpec>(&body)?)?;
     server.set_fault(fault).await?;
     Ok(Json(FaultSpec::from(&server.fault())))
 }
@@ -350,9 +370,10 @@ async fn put_fault(
 async fn seed_meeting(
     State(fake): State<FakeBbb>,
     Path(id): Path<u64>,
-    Json(seed): Json<SeedMeeting>,
+    body: Bytes,
 ) -> ControlResult<(StatusCode, Json<MeetingSnapshot>)> {
-    let snapshot = lookup(&fake, id)?.seed_meeting(seed)?;
+    let server = lookup(&fake, id)?;
+    let snapshot = server.seed_meeting(parse_json(&body)?)?;
     Ok((StatusCode::CREATED, Json(snapshot)))
 }
 

@@ -122,7 +122,7 @@ impl TryFrom<FaultSpec> for Fault {
 
 /// A meeting to insert (or replace) directly, without a `create` call. Synthetic attendees make the counts show in
 /// getMeetings and getMeetingInfo. Every field but `meeting_id` has a default, also in JSON.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 pub struct SeedMeeting {
     /// The external meeting ID.
@@ -158,6 +158,23 @@ pub struct SeedMeeting {
     pub voice_bridge: Option<String>,
     /// Duration in minutes (0 = unlimited).
     pub duration: u64,
+}
+
+impl fmt::Debug for SeedMeeting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Passwords stay out of Debug output.
+        f.debug_struct("SeedMeeting")
+            .field("meeting_id", &self.meeting_id)
+            .field("name", &self.name)
+            .field("participant_count", &self.participant_count)
+            .field("moderator_count", &self.moderator_count)
+            .field("video_count", &self.video_count)
+            .field("create_time_ms", &self.create_time_ms)
+            .field("is_breakout", &self.is_breakout)
+            .field("running", &self.running)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One attendee of a meeting, as getMeetingInfo reports it.

@@ -116,3 +116,22 @@ fn message_key(xml: &str) -> String {
 async fn start() -> FakeServer {
     FakeServer::start(SECRET).await.expect("start fake server")
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<FakeServer>();
+    check::<crate::FakeBbb>();
+    check::<crate::ControlServer>();
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let options = crate::ServerOptions::new("very-secret");
+    assert!(!format!("{options:?}").contains("very-secret"));
+    let seed = crate::SeedMeeting {
+        moderator_pw: Some("pw-secret".into()),
+        ..crate::SeedMeeting::default()
+    };
+    assert!(!format!("{seed:?}").contains("pw-secret"));
+}
