@@ -39,8 +39,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Readers of one process; writes have a single connection of their own.
 const READ_CONNECTIONS: u32 = 4;
-/// Attempts at running the migrations when another process migrates the same fresh file at the same time.
-const MIGRATE_ATTEMPTS: u32 = 5;
+/// Attempts at initialising the file (WAL, migrations) when other processes initialise it at the same time.
+const INIT_ATTEMPTS: u32 = 10;
 
 /// The embedded store. Cloning is cheap (two connection pools behind `Arc`s); clones share the pools.
 #[derive(Clone, Debug)]
@@ -59,17 +59,17 @@ impl SqliteStore {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        initialize(&options).await?;
+        // The pools do not touch the journal mode: WAL is a property of the file, set once above.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
-        migrate(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -94,20 +94,42 @@ impl SqliteStore {
     }
 }
 
-/// Apply the embedded migrations. Two processes migrating a fresh file at once can collide (SQLite migrations
-/// take no lock in sqlx); the schema is written with `IF NOT EXISTS`, so the loser simply tries again.
-async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
+/// Switch the file to WAL and apply the embedded migrations, on a connection of its own.
+///
+/// Both steps can fail at once when another process does the same on a fresh file: entering WAL needs an
+/// exclusive lock that SQLite does not wait for, and sqlx takes no lock around SQLite migrations. The schema is
+/// written with `IF NOT EXISTS`, so the loser simply tries again (and then finds the work done).
+async fn initialize(options: &SqliteConnectOptions) -> StoreResult<()> {
+    let options = options.clone().journal_mode(SqliteJournalMode::Wal);
     let migrator = sqlx::migrate!("../../migrations/sqlite");
     let mut attempt = 1;
     loop {
-        match migrator.run(pool).await {
+        let result = async {
+            // A pool of one rather than a bare connection: `Migrator::run` on `&mut SqliteConnection` makes the
+            // future not `Send`.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+                .await
+                .map_err(backend)?;
+            let migrated = migrator.run(&pool).await.map_err(backend);
+            pool.close().await;
+            migrated
+        }
+        .await;
+        match result {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < MIGRATE_ATTEMPTS => {
-                tracing::debug!(error.message = %e, attempt, "sqlite migration failed, retrying");
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            Err(e) if attempt < INIT_ATTEMPTS => {
+                tracing::debug!(error.message = %e, attempt, "sqlite initialisation failed, retrying");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
                 attempt += 1;
             }
-            Err(e) => return Err(StoreError::Backend(format!("sqlite migration failed: {e}"))),
+            Err(e) => {
+                return Err(StoreError::Backend(format!(
+                    "could not initialise the sqlite database: {e}"
+                )));
+            }
         }
     }
 }

@@ -273,11 +273,7 @@ async fn load_recordings(
     filter: &RecordingFilter,
 ) -> StoreResult<Vec<Recording>> {
     let mut page = page_query(filter)?;
-    let rows = page
-        .build()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend)?;
+    let rows = page.build().fetch_all(&mut *conn).await.map_err(backend)?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }

@@ -3,9 +3,7 @@
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::domain::{
-    NewServer, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest,
-};
+use crate::domain::{NewServer, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest};
 use crate::storage::sqlite::{SqliteStore, backend, is_unique_violation};
 use crate::storage::{SelectError, ServerStore, StoreError, StoreResult};
 
@@ -178,7 +176,7 @@ impl ServerStore for SqliteStore {
 
     async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
         let sql = format!(
-            "UPDATE servers AS s SET load = s.load + ? WHERE s.id = ? AND {AVAILABLE} RETURNING s.load"
+            "UPDATE servers AS s SET load = s.load + ? WHERE s.id = ? AND {AVAILABLE} RETURNING load"
         );
         sqlx::query_scalar(&sql)
             .bind(amount)

@@ -5,7 +5,8 @@ use crate::storage::sqlite::servers::{apply_patch, choose_server};
 
 #[test]
 fn glob_prefix_escapes_wildcards() {
-    let check = |prefix: &str, expected: &str| assert_eq!(glob_prefix(prefix), expected, "{prefix}");
+    let check =
+        |prefix: &str, expected: &str| assert_eq!(glob_prefix(prefix), expected, "{prefix}");
     check("", "*");
     check("abc", "abc*");
     check("a*b", "a[*]b*");
@@ -30,7 +31,8 @@ fn choose_server_follows_find_available() {
         ("t2", Some("y")),
         ("u2", None),
     ]);
-    let pick = |tag: Option<&str>| choose_server(&servers, &TagRequest::parse(tag)).map(str::to_owned);
+    let pick =
+        |tag: Option<&str>| choose_server(&servers, &TagRequest::parse(tag)).map(str::to_owned);
     assert_eq!(pick(None).ok().as_deref(), Some("u1"));
     assert_eq!(pick(Some("none")).ok().as_deref(), Some("u1"));
     assert_eq!(pick(Some("y")).ok().as_deref(), Some("t2"));
@@ -96,5 +98,8 @@ fn apply_patch_carries_load_and_drops_it_on_disable() {
             ..ServerPatch::default()
         },
     );
-    assert_eq!((s.state, s.load, s.tag), (ServerState::Enabled, Some(2.0), None));
+    assert_eq!(
+        (s.state, s.load, s.tag),
+        (ServerState::Enabled, Some(2.0), None)
+    );
 }
