@@ -103,7 +103,7 @@ CREATE TABLE IF NOT EXISTS metadata (
     value        TEXT    NOT NULL,
     UNIQUE (recording_id, key)
 );
-CREATE INDEX IF NOT EXISTS metadata_key_value ON metadata (key, value);
+CREATE INDEX IF NOT EXISTS metadata_key_value ON metadata (key, value, recording_id);
 
 CREATE TABLE IF NOT EXISTS playback_formats (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,

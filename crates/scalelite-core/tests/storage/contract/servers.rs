@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use scalelite_core::domain::{
-    NewServer, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest,
+    NewMeeting, NewServer, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest,
 };
 use scalelite_core::storage::SelectError;
 
 use crate::contract::{
-    Store, add_available, assert_conflict, assert_not_found, ids, new_server, set_load,
+    LONG_TTL, Store, add_available, assert_conflict, assert_not_found, ids, new_server, set_load,
 };
 
 pub async fn servers_add_get_list<S: Store>(s: &S) {
@@ -371,14 +371,14 @@ pub async fn servers_delete<S: Store>(s: &S) {
     s.increment_unhealthy("a").await.unwrap();
     let placed = s
         .find_or_create_meeting(
-            scalelite_core::domain::NewMeeting {
+            NewMeeting {
                 id: "m1".to_owned(),
                 server_id: "a".to_owned(),
                 moderator_pw: "mp".to_owned(),
                 voice_bridge_candidates: vec!["123456789".to_owned()],
                 tenant_id: None,
             },
-            crate::contract::LONG_TTL,
+            LONG_TTL,
         )
         .await
         .unwrap();
