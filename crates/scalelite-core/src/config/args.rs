@@ -13,10 +13,8 @@ use std::time::Duration;
 use clap::{ArgAction, Args};
 
 use super::parse;
-use super::{
-    BackendChoice, ChecksumAlgorithm, ChecksumAlgorithms, ConfigError, LogFormat, LogLevel,
-    redact_url,
-};
+use super::{BackendChoice, ConfigError, LogFormat, LogLevel, redact_url};
+use crate::bbb::checksum::AllowedAlgorithms;
 use crate::domain::Secret;
 
 /// The default SQLite file of the embedded store.
@@ -37,12 +35,15 @@ pub struct SecretsArgs {
           default_value = "", hide_default_value = true)]
     pub loadbalancer_secrets: std::option::Option<Secret>,
 
-    /// Accepted inbound checksum algorithms, `:`-separated, upper-case: SHA1, SHA256, SHA512.
+    /// Accepted inbound checksum algorithms, `:`-separated, upper-case: SHA1, SHA256, SHA512 (SHA384 may be listed
+    /// but is never accepted).
     ///
     /// Unset: all three are accepted and outbound calls are signed with SHA256. Set: only those listed are accepted
     /// and outbound calls use the strongest listed. Set but empty: no inbound checksum is accepted at all.
+    ///
+    /// `None` when unset; read it through [`SecretsArgs::checksum_algorithms`].
     #[arg(long, env = "LOADBALANCER_CHECKSUM_ALGORITHM", value_parser = parse::checksum_algorithms())]
-    pub loadbalancer_checksum_algorithm: Option<ChecksumAlgorithms>,
+    pub loadbalancer_checksum_algorithm: Option<AllowedAlgorithms>,
 
     /// Resolve tenants from the request's subdomain and check their secrets instead of the LB secrets.
     #[arg(long, env = "MULTITENANCY_ENABLED", action = ArgAction::Set, default_value = "false",
@@ -80,29 +81,12 @@ impl SecretsArgs {
             .collect()
     }
 
-    /// `LOADBALANCER_CHECKSUM_ALGORITHM` exactly as set, `None` when unset (for
-    /// `crate::bbb::checksum::AllowedAlgorithms::parse`).
-    pub fn checksum_algorithm_raw(&self) -> Option<&str> {
-        self.loadbalancer_checksum_algorithm
-            .as_ref()
-            .map(|set| set.raw.as_str())
-    }
-
-    /// The algorithms accepted on inbound checksums: all three when unset, else those listed (possibly none).
-    pub fn allowed_checksum_algorithms(&self) -> Vec<ChecksumAlgorithm> {
-        match &self.loadbalancer_checksum_algorithm {
-            None => ChecksumAlgorithm::ALL.to_vec(),
-            Some(set) => set.algorithms.clone(),
-        }
-    }
-
-    /// The algorithm for outbound calls to BBB: SHA256 when the variable is unset or lists nothing, else the
-    /// strongest listed (SHA512 > SHA256 > SHA1).
-    pub fn outbound_checksum_algorithm(&self) -> ChecksumAlgorithm {
-        self.loadbalancer_checksum_algorithm
-            .as_ref()
-            .and_then(|set| set.algorithms.iter().copied().max())
-            .unwrap_or(ChecksumAlgorithm::Sha256)
+    /// The checksum algorithms in effect: which ones inbound checksums may use
+    /// ([`AllowedAlgorithms::contains`]) and which one outbound BBB calls are signed with
+    /// ([`AllowedAlgorithms::outbound`]). When `LOADBALANCER_CHECKSUM_ALGORITHM` is unset this is
+    /// `AllowedAlgorithms::parse(None)` (SHA1, SHA256 and SHA512; outbound SHA256), which is its `Default`.
+    pub fn checksum_algorithms(&self) -> AllowedAlgorithms {
+        self.loadbalancer_checksum_algorithm.unwrap_or_default()
     }
 
     /// The FreeSWITCH API password in effect: `FSAPI_PASSWORD` if set (`None` when set but empty: no

@@ -101,43 +101,6 @@ impl<T: Args + FromArgMatches> FromEnvMap for T {
     }
 }
 
-/// A checksum algorithm named in `LOADBALANCER_CHECKSUM_ALGORITHM`. SHA-384 is never accepted by the original and
-/// is not an option here either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ChecksumAlgorithm {
-    /// `SHA1`: 40 hex characters.
-    Sha1,
-    /// `SHA256`: 64 hex characters.
-    Sha256,
-    /// `SHA512`: 128 hex characters.
-    Sha512,
-}
-
-impl ChecksumAlgorithm {
-    /// Every algorithm, weakest first: the allow-list when the variable is unset.
-    pub const ALL: [ChecksumAlgorithm; 3] = [Self::Sha1, Self::Sha256, Self::Sha512];
-
-    /// The name as written in the variable (`SHA1`, `SHA256`, `SHA512`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sha1 => "SHA1",
-            Self::Sha256 => "SHA256",
-            Self::Sha512 => "SHA512",
-        }
-    }
-}
-
-/// A set `LOADBALANCER_CHECKSUM_ALGORITHM`: the text as given and the algorithms it lists (`:`-separated, exact
-/// upper-case names, duplicates dropped). An empty or blank value gives an empty list: no inbound checksum is
-/// accepted, and outbound calls use SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChecksumAlgorithms {
-    /// The value exactly as set.
-    pub raw: String,
-    /// The algorithms listed, in the order given.
-    pub algorithms: Vec<ChecksumAlgorithm>,
-}
-
 /// `RAILS_LOG_LEVEL` mapped onto tracing's levels (`fatal` and `unknown` are `Error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {

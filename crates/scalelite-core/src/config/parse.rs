@@ -20,7 +20,8 @@ use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
 use clap::{Arg, Command};
 
-use super::{ChecksumAlgorithm, ChecksumAlgorithms, LogFormat, LogLevel};
+use super::{LogFormat, LogLevel};
+use crate::bbb::checksum::{AllowedAlgorithms, ChecksumConfigError};
 use crate::domain::Secret;
 
 /// A clap value parser built from a plain function `&str -> Result<T, expected>`, where `expected` completes the
@@ -190,8 +191,9 @@ pub const fn bind_address() -> EnvValue<Option<SocketAddr>> {
     })
 }
 
-/// `LOADBALANCER_CHECKSUM_ALGORITHM`.
-pub const fn checksum_algorithms() -> EnvValue<ChecksumAlgorithms> {
+/// `LOADBALANCER_CHECKSUM_ALGORITHM`, set (possibly to an empty value), parsed by the checksum module's own
+/// parser: `AllowedAlgorithms::parse(Some(text))`. Unset never reaches a value parser; the field is then `None`.
+pub const fn checksum_algorithms() -> EnvValue<AllowedAlgorithms> {
     EnvValue::new(parse_checksum_algorithms)
 }
 
@@ -320,30 +322,13 @@ fn parse_bind(text: &str) -> Result<SocketAddr, String> {
     Ok(SocketAddr::new(ip, port))
 }
 
-fn parse_checksum_algorithms(text: &str) -> Result<ChecksumAlgorithms, String> {
-    let mut algorithms = Vec::new();
-    for entry in text
-        .split(':')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-    {
-        let algorithm = match entry {
-            "SHA1" => ChecksumAlgorithm::Sha1,
-            "SHA256" => ChecksumAlgorithm::Sha256,
-            "SHA512" => ChecksumAlgorithm::Sha512,
-            _ => {
-                return Err(format!(
-                    "expected a ':'-separated list of SHA1, SHA256 and SHA512 (upper-case), got {entry:?}"
-                ));
-            }
-        };
-        if !algorithms.contains(&algorithm) {
-            algorithms.push(algorithm);
-        }
-    }
-    Ok(ChecksumAlgorithms {
-        raw: text.to_owned(),
-        algorithms,
+fn parse_checksum_algorithms(text: &str) -> Result<AllowedAlgorithms, String> {
+    // `ChecksumConfigError`'s own message starts with the variable's name, which `invalid` already writes, so
+    // only the "expected ..." part is rendered here.
+    AllowedAlgorithms::parse(Some(text)).map_err(|err| match err {
+        ChecksumConfigError::UnknownAlgorithm { entry } => format!(
+            "expected a ':'-separated list of SHA1, SHA256, SHA384 and SHA512 (upper-case), got {entry:?}"
+        ),
     })
 }
 

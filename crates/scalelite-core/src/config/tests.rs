@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 
 use super::*;
+use crate::bbb::checksum::{Algorithm, AllowedAlgorithms};
 use crate::domain::Secret;
 
 /// What a binary does: flatten every concern.
@@ -240,7 +241,7 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
         a.secrets.loadbalancer_secrets == Some(Secret::new("s2:s3"))
     }),
     ("LOADBALANCER_CHECKSUM_ALGORITHM", "SHA256", |a| {
-        a.secrets.allowed_checksum_algorithms() == [ChecksumAlgorithm::Sha256]
+        inbound(&a.secrets.checksum_algorithms()) == [Algorithm::Sha256]
     }),
     ("MULTITENANCY_ENABLED", "TRUE", |a| {
         a.secrets.multitenancy_enabled
@@ -581,27 +582,41 @@ fn an_empty_optional_value_means_unset() {
     assert_eq!(format!("{all:?}"), format!("{:?}", parse_ok(&[])));
 }
 
+/// The algorithms an allow-list accepts inbound, weakest first.
+fn inbound(allowed: &AllowedAlgorithms) -> Vec<Algorithm> {
+    Algorithm::ALL
+        .into_iter()
+        .filter(|algorithm| allowed.contains(*algorithm))
+        .collect()
+}
+
 #[test]
 fn empty_checksum_algorithm_is_not_unset() {
+    use Algorithm::{Sha1, Sha256, Sha512};
     let unset = parse_ok(&[]).secrets;
-    assert_eq!(unset.checksum_algorithm_raw(), None);
-    assert_eq!(unset.allowed_checksum_algorithms(), ChecksumAlgorithm::ALL);
+    assert_eq!(unset.loadbalancer_checksum_algorithm, None);
     assert_eq!(
-        unset.outbound_checksum_algorithm(),
-        ChecksumAlgorithm::Sha256
+        Ok(unset.checksum_algorithms()),
+        AllowedAlgorithms::parse(None)
     );
+    assert_eq!(
+        inbound(&unset.checksum_algorithms()),
+        [Sha1, Sha256, Sha512]
+    );
+    assert_eq!(unset.checksum_algorithms().outbound(), Sha256);
 
     for value in ["", "  "] {
         let empty = parse_ok(&[("LOADBALANCER_CHECKSUM_ALGORITHM", value)]).secrets;
-        assert_eq!(empty.checksum_algorithm_raw(), Some(value));
         assert!(
-            empty.allowed_checksum_algorithms().is_empty(),
-            "set but empty accepts nothing"
+            empty.loadbalancer_checksum_algorithm.is_some(),
+            "{value:?} is set"
         );
         assert_eq!(
-            empty.outbound_checksum_algorithm(),
-            ChecksumAlgorithm::Sha256
+            inbound(&empty.checksum_algorithms()),
+            [],
+            "{value:?}: set but empty accepts nothing"
         );
+        assert_eq!(empty.checksum_algorithms().outbound(), Sha256, "{value:?}");
     }
 }
 
@@ -744,8 +759,8 @@ fn bad_values_are_rejected_naming_the_variable() {
         ("BIND", "0.0.0.0:port", "expected tcp://HOST:PORT"),
         (
             "LOADBALANCER_CHECKSUM_ALGORITHM",
-            "SHA1:SHA384",
-            r#"got "SHA384""#,
+            "SHA1:MD5",
+            r#"got "MD5""#,
         ),
         (
             "LOADBALANCER_CHECKSUM_ALGORITHM",
@@ -888,19 +903,40 @@ fn lb_secrets_come_in_order_without_empty_entries() {
 }
 
 #[test]
+fn bad_checksum_algorithm_is_one_line_naming_the_variable_once() {
+    assert_eq!(
+        parse_err(&[("LOADBALANCER_CHECKSUM_ALGORITHM", "SHA1:sha256")]),
+        r#"invalid value "SHA1:sha256" for LOADBALANCER_CHECKSUM_ALGORITHM: expected a ':'-separated list of SHA1, SHA256, SHA384 and SHA512 (upper-case), got "sha256""#
+    );
+}
+
+#[test]
 fn checksum_algorithms_pick_the_strongest_for_outbound_calls() {
-    let check = |value: &str, allowed: &[ChecksumAlgorithm], outbound: ChecksumAlgorithm| {
+    let check = |value: &str, allowed: &[Algorithm], outbound: Algorithm| {
         let secrets = parse_ok(&[("LOADBALANCER_CHECKSUM_ALGORITHM", value)]).secrets;
-        assert_eq!(secrets.allowed_checksum_algorithms(), allowed, "{value}");
-        assert_eq!(secrets.outbound_checksum_algorithm(), outbound, "{value}");
-        assert_eq!(secrets.checksum_algorithm_raw(), Some(value));
+        let algorithms = secrets.checksum_algorithms();
+        assert_eq!(inbound(&algorithms), allowed, "{value}");
+        assert_eq!(algorithms.outbound(), outbound, "{value}");
+        // One parser: the configuration holds exactly what the checksum module makes of the text.
+        assert_eq!(
+            Ok(algorithms),
+            AllowedAlgorithms::parse(Some(value)),
+            "{value}"
+        );
     };
-    use ChecksumAlgorithm::{Sha1, Sha256, Sha512};
+    use Algorithm::{Sha1, Sha256, Sha512};
     check("SHA1", &[Sha1], Sha1);
     check("SHA1:SHA256", &[Sha1, Sha256], Sha256);
-    check("SHA512:SHA1", &[Sha512, Sha1], Sha512);
+    check("SHA512:SHA1", &[Sha1, Sha512], Sha512);
     check("SHA1:SHA256:SHA512", &[Sha1, Sha256, Sha512], Sha512);
     check("SHA256:SHA256:", &[Sha256], Sha256);
+    check(" SHA256 : SHA1 ", &[Sha1, Sha256], Sha256);
+    // SHA384 may be listed (bbb-web's list) but is never accepted inbound nor chosen outbound.
+    check("SHA1:SHA384", &[Sha1], Sha1);
+    check("SHA384:SHA256", &[Sha256], Sha256);
+    check("SHA384", &[], Sha1);
+    // Not blank, so not "set but empty": lists nothing and signs with the fallback of a non-blank list.
+    check(":", &[], Sha1);
 }
 
 #[test]

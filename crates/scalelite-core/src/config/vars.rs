@@ -18,8 +18,9 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "LOADBALANCER_CHECKSUM_ALGORITHM",
         "SHA1:SHA256:SHA512",
-        "Accepted inbound checksum algorithms, `:`-separated (SHA1, SHA256, SHA512). Unset: all three, outbound \
-         SHA256. Set: outbound uses the strongest listed. Set but empty: no inbound checksum is accepted.",
+        "Accepted inbound checksum algorithms, `:`-separated (SHA1, SHA256, SHA512; SHA384 may be listed but is \
+         never accepted). Unset: all three, outbound SHA256. Set: outbound uses the strongest listed. Set but \
+         empty: no inbound checksum is accepted.",
     ),
     (
         "MULTITENANCY_ENABLED",
