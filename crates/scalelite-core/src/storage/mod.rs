@@ -8,7 +8,9 @@
 //! code sees one interface and one error type (`StoreError`). Operations the original makes atomic stay atomic
 //! in both back-ends; `select_server` (pick the least-loaded server and bump its load) is atomic in both.
 
+pub mod production;
 pub mod sqlite;
+pub mod store;
 
 use std::future::Future;
 use std::time::Duration;

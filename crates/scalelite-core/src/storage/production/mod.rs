@@ -1,0 +1,292 @@
+//! Production back-end: Redis (servers, meetings, tenants, tokens, leases) and PostgreSQL (recordings, callback
+//! data), both in the exact layout of the original Scalelite, so either implementation can run on what the other
+//! wrote.
+//!
+//! - `keys`: every Redis key name (namespace prefix as redis-namespace writes it).
+//! - `redis`: the Redis operations; the atomic ones are Lua scripts in `production/lua/`.
+//! - `postgres`: the recording tables; migrations in `migrations/postgres/` adopt a database the original created.
+//! - `callback_yaml`: the Psych YAML of `callback_data.callback_attributes`.
+
+pub mod callback_yaml;
+pub mod keys;
+mod postgres;
+mod redis;
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::domain::{
+    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter,
+    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+};
+use crate::storage::{
+    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreResult, TenantStore,
+};
+
+pub use keys::Keys;
+
+/// How to reach the two production back-ends.
+#[derive(Clone)]
+pub struct ProductionConfig {
+    /// `DATABASE_URL` (`postgres://…`).
+    pub database_url: String,
+    /// `REDIS_URL` (`redis://…`).
+    pub redis_url: String,
+    /// `REDIS_NAMESPACE`: prefix of every Redis key (`scalelite` in production).
+    pub namespace: String,
+    /// Maximum number of PostgreSQL connections.
+    pub pool_size: u32,
+    /// Upper bound of one storage operation (connecting included); an unreachable back-end gives
+    /// `StoreError::Backend` after about this long.
+    pub op_timeout: Duration,
+}
+
+impl fmt::Debug for ProductionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProductionConfig")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("namespace", &self.namespace)
+            .field("pool_size", &self.pool_size)
+            .field("op_timeout", &self.op_timeout)
+            .finish()
+    }
+}
+
+/// A URL with its password replaced, for logs.
+fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("<redacted>"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparsable url>".to_owned(),
+    }
+}
+
+/// The production store (Redis + PostgreSQL). Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct ProductionStore {
+    redis: redis::RedisStore,
+    pg: postgres::PgStore,
+}
+
+impl fmt::Debug for ProductionStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProductionStore")
+            .field("namespace", self.redis.keys())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProductionStore {
+    /// Connect to Redis and PostgreSQL (each must answer within `op_timeout`) and run the PostgreSQL migrations.
+    pub async fn connect(config: ProductionConfig) -> StoreResult<Self> {
+        let redis =
+            redis::RedisStore::connect(&config.redis_url, &config.namespace, config.op_timeout)
+                .await?;
+        let pg =
+            postgres::PgStore::connect(&config.database_url, config.pool_size, config.op_timeout)
+                .await?;
+        Ok(Self { redis, pg })
+    }
+
+    /// The Redis key builder of this store's namespace.
+    pub fn keys(&self) -> &Keys {
+        self.redis.keys()
+    }
+}
+
+impl ServerStore for ProductionStore {
+    async fn list_servers(&self) -> StoreResult<Vec<Server>> {
+        self.redis.list_servers().await
+    }
+
+    async fn get_server(&self, id: &str) -> StoreResult<Server> {
+        self.redis.get_server(id).await
+    }
+
+    async fn add_server(&self, server: NewServer) -> StoreResult<Server> {
+        self.redis.add_server(server).await
+    }
+
+    async fn patch_server(&self, id: &str, patch: ServerPatch) -> StoreResult<Server> {
+        self.redis.patch_server(id, patch).await
+    }
+
+    async fn delete_server(&self, id: &str) -> StoreResult<()> {
+        self.redis.delete_server(id).await
+    }
+
+    async fn available_servers(&self) -> StoreResult<Vec<Server>> {
+        self.redis.available_servers().await
+    }
+
+    async fn select_server(&self, tags: &TagRequest) -> Result<Server, SelectError> {
+        self.redis.select_server(tags).await
+    }
+
+    async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
+        self.redis.increment_load(id, amount).await
+    }
+
+    async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
+        self.redis.increment_healthy(id).await
+    }
+
+    async fn increment_unhealthy(&self, id: &str) -> StoreResult<i64> {
+        self.redis.increment_unhealthy(id).await
+    }
+
+    async fn reset_counters(&self, id: &str, healthy: bool, unhealthy: bool) -> StoreResult<()> {
+        self.redis.reset_counters(id, healthy, unhealthy).await
+    }
+}
+
+impl MeetingStore for ProductionStore {
+    async fn get_meeting(&self, id: &str) -> StoreResult<Meeting> {
+        self.redis.get_meeting(id).await
+    }
+
+    async fn list_meetings(&self) -> StoreResult<Vec<Meeting>> {
+        self.redis.list_meetings().await
+    }
+
+    async fn find_or_create_meeting(
+        &self,
+        meeting: NewMeeting,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
+        self.redis.find_or_create_meeting(meeting, ttl).await
+    }
+
+    async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
+        self.redis.delete_meeting(id).await
+    }
+
+    async fn meeting_by_voice_bridge(&self, voice_bridge: &str) -> StoreResult<Meeting> {
+        self.redis.meeting_by_voice_bridge(voice_bridge).await
+    }
+
+    async fn refresh_meetings(&self, ids: &[String], ttl: Duration) -> StoreResult<()> {
+        self.redis.refresh_meetings(ids, ttl).await
+    }
+
+    async fn clean_orphans(&self) -> StoreResult<u64> {
+        self.redis.clean_orphans().await
+    }
+}
+
+impl TenantStore for ProductionStore {
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.redis.list_tenants().await
+    }
+
+    async fn get_tenant(&self, id: &str) -> StoreResult<Tenant> {
+        self.redis.get_tenant(id).await
+    }
+
+    async fn get_tenant_by_name(&self, name: &str) -> StoreResult<Tenant> {
+        self.redis.get_tenant_by_name(name).await
+    }
+
+    async fn add_tenant(&self, tenant: Tenant) -> StoreResult<Tenant> {
+        self.redis.add_tenant(tenant).await
+    }
+
+    async fn update_tenant(&self, tenant: Tenant) -> StoreResult<Tenant> {
+        self.redis.update_tenant(tenant).await
+    }
+
+    async fn delete_tenant(&self, id: &str) -> StoreResult<()> {
+        self.redis.delete_tenant(id).await
+    }
+
+    async fn list_tenant_settings(&self, tenant_id: &str) -> StoreResult<Vec<TenantSetting>> {
+        self.redis.list_tenant_settings(tenant_id).await
+    }
+
+    async fn put_tenant_setting(&self, setting: TenantSetting) -> StoreResult<TenantSetting> {
+        self.redis.put_tenant_setting(setting).await
+    }
+
+    async fn delete_tenant_setting(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
+        self.redis.delete_tenant_setting(tenant_id, id).await
+    }
+}
+
+impl RecordingStore for ProductionStore {
+    async fn upsert_recording(&self, recording: Recording) -> StoreResult<Recording> {
+        self.pg.upsert_recording(recording).await
+    }
+
+    async fn get_recording(&self, record_id: &str) -> StoreResult<Recording> {
+        self.pg.get_recording(record_id).await
+    }
+
+    async fn find_recordings(&self, filter: &RecordingFilter) -> StoreResult<Vec<Recording>> {
+        self.pg.find_recordings(filter).await
+    }
+
+    async fn set_published(&self, record_id: &str, published: bool) -> StoreResult<()> {
+        self.pg.set_published(record_id, published).await
+    }
+
+    async fn set_protected(&self, record_id: &str, protected: bool) -> StoreResult<()> {
+        self.pg.set_protected(record_id, protected).await
+    }
+
+    async fn update_metadata(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+    ) -> StoreResult<()> {
+        self.pg.update_metadata(record_ids, upserts, deletes).await
+    }
+
+    async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
+        self.pg.mark_recording_deleted(record_id).await
+    }
+
+    async fn get_callback_data(&self, meeting_id: &str) -> StoreResult<Option<CallbackData>> {
+        self.pg.get_callback_data(meeting_id).await
+    }
+
+    async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
+        self.pg.put_callback_data(data).await
+    }
+}
+
+impl MiscStore for ProductionStore {
+    async fn put_playback_token(
+        &self,
+        token: &str,
+        record_id: &str,
+        format: &str,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        self.redis
+            .put_playback_token(token, record_id, format, ttl)
+            .await
+    }
+
+    async fn take_playback_token(&self, token: &str) -> StoreResult<Option<(String, String)>> {
+        self.redis.take_playback_token(token).await
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        self.redis.try_lease(name, holder, ttl).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        self.redis.release_lease(name, holder).await
+    }
+
+    async fn health_check(&self) -> StoreResult<()> {
+        let (redis, pg) = tokio::join!(self.redis.health_check(), self.pg.health_check());
+        redis.and(pg)
+    }
+}

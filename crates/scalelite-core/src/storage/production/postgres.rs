@@ -1,0 +1,672 @@
+//! The PostgreSQL half of the production back-end: recordings and callback data, in the original's tables.
+//!
+//! Runtime queries only (`sqlx::query` + `bind`). Every operation is bounded by `op_timeout` (pool acquire included);
+//! a connection whose operation timed out is closed rather than returned to the pool, since it may be stuck
+//! half-way through a statement. Booleans may be NULL in databases built by the original's migrations: they read
+//! as false. Timestamps are `timestamp without time zone` holding UTC, bound and read as naive UTC values so the
+//! session time zone never shifts them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use tokio::time::Instant;
+
+use crate::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Thumbnail};
+use crate::storage::production::callback_yaml::{self, CallbackAttributes};
+use crate::storage::{StoreError, StoreResult};
+
+/// Our migrations (`migrations/postgres/`), written to adopt a database the original created.
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Namespace of our advisory locks (first key of `pg_advisory_xact_lock(int, int)`).
+const CALLBACK_LOCK_SPACE: i32 = 0x5c1e_0001;
+
+const RECORDING_COLUMNS: &str = "r.id, r.record_id, r.meeting_id, r.name, COALESCE(r.published, false) AS published, \
+     r.participants, r.state, r.starttime, r.endtime, r.deleted_at, COALESCE(r.protected, false) AS protected, \
+     COALESCE(r.publish_updated, false) AS publish_updated";
+
+/// Cloneable handle on the PostgreSQL side.
+#[derive(Clone)]
+pub(crate) struct PgStore {
+    pool: PgPool,
+    op_timeout: Duration,
+}
+
+type PgResult<T> = Result<T, PgOpError>;
+
+/// What a query function can fail with: a database error, or a store-level answer (not found, conflict).
+enum PgOpError {
+    Db(sqlx::Error),
+    Store(StoreError),
+}
+
+impl From<sqlx::Error> for PgOpError {
+    fn from(e: sqlx::Error) -> Self {
+        PgOpError::Db(e)
+    }
+}
+
+impl From<StoreError> for PgOpError {
+    fn from(e: StoreError) -> Self {
+        PgOpError::Store(e)
+    }
+}
+
+/// Acquire a connection and run `$body` (a future using `$conn: &mut PgConnection`) before one deadline.
+macro_rules! pg_op {
+    ($self:ident, $op:literal, |$conn:ident| $body:expr) => {{
+        let deadline = Instant::now() + $self.op_timeout;
+        let mut pooled = $self.acquire($op, deadline).await?;
+        let outcome = {
+            let $conn: &mut PgConnection = &mut pooled;
+            tokio::time::timeout_at(deadline, $body).await
+        };
+        $self.finish($op, pooled, outcome)
+    }};
+}
+
+impl PgStore {
+    /// Connect, check the server answers within `op_timeout`, and run the migrations.
+    pub(crate) async fn connect(
+        url: &str,
+        pool_size: u32,
+        op_timeout: Duration,
+    ) -> StoreResult<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("postgres: invalid DATABASE_URL: {e}")))?;
+        let options = options.application_name("scalelite");
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(op_timeout)
+            .connect_lazy_with(options);
+        let store = Self { pool, op_timeout };
+        store.health_check().await?;
+        MIGRATOR
+            .run(&store.pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("postgres migrations: {e}")))?;
+        Ok(store)
+    }
+
+    async fn acquire(&self, op: &str, deadline: Instant) -> StoreResult<PoolConnection<Postgres>> {
+        match tokio::time::timeout_at(deadline, self.pool.acquire()).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(db_error(op, e)),
+            Err(_) => Err(self.timed_out(op)),
+        }
+    }
+
+    fn finish<T>(
+        &self,
+        op: &str,
+        mut conn: PoolConnection<Postgres>,
+        outcome: Result<PgResult<T>, tokio::time::error::Elapsed>,
+    ) -> StoreResult<T> {
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(PgOpError::Store(e))) => Err(e),
+            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            Err(_) => {
+                // The statement may still be running on a connection nobody reads: do not reuse it.
+                conn.close_on_drop();
+                Err(self.timed_out(op))
+            }
+        }
+    }
+
+    fn timed_out(&self, op: &str) -> StoreError {
+        StoreError::Backend(format!(
+            "postgres {op}: no answer within {:?}",
+            self.op_timeout
+        ))
+    }
+
+    pub(crate) async fn health_check(&self) -> StoreResult<()> {
+        pg_op!(self, "health check", |c| async move {
+            sqlx::query("SELECT 1").execute(&mut *c).await?;
+            PgResult::Ok(())
+        })
+    }
+
+    pub(crate) async fn upsert_recording(&self, recording: Recording) -> StoreResult<Recording> {
+        pg_op!(self, "upsert recording", |c| upsert_recording(
+            c, &recording
+        ))
+    }
+
+    pub(crate) async fn get_recording(&self, record_id: &str) -> StoreResult<Recording> {
+        pg_op!(self, "get recording", |c| get_recording(c, record_id))
+    }
+
+    pub(crate) async fn find_recordings(
+        &self,
+        filter: &RecordingFilter,
+    ) -> StoreResult<Vec<Recording>> {
+        pg_op!(self, "find recordings", |c| find_recordings(c, filter))
+    }
+
+    pub(crate) async fn set_published(&self, record_id: &str, published: bool) -> StoreResult<()> {
+        pg_op!(self, "set published", |c| async move {
+            let done = sqlx::query(
+                "UPDATE recordings SET published = $2, publish_updated = true, \
+                 state = CASE WHEN $2 THEN 'published' ELSE 'unpublished' END WHERE record_id = $1",
+            )
+            .bind(record_id)
+            .bind(published)
+            .execute(&mut *c)
+            .await?;
+            found(done.rows_affected(), record_id)
+        })
+    }
+
+    pub(crate) async fn set_protected(&self, record_id: &str, protected: bool) -> StoreResult<()> {
+        pg_op!(self, "set protected", |c| async move {
+            let done = sqlx::query("UPDATE recordings SET protected = $2 WHERE record_id = $1")
+                .bind(record_id)
+                .bind(protected)
+                .execute(&mut *c)
+                .await?;
+            found(done.rows_affected(), record_id)
+        })
+    }
+
+    pub(crate) async fn update_metadata(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+    ) -> StoreResult<()> {
+        pg_op!(self, "update metadata", |c| update_metadata(
+            c, record_ids, upserts, deletes
+        ))
+    }
+
+    pub(crate) async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
+        pg_op!(self, "mark recording deleted", |c| mark_deleted(
+            c, record_id
+        ))
+    }
+
+    pub(crate) async fn get_callback_data(
+        &self,
+        meeting_id: &str,
+    ) -> StoreResult<Option<CallbackData>> {
+        pg_op!(self, "get callback data", |c| async move {
+            let row = sqlx::query(
+                "SELECT recording_id, callback_attributes FROM callback_data WHERE meeting_id = $1 \
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(meeting_id)
+            .fetch_optional(&mut *c)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let recording_id: Option<i32> = row.try_get("recording_id")?;
+            let text: Option<String> = row.try_get("callback_attributes")?;
+            let attrs = match text {
+                Some(text) => callback_yaml::decode(&text).map_err(|e| {
+                    StoreError::Backend(format!("callback_data of meeting {meeting_id}: {e}"))
+                })?,
+                None => CallbackAttributes::default(),
+            };
+            Ok(Some(CallbackData {
+                meeting_id: meeting_id.to_owned(),
+                recording_id: recording_id.map(i64::from),
+                recording_ready_url: attrs.recording_ready_url,
+                analytics_callback_url: attrs.analytics_callback_url,
+            }))
+        })
+    }
+
+    pub(crate) async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
+        pg_op!(self, "put callback data", |c| put_callback_data(c, &data))
+    }
+}
+
+fn db_error(op: &str, e: sqlx::Error) -> StoreError {
+    StoreError::Backend(format!("postgres {op}: {e}"))
+}
+
+fn found(rows: u64, record_id: &str) -> PgResult<()> {
+    if rows == 0 {
+        return Err(StoreError::NotFound(format!("recording {record_id}")).into());
+    }
+    Ok(())
+}
+
+fn naive(t: Option<DateTime<Utc>>) -> Option<NaiveDateTime> {
+    t.map(|t| t.naive_utc())
+}
+
+fn utc(t: Option<NaiveDateTime>) -> Option<DateTime<Utc>> {
+    t.map(|t| t.and_utc())
+}
+
+/// A `LIKE` pattern matching every string starting with `prefix` (escape character `|`).
+pub(crate) fn like_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for ch in prefix.chars() {
+        if matches!(ch, '|' | '%' | '_') {
+            out.push('|');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+fn recording_from_row(row: &PgRow) -> Result<(i64, Recording), sqlx::Error> {
+    Ok((
+        row.try_get("id")?,
+        Recording {
+            record_id: row
+                .try_get::<Option<String>, _>("record_id")?
+                .unwrap_or_default(),
+            meeting_id: row
+                .try_get::<Option<String>, _>("meeting_id")?
+                .unwrap_or_default(),
+            name: row.try_get("name")?,
+            published: row.try_get("published")?,
+            participants: row.try_get("participants")?,
+            state: row.try_get("state")?,
+            starttime: utc(row.try_get("starttime")?),
+            endtime: utc(row.try_get("endtime")?),
+            deleted_at: utc(row.try_get("deleted_at")?),
+            protected: row.try_get("protected")?,
+            publish_updated: row.try_get("publish_updated")?,
+            metadata: Vec::new(),
+            playback_formats: Vec::new(),
+        },
+    ))
+}
+
+/// Fill metadata, formats and thumbnails of `rows` with three queries, keeping the order of `rows`.
+async fn with_children(
+    c: &mut PgConnection,
+    rows: Vec<(i64, Recording)>,
+) -> PgResult<Vec<Recording>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    let mut metadata: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    for row in sqlx::query(
+        "SELECT recording_id, key, value FROM metadata WHERE recording_id = ANY($1) ORDER BY recording_id, id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *c)
+    .await?
+    {
+        let key: Option<String> = row.try_get("key")?;
+        let value: Option<String> = row.try_get("value")?;
+        metadata
+            .entry(row.try_get("recording_id")?)
+            .or_default()
+            .push((key.unwrap_or_default(), value.unwrap_or_default()));
+    }
+    let mut formats: HashMap<i64, Vec<(i64, PlaybackFormat)>> = HashMap::new();
+    let mut format_ids = Vec::new();
+    for row in sqlx::query(
+        "SELECT id, recording_id, format, url, length, processing_time FROM playback_formats \
+         WHERE recording_id = ANY($1) ORDER BY recording_id, format, id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *c)
+    .await?
+    {
+        let id: i64 = row.try_get("id")?;
+        format_ids.push(id);
+        formats
+            .entry(row.try_get("recording_id")?)
+            .or_default()
+            .push((
+                id,
+                PlaybackFormat {
+                    format: row
+                        .try_get::<Option<String>, _>("format")?
+                        .unwrap_or_default(),
+                    url: row.try_get::<Option<String>, _>("url")?.unwrap_or_default(),
+                    length: row.try_get("length")?,
+                    processing_time: row.try_get("processing_time")?,
+                    thumbnails: Vec::new(),
+                },
+            ));
+    }
+    let mut thumbnails: HashMap<i64, Vec<Thumbnail>> = HashMap::new();
+    if !format_ids.is_empty() {
+        for row in sqlx::query(
+            "SELECT playback_format_id, width, height, alt, url, sequence FROM thumbnails \
+             WHERE playback_format_id = ANY($1) ORDER BY playback_format_id, sequence, id",
+        )
+        .bind(&format_ids)
+        .fetch_all(&mut *c)
+        .await?
+        {
+            thumbnails
+                .entry(row.try_get("playback_format_id")?)
+                .or_default()
+                .push(Thumbnail {
+                    width: row.try_get("width")?,
+                    height: row.try_get("height")?,
+                    alt: row.try_get("alt")?,
+                    url: row.try_get::<Option<String>, _>("url")?.unwrap_or_default(),
+                    sequence: row
+                        .try_get::<Option<i32>, _>("sequence")?
+                        .unwrap_or_default(),
+                });
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(id, mut rec)| {
+            rec.metadata = metadata.remove(&id).unwrap_or_default();
+            rec.playback_formats = formats
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(fid, mut f)| {
+                    f.thumbnails = thumbnails.remove(&fid).unwrap_or_default();
+                    f
+                })
+                .collect();
+            rec
+        })
+        .collect())
+}
+
+async fn get_recording(c: &mut PgConnection, record_id: &str) -> PgResult<Recording> {
+    let row = sqlx::query(&format!(
+        "SELECT {RECORDING_COLUMNS} FROM recordings r WHERE r.record_id = $1"
+    ))
+    .bind(record_id)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound(format!("recording {record_id}")).into());
+    };
+    let rec = recording_from_row(&row)?;
+    Ok(with_children(c, vec![rec]).await?.remove(0))
+}
+
+async fn find_recordings(c: &mut PgConnection, f: &RecordingFilter) -> PgResult<Vec<Recording>> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
+        "SELECT {RECORDING_COLUMNS} FROM recordings r WHERE TRUE"
+    ));
+    if let Some(ids) = &f.meeting_ids {
+        qb.push(" AND r.meeting_id = ANY(")
+            .push_bind(ids.clone())
+            .push(")");
+    }
+    if let Some(prefixes) = &f.record_id_prefixes {
+        if prefixes.is_empty() {
+            qb.push(" AND FALSE");
+        } else {
+            qb.push(" AND (");
+            for (i, p) in prefixes.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push("r.record_id LIKE ")
+                    .push_bind(like_prefix(p))
+                    .push(" ESCAPE '|'");
+            }
+            qb.push(")");
+        }
+    }
+    if let Some(ids) = &f.record_ids {
+        qb.push(" AND r.record_id = ANY(")
+            .push_bind(ids.clone())
+            .push(")");
+    }
+    if let Some(states) = &f.states {
+        qb.push(" AND r.state = ANY(")
+            .push_bind(states.clone())
+            .push(")");
+    }
+    if let Some(pairs) = &f.metadata_any {
+        if pairs.is_empty() {
+            qb.push(" AND FALSE");
+        } else {
+            let keys: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+            let values: Vec<String> = pairs.iter().map(|(_, v)| v.clone()).collect();
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM metadata m WHERE m.recording_id = r.id \
+                 AND (m.key, m.value) IN (SELECT * FROM UNNEST(",
+            )
+            .push_bind(keys)
+            .push("::varchar[], ")
+            .push_bind(values)
+            .push("::varchar[])))");
+        }
+    }
+    if let Some(tenant) = &f.tenant_id {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM metadata t WHERE t.recording_id = r.id AND t.key = 'tenant-id' \
+             AND t.value = ",
+        )
+        .push_bind(tenant.clone())
+        .push(")");
+    }
+    qb.push(" ORDER BY r.starttime DESC, r.id DESC");
+    if let Some(offset) = f.offset {
+        qb.push(" OFFSET ")
+            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    }
+    if let Some(limit) = f.limit {
+        qb.push(" LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    }
+    let rows = qb.build().fetch_all(&mut *c).await?;
+    let recs = rows
+        .iter()
+        .map(recording_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    with_children(c, recs).await
+}
+
+async fn upsert_recording(c: &mut PgConnection, r: &Recording) -> PgResult<Recording> {
+    let mut tx = c.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO recordings (record_id, meeting_id, name, published, participants, state, starttime, \
+         endtime, deleted_at, protected, publish_updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (record_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id, name = EXCLUDED.name, \
+         published = EXCLUDED.published, participants = EXCLUDED.participants, state = EXCLUDED.state, \
+         starttime = EXCLUDED.starttime, endtime = EXCLUDED.endtime, deleted_at = EXCLUDED.deleted_at, \
+         protected = EXCLUDED.protected, publish_updated = EXCLUDED.publish_updated RETURNING id",
+    )
+    .bind(&r.record_id)
+    .bind(&r.meeting_id)
+    .bind(&r.name)
+    .bind(r.published)
+    .bind(r.participants)
+    .bind(&r.state)
+    .bind(naive(r.starttime))
+    .bind(naive(r.endtime))
+    .bind(naive(r.deleted_at))
+    .bind(r.protected)
+    .bind(r.publish_updated)
+    .fetch_one(&mut *tx)
+    .await?;
+    upsert_metadata(&mut tx, &[id], &r.metadata).await?;
+    for f in &r.playback_formats {
+        let fid: i64 = sqlx::query_scalar(
+            "INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (recording_id, format) DO UPDATE SET url = EXCLUDED.url, \
+             length = EXCLUDED.length, processing_time = EXCLUDED.processing_time RETURNING id",
+        )
+        .bind(id)
+        .bind(&f.format)
+        .bind(&f.url)
+        .bind(f.length)
+        .bind(f.processing_time)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = $1")
+            .bind(fid)
+            .execute(&mut *tx)
+            .await?;
+        if !f.thumbnails.is_empty() {
+            let widths: Vec<Option<i32>> = f.thumbnails.iter().map(|t| t.width).collect();
+            let heights: Vec<Option<i32>> = f.thumbnails.iter().map(|t| t.height).collect();
+            let alts: Vec<Option<String>> = f.thumbnails.iter().map(|t| t.alt.clone()).collect();
+            let urls: Vec<String> = f.thumbnails.iter().map(|t| t.url.clone()).collect();
+            let seqs: Vec<i32> = f.thumbnails.iter().map(|t| t.sequence).collect();
+            sqlx::query(
+                "INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
+                 SELECT $1, w, h, a, u, s FROM UNNEST($2::int[], $3::int[], $4::varchar[], $5::varchar[], $6::int[]) \
+                 WITH ORDINALITY AS t(w, h, a, u, s, n) ORDER BY n",
+            )
+            .bind(fid)
+            .bind(widths)
+            .bind(heights)
+            .bind(alts)
+            .bind(urls)
+            .bind(seqs)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let stored = get_recording(&mut tx, &r.record_id).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Upsert (key, value) on every recording of `ids`, in the given order (later duplicates of a key win).
+async fn upsert_metadata(
+    c: &mut PgConnection,
+    ids: &[i64],
+    pairs: &[(String, String)],
+) -> PgResult<()> {
+    if ids.is_empty() || pairs.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<String> = Vec::with_capacity(pairs.len());
+    let mut values: Vec<String> = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        match keys.iter().position(|existing| existing == k) {
+            Some(i) => values[i] = v.clone(),
+            None => {
+                keys.push(k.clone());
+                values.push(v.clone());
+            }
+        }
+    }
+    sqlx::query(
+        "INSERT INTO metadata (recording_id, key, value) \
+         SELECT r, k, v FROM UNNEST($1::bigint[]) AS r \
+         CROSS JOIN UNNEST($2::varchar[], $3::varchar[]) WITH ORDINALITY AS t(k, v, n) ORDER BY r, n \
+         ON CONFLICT (recording_id, key) DO UPDATE SET value = EXCLUDED.value",
+    )
+    .bind(ids)
+    .bind(keys)
+    .bind(values)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+async fn update_metadata(
+    c: &mut PgConnection,
+    record_ids: &[String],
+    upserts: &[(String, String)],
+    deletes: &[String],
+) -> PgResult<()> {
+    let mut tx = c.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM recordings WHERE record_id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(record_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    upsert_metadata(&mut tx, &ids, upserts).await?;
+    if !ids.is_empty() && !deletes.is_empty() {
+        sqlx::query("DELETE FROM metadata WHERE recording_id = ANY($1) AND key = ANY($2)")
+            .bind(&ids)
+            .bind(deletes)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn mark_deleted(c: &mut PgConnection, record_id: &str) -> PgResult<()> {
+    let mut tx = c.begin().await?;
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM recordings WHERE record_id = $1 FOR UPDATE")
+            .bind(record_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(id) = id else {
+        return Err(StoreError::NotFound(format!("recording {record_id}")).into());
+    };
+    sqlx::query(
+        "DELETE FROM thumbnails WHERE playback_format_id IN (SELECT id FROM playback_formats WHERE recording_id = $1)",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM playback_formats WHERE recording_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM metadata WHERE recording_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE recordings SET state = 'deleted' WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn put_callback_data(c: &mut PgConnection, data: &CallbackData) -> PgResult<()> {
+    let recording_id = data
+        .recording_id
+        .map(i32::try_from)
+        .transpose()
+        .map_err(|_| {
+            StoreError::Conflict("callback_data.recording_id does not fit an integer".into())
+        })?;
+    let yaml = callback_yaml::encode(&CallbackAttributes {
+        recording_ready_url: data.recording_ready_url.clone(),
+        analytics_callback_url: data.analytics_callback_url.clone(),
+    });
+    let mut tx = c.begin().await?;
+    // No unique index on meeting_id (the original validates in the app): serialise writers of one meeting.
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(CALLBACK_LOCK_SPACE)
+        .bind(&data.meeting_id)
+        .execute(&mut *tx)
+        .await?;
+    let updated = sqlx::query(
+        "UPDATE callback_data SET recording_id = $2, callback_attributes = $3, \
+         updated_at = (now() AT TIME ZONE 'UTC') \
+         WHERE id = (SELECT id FROM callback_data WHERE meeting_id = $1 ORDER BY id LIMIT 1)",
+    )
+    .bind(&data.meeting_id)
+    .bind(recording_id)
+    .bind(&yaml)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        sqlx::query(
+            "INSERT INTO callback_data (meeting_id, recording_id, callback_attributes, created_at, updated_at) \
+             VALUES ($1, $2, $3, (now() AT TIME ZONE 'UTC'), (now() AT TIME ZONE 'UTC'))",
+        )
+        .bind(&data.meeting_id)
+        .bind(recording_id)
+        .bind(&yaml)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

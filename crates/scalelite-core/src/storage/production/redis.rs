@@ -1,0 +1,1171 @@
+//! The Redis half of the production back-end: servers, meetings, tenants, tokens, leases.
+//!
+//! Layout and value formats are the original's (operations.md 1.2–1.5); every key comes from `keys::Keys`.
+//! Operations the original makes atomic with WATCH/MULTI run here as one Lua script each, so they stay atomic
+//! against our own processes and against a running original.
+//!
+//! Connection handling: one `ConnectionManager` (a multiplexed connection that reconnects by itself after the
+//! connection drops) with connection and response timeouts, and every operation bounded by `op_timeout`. A
+//! connection that stops answering without closing (a black-holed network) never reports a drop, so after a
+//! time-out the manager is replaced by a fresh one and the next operation dials again.
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Script};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::domain::{
+    Meeting, MeetingPlacement, NewMeeting, NewServer, Secret, Server, ServerPatch, ServerState,
+    ServerStats, TagRequest, Tenant, TenantSetting,
+};
+use crate::storage::production::keys::Keys;
+use crate::storage::{SelectError, StoreError, StoreResult};
+
+/// How many ids one pipelined or scripted batch carries.
+const BATCH: usize = 500;
+
+/// Cloneable handle on the Redis side.
+#[derive(Clone)]
+pub(crate) struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: redis::Client,
+    manager_config: ConnectionManagerConfig,
+    slot: Mutex<Slot>,
+    op_timeout: Duration,
+    keys: Keys,
+    scripts: Scripts,
+}
+
+/// The manager in use; `generation` tells whether someone already replaced it.
+struct Slot {
+    generation: u64,
+    manager: ConnectionManager,
+}
+
+struct Scripts {
+    read_servers: Script,
+    add_server: Script,
+    patch_server: Script,
+    delete_server: Script,
+    select_server: Script,
+    find_or_create_meeting: Script,
+    delete_meeting: Script,
+    clean_orphans: Script,
+    save_tenant: Script,
+    delete_tenant: Script,
+    put_tenant_setting: Script,
+    delete_tenant_setting: Script,
+    take_token: Script,
+    try_lease: Script,
+    release_lease: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let prelude = include_str!("lua/prelude.lua");
+        let server = |body: &str| Script::new(&format!("{prelude}\n{body}"));
+        Self {
+            read_servers: server(include_str!("lua/read_servers.lua")),
+            add_server: server(include_str!("lua/add_server.lua")),
+            patch_server: server(include_str!("lua/patch_server.lua")),
+            delete_server: server(include_str!("lua/delete_server.lua")),
+            select_server: server(include_str!("lua/select_server.lua")),
+            find_or_create_meeting: Script::new(include_str!("lua/find_or_create_meeting.lua")),
+            delete_meeting: Script::new(include_str!("lua/delete_meeting.lua")),
+            clean_orphans: Script::new(include_str!("lua/clean_orphans.lua")),
+            save_tenant: Script::new(include_str!("lua/save_tenant.lua")),
+            delete_tenant: Script::new(include_str!("lua/delete_tenant.lua")),
+            put_tenant_setting: Script::new(include_str!("lua/put_tenant_setting.lua")),
+            delete_tenant_setting: Script::new(include_str!("lua/delete_tenant_setting.lua")),
+            take_token: Script::new(include_str!("lua/take_token.lua")),
+            try_lease: Script::new(include_str!("lua/try_lease.lua")),
+            release_lease: Script::new(include_str!("lua/release_lease.lua")),
+        }
+    }
+}
+
+/// A server as the read scripts return it (JSON; every number is the string Redis holds).
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawServer {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) h: HashMap<String, String>,
+    #[serde(default)]
+    pub(crate) en: i64,
+    pub(crate) sl: Option<String>,
+    pub(crate) cl: Option<String>,
+    pub(crate) hc: Option<String>,
+    pub(crate) uc: Option<String>,
+    /// Set when the server was read from `server_load` (available/selected): state forced to enabled, this load.
+    pub(crate) forced: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ScriptReply<T> {
+    r: String,
+    s: Option<T>,
+}
+
+#[derive(Deserialize)]
+struct MeetingReply {
+    r: String,
+    m: Option<HashMap<String, String>>,
+}
+
+#[derive(serde::Serialize, Deserialize)]
+struct TokenPayload {
+    record_id: String,
+    format: String,
+}
+
+impl RedisStore {
+    /// Connect (and check the server answers) within `op_timeout`.
+    pub(crate) async fn connect(
+        url: &str,
+        namespace: &str,
+        op_timeout: Duration,
+    ) -> StoreResult<Self> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Backend(format!("redis: invalid REDIS_URL: {e}")))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(op_timeout))
+            .set_response_timeout(Some(op_timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let manager =
+            ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
+                .map_err(|e| backend("connect", e))?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                client,
+                manager_config,
+                slot: Mutex::new(Slot {
+                    generation: 0,
+                    manager,
+                }),
+                op_timeout,
+                keys: Keys::new(namespace),
+                scripts: Scripts::new(),
+            }),
+        };
+        store
+            .run("ping", |mut c| async move {
+                redis::cmd("PING").query_async::<String>(&mut c).await
+            })
+            .await?;
+        Ok(store)
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    fn current(&self) -> (u64, ConnectionManager) {
+        let slot = self
+            .inner
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (slot.generation, slot.manager.clone())
+    }
+
+    /// Swap in a fresh (lazily connecting) manager unless another caller already did.
+    fn replace(&self, generation: u64) {
+        let Ok(manager) = ConnectionManager::new_lazy_with_config(
+            self.inner.client.clone(),
+            self.inner.manager_config.clone(),
+        ) else {
+            return;
+        };
+        let mut slot = self
+            .inner
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.generation == generation {
+            slot.generation += 1;
+            slot.manager = manager;
+            tracing::warn!("redis did not answer in time; reconnecting");
+        }
+    }
+
+    /// Run one operation on the shared connection, bounded by `op_timeout`.
+    async fn run<T, F, Fut>(&self, op: &'static str, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let (generation, manager) = self.current();
+        match tokio::time::timeout(self.inner.op_timeout, f(manager)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                if e.is_timeout() {
+                    self.replace(generation);
+                }
+                Err(backend(op, e))
+            }
+            Err(_) => {
+                self.replace(generation);
+                Err(StoreError::Backend(format!(
+                    "redis {op}: no answer within {:?}",
+                    self.inner.op_timeout
+                )))
+            }
+        }
+    }
+
+    fn server_keys(&self) -> [String; 4] {
+        let k = &self.inner.keys;
+        [
+            k.servers(),
+            k.server_enabled(),
+            k.server_load(),
+            k.cordoned_server_load(),
+        ]
+    }
+
+    /// Invoke a server script (prelude conventions: four index keys, two prefixes, then `args`).
+    async fn server_script(
+        &self,
+        op: &'static str,
+        script: fn(&Scripts) -> &Script,
+        args: Vec<String>,
+    ) -> StoreResult<String> {
+        let keys = self.server_keys();
+        let sp = self.inner.keys.server_prefix();
+        let cp = self.inner.keys.counters_prefix();
+        let script = script(&self.inner.scripts);
+        self.run(op, |mut c| async move {
+            let mut inv = script.prepare_invoke();
+            for k in &keys {
+                inv.key(k);
+            }
+            inv.arg(sp).arg(cp);
+            for a in &args {
+                inv.arg(a);
+            }
+            inv.invoke_async::<String>(&mut c).await
+        })
+        .await
+    }
+
+    async fn read_servers(&self, mode: &str, id: Option<&str>) -> StoreResult<Vec<Server>> {
+        let mut args = vec![mode.to_owned()];
+        args.extend(id.map(str::to_owned));
+        let json = self
+            .server_script("read servers", |s| &s.read_servers, args)
+            .await?;
+        let raws: Vec<RawServer> = decode_list("read servers", &json)?;
+        Ok(raws.into_iter().map(server_from_raw).collect())
+    }
+
+    // ----- servers -----
+
+    pub(crate) async fn list_servers(&self) -> StoreResult<Vec<Server>> {
+        self.read_servers("all", None).await
+    }
+
+    pub(crate) async fn get_server(&self, id: &str) -> StoreResult<Server> {
+        self.read_servers("one", Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound(format!("server {id}")))
+    }
+
+    pub(crate) async fn available_servers(&self) -> StoreResult<Vec<Server>> {
+        self.read_servers("available", None).await
+    }
+
+    pub(crate) async fn add_server(&self, server: NewServer) -> StoreResult<Server> {
+        let mut args = vec![server.id.clone(), server.state.as_str().to_owned()];
+        let mut field = |k: &str, v: String| {
+            args.push(k.to_owned());
+            args.push(v);
+        };
+        field("url", server.url);
+        field("secret", server.secret.expose().to_owned());
+        if let Some(tag) = server.tag.filter(|t| !t.trim().is_empty()) {
+            field("tag", tag);
+        }
+        field("online", "false".to_owned());
+        field("load_multiplier", format_multiplier(server.load_multiplier));
+        let json = self
+            .server_script("add server", |s| &s.add_server, args)
+            .await?;
+        let reply: ScriptReply<RawServer> = decode("add server", &json)?;
+        match (reply.r.as_str(), reply.s) {
+            ("ok", Some(raw)) => Ok(server_from_raw(raw)),
+            ("exists", _) => Err(StoreError::Conflict(format!(
+                "Server already exists with id '{}'",
+                server.id
+            ))),
+            _ => Err(StoreError::Backend(
+                "redis add server: unexpected reply".into(),
+            )),
+        }
+    }
+
+    pub(crate) async fn patch_server(&self, id: &str, patch: ServerPatch) -> StoreResult<Server> {
+        let mut args = vec![id.to_owned()];
+        args.extend(patch_args(&patch));
+        let json = self
+            .server_script("patch server", |s| &s.patch_server, args)
+            .await?;
+        let reply: ScriptReply<RawServer> = decode("patch server", &json)?;
+        match (reply.r.as_str(), reply.s) {
+            ("ok", Some(raw)) => Ok(server_from_raw(raw)),
+            _ => Err(StoreError::NotFound(format!("server {id}"))),
+        }
+    }
+
+    pub(crate) async fn delete_server(&self, id: &str) -> StoreResult<()> {
+        let keys = self.server_keys();
+        let sp = self.inner.keys.server_prefix();
+        let cp = self.inner.keys.counters_prefix();
+        let script = &self.inner.scripts.delete_server;
+        let id_owned = id.to_owned();
+        let removed: i64 = self
+            .run("delete server", |mut c| async move {
+                let mut inv = script.prepare_invoke();
+                for k in &keys {
+                    inv.key(k);
+                }
+                inv.arg(sp).arg(cp).arg(id_owned);
+                inv.invoke_async::<i64>(&mut c).await
+            })
+            .await?;
+        if removed == 0 {
+            return Err(StoreError::NotFound(format!("server {id}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn select_server(&self, tags: &TagRequest) -> Result<Server, SelectError> {
+        let mut args = vec![if tags.required { "1" } else { "0" }.to_owned()];
+        args.extend(tags.tags.iter().cloned());
+        let json = self
+            .server_script("select server", |s| &s.select_server, args)
+            .await?;
+        let reply: ScriptReply<RawServer> = decode("select server", &json)?;
+        match (reply.r.as_str(), reply.s) {
+            ("ok", Some(raw)) => Ok(server_from_raw(raw)),
+            ("tag", _) => Err(SelectError::TagUnavailable(tags.display())),
+            _ => Err(SelectError::NoServers),
+        }
+    }
+
+    pub(crate) async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
+        let key = self.inner.keys.server_load();
+        let id = id.to_owned();
+        self.run("increment load", |mut c| async move {
+            redis::cmd("ZADD")
+                .arg(key)
+                .arg("XX")
+                .arg("INCR")
+                .arg(format_score(amount))
+                .arg(id)
+                .query_async::<Option<f64>>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    async fn hincrby(&self, id: &str, field: &'static str) -> StoreResult<i64> {
+        let key = self.inner.keys.counters(id);
+        self.run("increment counter", |mut c| async move {
+            redis::cmd("HINCRBY")
+                .arg(key)
+                .arg(field)
+                .arg(1)
+                .query_async::<i64>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    pub(crate) async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
+        self.hincrby(id, "healthy_counter").await
+    }
+
+    pub(crate) async fn increment_unhealthy(&self, id: &str) -> StoreResult<i64> {
+        self.hincrby(id, "unhealthy_counter").await
+    }
+
+    pub(crate) async fn reset_counters(
+        &self,
+        id: &str,
+        healthy: bool,
+        unhealthy: bool,
+    ) -> StoreResult<()> {
+        if !healthy && !unhealthy {
+            return Ok(());
+        }
+        let key = self.inner.keys.counters(id);
+        self.run("reset counters", |mut c| async move {
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(key);
+            if healthy {
+                cmd.arg("healthy_counter").arg(0);
+            }
+            if unhealthy {
+                cmd.arg("unhealthy_counter").arg(0);
+            }
+            cmd.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    // ----- meetings -----
+
+    pub(crate) async fn get_meeting(&self, id: &str) -> StoreResult<Meeting> {
+        let key = self.inner.keys.meeting(id);
+        let hash: HashMap<String, String> = self
+            .run("get meeting", |mut c| async move {
+                redis::cmd("HGETALL").arg(key).query_async(&mut c).await
+            })
+            .await?;
+        if hash.is_empty() {
+            return Err(StoreError::NotFound(format!("meeting {id}")));
+        }
+        Ok(meeting_from_hash(id, &hash))
+    }
+
+    pub(crate) async fn list_meetings(&self) -> StoreResult<Vec<Meeting>> {
+        let ids = self
+            .smembers("list meetings", self.inner.keys.meetings())
+            .await?;
+        let hashes = self
+            .hgetall_many(
+                "list meetings",
+                ids.iter().map(|id| self.inner.keys.meeting(id)).collect(),
+            )
+            .await?;
+        Ok(ids
+            .iter()
+            .zip(hashes)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(id, h)| meeting_from_hash(id, &h))
+            .collect())
+    }
+
+    pub(crate) async fn find_or_create_meeting(
+        &self,
+        meeting: NewMeeting,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
+        let k = &self.inner.keys;
+        let keys = [k.meeting(&meeting.id), k.meetings(), k.voice_bridges()];
+        let tenant = meeting.tenant_id.clone().unwrap_or_default();
+        let mut args = vec![
+            meeting.id.clone(),
+            meeting.server_id.clone(),
+            meeting.moderator_pw.clone(),
+            tenant.clone(),
+            ttl_secs(ttl).to_string(),
+        ];
+        args.extend(meeting.voice_bridge_candidates.iter().cloned());
+        let script = &self.inner.scripts.find_or_create_meeting;
+        let json: String = self
+            .run("find or create meeting", |mut c| async move {
+                let mut inv = script.prepare_invoke();
+                for key in &keys {
+                    inv.key(key);
+                }
+                for a in &args {
+                    inv.arg(a);
+                }
+                inv.invoke_async::<String>(&mut c).await
+            })
+            .await?;
+        let reply: MeetingReply = decode("find or create meeting", &json)?;
+        let record = |h: Option<HashMap<String, String>>| {
+            meeting_from_hash(&meeting.id, &h.unwrap_or_default())
+        };
+        match reply.r.as_str() {
+            "created" => Ok(MeetingPlacement::Created(record(reply.m))),
+            "existing" => Ok(MeetingPlacement::Existing(record(reply.m))),
+            "tenant" => Err(StoreError::Conflict(format!(
+                "Couldn't find Meeting with id={} and tenant_id={tenant}",
+                meeting.id
+            ))),
+            _ => Err(StoreError::Conflict(format!(
+                "Failed to allocate conference number for meeting {} after {} tries",
+                meeting.id,
+                meeting.voice_bridge_candidates.len()
+            ))),
+        }
+    }
+
+    pub(crate) async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
+        let k = &self.inner.keys;
+        let keys = [k.meeting(id), k.meetings(), k.voice_bridges()];
+        let id = id.to_owned();
+        let script = &self.inner.scripts.delete_meeting;
+        let existed: i64 = self
+            .run("delete meeting", |mut c| async move {
+                let mut inv = script.prepare_invoke();
+                for key in &keys {
+                    inv.key(key);
+                }
+                inv.arg(id).invoke_async::<i64>(&mut c).await
+            })
+            .await?;
+        Ok(existed > 0)
+    }
+
+    pub(crate) async fn meeting_by_voice_bridge(&self, voice_bridge: &str) -> StoreResult<Meeting> {
+        let key = self.inner.keys.voice_bridges();
+        let vb = voice_bridge.to_owned();
+        let id: Option<String> = self
+            .run("meeting by voice bridge", |mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg(vb)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let not_found =
+            || StoreError::NotFound(format!("meeting with voice bridge {voice_bridge}"));
+        let id = id.ok_or_else(not_found)?;
+        match self.get_meeting(&id).await {
+            Err(StoreError::NotFound(_)) => Err(not_found()),
+            other => other,
+        }
+    }
+
+    pub(crate) async fn refresh_meetings(&self, ids: &[String], ttl: Duration) -> StoreResult<()> {
+        let secs = ttl_secs(ttl);
+        for chunk in ids.chunks(BATCH) {
+            let keys: Vec<String> = chunk.iter().map(|id| self.inner.keys.meeting(id)).collect();
+            self.run("refresh meetings", |mut c| async move {
+                let mut pipe = redis::pipe();
+                for k in &keys {
+                    pipe.cmd("EXPIRE").arg(k).arg(secs).ignore();
+                }
+                pipe.query_async::<()>(&mut c).await
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn clean_orphans(&self) -> StoreResult<u64> {
+        let k = &self.inner.keys;
+        let mut removed = 0u64;
+        let ids = self.smembers("clean orphans", k.meetings()).await?;
+        for chunk in ids.chunks(BATCH) {
+            let mut args = vec![k.meeting_prefix(), "m".to_owned()];
+            args.extend(chunk.iter().cloned());
+            removed += self.clean_batch(args).await?;
+        }
+        let vbk = k.voice_bridges();
+        let bridges: Vec<(String, String)> = self
+            .run("clean orphans", |mut c| async move {
+                redis::cmd("HGETALL").arg(vbk).query_async(&mut c).await
+            })
+            .await?;
+        for chunk in bridges.chunks(BATCH) {
+            let mut args = vec![k.meeting_prefix(), "v".to_owned()];
+            for (vb, id) in chunk {
+                args.push(vb.clone());
+                args.push(id.clone());
+            }
+            removed += self.clean_batch(args).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn clean_batch(&self, args: Vec<String>) -> StoreResult<u64> {
+        let keys = [self.inner.keys.meetings(), self.inner.keys.voice_bridges()];
+        let script = &self.inner.scripts.clean_orphans;
+        let n: i64 = self
+            .run("clean orphans", |mut c| async move {
+                let mut inv = script.prepare_invoke();
+                inv.key(&keys[0]).key(&keys[1]);
+                for a in &args {
+                    inv.arg(a);
+                }
+                inv.invoke_async::<i64>(&mut c).await
+            })
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    // ----- tenants -----
+
+    pub(crate) async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let ids = self
+            .smembers("list tenants", self.inner.keys.tenants())
+            .await?;
+        let hashes = self
+            .hgetall_many(
+                "list tenants",
+                ids.iter().map(|id| self.inner.keys.tenant(id)).collect(),
+            )
+            .await?;
+        Ok(ids
+            .iter()
+            .zip(hashes)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(id, h)| tenant_from_hash(id, &h))
+            .collect())
+    }
+
+    pub(crate) async fn get_tenant(&self, id: &str) -> StoreResult<Tenant> {
+        let key = self.inner.keys.tenant(id);
+        let hash: HashMap<String, String> = self
+            .run("get tenant", |mut c| async move {
+                redis::cmd("HGETALL").arg(key).query_async(&mut c).await
+            })
+            .await?;
+        if hash.is_empty() {
+            return Err(StoreError::NotFound(format!("tenant {id}")));
+        }
+        Ok(tenant_from_hash(id, &hash))
+    }
+
+    pub(crate) async fn get_tenant_by_name(&self, name: &str) -> StoreResult<Tenant> {
+        let key = self.inner.keys.tenant_name(name);
+        let id: Option<String> = self
+            .run("get tenant by name", |mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("id")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let not_found = || StoreError::NotFound(format!("tenant named {name}"));
+        let id = id.ok_or_else(not_found)?;
+        match self.get_tenant(&id).await {
+            Err(StoreError::NotFound(_)) => Err(not_found()),
+            other => other,
+        }
+    }
+
+    async fn save_tenant(&self, tenant: &Tenant, mode: &'static str) -> StoreResult<String> {
+        let k = &self.inner.keys;
+        let keys = [
+            k.tenants(),
+            k.tenant(&tenant.id),
+            k.tenant_name(&tenant.name),
+        ];
+        let (pairs, blanks) = tenant_fields(tenant);
+        let mut args = vec![
+            tenant.id.clone(),
+            mode.to_owned(),
+            k.tenant_name(""),
+            (pairs.len() / 2).to_string(),
+        ];
+        args.extend(pairs);
+        args.extend(blanks);
+        let script = &self.inner.scripts.save_tenant;
+        self.run("save tenant", |mut c| async move {
+            let mut inv = script.prepare_invoke();
+            for key in &keys {
+                inv.key(key);
+            }
+            for a in &args {
+                inv.arg(a);
+            }
+            inv.invoke_async::<String>(&mut c).await
+        })
+        .await
+    }
+
+    pub(crate) async fn add_tenant(&self, tenant: Tenant) -> StoreResult<Tenant> {
+        match self.save_tenant(&tenant, "add").await?.as_str() {
+            "ok" => Ok(tenant),
+            _ => Err(StoreError::Conflict(format!(
+                "Tenant already exists with id '{}'",
+                tenant.id
+            ))),
+        }
+    }
+
+    pub(crate) async fn update_tenant(&self, tenant: Tenant) -> StoreResult<Tenant> {
+        match self.save_tenant(&tenant, "update").await?.as_str() {
+            "ok" => self.get_tenant(&tenant.id).await,
+            _ => Err(StoreError::NotFound(format!("tenant {}", tenant.id))),
+        }
+    }
+
+    pub(crate) async fn delete_tenant(&self, id: &str) -> StoreResult<()> {
+        let k = &self.inner.keys;
+        let keys = [k.tenants(), k.tenant(id)];
+        let args = [id.to_owned(), k.tenant_name("")];
+        let script = &self.inner.scripts.delete_tenant;
+        let n: i64 = self
+            .run("delete tenant", |mut c| async move {
+                let mut inv = script.prepare_invoke();
+                inv.key(&keys[0]).key(&keys[1]).arg(&args[0]).arg(&args[1]);
+                inv.invoke_async::<i64>(&mut c).await
+            })
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("tenant {id}")));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn list_tenant_settings(
+        &self,
+        tenant_id: &str,
+    ) -> StoreResult<Vec<TenantSetting>> {
+        let k = &self.inner.keys;
+        let ids = self
+            .smembers("list tenant settings", k.tenant_settings(tenant_id))
+            .await?;
+        let hashes = self
+            .hgetall_many(
+                "list tenant settings",
+                ids.iter().map(|id| k.tenant_setting(id)).collect(),
+            )
+            .await?;
+        let mut settings: Vec<TenantSetting> = ids
+            .iter()
+            .zip(hashes)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(id, h)| setting_from_hash(id, tenant_id, &h))
+            .collect();
+        settings.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(settings)
+    }
+
+    pub(crate) async fn put_tenant_setting(
+        &self,
+        setting: TenantSetting,
+    ) -> StoreResult<TenantSetting> {
+        let k = &self.inner.keys;
+        let keys = [
+            k.tenant_setting(&setting.id),
+            k.tenant_settings(&setting.tenant_id),
+        ];
+        let args = [
+            setting.id.clone(),
+            setting.tenant_id.clone(),
+            setting.param.clone(),
+            setting.value.clone(),
+            if setting.override_value {
+                "true"
+            } else {
+                "false"
+            }
+            .to_owned(),
+            k.tenant_settings(""),
+        ];
+        let script = &self.inner.scripts.put_tenant_setting;
+        self.run("put tenant setting", |mut c| async move {
+            let mut inv = script.prepare_invoke();
+            inv.key(&keys[0]).key(&keys[1]);
+            for a in &args {
+                inv.arg(a);
+            }
+            inv.invoke_async::<i64>(&mut c).await
+        })
+        .await?;
+        Ok(setting)
+    }
+
+    pub(crate) async fn delete_tenant_setting(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
+        let k = &self.inner.keys;
+        let keys = [k.tenant_setting(id), k.tenant_settings(tenant_id)];
+        let args = [id.to_owned(), tenant_id.to_owned()];
+        let script = &self.inner.scripts.delete_tenant_setting;
+        let n: i64 = self
+            .run("delete tenant setting", |mut c| async move {
+                let mut inv = script.prepare_invoke();
+                inv.key(&keys[0]).key(&keys[1]).arg(&args[0]).arg(&args[1]);
+                inv.invoke_async::<i64>(&mut c).await
+            })
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("tenant setting {id}")));
+        }
+        Ok(())
+    }
+
+    // ----- tokens, leases, health -----
+
+    pub(crate) async fn put_playback_token(
+        &self,
+        token: &str,
+        record_id: &str,
+        format: &str,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        let key = self.inner.keys.protector_token(token);
+        let payload = serde_json::to_string(&TokenPayload {
+            record_id: record_id.to_owned(),
+            format: format.to_owned(),
+        })
+        .map_err(|e| StoreError::Backend(format!("token payload: {e}")))?;
+        let secs = ttl_secs(ttl);
+        self.run("put playback token", |mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(payload)
+                .arg("EX")
+                .arg(secs)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    pub(crate) async fn take_playback_token(
+        &self,
+        token: &str,
+    ) -> StoreResult<Option<(String, String)>> {
+        let key = self.inner.keys.protector_token(token);
+        let script = &self.inner.scripts.take_token;
+        let value: Option<String> = self
+            .run("take playback token", |mut c| async move {
+                script.key(key).invoke_async(&mut c).await
+            })
+            .await?;
+        let Some(value) = value else { return Ok(None) };
+        let payload: TokenPayload = serde_json::from_str(&value)
+            .map_err(|e| StoreError::Backend(format!("playback token payload: {e}")))?;
+        Ok(Some((payload.record_id, payload.format)))
+    }
+
+    pub(crate) async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let key = self.inner.keys.lease(name);
+        let holder = holder.to_owned();
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let script = &self.inner.scripts.try_lease;
+        let got: i64 = self
+            .run("try lease", |mut c| async move {
+                script
+                    .key(key)
+                    .arg(holder)
+                    .arg(ms)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(got == 1)
+    }
+
+    pub(crate) async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let key = self.inner.keys.lease(name);
+        let holder = holder.to_owned();
+        let script = &self.inner.scripts.release_lease;
+        self.run("release lease", |mut c| async move {
+            script
+                .key(key)
+                .arg(holder)
+                .invoke_async::<i64>(&mut c)
+                .await
+        })
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn health_check(&self) -> StoreResult<()> {
+        let key = self.inner.keys.health_check();
+        let value: Option<String> = self
+            .run("health check", |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg("true")
+                    .arg("EX")
+                    .arg(10)
+                    .query_async::<()>(&mut c)
+                    .await?;
+                redis::cmd("GET").arg(&key).query_async(&mut c).await
+            })
+            .await?;
+        if value.as_deref() == Some("true") {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(
+                "redis health check: value not read back".into(),
+            ))
+        }
+    }
+
+    // ----- helpers -----
+
+    async fn smembers(&self, op: &'static str, key: String) -> StoreResult<Vec<String>> {
+        self.run(op, |mut c| async move {
+            redis::cmd("SMEMBERS").arg(key).query_async(&mut c).await
+        })
+        .await
+    }
+
+    async fn hgetall_many(
+        &self,
+        op: &'static str,
+        keys: Vec<String>,
+    ) -> StoreResult<Vec<HashMap<String, String>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH) {
+            let part: Vec<HashMap<String, String>> = self
+                .run(op, |mut c| async move {
+                    let mut pipe = redis::pipe();
+                    for k in chunk {
+                        pipe.cmd("HGETALL").arg(k);
+                    }
+                    pipe.query_async(&mut c).await
+                })
+                .await?;
+            out.extend(part);
+        }
+        Ok(out)
+    }
+}
+
+fn backend(op: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("redis {op}: {e}"))
+}
+
+fn decode<T: DeserializeOwned>(op: &str, json: &str) -> StoreResult<T> {
+    serde_json::from_str(json).map_err(|e| backend(op, format!("bad script reply: {e}")))
+}
+
+/// cjson encodes an empty Lua table as `{}`; an empty list is meant.
+fn decode_list<T: DeserializeOwned>(op: &str, json: &str) -> StoreResult<Vec<T>> {
+    if json.trim() == "{}" {
+        return Ok(Vec::new());
+    }
+    decode(op, json)
+}
+
+/// Seconds for EXPIRE/EX: rounded up, at least 1.
+pub(crate) fn ttl_secs(ttl: Duration) -> u64 {
+    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
+    secs.max(1)
+}
+
+/// `load_multiplier` as the original stores it: `"1.0"`, `"2.5"`.
+pub(crate) fn format_multiplier(value: f64) -> String {
+    if value.is_finite() && value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.1}")
+    } else {
+        format!("{value}")
+    }
+}
+
+/// A score argument for ZADD/ZINCRBY.
+pub(crate) fn format_score(value: f64) -> String {
+    if value.is_infinite() {
+        if value > 0.0 { "+inf" } else { "-inf" }.to_owned()
+    } else {
+        format!("{value}")
+    }
+}
+
+fn parse_score(value: Option<&str>) -> Option<f64> {
+    value.and_then(|v| match v {
+        "inf" | "+inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        v => v.parse().ok(),
+    })
+}
+
+fn parse_int(value: Option<&String>) -> i64 {
+    value
+        .and_then(|v| {
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .or_else(|| v.trim().parse::<f64>().ok().map(|f| f as i64))
+        })
+        .unwrap_or(0)
+}
+
+/// Build a `Server` the way the original's `find` does, from what the read script returned.
+pub(crate) fn server_from_raw(raw: RawServer) -> Server {
+    let h = &raw.h;
+    let stored_state = h.get("state").and_then(|s| ServerState::parse(s));
+    let (mut state, mut load) = match stored_state {
+        Some(ServerState::Enabled) => (ServerState::Enabled, parse_score(raw.sl.as_deref())),
+        Some(ServerState::Cordoned) => (ServerState::Cordoned, parse_score(raw.cl.as_deref())),
+        Some(ServerState::Disabled) => (ServerState::Disabled, None),
+        None if raw.en == 1 => (ServerState::Enabled, parse_score(raw.sl.as_deref())),
+        None => (ServerState::Disabled, None),
+    };
+    if let Some(forced) = raw.forced.as_deref() {
+        state = ServerState::Enabled;
+        load = parse_score(Some(forced));
+    }
+    Server {
+        url: h.get("url").cloned().unwrap_or_default(),
+        secret: Secret::new(h.get("secret").cloned().unwrap_or_default()),
+        tag: h.get("tag").filter(|t| !t.is_empty()).cloned(),
+        state,
+        load,
+        online: h.get("online").is_some_and(|v| v == "true"),
+        load_multiplier: h
+            .get("load_multiplier")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(1.0),
+        healthy_counter: parse_int(raw.hc.as_ref()),
+        unhealthy_counter: parse_int(raw.uc.as_ref()),
+        stats: ServerStats {
+            meetings: parse_int(h.get("meetings")),
+            users: parse_int(h.get("users")),
+            largest_meeting: parse_int(h.get("largest_meeting")),
+            videos: parse_int(h.get("videos")),
+        },
+        bbb_version: h.get("bbb_version").cloned(),
+        id: raw.id,
+    }
+}
+
+/// The script arguments of a patch: field/value pairs, with `@state` and `@load` for index maintenance.
+pub(crate) fn patch_args(patch: &ServerPatch) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut push = |k: &str, v: String| {
+        args.push(k.to_owned());
+        args.push(v);
+    };
+    if let Some(url) = &patch.url {
+        push("url", url.clone());
+    }
+    if let Some(secret) = &patch.secret {
+        push("secret", secret.expose().to_owned());
+    }
+    if let Some(tag) = &patch.tag {
+        // Blank tags are removed (HDEL), as the original does.
+        push(
+            "tag",
+            tag.as_deref().map(str::trim).unwrap_or_default().to_owned(),
+        );
+    }
+    if let Some(m) = patch.load_multiplier {
+        push("load_multiplier", format_multiplier(m));
+    }
+    if let Some(online) = patch.online {
+        push("online", if online { "true" } else { "false" }.to_owned());
+    }
+    if let Some(stats) = patch.stats {
+        push("meetings", stats.meetings.to_string());
+        push("users", stats.users.to_string());
+        push("largest_meeting", stats.largest_meeting.to_string());
+        push("videos", stats.videos.to_string());
+    }
+    if let Some(v) = &patch.bbb_version {
+        push("bbb_version", v.clone());
+    }
+    if let Some(state) = patch.state {
+        push("@state", state.as_str().to_owned());
+    }
+    if let Some(load) = patch.load {
+        push("@load", load.map(format_score).unwrap_or_default());
+    }
+    args
+}
+
+pub(crate) fn meeting_from_hash(id: &str, h: &HashMap<String, String>) -> Meeting {
+    let field = |k: &str| h.get(k).cloned().unwrap_or_default();
+    Meeting {
+        id: id.to_owned(),
+        server_id: field("server_id"),
+        moderator_pw: field("moderator_pw"),
+        voice_bridge: field("voice_bridge"),
+        tenant_id: h.get("tenant_id").filter(|t| !t.is_empty()).cloned(),
+    }
+}
+
+pub(crate) fn tenant_from_hash(id: &str, h: &HashMap<String, String>) -> Tenant {
+    let opt = |k: &str| h.get(k).filter(|v| !v.is_empty()).cloned();
+    Tenant {
+        id: id.to_owned(),
+        name: h.get("name").cloned().unwrap_or_default(),
+        secrets: h
+            .get("secrets")
+            .map(|s| {
+                s.split(':')
+                    .filter(|p| !p.is_empty())
+                    .map(Secret::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        lrs_endpoint: opt("lrs_endpoint"),
+        lrs_username: opt("lrs_username"),
+        lrs_password: opt("lrs_password").map(Secret::from),
+        kc_token_url: opt("kc_token_url"),
+        kc_client_id: opt("kc_client_id"),
+        kc_client_secret: opt("kc_client_secret").map(Secret::from),
+        kc_username: opt("kc_username"),
+        kc_password: opt("kc_password").map(Secret::from),
+    }
+}
+
+/// Field/value pairs to write and names of fields without a value.
+pub(crate) fn tenant_fields(t: &Tenant) -> (Vec<String>, Vec<String>) {
+    let secrets = t
+        .secrets
+        .iter()
+        .map(Secret::expose)
+        .collect::<Vec<_>>()
+        .join(":");
+    let optional: [(&str, Option<&str>); 8] = [
+        ("lrs_endpoint", t.lrs_endpoint.as_deref()),
+        ("lrs_username", t.lrs_username.as_deref()),
+        ("lrs_password", t.lrs_password.as_ref().map(Secret::expose)),
+        ("kc_token_url", t.kc_token_url.as_deref()),
+        ("kc_client_id", t.kc_client_id.as_deref()),
+        (
+            "kc_client_secret",
+            t.kc_client_secret.as_ref().map(Secret::expose),
+        ),
+        ("kc_username", t.kc_username.as_deref()),
+        ("kc_password", t.kc_password.as_ref().map(Secret::expose)),
+    ];
+    let mut pairs = vec![
+        "name".to_owned(),
+        t.name.clone(),
+        "secrets".to_owned(),
+        secrets,
+    ];
+    let mut blanks = Vec::new();
+    for (field, value) in optional {
+        match value {
+            Some(v) => {
+                pairs.push(field.to_owned());
+                pairs.push(v.to_owned());
+            }
+            None => blanks.push(field.to_owned()),
+        }
+    }
+    (pairs, blanks)
+}
+
+pub(crate) fn setting_from_hash(
+    id: &str,
+    tenant_id: &str,
+    h: &HashMap<String, String>,
+) -> TenantSetting {
+    TenantSetting {
+        id: id.to_owned(),
+        tenant_id: h
+            .get("tenant_id")
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .unwrap_or_else(|| tenant_id.to_owned()),
+        param: h.get("param").cloned().unwrap_or_default(),
+        value: h.get("value").cloned().unwrap_or_default(),
+        override_value: h.get("override").is_some_and(|v| v == "true"),
+    }
+}
