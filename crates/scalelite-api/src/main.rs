@@ -1,1 +1,102 @@
-fn main() {}
+//! `scalelite-api`: parse the configuration, open the store, serve the BBB API until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use scalelite_api::{AppState, Settings};
+use scalelite_core::config::{
+    BbbClientArgs, HttpArgs, LogArgs, MeetingArgs, MiscArgs, PollerArgs, RecordingArgs,
+    SecretsArgs, ShutdownArgs, StorageArgs,
+};
+use scalelite_core::shutdown::{self, Shutdown};
+use scalelite_core::storage::store::Store;
+use scalelite_core::telemetry;
+
+/// The Scalelite BBB API: one BBB endpoint in front of a pool of BigBlueButton servers.
+///
+/// Every option can be given as the environment variable named in brackets (the original's names).
+#[derive(Parser, Debug)]
+#[command(name = "scalelite-api", version)]
+struct Cli {
+    /// Also run the poller in this process (all-in-one: one command, no other service needed).
+    #[arg(long, env = "SCALELITE_ALL_IN_ONE")]
+    all_in_one: bool,
+    #[command(flatten)]
+    secrets: SecretsArgs,
+    #[command(flatten)]
+    bbb: BbbClientArgs,
+    #[command(flatten)]
+    meetings: MeetingArgs,
+    #[command(flatten)]
+    poller: PollerArgs,
+    #[command(flatten)]
+    recordings: RecordingArgs,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    http: HttpArgs,
+    #[command(flatten)]
+    shutdown: ShutdownArgs,
+    #[command(flatten)]
+    log: LogArgs,
+    #[command(flatten)]
+    misc: MiscArgs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init("scalelite-api", &cli.log);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error.message = %e, error.cause_chain = ?e, "scalelite-api stopped");
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let backend = cli.storage.backend()?;
+    let store = Store::open(&backend)
+        .await
+        .context("could not open the store")?;
+    tracing::info!(store = store.kind(), "store ready");
+    let settings = Settings::from_config(
+        &cli.secrets,
+        &cli.bbb,
+        &cli.meetings,
+        &cli.recordings,
+        &cli.misc,
+    );
+    let state = AppState::new(settings, store.clone());
+
+    let shutdown = Shutdown::new();
+    shutdown::on_signal(shutdown.clone());
+    if cli.all_in_one {
+        let poller = scalelite_poller::Poller::new(
+            store.clone(),
+            state.bbb.clone(),
+            scalelite_poller::PollSettings::from_config(&cli.poller, &cli.meetings),
+        );
+        let token = shutdown.token();
+        let holder = scalelite_poller::holder_id();
+        shutdown.spawn(async move { poller.run(&holder, token).await });
+    }
+
+    let addr = cli.http.listen_addr();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("could not listen on {addr}"))?;
+    tracing::info!(%addr, all_in_one = cli.all_in_one, "scalelite-api listening");
+    let signal = shutdown.cancelled_owned();
+    scalelite_api::serve(listener, state, signal, cli.shutdown.shutdown_grace_period).await?;
+    shutdown.trigger();
+    shutdown.drain(cli.shutdown.shutdown_grace_period).await;
+    Ok(())
+}

@@ -52,7 +52,10 @@ impl Timeouts {
     pub fn reduced(self) -> Timeouts {
         let r = self.response;
         let clamp = |min: Duration| (r / 10).max(min).min(r);
-        Timeouts { connect: clamp(Duration::from_millis(200)), response: clamp(Duration::from_millis(500)) }
+        Timeouts {
+            connect: clamp(Duration::from_millis(200)),
+            response: clamp(Duration::from_millis(500)),
+        }
     }
 }
 
@@ -74,7 +77,11 @@ impl BbbClient {
             .build()
             // Building a client only fails when the TLS back-end cannot initialise, which is a broken build.
             .expect("the HTTP client must build");
-        Self { http, timeouts, algorithm }
+        Self {
+            http,
+            timeouts,
+            algorithm,
+        }
     }
 
     pub fn timeouts(&self) -> Timeouts {
@@ -99,23 +106,40 @@ impl BbbClient {
         body: Option<XmlBody>,
         reduced: bool,
     ) -> Result<BbbResponse, CallError> {
-        let timeouts = if reduced { self.timeouts.reduced() } else { self.timeouts };
+        let timeouts = if reduced {
+            self.timeouts.reduced()
+        } else {
+            self.timeouts
+        };
         let url = self.url(server, call, params);
         self.send(&url, body, timeouts).await
     }
 
     /// Send a request to an already signed URL and parse the BBB answer (whatever the HTTP status, as the original).
-    pub async fn send(&self, url: &str, body: Option<XmlBody>, timeouts: Timeouts) -> Result<BbbResponse, CallError> {
+    pub async fn send(
+        &self,
+        url: &str,
+        body: Option<XmlBody>,
+        timeouts: Timeouts,
+    ) -> Result<BbbResponse, CallError> {
         let request = match body {
-            Some(XmlBody(bytes)) if !bytes.is_empty() => {
-                self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/xml").body(bytes)
-            }
+            Some(XmlBody(bytes)) if !bytes.is_empty() => self
+                .http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/xml")
+                .body(bytes),
             _ => self.http.get(url),
         };
         let total = timeouts.connect + timeouts.response;
         let exchange = async {
-            let response = request.send().await.map_err(|e| CallError::Transport(describe(&e)))?;
-            response.bytes().await.map_err(|e| CallError::Transport(describe(&e)))
+            let response = request
+                .send()
+                .await
+                .map_err(|e| CallError::Transport(describe(&e)))?;
+            response
+                .bytes()
+                .await
+                .map_err(|e| CallError::Transport(describe(&e)))
         };
         let body = tokio::time::timeout(total, exchange)
             .await
@@ -141,5 +165,9 @@ fn describe(error: &reqwest::Error) -> String {
         cause = s.to_string();
         source = s.source();
     }
-    if cause.is_empty() { kind.to_owned() } else { format!("{kind}: {cause}") }
+    if cause.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {cause}")
+    }
 }

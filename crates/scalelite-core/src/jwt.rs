@@ -68,21 +68,35 @@ pub fn decode<T: DeserializeOwned>(
     now_epoch_seconds: i64,
 ) -> Result<T, JwtError> {
     let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };
     let header: Value = decode_part(header)?;
-    let named = header.get("alg").and_then(Value::as_str).and_then(JwtAlgorithm::parse);
+    let named = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(JwtAlgorithm::parse);
     if named != Some(algorithm) {
         return Err(JwtError::Algorithm);
     }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| JwtError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| JwtError::Malformed)?;
     let signing_input_len = token.len() - token.rsplit('.').next().map_or(0, str::len) - 1;
-    verify(algorithm, secret, &token.as_bytes()[..signing_input_len], &signature)?;
+    verify(
+        algorithm,
+        secret,
+        &token.as_bytes()[..signing_input_len],
+        &signature,
+    )?;
     let claims: Value = decode_part(payload)?;
     if let Some(exp) = claims.get("exp") {
-        let exp = exp.as_i64().or_else(|| exp.as_f64().map(|f| f as i64)).ok_or(JwtError::Malformed)?;
+        let exp = exp
+            .as_i64()
+            .or_else(|| exp.as_f64().map(|f| f as i64))
+            .ok_or(JwtError::Malformed)?;
         if now_epoch_seconds >= exp {
             return Err(JwtError::Expired);
         }
@@ -91,7 +105,9 @@ pub fn decode<T: DeserializeOwned>(
 }
 
 fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, JwtError> {
-    let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| JwtError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)
 }
 
@@ -99,27 +115,36 @@ fn sign(algorithm: JwtAlgorithm, secret: &[u8], input: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
     match algorithm {
         JwtAlgorithm::Hs256 => {
-            let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
             mac.update(input);
             mac.finalize().into_bytes().to_vec()
         }
         JwtAlgorithm::Hs512 => {
-            let mut mac = Hmac::<Sha512>::new_from_slice(secret).expect("HMAC takes any key length");
+            let mut mac =
+                Hmac::<Sha512>::new_from_slice(secret).expect("HMAC takes any key length");
             mac.update(input);
             mac.finalize().into_bytes().to_vec()
         }
     }
 }
 
-fn verify(algorithm: JwtAlgorithm, secret: &[u8], input: &[u8], signature: &[u8]) -> Result<(), JwtError> {
+fn verify(
+    algorithm: JwtAlgorithm,
+    secret: &[u8],
+    input: &[u8],
+    signature: &[u8],
+) -> Result<(), JwtError> {
     let result = match algorithm {
         JwtAlgorithm::Hs256 => {
-            let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+            let mut mac =
+                Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
             mac.update(input);
             mac.verify_slice(signature)
         }
         JwtAlgorithm::Hs512 => {
-            let mut mac = Hmac::<Sha512>::new_from_slice(secret).expect("HMAC takes any key length");
+            let mut mac =
+                Hmac::<Sha512>::new_from_slice(secret).expect("HMAC takes any key length");
             mac.update(input);
             mac.verify_slice(signature)
         }

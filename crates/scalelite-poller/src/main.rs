@@ -1,1 +1,82 @@
-fn main() {}
+//! `scalelite-poller`: poll every BBB server each `POLL_INTERVAL` until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use scalelite_core::bbb_client::{BbbClient, Timeouts};
+use scalelite_core::config::{
+    BbbClientArgs, LogArgs, MeetingArgs, PollerArgs, SecretsArgs, ShutdownArgs, StorageArgs,
+};
+use scalelite_core::shutdown::{self, Shutdown};
+use scalelite_core::storage::store::Store;
+use scalelite_core::telemetry;
+use scalelite_poller::{PollSettings, Poller};
+
+/// The Scalelite poller: keeps health, load and meetings of every BBB server up to date. Several may run; one is
+/// active at a time (a lease in the store).
+#[derive(Parser, Debug)]
+#[command(name = "scalelite-poller", version)]
+struct Cli {
+    /// Poll once and exit instead of looping.
+    #[arg(long)]
+    once: bool,
+    #[command(flatten)]
+    poller: PollerArgs,
+    #[command(flatten)]
+    bbb: BbbClientArgs,
+    #[command(flatten)]
+    meetings: MeetingArgs,
+    #[command(flatten)]
+    secrets: SecretsArgs,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    shutdown: ShutdownArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init("scalelite-poller", &cli.log);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error.message = %e, error.cause_chain = ?e, "scalelite-poller stopped");
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let store = Store::open(&cli.storage.backend()?)
+        .await
+        .context("could not open the store")?;
+    let timeouts = Timeouts {
+        connect: cli.bbb.connect_timeout,
+        response: cli.bbb.response_timeout,
+    };
+    let bbb = BbbClient::new(timeouts, cli.secrets.checksum_algorithms().outbound());
+    let poller = Poller::new(
+        store,
+        bbb,
+        PollSettings::from_config(&cli.poller, &cli.meetings),
+    );
+    if cli.once {
+        let report = poller.poll_once().await.context("poll failed")?;
+        tracing::info!(?report, "poll done");
+        return Ok(());
+    }
+    let shutdown = Shutdown::new();
+    shutdown::on_signal(shutdown.clone());
+    poller
+        .run(&scalelite_poller::holder_id(), shutdown.token())
+        .await;
+    Ok(())
+}

@@ -4,14 +4,16 @@
 
 use std::time::Duration;
 
+use crate::config::BackendChoice;
 use crate::domain::{
-    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter, Server,
-    ServerPatch, TagRequest, Tenant, TenantSetting,
+    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter,
+    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
-use crate::storage::production::ProductionStore;
+use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{
-    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreResult, TenantStore,
+    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreError, StoreResult,
+    TenantStore,
 };
 
 /// The storage back-end of this process.
@@ -24,6 +26,39 @@ pub enum Store {
 }
 
 impl Store {
+    /// Open the back-end the configuration chose (migrations included).
+    pub async fn open(choice: &BackendChoice) -> StoreResult<Store> {
+        match choice {
+            BackendChoice::Embedded { path } => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Backend(format!(
+                            "cannot create the data directory {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+                Ok(Store::Embedded(SqliteStore::open(path).await?))
+            }
+            BackendChoice::Production {
+                database_url,
+                redis_url,
+                namespace,
+                redis_pool,
+                ..
+            } => {
+                let config = ProductionConfig {
+                    database_url: database_url.clone(),
+                    redis_url: redis_url.clone(),
+                    namespace: namespace.clone(),
+                    pool_size: (*redis_pool).max(2),
+                    op_timeout: Duration::from_secs(5),
+                };
+                Ok(Store::Production(ProductionStore::connect(config).await?))
+            }
+        }
+    }
+
     /// Short name for logs and `/health_check` messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -85,7 +120,11 @@ impl MeetingStore for Store {
     async fn list_meetings(&self) -> StoreResult<Vec<Meeting>> {
         delegate!(self.list_meetings())
     }
-    async fn find_or_create_meeting(&self, meeting: NewMeeting, ttl: Duration) -> StoreResult<MeetingPlacement> {
+    async fn find_or_create_meeting(
+        &self,
+        meeting: NewMeeting,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
         delegate!(self.find_or_create_meeting(meeting, ttl))
     }
     async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
@@ -168,7 +207,13 @@ impl RecordingStore for Store {
 }
 
 impl MiscStore for Store {
-    async fn put_playback_token(&self, token: &str, record_id: &str, format: &str, ttl: Duration) -> StoreResult<()> {
+    async fn put_playback_token(
+        &self,
+        token: &str,
+        record_id: &str,
+        format: &str,
+        ttl: Duration,
+    ) -> StoreResult<()> {
         delegate!(self.put_playback_token(token, record_id, format, ttl))
     }
     async fn take_playback_token(&self, token: &str) -> StoreResult<Option<(String, String)>> {

@@ -1,0 +1,123 @@
+//! What the API needs from the configuration, resolved once at start-up into plain values.
+
+use std::time::Duration;
+
+use scalelite_core::bbb::checksum::AllowedAlgorithms;
+use scalelite_core::config;
+use scalelite_core::domain::Secret;
+
+/// Resolved API settings. Tests build them directly (`Settings::default()` plus changes).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `LOADBALANCER_SECRET` then `LOADBALANCER_SECRETS`.
+    pub lb_secrets: Vec<Secret>,
+    /// `LOADBALANCER_CHECKSUM_ALGORITHM`.
+    pub checksum_algorithms: AllowedAlgorithms,
+    /// `MULTITENANCY_ENABLED`.
+    pub multitenancy: bool,
+    /// `URL_HOST`: host allow-list and analytics callback rewrite.
+    pub url_host: Option<String>,
+    /// `BUILD_NUMBER`.
+    pub build_number: Option<String>,
+    /// `GET_MEETINGS_API_DISABLED`.
+    pub get_meetings_disabled: bool,
+    /// `RECORDING_DISABLED`.
+    pub recording_disabled: bool,
+    /// `GET_RECORDINGS_API_FILTERED`.
+    pub get_recordings_filtered: bool,
+    /// `PROTECTED_RECORDINGS_ENABLED`.
+    pub protected_recordings: bool,
+    /// `PROTECTED_RECORDINGS_TOKEN_TIMEOUT`.
+    pub protected_token_ttl: Duration,
+    /// `MAX_MEETING_DURATION` in minutes (0 = off).
+    pub max_meeting_duration: u64,
+    /// `CREATE_EXCLUDE_PARAMS` / `JOIN_EXCLUDE_PARAMS`.
+    pub create_exclude_params: Vec<String>,
+    pub join_exclude_params: Vec<String>,
+    /// `DEFAULT_CREATE_PARAMS`, `OVERRIDE_CREATE_PARAMS`, `DEFAULT_JOIN_PARAMS`, `OVERRIDE_JOIN_PARAMS`.
+    pub default_create_params: Vec<(String, String)>,
+    pub override_create_params: Vec<(String, String)>,
+    pub default_join_params: Vec<(String, String)>,
+    pub override_join_params: Vec<(String, String)>,
+    /// `VOICE_BRIDGE_LEN`.
+    pub voice_bridge_len: usize,
+    /// `USE_EXTERNAL_VOICE_BRIDGE`.
+    pub use_external_voice_bridge: bool,
+    /// `DEFAULT_MEETING_TTL`.
+    pub meeting_ttl: Duration,
+    /// `CONNECT_TIMEOUT` and `RESPONSE_TIMEOUT`.
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    /// Largest request body accepted (ours; the original relies on the proxy in front of it).
+    pub max_body_bytes: usize,
+    /// How many servers a failing create tries before giving up (ours; the original tries one).
+    pub create_attempts: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            lb_secrets: Vec::new(),
+            checksum_algorithms: AllowedAlgorithms::default(),
+            multitenancy: false,
+            url_host: None,
+            build_number: None,
+            get_meetings_disabled: false,
+            recording_disabled: false,
+            get_recordings_filtered: false,
+            protected_recordings: false,
+            protected_token_ttl: Duration::from_secs(60 * 60),
+            max_meeting_duration: 0,
+            create_exclude_params: Vec::new(),
+            join_exclude_params: Vec::new(),
+            default_create_params: Vec::new(),
+            override_create_params: Vec::new(),
+            default_join_params: Vec::new(),
+            override_join_params: Vec::new(),
+            voice_bridge_len: 9,
+            use_external_voice_bridge: false,
+            meeting_ttl: Duration::from_secs(86_400),
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(10),
+            max_body_bytes: 32 * 1024 * 1024,
+            create_attempts: 3,
+        }
+    }
+}
+
+impl Settings {
+    /// Resolve the settings from the parsed configuration.
+    pub fn from_config(
+        secrets: &config::SecretsArgs,
+        bbb: &config::BbbClientArgs,
+        meetings: &config::MeetingArgs,
+        recordings: &config::RecordingArgs,
+        misc: &config::MiscArgs,
+    ) -> Self {
+        Self {
+            lb_secrets: secrets.lb_secrets(),
+            checksum_algorithms: secrets.checksum_algorithms(),
+            multitenancy: secrets.multitenancy_enabled,
+            url_host: secrets.url_host.clone(),
+            build_number: misc.build_number.clone(),
+            get_meetings_disabled: meetings.get_meetings_api_disabled,
+            recording_disabled: recordings.recording_disabled,
+            get_recordings_filtered: recordings.get_recordings_api_filtered,
+            protected_recordings: recordings.protected_recordings_enabled,
+            protected_token_ttl: recordings.protected_recordings_token_timeout,
+            max_meeting_duration: meetings.max_duration_minutes().unwrap_or(0),
+            create_exclude_params: meetings.create_exclude_params.clone(),
+            join_exclude_params: meetings.join_exclude_params.clone(),
+            default_create_params: meetings.default_create_params.clone(),
+            override_create_params: meetings.override_create_params.clone(),
+            default_join_params: meetings.default_join_params.clone(),
+            override_join_params: meetings.override_join_params.clone(),
+            voice_bridge_len: meetings.voice_bridge_len as usize,
+            use_external_voice_bridge: meetings.use_external_voice_bridge,
+            meeting_ttl: meetings.default_meeting_ttl,
+            connect_timeout: bbb.connect_timeout,
+            response_timeout: bbb.response_timeout,
+            ..Settings::default()
+        }
+    }
+}

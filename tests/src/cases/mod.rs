@@ -1,0 +1,25 @@
+//! The end-to-end cases, one module per area.
+
+/// Expand `async fn name(backend: Backend) { ... }` into a module with one test per storage back-end.
+macro_rules! both_backends {
+    ($(async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($backend: Backend) $body
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn embedded() {
+                    run(Backend::Embedded).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn production() {
+                    run(Backend::Production).await
+                }
+            }
+        )*
+    };
+}
+
+mod api_meetings;
+mod api_routing;
