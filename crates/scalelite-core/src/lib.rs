@@ -4,6 +4,7 @@
 //! - `bbb`: the BBB protocol without I/O (checksums, parameters, outbound URLs, XML).
 //! - `bbb_client`: the one HTTP client for calls to BBB servers.
 //! - `jwt`: HMAC JSON Web Tokens (callbacks, protected recordings).
+//! - `paths`: the one sanitising join for paths from requests and archives.
 //! - `config`: every environment variable of the original, parsed once into typed values.
 //! - `domain`: servers, meetings, tenants, recordings.
 //! - `storage`: the storage interface and its two back-ends (production: Redis + PostgreSQL; embedded: SQLite).
@@ -14,6 +15,7 @@ pub mod bbb_client;
 pub mod config;
 pub mod domain;
 pub mod jwt;
+pub mod paths;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
