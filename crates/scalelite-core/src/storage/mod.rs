@@ -9,6 +9,7 @@
 //! in both back-ends; `select_server` (pick the least-loaded server and bump its load) is atomic in both.
 
 pub mod production;
+pub mod sqlite;
 
 use std::future::Future;
 use std::time::Duration;

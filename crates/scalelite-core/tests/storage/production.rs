@@ -14,7 +14,24 @@ use scalelite_core::storage::{
     MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreError, TenantStore,
 };
 
+use crate::contract::contract_suite;
 use crate::pg_support::TestEnv;
+
+/// A store on a fresh Redis namespace and PostgreSQL database; the `TestEnv` removes both when dropped.
+pub async fn make_store() -> (
+    scalelite_core::storage::production::ProductionStore,
+    TestEnv,
+) {
+    let env = TestEnv::new().await;
+    let store = env.store().await;
+    (store, env)
+}
+
+mod contract {
+    use super::make_store;
+
+    super::contract_suite!(make_store);
+}
 
 pub fn new_server(id: &str, tag: Option<&str>, multiplier: f64) -> NewServer {
     NewServer {

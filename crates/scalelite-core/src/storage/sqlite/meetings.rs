@@ -1,0 +1,242 @@
+//! `MeetingStore`: meetings placed on servers, their voice bridges and their time to live.
+//!
+//! A meeting row whose `expires_at` has passed is absent for every read and every write (as an expired Redis
+//! hash is); `clean_orphans` deletes such rows and voice bridge entries that no live meeting holds.
+
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::domain::{Meeting, MeetingPlacement, NewMeeting};
+use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
+use crate::storage::{MeetingStore, StoreError, StoreResult};
+
+const MEETING_COLUMNS: &str = "m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id";
+
+impl MeetingStore for SqliteStore {
+    async fn get_meeting(&self, id: &str) -> StoreResult<Meeting> {
+        let row = sqlx::query(&format!(
+            "SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.id = ? AND m.expires_at > ?"
+        ))
+        .bind(id)
+        .bind(now_ms())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        match row {
+            Some(row) => meeting_from_row(&row),
+            None => Err(meeting_not_found(id)),
+        }
+    }
+
+    async fn list_meetings(&self) -> StoreResult<Vec<Meeting>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEETING_COLUMNS} FROM meetings m WHERE m.expires_at > ? ORDER BY m.id"
+        ))
+        .bind(now_ms())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(meeting_from_row).collect()
+    }
+
+    async fn find_or_create_meeting(
+        &self,
+        meeting: NewMeeting,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
+        let tenant_id = meeting.tenant_id.filter(|t| !t.is_empty());
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+
+        let existing = sqlx::query(&format!(
+            "SELECT {MEETING_COLUMNS}, m.expires_at FROM meetings m WHERE m.id = ?"
+        ))
+        .bind(&meeting.id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if let Some(row) = existing {
+            let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
+            if expires_at > now {
+                let existing = meeting_from_row(&row)?;
+                return match (&existing.tenant_id, &tenant_id) {
+                    (Some(stored), Some(wanted)) if stored != wanted => {
+                        Err(StoreError::Conflict(format!(
+                            "Couldn't find Meeting with id={} and tenant_id={wanted}",
+                            meeting.id
+                        )))
+                    }
+                    _ => Ok(MeetingPlacement::Existing(existing)),
+                };
+            }
+            // Expired: the record is gone as far as anyone can tell; drop what is left of it.
+            sqlx::query("DELETE FROM meetings WHERE id = ?")
+                .bind(&meeting.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+
+        let mut claimed = None;
+        for candidate in &meeting.voice_bridge_candidates {
+            // Free, held by this same meeting id, or held by a meeting that no longer exists.
+            let holder: Option<(String, bool)> = sqlx::query_as(
+                "SELECT v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
+                 WHERE m.id = v.meeting_id AND m.expires_at > ?) \
+                 FROM voice_bridges v WHERE v.number = ?",
+            )
+            .bind(now)
+            .bind(candidate)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let free = match &holder {
+                None => true,
+                Some((holder_id, holder_live)) => holder_id == &meeting.id || !holder_live,
+            };
+            if free {
+                claimed = Some(candidate.clone());
+                break;
+            }
+        }
+        let Some(voice_bridge) = claimed else {
+            return Err(StoreError::Conflict(format!(
+                "Failed to allocate conference number for meeting {}",
+                meeting.id
+            )));
+        };
+
+        // This meeting id holds exactly one number: release any other it held before it expired.
+        sqlx::query("DELETE FROM voice_bridges WHERE meeting_id = ? AND number <> ?")
+            .bind(&meeting.id)
+            .bind(&voice_bridge)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO voice_bridges (number, meeting_id) VALUES (?, ?) \
+             ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id",
+        )
+        .bind(&voice_bridge)
+        .bind(&meeting.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let expires_at = expiry_ms(ttl);
+        sqlx::query(
+            "INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&meeting.id)
+        .bind(&meeting.server_id)
+        .bind(&meeting.moderator_pw)
+        .bind(&voice_bridge)
+        .bind(&tenant_id)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+
+        Ok(MeetingPlacement::Created(Meeting {
+            id: meeting.id,
+            server_id: meeting.server_id,
+            moderator_pw: meeting.moderator_pw,
+            voice_bridge,
+            tenant_id,
+        }))
+    }
+
+    async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let expires_at: Option<i64> =
+            sqlx::query_scalar("DELETE FROM meetings WHERE id = ? RETURNING expires_at")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        sqlx::query("DELETE FROM voice_bridges WHERE meeting_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(expires_at.is_some_and(|e| e > now))
+    }
+
+    async fn meeting_by_voice_bridge(&self, voice_bridge: &str) -> StoreResult<Meeting> {
+        let row = sqlx::query(&format!(
+            "SELECT {MEETING_COLUMNS} FROM voice_bridges v JOIN meetings m ON m.id = v.meeting_id \
+             WHERE v.number = ? AND m.voice_bridge = v.number AND m.expires_at > ?"
+        ))
+        .bind(voice_bridge)
+        .bind(now_ms())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        match row {
+            Some(row) => meeting_from_row(&row),
+            None => Err(StoreError::NotFound(format!(
+                "meeting with voice bridge {voice_bridge}"
+            ))),
+        }
+    }
+
+    async fn refresh_meetings(&self, ids: &[String], ttl: Duration) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE meetings SET expires_at = ? \
+             WHERE id IN (SELECT value FROM json_each(?)) AND expires_at > ?",
+        )
+        .bind(expiry_ms(ttl))
+        .bind(json_list(ids)?)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn clean_orphans(&self) -> StoreResult<u64> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let meetings = sqlx::query("DELETE FROM meetings WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        let voice_bridges = sqlx::query(
+            "DELETE FROM voice_bridges WHERE NOT EXISTS (SELECT 1 FROM meetings m \
+             WHERE m.id = voice_bridges.meeting_id AND m.voice_bridge = voice_bridges.number)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        tx.commit().await.map_err(backend)?;
+        Ok(meetings + voice_bridges)
+    }
+}
+
+fn meeting_not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!("meeting {id}"))
+}
+
+fn meeting_from_row(row: &SqliteRow) -> StoreResult<Meeting> {
+    Ok(Meeting {
+        id: row.try_get("id").map_err(backend)?,
+        server_id: row.try_get("server_id").map_err(backend)?,
+        moderator_pw: row.try_get("moderator_pw").map_err(backend)?,
+        voice_bridge: row.try_get("voice_bridge").map_err(backend)?,
+        tenant_id: row
+            .try_get::<Option<String>, _>("tenant_id")
+            .map_err(backend)?
+            .filter(|t| !t.is_empty()),
+    })
+}

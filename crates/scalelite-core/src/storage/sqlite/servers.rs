@@ -1,0 +1,348 @@
+//! `ServerStore`: the pool of BBB servers, their load and health counters.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::domain::{NewServer, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest};
+use crate::storage::sqlite::{SqliteStore, backend, is_unique_violation};
+use crate::storage::{SelectError, ServerStore, StoreError, StoreResult};
+
+/// Columns of a full server read; every query below that returns servers uses it with `s` = servers and
+/// `c` = server_counters.
+const SERVER_COLUMNS: &str = "s.id, s.url, s.secret, s.tag, s.state, s.load, s.online, s.load_multiplier, \
+     s.meetings, s.users, s.largest_meeting, s.videos, s.bbb_version, \
+     COALESCE(c.healthy_counter, 0) AS healthy_counter, \
+     COALESCE(c.unhealthy_counter, 0) AS unhealthy_counter";
+
+/// Condition for "can take new meetings" (the original's `server_load` membership).
+const AVAILABLE: &str = "s.state = 'enabled' AND s.load IS NOT NULL";
+
+impl ServerStore for SqliteStore {
+    async fn list_servers(&self) -> StoreResult<Vec<Server>> {
+        let sql = format!(
+            "SELECT {SERVER_COLUMNS} FROM servers s \
+             LEFT JOIN server_counters c ON c.server_id = s.id ORDER BY s.id"
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(server_from_row).collect()
+    }
+
+    async fn get_server(&self, id: &str) -> StoreResult<Server> {
+        let sql = format!(
+            "SELECT {SERVER_COLUMNS} FROM servers s \
+             LEFT JOIN server_counters c ON c.server_id = s.id WHERE s.id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        match row {
+            Some(row) => server_from_row(&row),
+            None => Err(server_not_found(id)),
+        }
+    }
+
+    async fn add_server(&self, server: NewServer) -> StoreResult<Server> {
+        let tag = normalize_tag(server.tag);
+        let result = sqlx::query(
+            "INSERT INTO servers (id, url, secret, tag, state, load, online, load_multiplier) \
+             VALUES (?, ?, ?, ?, ?, NULL, 0, ?)",
+        )
+        .bind(&server.id)
+        .bind(&server.url)
+        .bind(server.secret.expose())
+        .bind(&tag)
+        .bind(server.state.as_str())
+        .bind(server.load_multiplier)
+        .execute(&self.writer)
+        .await;
+        match result {
+            Ok(_) => self.get_server(&server.id).await,
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "Server already exists with id '{}'",
+                server.id
+            ))),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn patch_server(&self, id: &str, patch: ServerPatch) -> StoreResult<Server> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {SERVER_COLUMNS} FROM servers s \
+             LEFT JOIN server_counters c ON c.server_id = s.id WHERE s.id = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else {
+            return Err(server_not_found(id));
+        };
+        let mut server = server_from_row(&row)?;
+        apply_patch(&mut server, patch);
+        sqlx::query(
+            "UPDATE servers SET url = ?, secret = ?, tag = ?, state = ?, load = ?, online = ?, \
+             load_multiplier = ?, meetings = ?, users = ?, largest_meeting = ?, videos = ?, bbb_version = ? \
+             WHERE id = ?",
+        )
+        .bind(&server.url)
+        .bind(server.secret.expose())
+        .bind(&server.tag)
+        .bind(server.state.as_str())
+        .bind(server.load)
+        .bind(server.online)
+        .bind(server.load_multiplier)
+        .bind(server.stats.meetings)
+        .bind(server.stats.users)
+        .bind(server.stats.largest_meeting)
+        .bind(server.stats.videos)
+        .bind(&server.bbb_version)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(server)
+    }
+
+    async fn delete_server(&self, id: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM servers WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(server_not_found(id));
+        }
+        sqlx::query("DELETE FROM server_counters WHERE server_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn available_servers(&self) -> StoreResult<Vec<Server>> {
+        let sql = format!(
+            "SELECT {SERVER_COLUMNS} FROM servers s \
+             LEFT JOIN server_counters c ON c.server_id = s.id WHERE {AVAILABLE} ORDER BY s.load, s.id"
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(server_from_row).collect()
+    }
+
+    async fn select_server(&self, tags: &TagRequest) -> Result<Server, SelectError> {
+        // The write lock is held from the first read: no other connection or process can pick or bump a
+        // server between our choice and our increment.
+        let mut tx = self.begin_write().await?;
+        let candidates: Vec<(String, Option<String>)> = sqlx::query_as(&format!(
+            "SELECT s.id, s.tag FROM servers s WHERE {AVAILABLE} ORDER BY s.load, s.id"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let chosen = choose_server(&candidates, tags)?;
+        let sql = format!(
+            "UPDATE servers AS s SET load = s.load + s.load_multiplier WHERE s.id = ? AND {AVAILABLE}"
+        );
+        sqlx::query(&sql)
+            .bind(chosen)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let row = sqlx::query(&format!(
+            "SELECT {SERVER_COLUMNS} FROM servers s \
+             LEFT JOIN server_counters c ON c.server_id = s.id WHERE s.id = ?"
+        ))
+        .bind(chosen)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let server = server_from_row(&row)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(server)
+    }
+
+    async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
+        let sql = format!(
+            "UPDATE servers AS s SET load = s.load + ? WHERE s.id = ? AND {AVAILABLE} RETURNING load"
+        );
+        sqlx::query_scalar(&sql)
+            .bind(amount)
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)
+    }
+
+    async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO server_counters (server_id, healthy_counter) VALUES (?, 1) \
+             ON CONFLICT (server_id) DO UPDATE SET healthy_counter = healthy_counter + 1 \
+             RETURNING healthy_counter",
+        )
+        .bind(id)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(backend)
+    }
+
+    async fn increment_unhealthy(&self, id: &str) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO server_counters (server_id, unhealthy_counter) VALUES (?, 1) \
+             ON CONFLICT (server_id) DO UPDATE SET unhealthy_counter = unhealthy_counter + 1 \
+             RETURNING unhealthy_counter",
+        )
+        .bind(id)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(backend)
+    }
+
+    async fn reset_counters(&self, id: &str, healthy: bool, unhealthy: bool) -> StoreResult<()> {
+        if !healthy && !unhealthy {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO server_counters (server_id, healthy_counter, unhealthy_counter) VALUES (?, 0, 0) \
+             ON CONFLICT (server_id) DO UPDATE SET \
+             healthy_counter = CASE WHEN ? THEN 0 ELSE healthy_counter END, \
+             unhealthy_counter = CASE WHEN ? THEN 0 ELSE unhealthy_counter END",
+        )
+        .bind(id)
+        .bind(healthy)
+        .bind(unhealthy)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// The original's `find_available` on the available servers, given in ascending (load, id) order: the first
+/// server carrying one of the requested tags (`none` = untagged); with no match, a required request fails and an
+/// optional one falls back to untagged servers; untagged requests only ever get untagged servers.
+pub(super) fn choose_server<'a>(
+    available: &'a [(String, Option<String>)],
+    tags: &TagRequest,
+) -> Result<&'a str, SelectError> {
+    if available.is_empty() {
+        return Err(SelectError::NoServers);
+    }
+    let has_tag = |server_tag: &Option<String>, wanted: &str| match server_tag {
+        Some(t) => t == wanted,
+        None => wanted == "none",
+    };
+    if !tags.tags.is_empty() {
+        let tagged = available
+            .iter()
+            .find(|(_, tag)| tags.tags.iter().any(|wanted| has_tag(tag, wanted)));
+        match tagged {
+            Some((id, _)) => return Ok(id),
+            None if tags.required => return Err(SelectError::TagUnavailable(tags.display())),
+            None => {}
+        }
+    }
+    available
+        .iter()
+        .find(|(_, tag)| tag.is_none())
+        .map(|(id, _)| id.as_str())
+        .ok_or(SelectError::NoServers)
+}
+
+/// Apply `patch` to `server` with the original's load carry-over rules (see `ServerPatch`). The load lives in
+/// one column whatever the state, so cordoning and re-enabling keep it as it is.
+pub(super) fn apply_patch(server: &mut Server, patch: ServerPatch) {
+    let ServerPatch {
+        url,
+        secret,
+        tag,
+        load_multiplier,
+        state,
+        online,
+        load,
+        stats,
+        bbb_version,
+    } = patch;
+    if let Some(url) = url {
+        server.url = url;
+    }
+    if let Some(secret) = secret {
+        server.secret = secret;
+    }
+    if let Some(tag) = tag {
+        server.tag = normalize_tag(tag);
+    }
+    if let Some(load_multiplier) = load_multiplier {
+        server.load_multiplier = load_multiplier;
+    }
+    if let Some(online) = online {
+        server.online = online;
+    }
+    if let Some(stats) = stats {
+        server.stats = stats;
+    }
+    if let Some(bbb_version) = bbb_version {
+        server.bbb_version = Some(bbb_version);
+    }
+    if let Some(state) = state {
+        server.state = state;
+    }
+    if let Some(load) = load {
+        server.load = load;
+    }
+    if server.state == ServerState::Disabled {
+        server.load = None;
+    }
+}
+
+/// A blank tag is no tag.
+fn normalize_tag(tag: Option<String>) -> Option<String> {
+    tag.filter(|t| !t.is_empty())
+}
+
+fn server_not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!("server {id}"))
+}
+
+fn server_from_row(row: &SqliteRow) -> StoreResult<Server> {
+    let state: String = row.try_get("state").map_err(backend)?;
+    let state = ServerState::parse(&state)
+        .ok_or_else(|| StoreError::Backend(format!("invalid server state {state:?}")))?;
+    let load: Option<f64> = row.try_get("load").map_err(backend)?;
+    let secret: String = row.try_get("secret").map_err(backend)?;
+    Ok(Server {
+        id: row.try_get("id").map_err(backend)?,
+        url: row.try_get("url").map_err(backend)?,
+        secret: Secret::new(secret),
+        tag: row.try_get("tag").map_err(backend)?,
+        state,
+        load: if state == ServerState::Disabled {
+            None
+        } else {
+            load
+        },
+        online: row.try_get("online").map_err(backend)?,
+        load_multiplier: row.try_get("load_multiplier").map_err(backend)?,
+        healthy_counter: row.try_get("healthy_counter").map_err(backend)?,
+        unhealthy_counter: row.try_get("unhealthy_counter").map_err(backend)?,
+        stats: ServerStats {
+            meetings: row.try_get("meetings").map_err(backend)?,
+            users: row.try_get("users").map_err(backend)?,
+            largest_meeting: row.try_get("largest_meeting").map_err(backend)?,
+            videos: row.try_get("videos").map_err(backend)?,
+        },
+        bbb_version: row.try_get("bbb_version").map_err(backend)?,
+    })
+}

@@ -1,0 +1,150 @@
+//! The contract suite on the embedded back-end, plus what only SQLite has: several stores (processes) on one file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use scalelite_core::domain::{
+    MeetingPlacement, NewMeeting, NewServer, Secret, ServerPatch, ServerState, TagRequest,
+};
+use scalelite_core::storage::sqlite::SqliteStore;
+use scalelite_core::storage::{MeetingStore, ServerStore};
+use tempfile::TempDir;
+
+use crate::contract::{LONG_TTL, contract_suite};
+
+/// A fresh database file in its own temporary directory (removed when the guard drops).
+pub async fn make_store() -> (SqliteStore, TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir.path().join("scalelite.sqlite3")).await;
+    (store, dir)
+}
+
+async fn open(path: &Path) -> SqliteStore {
+    SqliteStore::open(path).await.expect("open sqlite store")
+}
+
+mod contract {
+    use super::make_store;
+
+    super::contract_suite!(make_store);
+}
+
+fn server(id: &str) -> NewServer {
+    NewServer {
+        id: id.to_owned(),
+        url: format!("https://{id}.example.com/bigbluebutton/api/"),
+        secret: Secret::new("s"),
+        tag: None,
+        state: ServerState::Enabled,
+        load_multiplier: 1.0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_share_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite3");
+    let a = open(&path).await;
+    let b = open(&path).await;
+
+    a.add_server(server("s1")).await.unwrap();
+    assert_eq!(b.get_server("s1").await.unwrap().id, "s1");
+    b.patch_server(
+        "s1",
+        ServerPatch {
+            load: Some(Some(0.0)),
+            online: Some(true),
+            ..ServerPatch::default()
+        },
+    )
+    .await
+    .unwrap();
+    let seen = a.get_server("s1").await.unwrap();
+    assert_eq!((seen.load, seen.online), (Some(0.0), true));
+
+    let meeting = NewMeeting {
+        id: "m".to_owned(),
+        server_id: "s1".to_owned(),
+        moderator_pw: "mp".to_owned(),
+        voice_bridge_candidates: vec!["123".to_owned()],
+        tenant_id: None,
+    };
+    let created = a
+        .find_or_create_meeting(meeting.clone(), LONG_TTL)
+        .await
+        .unwrap();
+    assert!(matches!(created, MeetingPlacement::Created(_)));
+    let existing = b.find_or_create_meeting(meeting, LONG_TTL).await.unwrap();
+    assert_eq!(existing, MeetingPlacement::Existing(created.into_meeting()));
+    assert!(b.delete_meeting("m").await.unwrap());
+    assert!(!a.delete_meeting("m").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_selection_across_stores_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite3");
+    let a = open(&path).await;
+    let b = open(&path).await;
+    for id in ["x", "y", "z"] {
+        a.add_server(NewServer {
+            load_multiplier: 1.5,
+            ..server(id)
+        })
+        .await
+        .unwrap();
+        b.patch_server(
+            id,
+            ServerPatch {
+                load: Some(Some(0.0)),
+                ..ServerPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move { store.select_server(&TagRequest::default()).await });
+    }
+    let mut picks: BTreeMap<String, u32> = BTreeMap::new();
+    while let Some(result) = tasks.join_next().await {
+        let server = result.expect("task").expect("select_server");
+        *picks.entry(server.id).or_default() += 1;
+    }
+    assert_eq!(
+        picks,
+        BTreeMap::from([
+            ("x".to_owned(), 20),
+            ("y".to_owned(), 20),
+            ("z".to_owned(), 20)
+        ])
+    );
+    for id in ["x", "y", "z"] {
+        assert_eq!(a.get_server(id).await.unwrap().load, Some(30.0), "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_open_of_a_fresh_file_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh.sqlite3");
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let path = path.clone();
+        opening.spawn(async move { SqliteStore::open(&path).await });
+    }
+    let mut stores = Vec::new();
+    while let Some(result) = opening.join_next().await {
+        stores.push(result.expect("task").expect("open"));
+    }
+    stores[0].add_server(server("s1")).await.unwrap();
+    for store in &stores {
+        assert_eq!(store.list_servers().await.unwrap().len(), 1);
+        store.close().await;
+    }
+    // Reopening runs the (already applied) migrations again and keeps the data.
+    let reopened = open(&path).await;
+    assert_eq!(reopened.get_server("s1").await.unwrap().id, "s1");
+}
