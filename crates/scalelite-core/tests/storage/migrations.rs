@@ -76,7 +76,7 @@ async fn migrate_an_empty_database_as_schema_rb_would() {
         "index_thumbnails_on_playback_format_id",
         "recordings_pkey",
         "callback_data_pkey",
-        "index_metadata_on_key_and_value",
+        "index_metadata_on_key_and_value_and_recording_id",
         "index_recordings_on_starttime",
     ] {
         assert!(
@@ -239,7 +239,7 @@ async fn adopts_a_database_built_by_the_originals_migrations() {
     assert!(
         indexes
             .iter()
-            .any(|i| i == "index_metadata_on_key_and_value")
+            .any(|i| i == "index_metadata_on_key_and_value_and_recording_id")
     );
     let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM schema_migrations")
         .fetch_one(env.pg())
