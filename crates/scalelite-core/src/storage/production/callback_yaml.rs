@@ -12,13 +12,16 @@ mod tests;
 /// The two callback URLs the original keeps per meeting.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallbackAttributes {
+    /// `:recording_ready_url`, notified after import.
     pub recording_ready_url: Option<String>,
+    /// `:analytics_callback_url`, where BBB's analytics are relayed.
     pub analytics_callback_url: Option<String>,
 }
 
 /// Why a stored `callback_attributes` value could not be read.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum YamlError {
+    /// Not the one-level mapping of scalars Psych writes for such a hash.
     #[error("callback_attributes line {line}: {reason}")]
     Syntax { line: usize, reason: &'static str },
 }

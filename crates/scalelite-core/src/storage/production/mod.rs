@@ -7,8 +7,8 @@
 //! - `postgres`: the recording tables; migrations in `migrations/postgres/` adopt a database the original created.
 //! - `callback_yaml`: the Psych YAML of `callback_data.callback_attributes`.
 
-pub mod callback_yaml;
-pub mod keys;
+mod callback_yaml;
+mod keys;
 mod postgres;
 mod redis;
 

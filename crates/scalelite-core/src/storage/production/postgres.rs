@@ -115,6 +115,10 @@ impl PgStore {
             Err(_) => {
                 // The statement may still be running on a connection nobody reads: do not reuse it.
                 conn.close_on_drop();
+                tracing::warn!(
+                    op,
+                    "postgres did not answer in time; dropping the connection"
+                );
                 Err(self.timed_out(op))
             }
         }

@@ -267,7 +267,12 @@ impl RedisStore {
             .server_script("read servers", |s| &s.read_servers, args)
             .await?;
         let raws: Vec<RawServer> = decode_list("read servers", &json)?;
-        Ok(raws.into_iter().map(server_from_raw).collect())
+        let mut servers: Vec<Server> = raws.into_iter().map(server_from_raw).collect();
+        if mode == "all" {
+            // SMEMBERS order is arbitrary; give callers (tables, tests) a stable one.
+            servers.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        Ok(servers)
     }
 
     // ----- servers -----
@@ -451,12 +456,14 @@ impl RedisStore {
                 ids.iter().map(|id| self.inner.keys.meeting(id)).collect(),
             )
             .await?;
-        Ok(ids
+        let mut meetings: Vec<Meeting> = ids
             .iter()
             .zip(hashes)
             .filter(|(_, h)| !h.is_empty())
             .map(|(id, h)| meeting_from_hash(id, &h))
-            .collect())
+            .collect();
+        meetings.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(meetings)
     }
 
     pub(crate) async fn find_or_create_meeting(
@@ -615,12 +622,14 @@ impl RedisStore {
                 ids.iter().map(|id| self.inner.keys.tenant(id)).collect(),
             )
             .await?;
-        Ok(ids
+        let mut tenants: Vec<Tenant> = ids
             .iter()
             .zip(hashes)
             .filter(|(_, h)| !h.is_empty())
             .map(|(id, h)| tenant_from_hash(id, &h))
-            .collect())
+            .collect();
+        tenants.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(tenants)
     }
 
     pub(crate) async fn get_tenant(&self, id: &str) -> StoreResult<Tenant> {
@@ -687,7 +696,7 @@ impl RedisStore {
 
     pub(crate) async fn add_tenant(&self, tenant: Tenant) -> StoreResult<Tenant> {
         match self.save_tenant(&tenant, "add").await?.as_str() {
-            "ok" => Ok(tenant),
+            "ok" => self.get_tenant(&tenant.id).await,
             _ => Err(StoreError::Conflict(format!(
                 "Tenant already exists with id '{}'",
                 tenant.id

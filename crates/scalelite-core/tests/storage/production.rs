@@ -1,0 +1,796 @@
+//! ProductionStore against real Redis and PostgreSQL: behaviour that depends on the back-end (atomicity under
+//! concurrency, expiry, several store instances sharing one namespace, query semantics in SQL).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use scalelite_core::domain::{
+    CallbackData, MeetingPlacement, NewMeeting, NewServer, PlaybackFormat, Recording,
+    RecordingFilter, Secret, ServerPatch, ServerState, TagRequest, Tenant, TenantSetting,
+    Thumbnail,
+};
+use scalelite_core::storage::{
+    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreError, TenantStore,
+};
+
+use crate::contract::contract_suite;
+use crate::pg_support::TestEnv;
+
+/// A store on a fresh Redis namespace and PostgreSQL database; the `TestEnv` removes both when dropped.
+pub async fn make_store() -> (
+    scalelite_core::storage::production::ProductionStore,
+    TestEnv,
+) {
+    let env = TestEnv::new().await;
+    let store = env.store().await;
+    (store, env)
+}
+
+mod contract {
+    use super::make_store;
+
+    super::contract_suite!(make_store);
+}
+
+pub fn new_server(id: &str, tag: Option<&str>, multiplier: f64) -> NewServer {
+    NewServer {
+        id: id.to_owned(),
+        url: format!("https://{id}.example/bigbluebutton/api/"),
+        secret: Secret::new(format!("secret-{id}")),
+        tag: tag.map(str::to_owned),
+        state: ServerState::Enabled,
+        load_multiplier: multiplier,
+    }
+}
+
+pub fn load(value: f64) -> ServerPatch {
+    ServerPatch {
+        load: Some(Some(value)),
+        online: Some(true),
+        ..ServerPatch::default()
+    }
+}
+
+pub fn new_meeting(id: &str, server: &str, tenant: Option<&str>, bridges: &[&str]) -> NewMeeting {
+    NewMeeting {
+        id: id.to_owned(),
+        server_id: server.to_owned(),
+        moderator_pw: "mp".to_owned(),
+        voice_bridge_candidates: bridges.iter().map(|b| (*b).to_owned()).collect(),
+        tenant_id: tenant.map(str::to_owned),
+    }
+}
+
+pub fn recording(
+    record_id: &str,
+    meeting_id: &str,
+    start_ms: i64,
+    meta: &[(&str, &str)],
+) -> Recording {
+    Recording {
+        record_id: record_id.to_owned(),
+        meeting_id: meeting_id.to_owned(),
+        name: Some(format!("Recording {record_id}")),
+        published: true,
+        participants: Some(3),
+        state: Some("published".to_owned()),
+        starttime: Utc.timestamp_millis_opt(start_ms).single(),
+        endtime: Utc.timestamp_millis_opt(start_ms + 60_000).single(),
+        deleted_at: None,
+        protected: false,
+        publish_updated: false,
+        metadata: meta
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        playback_formats: vec![PlaybackFormat {
+            format: "presentation".to_owned(),
+            url: format!("/playback/presentation/2.3/{record_id}"),
+            length: Some(12),
+            processing_time: None,
+            thumbnails: vec![
+                Thumbnail {
+                    width: Some(176),
+                    height: Some(136),
+                    alt: Some("slide 1".to_owned()),
+                    url: format!("/presentation/{record_id}/thumb-1.png"),
+                    sequence: 0,
+                },
+                Thumbnail {
+                    width: None,
+                    height: None,
+                    alt: None,
+                    url: format!("/presentation/{record_id}/thumb-2.png"),
+                    sequence: 1,
+                },
+            ],
+        }],
+    }
+}
+
+fn ids(recs: &[Recording]) -> Vec<&str> {
+    recs.iter().map(|r| r.record_id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn select_server_is_atomic_across_store_instances() {
+    let env = TestEnv::new().await;
+    let a = env.store().await;
+    let b = env.store().await;
+    a.add_server(new_server("s1", None, 1.0)).await.unwrap();
+    a.add_server(new_server("s2", None, 2.0)).await.unwrap();
+    a.patch_server("s1", load(0.0)).await.unwrap();
+    a.patch_server("s2", load(0.0)).await.unwrap();
+
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store.select_server(&TagRequest::default()).await.unwrap()
+        }));
+    }
+    let mut seen = HashSet::new();
+    for t in tasks {
+        let s = t.await.unwrap();
+        // Every caller saw its own increment: no two callers got the same (server, load after the bump).
+        assert!(
+            seen.insert((s.id.clone(), s.load.unwrap().to_bits())),
+            "duplicate {s:?}"
+        );
+    }
+    let s1 = a.get_server("s1").await.unwrap().load.unwrap();
+    let s2 = a.get_server("s2").await.unwrap().load.unwrap();
+    // Each selection adds its server's multiplier: s1 got n1 × 1, s2 got n2 × 2 with n1 + n2 = 30.
+    assert_eq!(s1 + s2 / 2.0, 30.0, "s1={s1} s2={s2}");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn select_server_follows_tags_and_load() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    for (id, tag, l) in [
+        ("u1", None, 5.0),
+        ("u2", None, 3.0),
+        ("t1", Some("red"), 9.0),
+        ("t2", Some("red"), 1.0),
+        ("g1", Some("green"), 0.0),
+    ] {
+        s.add_server(new_server(id, tag, 1.0)).await.unwrap();
+        s.patch_server(id, load(l)).await.unwrap();
+    }
+    let pick = |tags: &str| {
+        let s = s.clone();
+        let req = TagRequest::parse(Some(tags));
+        async move { s.select_server(&req).await }
+    };
+    // Untagged requests only use untagged servers.
+    assert_eq!(pick("").await.unwrap().id, "u2");
+    // Tagged: lowest load among matching servers.
+    assert_eq!(pick("red").await.unwrap().id, "t2");
+    // Several tags: union, by load.
+    assert_eq!(pick("red;green!").await.unwrap().id, "g1");
+    // `none` matches untagged servers.
+    let none = pick("none").await.unwrap();
+    assert!(none.tag.is_none());
+    // Unknown optional tag falls back to untagged; required fails with the tag list.
+    assert!(pick("blue").await.unwrap().tag.is_none());
+    match pick("blue;pink!").await {
+        Err(SelectError::TagUnavailable(t)) => assert_eq!(t, "blue;pink"),
+        other => panic!("expected TagUnavailable, got {other:?}"),
+    }
+    // The returned server is enabled with its bumped load.
+    let chosen = pick("red").await.unwrap();
+    assert_eq!(chosen.state, ServerState::Enabled);
+    assert_eq!(chosen.load, s.get_server(&chosen.id).await.unwrap().load);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn select_server_without_available_servers() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    assert!(matches!(
+        s.select_server(&TagRequest::default()).await,
+        Err(SelectError::NoServers)
+    ));
+    // Only a tagged server available: an untagged request finds nothing.
+    s.add_server(new_server("t", Some("x"), 1.0)).await.unwrap();
+    s.patch_server("t", load(0.0)).await.unwrap();
+    assert!(matches!(
+        s.select_server(&TagRequest::default()).await,
+        Err(SelectError::NoServers)
+    ));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn patch_server_moves_load_with_state() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    s.add_server(new_server("a", None, 1.0)).await.unwrap();
+    assert_eq!(s.get_server("a").await.unwrap().load, None);
+    s.patch_server("a", load(4.0)).await.unwrap();
+    let cordon = ServerPatch {
+        state: Some(ServerState::Cordoned),
+        ..ServerPatch::default()
+    };
+    let c = s.patch_server("a", cordon).await.unwrap();
+    assert_eq!((c.state, c.load), (ServerState::Cordoned, Some(4.0)));
+    assert!(s.available_servers().await.unwrap().is_empty());
+    assert_eq!(
+        s.increment_load("a", 1.0).await.unwrap(),
+        None,
+        "cordoned: no bump"
+    );
+    let enable = ServerPatch {
+        state: Some(ServerState::Enabled),
+        ..ServerPatch::default()
+    };
+    let e = s.patch_server("a", enable).await.unwrap();
+    assert_eq!((e.state, e.load), (ServerState::Enabled, Some(4.0)));
+    assert_eq!(s.increment_load("a", 2.5).await.unwrap(), Some(6.5));
+    let disable = ServerPatch {
+        state: Some(ServerState::Disabled),
+        load: Some(Some(3.0)),
+        ..ServerPatch::default()
+    };
+    let d = s.patch_server("a", disable).await.unwrap();
+    assert_eq!(
+        (d.state, d.load),
+        (ServerState::Disabled, None),
+        "a disabled server never gets a load"
+    );
+    assert!(matches!(
+        s.patch_server("missing", ServerPatch::default()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn servers_crud_and_counters() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let added = s.add_server(new_server("a", Some("t"), 2.5)).await.unwrap();
+    assert_eq!(added.tag.as_deref(), Some("t"));
+    assert_eq!(added.load_multiplier, 2.5);
+    assert!(!added.online);
+    assert!(matches!(
+        s.add_server(new_server("a", None, 1.0)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.increment_healthy("a").await.unwrap(), 1);
+    assert_eq!(s.increment_healthy("a").await.unwrap(), 2);
+    assert_eq!(s.increment_unhealthy("a").await.unwrap(), 1);
+    let got = s.get_server("a").await.unwrap();
+    assert_eq!((got.healthy_counter, got.unhealthy_counter), (2, 1));
+    s.reset_counters("a", true, false).await.unwrap();
+    let got = s.get_server("a").await.unwrap();
+    assert_eq!((got.healthy_counter, got.unhealthy_counter), (0, 1));
+    let untag = ServerPatch {
+        tag: Some(None),
+        ..ServerPatch::default()
+    };
+    assert_eq!(s.patch_server("a", untag).await.unwrap().tag, None);
+    assert_eq!(s.list_servers().await.unwrap().len(), 1);
+    s.delete_server("a").await.unwrap();
+    assert!(matches!(
+        s.get_server("a").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.delete_server("a").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(s.list_servers().await.unwrap().is_empty());
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn find_or_create_meeting_creates_once_under_concurrency() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.find_or_create_meeting(
+                new_meeting(
+                    "m1",
+                    &format!("server{i}"),
+                    None,
+                    &["111111111", "222222222"],
+                ),
+                Duration::from_secs(600),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut created = 0;
+    let mut servers = HashSet::new();
+    for t in tasks {
+        let p = t.await.unwrap();
+        if matches!(p, MeetingPlacement::Created(_)) {
+            created += 1;
+        }
+        servers.insert(p.meeting().server_id.clone());
+        assert_eq!(p.meeting().voice_bridge, "111111111");
+    }
+    assert_eq!(created, 1);
+    assert_eq!(servers.len(), 1, "every caller sees the winner's server");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn meetings_voice_bridges_tenants_and_ttl() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let ttl = Duration::from_secs(300);
+    let m1 = s
+        .find_or_create_meeting(
+            new_meeting("m1", "a", Some("t1"), &["100000001", "100000002"]),
+            ttl,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(m1, MeetingPlacement::Created(_)));
+    // The next meeting skips the taken number.
+    let m2 = s
+        .find_or_create_meeting(
+            new_meeting("m2", "a", None, &["100000001", "100000002"]),
+            ttl,
+        )
+        .await
+        .unwrap();
+    assert_eq!(m2.meeting().voice_bridge, "100000002");
+    // All candidates taken: Conflict.
+    assert!(matches!(
+        s.find_or_create_meeting(
+            new_meeting("m3", "a", None, &["100000001", "100000002"]),
+            ttl
+        )
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Tenant mismatch: Conflict; same tenant or none: the existing record.
+    assert!(matches!(
+        s.find_or_create_meeting(new_meeting("m1", "b", Some("t2"), &["1"]), ttl)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let again = s
+        .find_or_create_meeting(new_meeting("m1", "b", None, &["1"]), ttl)
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, MeetingPlacement::Existing(ref m) if m.server_id == "a" && m.tenant_id.as_deref() == Some("t1"))
+    );
+    assert_eq!(
+        s.meeting_by_voice_bridge("100000002").await.unwrap().id,
+        "m2"
+    );
+    assert!(matches!(
+        s.meeting_by_voice_bridge("999").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // TTL set at creation and extended by refresh.
+    let mut raw = env.redis.clone();
+    let key = env.keys.meeting("m1");
+    let t: i64 = redis::cmd("TTL")
+        .arg(&key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(t > 0 && t <= 300, "ttl {t}");
+    s.refresh_meetings(
+        &["m1".to_owned(), "gone".to_owned()],
+        Duration::from_secs(5000),
+    )
+    .await
+    .unwrap();
+    let t: i64 = redis::cmd("TTL")
+        .arg(&key)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(t > 300, "refreshed ttl {t}");
+
+    // Delete frees the number; deleting again is not an error.
+    assert!(s.delete_meeting("m2").await.unwrap());
+    assert!(!s.delete_meeting("m2").await.unwrap());
+    let m3 = s
+        .find_or_create_meeting(
+            new_meeting("m3", "a", None, &["100000001", "100000002"]),
+            ttl,
+        )
+        .await
+        .unwrap();
+    assert_eq!(m3.meeting().voice_bridge, "100000002");
+    let mut listed: Vec<String> = s
+        .list_meetings()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["m1", "m3"]);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn expired_meetings_leave_orphans_that_clean_orphans_removes() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    s.find_or_create_meeting(
+        new_meeting("keep", "a", None, &["200000001"]),
+        Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    s.find_or_create_meeting(
+        new_meeting("gone", "a", None, &["200000002"]),
+        Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    // Simulate TTL expiry of one record.
+    let mut raw = env.redis.clone();
+    let _: () = redis::cmd("DEL")
+        .arg(env.keys.meeting("gone"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.get_meeting("gone").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(s.list_meetings().await.unwrap().len(), 1);
+    assert_eq!(
+        s.clean_orphans().await.unwrap(),
+        2,
+        "one meetings entry and one voice bridge"
+    );
+    assert_eq!(s.clean_orphans().await.unwrap(), 0);
+    let members: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(env.keys.meetings())
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(members, ["keep"]);
+    let bridges: Vec<String> = redis::cmd("HKEYS")
+        .arg(env.keys.voice_bridges())
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(bridges, ["200000001"]);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn tenants_and_settings() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let t = Tenant {
+        id: "t1".into(),
+        name: "acme".into(),
+        secrets: vec![Secret::new("s1"), Secret::new("s2")],
+        lrs_endpoint: Some("https://lrs.example".into()),
+        ..Tenant::default()
+    };
+    s.add_tenant(t.clone()).await.unwrap();
+    assert!(matches!(
+        s.add_tenant(t.clone()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_tenant_by_name("acme").await.unwrap(), t);
+    assert!(matches!(
+        s.get_tenant_by_name("ACME").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let renamed = Tenant {
+        name: "acme2".into(),
+        lrs_endpoint: None,
+        ..t.clone()
+    };
+    assert_eq!(s.update_tenant(renamed.clone()).await.unwrap(), renamed);
+    assert!(matches!(
+        s.get_tenant_by_name("acme").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(s.get_tenant_by_name("acme2").await.unwrap().id, "t1");
+    assert!(matches!(
+        s.update_tenant(Tenant {
+            id: "nope".into(),
+            ..renamed.clone()
+        })
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let setting = TenantSetting {
+        id: "set1".into(),
+        tenant_id: "t1".into(),
+        param: "record".into(),
+        value: "false".into(),
+        override_value: true,
+    };
+    s.put_tenant_setting(setting.clone()).await.unwrap();
+    let changed = TenantSetting {
+        value: "true".into(),
+        ..setting.clone()
+    };
+    s.put_tenant_setting(changed.clone()).await.unwrap();
+    assert_eq!(s.list_tenant_settings("t1").await.unwrap(), [changed]);
+    s.delete_tenant_setting("t1", "set1").await.unwrap();
+    assert!(s.list_tenant_settings("t1").await.unwrap().is_empty());
+    assert!(matches!(
+        s.delete_tenant_setting("t1", "set1").await,
+        Err(StoreError::NotFound(_))
+    ));
+    s.delete_tenant("t1").await.unwrap();
+    assert!(s.list_tenants().await.unwrap().is_empty());
+    assert!(matches!(
+        s.get_tenant_by_name("acme2").await,
+        Err(StoreError::NotFound(_))
+    ));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn tokens_are_one_time_and_leases_exclusive() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let token = "ab".repeat(32);
+    s.put_playback_token(&token, "rec1", "presentation", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.take_playback_token(&token).await.unwrap(),
+        Some(("rec1".to_owned(), "presentation".to_owned()))
+    );
+    assert_eq!(s.take_playback_token(&token).await.unwrap(), None);
+
+    let ttl = Duration::from_secs(30);
+    assert!(s.try_lease("poller", "p1", ttl).await.unwrap());
+    assert!(!s.try_lease("poller", "p2", ttl).await.unwrap());
+    assert!(s.try_lease("poller", "p1", ttl).await.unwrap(), "renewal");
+    s.release_lease("poller", "p2").await.unwrap();
+    assert!(
+        !s.try_lease("poller", "p2", ttl).await.unwrap(),
+        "only the holder releases"
+    );
+    s.release_lease("poller", "p1").await.unwrap();
+    assert!(s.try_lease("poller", "p2", ttl).await.unwrap());
+    s.health_check().await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn recordings_upsert_and_read_back() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let r = recording(
+        "rec-1",
+        "meet-1",
+        1_700_000_000_123,
+        &[("bbb-origin", "gl"), ("tenant-id", "t1")],
+    );
+    let stored = s.upsert_recording(r.clone()).await.unwrap();
+    assert_eq!(stored, r);
+    assert_eq!(s.get_recording("rec-1").await.unwrap(), r);
+    // Re-import: metadata upserted by key (missing keys kept), formats by format, thumbnails replaced.
+    let mut again = r.clone();
+    again.name = Some("Renamed".into());
+    again.metadata = vec![
+        ("bbb-origin".into(), "moodle".into()),
+        ("new".into(), "x".into()),
+    ];
+    again.playback_formats[0].thumbnails.truncate(1);
+    again.playback_formats.push(PlaybackFormat {
+        format: "video".into(),
+        url: "/playback/video/rec-1/".into(),
+        length: Some(13),
+        processing_time: Some(7),
+        thumbnails: vec![],
+    });
+    let stored = s.upsert_recording(again.clone()).await.unwrap();
+    assert_eq!(stored.name.as_deref(), Some("Renamed"));
+    assert_eq!(
+        stored.metadata,
+        [
+            ("bbb-origin".to_owned(), "moodle".to_owned()),
+            ("tenant-id".to_owned(), "t1".to_owned()),
+            ("new".to_owned(), "x".to_owned())
+        ]
+    );
+    assert_eq!(stored.playback_formats.len(), 2);
+    assert_eq!(stored.playback_formats[0].thumbnails.len(), 1);
+    assert_eq!(stored.playback_formats[1].format, "video");
+    assert!(matches!(
+        s.get_recording("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn find_recordings_filters() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let fixtures = [
+        recording(
+            "abc_1-100",
+            "m1",
+            1_000,
+            &[("tenant-id", "t1"), ("gl-listed", "true")],
+        ),
+        recording(
+            "abc%1-200",
+            "m1",
+            3_000,
+            &[("tenant-id", "t1"), ("bbb-context", "c1")],
+        ),
+        recording(
+            "abcx1-300",
+            "m2",
+            2_000,
+            &[("tenant-id", "t2"), ("bbb-context", "c1")],
+        ),
+        recording("ABC|1-400", "m3", 4_000, &[]),
+    ];
+    for r in fixtures {
+        s.upsert_recording(r).await.unwrap();
+    }
+    let find = |f: RecordingFilter| {
+        let s = s.clone();
+        async move { s.find_recordings(&f).await.unwrap() }
+    };
+    // Everything, newest first.
+    assert_eq!(
+        ids(&find(RecordingFilter::default()).await),
+        ["ABC|1-400", "abc%1-200", "abcx1-300", "abc_1-100"]
+    );
+    // Prefixes are literal and case-sensitive: `_` and `%` are not wildcards.
+    let prefix = |p: &[&str]| RecordingFilter {
+        record_id_prefixes: Some(p.iter().map(|x| (*x).to_owned()).collect()),
+        ..RecordingFilter::default()
+    };
+    assert_eq!(ids(&find(prefix(&["abc_"])).await), ["abc_1-100"]);
+    assert_eq!(ids(&find(prefix(&["abc%"])).await), ["abc%1-200"]);
+    assert_eq!(ids(&find(prefix(&["ABC|"])).await), ["ABC|1-400"]);
+    assert_eq!(
+        ids(&find(prefix(&["abc_", "abcx"])).await),
+        ["abcx1-300", "abc_1-100"]
+    );
+    assert_eq!(find(prefix(&[""])).await.len(), 4);
+    assert!(find(prefix(&[])).await.is_empty());
+    // Meeting ids, states, exact ids.
+    let f = RecordingFilter {
+        meeting_ids: Some(vec!["m1".into()]),
+        ..RecordingFilter::default()
+    };
+    assert_eq!(ids(&find(f).await), ["abc%1-200", "abc_1-100"]);
+    s.set_published("abc_1-100", false).await.unwrap();
+    let f = RecordingFilter {
+        states: Some(vec!["unpublished".into()]),
+        ..RecordingFilter::default()
+    };
+    let unpublished = find(f).await;
+    assert_eq!(ids(&unpublished), ["abc_1-100"]);
+    assert!(!unpublished[0].published && unpublished[0].publish_updated);
+    let f = RecordingFilter {
+        record_ids: Some(vec!["abcx1-300".into(), "nope".into()]),
+        ..RecordingFilter::default()
+    };
+    assert_eq!(ids(&find(f).await), ["abcx1-300"]);
+    // Metadata OR across pairs; tenant filter independent of it.
+    let f = RecordingFilter {
+        metadata_any: Some(vec![
+            ("bbb-context".into(), "c1".into()),
+            ("gl-listed".into(), "true".into()),
+        ]),
+        ..RecordingFilter::default()
+    };
+    assert_eq!(
+        ids(&find(f.clone()).await),
+        ["abc%1-200", "abcx1-300", "abc_1-100"]
+    );
+    let with_tenant = RecordingFilter {
+        tenant_id: Some("t1".into()),
+        ..f
+    };
+    assert_eq!(ids(&find(with_tenant).await), ["abc%1-200", "abc_1-100"]);
+    let none = RecordingFilter {
+        metadata_any: Some(vec![]),
+        ..RecordingFilter::default()
+    };
+    assert!(find(none).await.is_empty());
+    // Pagination.
+    let page = RecordingFilter {
+        offset: Some(1),
+        limit: Some(2),
+        ..RecordingFilter::default()
+    };
+    assert_eq!(ids(&find(page).await), ["abc%1-200", "abcx1-300"]);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn metadata_updates_deletion_and_callback_data() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    s.upsert_recording(recording("r1", "m1", 1, &[("a", "1"), ("b", "2")]))
+        .await
+        .unwrap();
+    s.upsert_recording(recording("r2", "m1", 2, &[("a", "1")]))
+        .await
+        .unwrap();
+    s.update_metadata(
+        &["r1".into(), "r2".into(), "unknown".into()],
+        &[("a".into(), "9".into()), ("c".into(), "3".into())],
+        &["b".into()],
+    )
+    .await
+    .unwrap();
+    let r1 = s.get_recording("r1").await.unwrap();
+    assert_eq!(
+        r1.metadata,
+        [
+            ("a".to_owned(), "9".to_owned()),
+            ("c".to_owned(), "3".to_owned())
+        ]
+    );
+    assert_eq!(s.get_recording("r2").await.unwrap().metadata, r1.metadata);
+    s.set_protected("r1", true).await.unwrap();
+    assert!(s.get_recording("r1").await.unwrap().protected);
+    assert!(matches!(
+        s.set_protected("nope", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    s.mark_recording_deleted("r1").await.unwrap();
+    let deleted = s.get_recording("r1").await.unwrap();
+    assert_eq!(deleted.state.as_deref(), Some("deleted"));
+    assert!(deleted.metadata.is_empty() && deleted.playback_formats.is_empty());
+    let orphans: i64 = sqlx::query_scalar("SELECT count(*) FROM thumbnails")
+        .fetch_one(env.pg())
+        .await
+        .unwrap();
+    assert_eq!(orphans, 2, "only r2's thumbnails remain");
+
+    assert_eq!(s.get_callback_data("m1").await.unwrap(), None);
+    let mut cb = CallbackData {
+        meeting_id: "m1".into(),
+        recording_id: None,
+        recording_ready_url: Some("https://lms.example/ready?x=1".into()),
+        analytics_callback_url: None,
+    };
+    s.put_callback_data(cb.clone()).await.unwrap();
+    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(cb.clone()));
+    cb.recording_id = Some(42);
+    cb.analytics_callback_url = Some("https://a.example/cb".into());
+    s.put_callback_data(cb.clone()).await.unwrap();
+    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(cb));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM callback_data")
+        .fetch_one(env.pg())
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "replaced, not duplicated");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn namespaces_are_isolated() {
+    let one = TestEnv::new().await;
+    let two = TestEnv::new().await;
+    let a = one.store().await;
+    let b = two.store().await;
+    a.add_server(new_server("x", None, 1.0)).await.unwrap();
+    assert!(b.list_servers().await.unwrap().is_empty());
+    assert_eq!(a.keys().servers(), format!("{}:servers", one.namespace));
+    one.cleanup().await;
+    two.cleanup().await;
+}
