@@ -74,46 +74,57 @@ fn only_meeting_id(id: &str) -> Params {
     params
 }
 
+/// Send `call` to the meeting's server (reduced timeouts when it is offline) and pass its answer on.
+async fn proxy(
+    state: &AppState,
+    server: &Server,
+    call: &str,
+    params: &Params,
+    body: Option<XmlBody>,
+    unreachable: &str,
+) -> Result<Response> {
+    let response = state
+        .bbb
+        .call(server, call, params, body, !server.online)
+        .await
+        .map_err(|e| ApiError::from_call(e, unreachable))?;
+    Ok(ok_xml(&response.root))
+}
+
+const UNABLE_TO_ACCESS_MEETING: &str = "Unable to access meeting on server.";
+
 /// `getMeetingInfo`: proxied to the meeting's server with only `meetingID`.
 pub async fn get_meeting_info(state: &AppState, req: BbbRequest) -> Result<Response> {
     let (meeting, server) = meeting_and_server(state, &req).await?;
-    let response = state
-        .bbb
-        .call(
-            &server,
-            "getMeetingInfo",
-            &only_meeting_id(&meeting.id),
-            None,
-            !server.online,
-        )
-        .await
-        .map_err(|e| ApiError::from_call(e, "Unable to access meeting on server."))?;
-    Ok(ok_xml(&response.root))
+    let params = only_meeting_id(&meeting.id);
+    proxy(
+        state,
+        &server,
+        "getMeetingInfo",
+        &params,
+        None,
+        UNABLE_TO_ACCESS_MEETING,
+    )
+    .await
 }
 
 /// `isMeetingRunning`: an unknown meeting is not running (answered locally).
 pub async fn is_meeting_running(state: &AppState, req: BbbRequest) -> Result<Response> {
-    let id = meeting_id(&req)?;
-    let Some(meeting) = scoped_meeting(state, id.as_str(), req.tenant.as_ref()).await? else {
-        return Ok(ok_xml(&xml::not_running()));
+    let (meeting, server) = match meeting_and_server(state, &req).await {
+        Ok(found) => found,
+        Err(ApiError::MeetingNotFound) => return Ok(ok_xml(&xml::not_running())),
+        Err(e) => return Err(e),
     };
-    let server = match state.store.get_server(&meeting.server_id).await {
-        Ok(server) => server,
-        Err(StoreError::NotFound(_)) => return Ok(ok_xml(&xml::not_running())),
-        Err(e) => return Err(e.into()),
-    };
-    let response = state
-        .bbb
-        .call(
-            &server,
-            "isMeetingRunning",
-            &only_meeting_id(&meeting.id),
-            None,
-            !server.online,
-        )
-        .await
-        .map_err(|e| ApiError::from_call(e, "Unable to access meeting on server."))?;
-    Ok(ok_xml(&response.root))
+    let params = only_meeting_id(&meeting.id);
+    proxy(
+        state,
+        &server,
+        "isMeetingRunning",
+        &params,
+        None,
+        UNABLE_TO_ACCESS_MEETING,
+    )
+    .await
 }
 
 /// `end`: the meeting is forgotten first, then the server is asked to end it (only meetingID and password go).
@@ -122,30 +133,31 @@ pub async fn end(state: &AppState, req: BbbRequest) -> Result<Response> {
     state.store.delete_meeting(&meeting.id).await?;
     let mut params = only_meeting_id(&meeting.id);
     params.set("password", req.params.get("password").unwrap_or_default());
-    let response = state
-        .bbb
-        .call(&server, "end", &params, None, !server.online)
-        .await
-        .map_err(|e| ApiError::from_call(e, "Unable to access meeting on server."))?;
-    Ok(ok_xml(&response.root))
+    proxy(
+        state,
+        &server,
+        "end",
+        &params,
+        None,
+        UNABLE_TO_ACCESS_MEETING,
+    )
+    .await
 }
 
 /// `insertDocument`: the XML body is forwarded to the meeting's server.
 pub async fn insert_document(state: &AppState, req: BbbRequest) -> Result<Response> {
     let (meeting, server) = meeting_and_server(state, &req).await?;
     let body = req.xml_body.as_ref().map(|b| XmlBody(b.to_vec()));
-    let response = state
-        .bbb
-        .call(
-            &server,
-            "insertDocument",
-            &only_meeting_id(&meeting.id),
-            body,
-            !server.online,
-        )
-        .await
-        .map_err(|e| ApiError::from_call(e, "Unable to insert document on server."))?;
-    Ok(ok_xml(&response.root))
+    let params = only_meeting_id(&meeting.id);
+    proxy(
+        state,
+        &server,
+        "insertDocument",
+        &params,
+        body,
+        "Unable to insert document on server.",
+    )
+    .await
 }
 
 /// `getMeetings`: every online, not disabled server asked in parallel; a server that fails is logged and left
