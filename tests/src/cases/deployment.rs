@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -65,7 +66,11 @@ impl Unit {
             let (key, value) = line
                 .split_once('=')
                 .unwrap_or_else(|| panic!("{name}: not a key=value line: {line}"));
-            entries.push((section.clone(), key.trim().to_owned(), value.trim().to_owned()));
+            entries.push((
+                section.clone(),
+                key.trim().to_owned(),
+                value.trim().to_owned(),
+            ));
         }
         Unit {
             name: name.to_owned(),
@@ -96,7 +101,10 @@ impl Unit {
     fn one(&self, section: &str, key: &str) -> &str {
         match self.all(section, key).as_slice() {
             [value] => value,
-            other => panic!("{}: [{section}] {key} = {other:?}, expected one value", self.name),
+            other => panic!(
+                "{}: [{section}] {key} = {other:?}, expected one value",
+                self.name
+            ),
         }
     }
 
@@ -160,13 +168,12 @@ fn systemd_root(units: &[(String, String)]) -> tempfile::TempDir {
     for (name, text) in units {
         std::fs::write(unit_dir.join(name), text).unwrap();
         for program in Unit::parse(name, text).executables() {
-            let relative = program.strip_prefix('/').unwrap_or_else(|| {
-                panic!("{name}: {program} is not an absolute path")
-            });
+            let relative = program
+                .strip_prefix('/')
+                .unwrap_or_else(|| panic!("{name}: {program} is not an absolute path"));
             let stub = root.path().join(relative);
             std::fs::create_dir_all(stub.parent().unwrap()).unwrap();
             std::fs::write(&stub, "#!/bin/sh\nexit 0\n").unwrap();
-            use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
     }
@@ -284,7 +291,13 @@ const DOCKERFILES: [&str; 2] = ["docker/Dockerfile", "docker/nginx/Dockerfile"];
 fn workspace_binaries() -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(repo())
         .output()
         .expect("cargo metadata runs");
@@ -510,7 +523,8 @@ fn original_docker_run(role: &str) -> String {
     let image = format!("blindsidenetwks/scalelite:${{SCALELITE_TAG}}-{role}");
     let common = "--log-opt max-size=10m --log-opt max-file=5";
     let env = "--env-file /etc/default/scalelite --network scalelite";
-    let recordings = "--mount type=bind,source=${SCALELITE_RECORDING_DIR},target=/var/bigbluebutton";
+    let recordings =
+        "--mount type=bind,source=${SCALELITE_RECORDING_DIR},target=/var/bigbluebutton";
     match role {
         "api" => format!(
             "/usr/bin/docker run {common} --name scalelite-api {env} {recordings} $SCALELITE_API_EXTRA_OPTS {image}"
@@ -537,8 +551,10 @@ fn container_units_keep_the_originals_names_images_env_file_and_options() {
         ("poller", "Scalelite Meeting Status Poller"),
         ("recording-importer", "Scalelite Recording Importer"),
     ];
-    let mut expected_files: BTreeSet<String> =
-        ROLES.iter().map(|r| format!("scalelite-{r}.service")).collect();
+    let mut expected_files: BTreeSet<String> = ROLES
+        .iter()
+        .map(|r| format!("scalelite-{r}.service"))
+        .collect();
     expected_files.insert("scalelite.target".into());
     assert_eq!(unit_files("systemd"), expected_files);
 
@@ -550,14 +566,23 @@ fn container_units_keep_the_originals_names_images_env_file_and_options() {
         let unit = Unit::load("systemd", &format!("{container}.service"));
         assert_eq!(unit.one("Unit", "Description"), description);
         let after = unit.words("Unit", "After");
-        assert!(after.contains("network-online.target"), "{container}: After={after:?}");
+        assert!(
+            after.contains("network-online.target"),
+            "{container}: After={after:?}"
+        );
         assert_eq!(unit.one("Unit", "Wants"), "network-online.target");
         assert_eq!(unit.one("Unit", "Before"), "scalelite.target");
         assert_eq!(unit.one("Unit", "PartOf"), "scalelite.target");
         assert_eq!(unit.one("Install", "WantedBy"), "scalelite.target");
-        assert_eq!(unit.one("Service", "EnvironmentFile"), "/etc/default/scalelite");
+        assert_eq!(
+            unit.one("Service", "EnvironmentFile"),
+            "/etc/default/scalelite"
+        );
         // The image repository defaults to ours; the environment file (read after, so it wins) may change it.
-        assert_eq!(unit.one("Service", "Environment"), "SCALELITE_IMAGE=scalelite-rs");
+        assert_eq!(
+            unit.one("Service", "Environment"),
+            "SCALELITE_IMAGE=scalelite-rs"
+        );
 
         let image = format!("${{SCALELITE_IMAGE}}:${{SCALELITE_TAG}}-{role}");
         assert_eq!(
@@ -583,12 +608,16 @@ fn container_units_keep_the_originals_names_images_env_file_and_options() {
 
         match role {
             "nginx" => {
-                assert!(after.contains("scalelite-api.service") && after.contains("remote-fs.target"));
+                assert!(
+                    after.contains("scalelite-api.service") && after.contains("remote-fs.target")
+                );
                 assert_eq!(unit.one("Unit", "Requires"), "scalelite-api.service");
             }
             "poller" => assert!(after.contains("scalelite-api.service")),
             "recording-importer" => {
-                assert!(after.contains("scalelite-api.service") && after.contains("remote-fs.target"));
+                assert!(
+                    after.contains("scalelite-api.service") && after.contains("remote-fs.target")
+                );
                 assert_eq!(unit.one("Service", "TimeoutStopSec"), "140");
                 assert_eq!(
                     unit.one("Service", "ExecStop"),
@@ -614,10 +643,19 @@ fn native_units_run_the_workspace_binaries_under_the_same_names() {
         let unit = Unit::load("systemd/native", &format!("{name}.service"));
         let exec = unit.one("Service", "ExecStart");
         assert_eq!(exec, format!("/usr/local/bin/{name}"));
-        assert!(binaries.contains(&name), "{name} is not a workspace binary: {binaries:?}");
-        assert_eq!(unit.one("Service", "EnvironmentFile"), "/etc/default/scalelite");
+        assert!(
+            binaries.contains(&name),
+            "{name} is not a workspace binary: {binaries:?}"
+        );
+        assert_eq!(
+            unit.one("Service", "EnvironmentFile"),
+            "/etc/default/scalelite"
+        );
         assert_eq!(unit.one("Service", "User"), "scalelite");
-        assert_eq!(unit.one("Service", "SupplementaryGroups"), "scalelite-spool");
+        assert_eq!(
+            unit.one("Service", "SupplementaryGroups"),
+            "scalelite-spool"
+        );
         assert_eq!(unit.one("Unit", "PartOf"), "scalelite.target");
         assert_eq!(unit.one("Install", "WantedBy"), "scalelite.target");
         if role == "recording-importer" {
@@ -638,7 +676,11 @@ fn dockerfiles_pass_hadolint() {
         .current_dir(repo())
         .output()
         .expect("hadolint runs");
-    assert!(output.status.success(), "hadolint:\n{}", output_text(&output));
+    assert!(
+        output.status.success(),
+        "hadolint:\n{}",
+        output_text(&output)
+    );
 }
 
 #[test]
@@ -651,8 +693,16 @@ fn dockerfiles_follow_the_house_rules() {
                 .any(|s| s.name.as_deref() == Some(stage.base.as_str()));
             if !earlier {
                 let base = &stage.base;
-                assert!(!base.contains('$'), "{file}: FROM {base}: name the image, not a variable");
-                let tag = base.rsplit('/').next().unwrap().split_once(':').map(|(_, t)| t);
+                assert!(
+                    !base.contains('$'),
+                    "{file}: FROM {base}: name the image, not a variable"
+                );
+                let tag = base
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .split_once(':')
+                    .map(|(_, t)| t);
                 let digest = base.contains("@sha256:");
                 assert!(
                     digest || matches!(tag, Some(t) if !t.is_empty() && t != "latest"),
@@ -660,9 +710,15 @@ fn dockerfiles_follow_the_house_rules() {
                 );
             }
             for (keyword, rest) in &stage.instructions {
-                assert_ne!(keyword, "ADD", "{file}: ADD {rest}: use COPY (and never fetch URLs)");
+                assert_ne!(
+                    keyword, "ADD",
+                    "{file}: ADD {rest}: use COPY (and never fetch URLs)"
+                );
                 if keyword == "COPY" {
-                    if let Some(from) = rest.split_whitespace().find_map(|w| w.strip_prefix("--from=")) {
+                    if let Some(from) = rest
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("--from="))
+                    {
                         assert!(
                             stages[..i].iter().any(|s| s.name.as_deref() == Some(from)),
                             "{file}: COPY --from={from} is not an earlier stage"
@@ -690,11 +746,18 @@ fn dockerfiles_follow_the_house_rules() {
     }
     for role in ["api", "poller", "recording-importer"] {
         let image = stage(&stages, role);
-        assert_eq!(effective(&stages, image, "USER"), Some("1000"), "{role}: USER");
+        assert_eq!(
+            effective(&stages, image, "USER"),
+            Some("1000"),
+            "{role}: USER"
+        );
         let health = effective(&stages, image, "HEALTHCHECK")
             .unwrap_or_else(|| panic!("{role}: no HEALTHCHECK"));
         if role == "api" {
-            assert!(health.contains("CMD") && health.contains("scalelite-healthcheck"), "{health}");
+            assert!(
+                health.contains("CMD") && health.contains("scalelite-healthcheck"),
+                "{health}"
+            );
         } else {
             // Nothing to ask: the process is its own health, restarted by systemd or compose.
             assert_eq!(health, "NONE", "{role}");
@@ -738,9 +801,9 @@ fn every_binary_the_images_name_is_built_by_the_workspace() {
     assert!(copied.contains("scalelite-api"), "{copied:?}");
     let mut built_binaries = BTreeSet::new();
     for package in &built_packages {
-        let bins = packages
-            .get(package)
-            .unwrap_or_else(|| panic!("docker/Dockerfile builds {package}, not a workspace package"));
+        let bins = packages.get(package).unwrap_or_else(|| {
+            panic!("docker/Dockerfile builds {package}, not a workspace package")
+        });
         built_binaries.extend(bins.iter().cloned());
     }
     for binary in &copied {
@@ -766,7 +829,10 @@ fn every_binary_the_images_name_is_built_by_the_workspace() {
     }
     assert!(started.contains("scalelite-cli"), "{started:?}");
     for binary in &started {
-        assert!(copied.contains(binary), "the images run {binary}, which is not copied in: {copied:?}");
+        assert!(
+            copied.contains(binary),
+            "the images run {binary}, which is not copied in: {copied:?}"
+        );
         assert!(all_binaries.contains(binary));
     }
 }
@@ -785,7 +851,13 @@ fn the_docker_context_sends_what_the_images_are_built_from_and_nothing_else() {
     let ignore = DockerIgnore::parse(&read(".dockerignore"));
     // Every workspace member (cargo needs all of them to resolve the workspace) and every file a COPY names.
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(repo())
         .output()
         .unwrap();
@@ -793,8 +865,16 @@ fn the_docker_context_sends_what_the_images_are_built_from_and_nothing_else() {
     let root = repo();
     for package in metadata["packages"].as_array().unwrap() {
         let manifest = Path::new(package["manifest_path"].as_str().unwrap());
-        let relative = manifest.strip_prefix(&root).unwrap().to_str().unwrap().to_owned();
-        assert!(!ignore.ignores(&relative), ".dockerignore leaves out {relative}");
+        let relative = manifest
+            .strip_prefix(&root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            !ignore.ignores(&relative),
+            ".dockerignore leaves out {relative}"
+        );
         let copied = dockerfile("docker/Dockerfile")
             .iter()
             .flat_map(|s| s.instructions.iter())
@@ -813,7 +893,10 @@ fn the_docker_context_sends_what_the_images_are_built_from_and_nothing_else() {
                 if keyword != "COPY" || rest.contains("--from=") {
                     continue;
                 }
-                let words: Vec<&str> = rest.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+                let words: Vec<&str> = rest
+                    .split_whitespace()
+                    .filter(|w| !w.starts_with("--"))
+                    .collect();
                 for source in &words[..words.len() - 1] {
                     let path = root.join(source);
                     assert!(path.exists(), "{file}: COPY {source}: no such file");
@@ -823,12 +906,18 @@ fn the_docker_context_sends_what_the_images_are_built_from_and_nothing_else() {
                         .output()
                         .expect("git runs");
                     let tracked = String::from_utf8(listed.stdout).unwrap();
-                    assert!(!tracked.trim().is_empty(), "{file}: COPY {source}: nothing tracked");
+                    assert!(
+                        !tracked.trim().is_empty(),
+                        "{file}: COPY {source}: nothing tracked"
+                    );
                     for tracked in tracked.lines() {
                         if tracked.ends_with("/Dockerfile") {
                             continue;
                         }
-                        assert!(!ignore.ignores(tracked), "{file}: .dockerignore leaves out {tracked}");
+                        assert!(
+                            !ignore.ignores(tracked),
+                            "{file}: .dockerignore leaves out {tracked}"
+                        );
                     }
                 }
             }
@@ -889,7 +978,10 @@ fn compose_file_is_valid_and_matches_the_guide() {
         assert!(ROLES.contains(&role), "{name}");
         assert_eq!(service["container_name"].as_str(), Some(name));
         assert!(
-            service["image"].as_str().unwrap().ends_with(&format!("-{role}")),
+            service["image"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("-{role}")),
             "{name}: image"
         );
         assert_eq!(service["build"]["context"].as_str(), Some(".."));
@@ -898,7 +990,10 @@ fn compose_file_is_valid_and_matches_the_guide() {
         if file == "docker/Dockerfile" {
             let target = service["build"]["target"].as_str().unwrap();
             assert_eq!(target, role);
-            assert!(dockerfile_targets.contains(target), "{name}: target {target}");
+            assert!(
+                dockerfile_targets.contains(target),
+                "{name}: target {target}"
+            );
         } else {
             assert_eq!(file, "docker/nginx/Dockerfile");
         }
@@ -908,8 +1003,16 @@ fn compose_file_is_valid_and_matches_the_guide() {
         match role {
             "api" | "recording-importer" => {
                 assert!(mounts(":/var/bigbluebutton"), "{name}: {volumes:?}");
-                assert!(service["environment"]["DATABASE_URL"].as_str().unwrap().starts_with("postgres://"));
-                assert_eq!(service["environment"]["REDIS_URL"].as_str(), Some("redis://redis:6379"));
+                assert!(
+                    service["environment"]["DATABASE_URL"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("postgres://")
+                );
+                assert_eq!(
+                    service["environment"]["REDIS_URL"].as_str(),
+                    Some("redis://redis:6379")
+                );
             }
             "poller" => {
                 assert!(volumes.is_empty());
@@ -918,7 +1021,10 @@ fn compose_file_is_valid_and_matches_the_guide() {
             "nginx" => {
                 assert!(mounts(":/var/bigbluebutton/published:ro"), "{volumes:?}");
                 let ports = strings(&service["ports"]);
-                assert!(ports.iter().any(|p| p.ends_with(":80")) && ports.iter().any(|p| p.ends_with(":443")));
+                assert!(
+                    ports.iter().any(|p| p.ends_with(":80"))
+                        && ports.iter().any(|p| p.ends_with(":443"))
+                );
             }
             _ => unreachable!(),
         }
@@ -933,11 +1039,20 @@ fn compose_file_is_valid_and_matches_the_guide() {
 #[test]
 fn the_guide_covers_every_unit_and_its_links_resolve() {
     let guide = read("docs/deployment.md");
-    for name in unit_files("systemd").into_iter().chain(unit_files("systemd/native")) {
-        assert!(guide.contains(&name), "docs/deployment.md does not name {name}");
+    for name in unit_files("systemd")
+        .into_iter()
+        .chain(unit_files("systemd/native"))
+    {
+        assert!(
+            guide.contains(&name),
+            "docs/deployment.md does not name {name}"
+        );
     }
     for role in ROLES {
-        assert!(guide.contains(&format!("`<tag>-{role}`")), "docs/deployment.md: image {role}");
+        assert!(
+            guide.contains(&format!("`<tag>-{role}`")),
+            "docs/deployment.md: image {role}"
+        );
     }
     let headings: BTreeSet<String> = guide
         .lines()
@@ -956,10 +1071,16 @@ fn the_guide_covers_every_unit_and_its_links_resolve() {
         let target = &target[..target.find(')').unwrap()];
         links += 1;
         if let Some(anchor) = target.strip_prefix('#') {
-            assert!(headings.contains(anchor), "no heading for #{anchor}: {headings:?}");
+            assert!(
+                headings.contains(anchor),
+                "no heading for #{anchor}: {headings:?}"
+            );
         } else if !target.starts_with("http") {
             let path = repo().join("docs").join(target);
-            assert!(path.exists(), "docs/deployment.md links to {target}, which does not exist");
+            assert!(
+                path.exists(),
+                "docs/deployment.md links to {target}, which does not exist"
+            );
         }
     }
     assert!(links > 10, "{links} links");
@@ -974,10 +1095,22 @@ fn built_api_binary() -> PathBuf {
     // <target>/<profile>/deps/<test binary>
     let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
     let target_dir = profile_dir.parent().unwrap().to_path_buf();
-    let profile = profile_dir.file_name().unwrap().to_str().unwrap().to_owned();
+    let profile = profile_dir
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
-        .args(["build", "--quiet", "-p", "scalelite-api", "--bin", "scalelite-api"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "scalelite-api",
+            "--bin",
+            "scalelite-api",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         .current_dir(repo());
     match profile.as_str() {
@@ -990,7 +1123,11 @@ fn built_api_binary() -> PathBuf {
         }
     }
     let output = command.output().expect("cargo build runs");
-    assert!(output.status.success(), "cargo build -p scalelite-api:\n{}", output_text(&output));
+    assert!(
+        output.status.success(),
+        "cargo build -p scalelite-api:\n{}",
+        output_text(&output)
+    );
     let binary = profile_dir.join("scalelite-api");
     assert!(binary.is_file(), "{} was not built", binary.display());
     binary
@@ -1085,12 +1222,23 @@ fn all_in_one_serves_the_api_answers_the_image_health_check_and_stops_on_sigterm
         if let Some(status) = app.0.try_wait().unwrap() {
             panic!("scalelite-api exited with {status}:\n{}", logs());
         }
-        assert!(Instant::now() < deadline, "scalelite-api never answered:\n{}", logs());
+        assert!(
+            Instant::now() < deadline,
+            "scalelite-api never answered:\n{}",
+            logs()
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(index.0, 200, "{}", index.1);
-    assert!(index.1.contains("<returncode>SUCCESS</returncode>"), "{}", index.1);
-    assert_eq!(http_get(addr, "/health_check").unwrap(), (200, "success".to_owned()));
+    assert!(
+        index.1.contains("<returncode>SUCCESS</returncode>"),
+        "{}",
+        index.1
+    );
+    assert_eq!(
+        http_get(addr, "/health_check").unwrap(),
+        (200, "success".to_owned())
+    );
     assert!(
         dir.path().join("scalelite.sqlite3").is_file(),
         "the embedded store is not in SCALELITE_DATA_DIR"
@@ -1099,10 +1247,16 @@ fn all_in_one_serves_the_api_answers_the_image_health_check_and_stops_on_sigterm
     // The api image's HEALTHCHECK script, on the address the API reads from BIND, and from PORT.
     let ok = healthcheck(&[("BIND", format!("tcp://{addr}"))]);
     assert!(ok.status.success(), "{}", output_text(&ok));
-    let ok = healthcheck(&[("PORT", port.to_string()), ("URL_HOST", "sl.example.com".into())]);
+    let ok = healthcheck(&[
+        ("PORT", port.to_string()),
+        ("URL_HOST", "sl.example.com".into()),
+    ]);
     assert!(ok.status.success(), "{}", output_text(&ok));
     let wrong = healthcheck(&[("BIND", format!("127.0.0.1:{}", free_port()))]);
-    assert!(!wrong.status.success(), "health check passed on a closed port");
+    assert!(
+        !wrong.status.success(),
+        "health check passed on a closed port"
+    );
 
     // SIGTERM: a clean exit.
     let kill = Command::new("sh")
@@ -1114,7 +1268,10 @@ fn all_in_one_serves_the_api_answers_the_image_health_check_and_stops_on_sigterm
         .unwrap_or_else(|| panic!("scalelite-api did not stop on SIGTERM:\n{}", logs()));
     assert!(status.success(), "exit {status}:\n{}", logs());
     let after = healthcheck(&[("BIND", format!("tcp://{addr}"))]);
-    assert!(!after.status.success(), "health check passed after shutdown");
+    assert!(
+        !after.status.success(),
+        "health check passed after shutdown"
+    );
 }
 
 #[test]
@@ -1137,9 +1294,16 @@ fn the_healthcheck_script_refuses_an_unhealthy_answer() {
     });
     let output = healthcheck(&[("BIND", format!("127.0.0.1:{port}"))]);
     let request = server.join().unwrap();
-    assert!(request.starts_with("GET /health_check HTTP/1.0\r\n"), "{request}");
+    assert!(
+        request.starts_with("GET /health_check HTTP/1.0\r\n"),
+        "{request}"
+    );
     assert!(!output.status.success());
-    assert!(output_text(&output).contains("503"), "{}", output_text(&output));
+    assert!(
+        output_text(&output).contains("503"),
+        "{}",
+        output_text(&output)
+    );
 }
 
 #[test]
@@ -1149,12 +1313,18 @@ fn rake_shims_run_the_same_task_with_scalelite_cli() {
     let fake_cli = dir.path().join("scalelite-cli");
     std::fs::write(
         &fake_cli,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", record.display()),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n",
+            record.display()
+        ),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake_cli, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}:/usr/bin:/bin", repo().join("docker/bin").display(), dir.path().display());
+    let path = format!(
+        "{}:{}:/usr/bin:/bin",
+        repo().join("docker/bin").display(),
+        dir.path().display()
+    );
 
     let run = |args: &[&str]| {
         Command::new(repo().join("docker/bin/bundle"))
@@ -1163,7 +1333,11 @@ fn rake_shims_run_the_same_task_with_scalelite_cli() {
             .output()
             .expect("the bundle shim runs")
     };
-    let output = run(&["exec", "rake", "servers:add[https://bbb.example.com/bigbluebutton/api/,s3cret]"]);
+    let output = run(&[
+        "exec",
+        "rake",
+        "servers:add[https://bbb.example.com/bigbluebutton/api/,s3cret]",
+    ]);
     assert!(output.status.success(), "{}", output_text(&output));
     assert_eq!(
         std::fs::read_to_string(&record).unwrap(),
@@ -1175,7 +1349,10 @@ fn rake_shims_run_the_same_task_with_scalelite_cli() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", output_text(&output));
-    assert_eq!(std::fs::read_to_string(&record).unwrap(), "servers:panic\nid-1\nkeep_state\n");
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        "servers:panic\nid-1\nkeep_state\n"
+    );
     let output = run(&["install"]);
     assert_eq!(output.status.code(), Some(64), "{}", output_text(&output));
 }
