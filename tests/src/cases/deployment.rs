@@ -1279,8 +1279,22 @@ fn the_healthcheck_script_refuses_an_unhealthy_answer() {
     // A one-shot server answering 503 "Health Check Failure", as the API does when Redis or the database is down.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
     let server = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+        // Bounded: a script that never connects fails the test instead of hanging it.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("the health check never connected: {e}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
         let mut request = [0u8; 1024];
         let n = stream.read(&mut request).unwrap();
         let body = "Health Check Failure: redis down";
