@@ -285,6 +285,25 @@ fn stage<'a>(stages: &'a [Stage], name: &str) -> &'a Stage {
         .unwrap_or_else(|| panic!("no stage {name}"))
 }
 
+/// The build-context sources of every `COPY` (not `COPY --from=`) of a Dockerfile.
+fn copy_sources(rel: &str) -> Vec<String> {
+    dockerfile(rel)
+        .iter()
+        .flat_map(|stage| stage.instructions.iter())
+        .filter(|(keyword, rest)| keyword == "COPY" && !rest.contains("--from="))
+        .flat_map(|(_, rest)| {
+            let words: Vec<&str> = rest
+                .split_whitespace()
+                .filter(|w| !w.starts_with("--"))
+                .collect();
+            words[..words.len().saturating_sub(1)]
+                .iter()
+                .map(|w| (*w).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 const DOCKERFILES: [&str; 2] = ["docker/Dockerfile", "docker/nginx/Dockerfile"];
 
 /// The workspace's packages and their binaries, from `cargo metadata`.
@@ -875,51 +894,35 @@ fn the_docker_context_sends_what_the_images_are_built_from_and_nothing_else() {
             !ignore.ignores(&relative),
             ".dockerignore leaves out {relative}"
         );
-        let copied = dockerfile("docker/Dockerfile")
-            .iter()
-            .flat_map(|s| s.instructions.iter())
-            .filter(|(k, v)| k == "COPY" && !v.contains("--from="))
-            .any(|(_, v)| {
-                let sources: Vec<&str> = v.split_whitespace().collect();
-                sources[..sources.len() - 1]
-                    .iter()
-                    .any(|s| relative.starts_with(s.trim_end_matches('/')) || *s == "Cargo.toml")
-            });
+        let copied = copy_sources("docker/Dockerfile").iter().any(|source| {
+            let source = source.trim_end_matches('/');
+            relative == source || relative.starts_with(&format!("{source}/"))
+        });
         assert!(copied, "docker/Dockerfile does not copy {relative}");
     }
     for file in DOCKERFILES {
-        for stage in dockerfile(file) {
-            for (keyword, rest) in &stage.instructions {
-                if keyword != "COPY" || rest.contains("--from=") {
+        for source in copy_sources(file) {
+            let path = root.join(&source);
+            assert!(path.exists(), "{file}: COPY {source}: no such file");
+            let listed = Command::new("git")
+                .args(["ls-files", "--", &source])
+                .current_dir(&root)
+                .output()
+                .expect("git runs");
+            let tracked = String::from_utf8(listed.stdout).unwrap();
+            assert!(
+                !tracked.trim().is_empty(),
+                "{file}: COPY {source}: nothing tracked"
+            );
+            for tracked in tracked.lines() {
+                // The Dockerfiles themselves are read by the builder, not copied.
+                if tracked.ends_with("/Dockerfile") {
                     continue;
                 }
-                let words: Vec<&str> = rest
-                    .split_whitespace()
-                    .filter(|w| !w.starts_with("--"))
-                    .collect();
-                for source in &words[..words.len() - 1] {
-                    let path = root.join(source);
-                    assert!(path.exists(), "{file}: COPY {source}: no such file");
-                    let listed = Command::new("git")
-                        .args(["ls-files", "--", source])
-                        .current_dir(&root)
-                        .output()
-                        .expect("git runs");
-                    let tracked = String::from_utf8(listed.stdout).unwrap();
-                    assert!(
-                        !tracked.trim().is_empty(),
-                        "{file}: COPY {source}: nothing tracked"
-                    );
-                    for tracked in tracked.lines() {
-                        if tracked.ends_with("/Dockerfile") {
-                            continue;
-                        }
-                        assert!(
-                            !ignore.ignores(tracked),
-                            "{file}: .dockerignore leaves out {tracked}"
-                        );
-                    }
-                }
+                assert!(
+                    !ignore.ignores(tracked),
+                    "{file}: .dockerignore leaves out {tracked}"
+                );
             }
         }
     }
