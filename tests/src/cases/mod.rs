@@ -21,6 +21,7 @@ macro_rules! both_backends {
     };
 }
 
+mod api_callbacks;
 mod api_meetings;
 mod api_routing;
 mod api_tenants;
