@@ -26,4 +26,5 @@ mod api_fsapi;
 mod api_meetings;
 mod api_metrics;
 mod api_routing;
+mod api_shutdown;
 mod api_tenants;
