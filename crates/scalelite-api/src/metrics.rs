@@ -150,11 +150,19 @@ pub fn call_label(path: &str) -> Option<&'static str> {
     Some(label)
 }
 
-/// The outcome label of an answer: the messageKey of a FAILED answer, `SUCCESS` for any other 2xx/3xx, else the
-/// HTTP status code.
+/// The outcome label of an answer: the messageKey of a FAILED answer (`otherError` for one that does not look like
+/// a messageKey), `SUCCESS` for any other 2xx/3xx, else the HTTP status code.
 pub fn outcome(response: &Response) -> String {
     if let Some(FailedKey(key)) = response.extensions().get::<FailedKey>() {
-        return key.clone();
+        // BBB's own messageKeys are passed on; keep a misbehaving server from minting label values.
+        let plausible = !key.is_empty()
+            && key.len() <= 64
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        return if plausible {
+            key.clone()
+        } else {
+            "otherError".to_owned()
+        };
     }
     let status = response.status();
     if status.is_success() || status.is_redirection() {

@@ -44,6 +44,17 @@ fn outcome_is_the_message_key_or_success_or_the_status() {
     assert_eq!(outcome(&"ok".into_response()), "SUCCESS");
     assert_eq!(outcome(&StatusCode::FOUND.into_response()), "SUCCESS");
     assert_eq!(outcome(&StatusCode::NO_CONTENT.into_response()), "SUCCESS");
+    let bbb = |key: &str| {
+        ApiError::Bbb {
+            key: key.into(),
+            message: "m".into(),
+        }
+        .into_response()
+    };
+    assert_eq!(outcome(&bbb("idNotUnique")), "idNotUnique");
+    assert_eq!(outcome(&bbb("<script>")), "otherError");
+    assert_eq!(outcome(&bbb(&"x".repeat(65))), "otherError");
+    assert_eq!(outcome(&bbb("")), "otherError");
     let forbidden: Response = StatusCode::FORBIDDEN.into_response();
     assert_eq!(outcome(&forbidden), "403");
 }
