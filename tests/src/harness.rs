@@ -114,41 +114,45 @@ pub async fn test_store(backend: Backend) -> TestStore {
                 _dir: Some(dir),
             }
         }
-        Backend::Production => {
-            use sqlx::Connection;
-            let database = unique("scalelite_e2e");
-            let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_url()))
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "PostgreSQL at {} does not answer ({e}): {START_SERVICES}",
-                        postgres_url()
-                    )
-                });
-            sqlx::query(&format!("CREATE DATABASE \"{database}\""))
-                .execute(&mut admin)
-                .await
-                .expect("create the test database");
-            let namespace = unique("e2e");
-            let config = ProductionConfig {
-                database_url: format!("{}/{database}", postgres_url()),
-                redis_url: redis_url(),
-                namespace: namespace.clone(),
-                pool_size: 4,
-                op_timeout: Duration::from_secs(5),
-            };
-            let store = ProductionStore::connect(config).await.unwrap_or_else(|e| {
-                panic!("production store ({e}): is Redis running? {START_SERVICES}")
-            });
-            TestStore {
-                store: Store::Production(store),
-                cleanup: Some(Cleanup {
-                    database,
-                    namespace,
-                }),
-                _dir: None,
-            }
-        }
+        Backend::Production => production_store(&redis_url()).await,
+    }
+}
+
+/// A fresh production store (its own PostgreSQL database and Redis namespace) reaching Redis at `redis_url`
+/// (e.g. through a proxy a test can cut).
+pub async fn production_store(redis_url: &str) -> TestStore {
+    use sqlx::Connection;
+    let database = unique("scalelite_e2e");
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", postgres_url()))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL at {} does not answer ({e}): {START_SERVICES}",
+                postgres_url()
+            )
+        });
+    sqlx::query(&format!("CREATE DATABASE \"{database}\""))
+        .execute(&mut admin)
+        .await
+        .expect("create the test database");
+    let namespace = unique("e2e");
+    let config = ProductionConfig {
+        database_url: format!("{}/{database}", postgres_url()),
+        redis_url: redis_url.to_owned(),
+        namespace: namespace.clone(),
+        pool_size: 4,
+        op_timeout: Duration::from_secs(5),
+    };
+    let store = ProductionStore::connect(config)
+        .await
+        .unwrap_or_else(|e| panic!("production store ({e}): is Redis running? {START_SERVICES}"));
+    TestStore {
+        store: Store::Production(store),
+        cleanup: Some(Cleanup {
+            database,
+            namespace,
+        }),
+        _dir: None,
     }
 }
 
@@ -183,6 +187,12 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
         crate::init_logs();
         let guard = test_store(backend).await;
+        Self::spawn_on(guard, configure).await
+    }
+
+    /// The API on a store the test made itself.
+    pub async fn spawn_on(guard: TestStore, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        crate::init_logs();
         let mut settings = test_settings();
         configure(&mut settings);
         let state = AppState::new(settings, guard.store.clone());

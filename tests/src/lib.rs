@@ -3,6 +3,8 @@
 //! code. One test binary: `cargo test -p scalelite-e2e`.
 
 pub mod harness;
+pub mod proxy;
+pub mod receiver;
 
 #[cfg(test)]
 mod cases;

@@ -12,6 +12,10 @@ use scalelite_core::storage::StoreError;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// The messageKey of a FAILED answer, attached to the response so the metrics layer can count outcomes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedKey(pub String);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("checksum error")]
@@ -105,7 +109,9 @@ impl IntoResponse for ApiError {
             tracing::error!(error.message = %e, error.cause_chain = ?e, "storage failure");
         }
         let (key, message) = self.key_and_message();
-        xml_response(StatusCode::OK, &xml::failed(key, &message))
+        let mut response = xml_response(StatusCode::OK, &xml::failed(key, &message));
+        response.extensions_mut().insert(FailedKey(key.to_owned()));
+        response
     }
 }
 

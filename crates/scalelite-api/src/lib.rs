@@ -5,9 +5,15 @@
 //! - `request`: the pipeline every call goes through (Content-Type, tenant, checksum).
 //! - `meetings`: the meeting calls. `error`: every failure as BBB XML.
 //! - `settings`, `state`: configuration resolved at start-up and the shared handler state.
+//! - `callbacks`: the analytics callback relay. `lrs`: the tenant's LRS payload on create. `fsapi`: the
+//!   FreeSWITCH dial plan. `metrics`: Prometheus metrics and the layer that counts requests.
 
+mod callbacks;
 pub mod error;
+pub mod fsapi;
+pub mod lrs;
 mod meetings;
+pub mod metrics;
 pub mod request;
 pub mod routes;
 pub mod settings;

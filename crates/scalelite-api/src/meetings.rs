@@ -682,6 +682,13 @@ async fn create_params(
             params.set("duration", settings.max_meeting_duration.to_string());
         }
     }
+    if let Some(tenant) = &req.tenant {
+        if let Some(payload) =
+            crate::lrs::payload(&state.http, tenant, &placement.server.secret).await
+        {
+            params.set("meta_secret-lrs-payload", payload);
+        }
+    }
     capture_callbacks(state, req, &mut params).await?;
     Ok(augment(
         &params,

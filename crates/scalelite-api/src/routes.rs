@@ -7,14 +7,14 @@ use axum::extract::{Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use scalelite_core::bbb::xml;
 use scalelite_core::storage::MiscStore;
 
 use crate::error::{ApiError, Result, xml_response};
-use crate::meetings;
 use crate::request::{self, BodyKind, Incoming};
 use crate::state::AppState;
+use crate::{callbacks, fsapi, meetings, metrics};
 
 /// The whole HTTP surface of `scalelite-api`.
 pub fn router(state: AppState) -> Router {
@@ -24,10 +24,16 @@ pub fn router(state: AppState) -> Router {
         .route("/bigbluebutton/api/{call}", any(api_call))
         .route("/health_check", any(health_check))
         .route("/", any(health_check))
+        .route("/fsapi", any(fsapi::handle))
+        .route("/metrics", get(metrics::scrape))
         .fallback(unsupported)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             host_allow_list,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
         ))
         .with_state(state)
 }
@@ -53,11 +59,11 @@ async fn health_check(State(state): State<AppState>) -> Response {
 }
 
 /// With `URL_HOST` set, only that host (and its subdomains with multitenancy) may be addressed; health checks are
-/// exempt (bbb-api.md section 5).
+/// exempt (bbb-api.md section 5), and so is `/metrics` (Prometheus scrapes by address).
 async fn host_allow_list(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(url_host) = state.settings.url_host.as_deref() {
         let path = request.uri().path();
-        if !path.contains("health_check") {
+        if !path.contains("health_check") && path != "/metrics" {
             let host = request::request_host(request.headers()).unwrap_or_default();
             let url_host = url_host.to_ascii_lowercase();
             let allowed = host == url_host
@@ -115,6 +121,7 @@ async fn api_call(
         "create" => (Methods::GetPost, BodyKind::FormOrXml),
         "join" => (Methods::GetOnly, BodyKind::Unchecked),
         "insertDocument" => (Methods::PostOnly, BodyKind::Xml),
+        "analytics_callback" => (Methods::PostOnly, BodyKind::Unchecked),
         "end" | "isMeetingRunning" | "getMeetingInfo" | "getMeetings" => {
             (Methods::GetPost, BodyKind::Form)
         }
@@ -138,6 +145,9 @@ async fn api_call(
     if call == "getMeetings" && settings.get_meetings_disabled {
         request::check_content_type(&incoming, kind)?;
         return Ok(xml_response(StatusCode::OK, &xml::no_meetings()));
+    }
+    if call == "analytics_callback" {
+        return callbacks::analytics_callback(&state, incoming).await;
     }
     let req = request::verify(&state, &call, incoming, kind).await?;
     match call.as_str() {

@@ -52,6 +52,13 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How many servers a failing create tries before giving up (ours; the original tries one).
     pub create_attempts: usize,
+    /// `FSAPI_PASSWORD` in effect (unset: the first LB secret); `None` turns the dial-plan API's auth off.
+    pub fsapi_password: Option<Secret>,
+    /// `VOICE_BRIDGE_MIN` / `VOICE_BRIDGE_MAX`: digits the dial-in PIN prompt accepts.
+    pub voice_bridge_min: u32,
+    pub voice_bridge_max: u32,
+    /// `FSAPI_MAX_DURATION` (else `MAX_MEETING_DURATION`): dial-in calls are hung up after it (zero: never).
+    pub fsapi_max_duration: Duration,
 }
 
 impl Default for Settings {
@@ -81,6 +88,10 @@ impl Default for Settings {
             response_timeout: Duration::from_secs(10),
             max_body_bytes: 32 * 1024 * 1024,
             create_attempts: 3,
+            fsapi_password: None,
+            voice_bridge_min: 5,
+            voice_bridge_max: 9,
+            fsapi_max_duration: Duration::ZERO,
         }
     }
 }
@@ -117,6 +128,10 @@ impl Settings {
             meeting_ttl: meetings.default_meeting_ttl,
             connect_timeout: bbb.connect_timeout,
             response_timeout: bbb.response_timeout,
+            fsapi_password: secrets.effective_fsapi_password(),
+            voice_bridge_min: meetings.voice_bridge_min,
+            voice_bridge_max: meetings.voice_bridge_max,
+            fsapi_max_duration: meetings.effective_fsapi_max_duration(),
             ..Settings::default()
         }
     }

@@ -21,7 +21,12 @@ macro_rules! both_backends {
     };
 }
 
+mod api_callbacks;
+mod api_fsapi;
 mod api_meetings;
+mod api_metrics;
 mod api_routing;
+mod api_shutdown;
+mod api_tenants;
 mod deployment;
 mod docs;
