@@ -4,9 +4,12 @@
 //!
 //! 1. Read every server and every meeting from the store.
 //! 2. Ask every server (enabled, cordoned and disabled alike) for its meetings with ONE `getMeetings` call,
-//!    concurrently (at most `PollSettings::concurrency` at once). Each server's calls are bounded by
-//!    `PollSettings::server_timeout` (`POLLER_WAIT_TIMEOUT`) on top of the BBB client's own connect/response
-//!    timeouts, so one slow or dead server never holds the cycle longer than its own timeout. The BBB version
+//!    concurrently (at most `PollSettings::concurrency` at once, and as many again for the servers that are
+//!    offline or failed their last poll, so known-dead servers never take the healthy ones' turns). Each server's
+//!    calls are bounded by `PollSettings::server_timeout` (`POLLER_WAIT_TIMEOUT`) on top of the BBB client's own
+//!    connect/response timeouts, so one slow or dead server never holds the cycle longer than its own timeout. A
+//!    cycle therefore takes about one timeout plus the time to poll the answering servers, as long as fewer servers
+//!    start hanging at once than `concurrency` (each such wave costs one more timeout). The BBB version
 //!    (index call) is read in the same step when the server is new, offline, or every
 //!    `version_refresh_cycles` cycles (always in a poller's first cycle, so `poll:all` refreshes it as the original's).
 //! 3. From each answer update the server, as the original's `poll:servers` does: a success resets the unhealthy
@@ -462,19 +465,27 @@ impl Poller {
         Ok((report, samples))
     }
 
-    /// Poll every server, at most `concurrency` at once.
+    /// Poll every server, at most `concurrency` at once among the healthy ones and as many among the suspect ones
+    /// (offline, or failed last time): a pool of dead servers, each holding its permit until its timeout, then
+    /// never delays the servers that answer.
     async fn poll_servers(
         &self,
         servers: Vec<Server>,
         refresh_versions: bool,
     ) -> Vec<ServerOutcome> {
-        let permits = Arc::new(Semaphore::new(self.inner.settings.concurrency.max(1)));
+        let concurrency = self.inner.settings.concurrency.max(1);
+        let healthy = Arc::new(Semaphore::new(concurrency));
+        let suspect = Arc::new(Semaphore::new(concurrency));
         let mut tasks = JoinSet::new();
         for server in servers {
             let poller = self.clone();
-            let permits = permits.clone();
+            let permits = if is_suspect(&server) {
+                suspect.clone()
+            } else {
+                healthy.clone()
+            };
             tasks.spawn(async move {
-                // The semaphore is never closed, so this only waits.
+                // The semaphores are never closed, so this only waits.
                 let _permit = permits.acquire_owned().await;
                 poller.poll_server(server, refresh_versions).await
             });
@@ -765,6 +776,11 @@ impl Poller {
             timeouts.connect + timeouts.response
         })
     }
+}
+
+/// Whether a server is likely not to answer: offline, or its last poll failed.
+fn is_suspect(server: &Server) -> bool {
+    !server.online || server.unhealthy_counter > 0
 }
 
 fn now_ms() -> i64 {
