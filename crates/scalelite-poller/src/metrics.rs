@@ -38,7 +38,8 @@ pub struct PollerMetrics {
     pub meetings_removed_total: u64,
     /// Server updates that failed because the store did, in total.
     pub store_errors_total: u64,
-    /// Per server (by id) as of the last successful cycle; a server removed from the pool drops out.
+    /// Per server (by id) as of the last successful cycle; a server removed from the pool drops out, one the store
+    /// failed to update keeps its previous figures.
     pub servers: BTreeMap<String, ServerMetrics>,
 }
 
@@ -99,6 +100,12 @@ impl PollerMetrics {
                     stats: sample.stats,
                 },
             );
+        }
+        // A server the store failed to update keeps its last figures (and its error count).
+        for id in &report.servers_not_updated {
+            if let Some(kept) = previous.remove(id) {
+                self.servers.insert(id.clone(), kept);
+            }
         }
     }
 

@@ -73,8 +73,15 @@ fn removed_servers_drop_out_and_failed_cycles_count() {
     metrics.record_cycle(&CycleReport::default(), vec![sample("a", true, true)], t);
     metrics.record_cycle(&CycleReport::default(), vec![sample("b", true, false)], t);
     assert_eq!(metrics.servers.keys().collect::<Vec<_>>(), ["b"]);
+    // "b" could not be updated this time: its figures stay.
+    let not_updated = CycleReport {
+        servers_not_updated: vec!["b".into()],
+        ..CycleReport::default()
+    };
+    metrics.record_cycle(&not_updated, vec![], t);
+    assert_eq!(metrics.servers.keys().collect::<Vec<_>>(), ["b"]);
     metrics.record_failed_cycle(Duration::from_secs(1), t);
-    assert_eq!((metrics.cycles_total, metrics.cycle_failures_total), (3, 1));
+    assert_eq!((metrics.cycles_total, metrics.cycle_failures_total), (4, 1));
     assert_eq!(metrics.last_cycle_duration, Some(Duration::from_secs(1)));
     // A failed cycle leaves the last known per-server figures alone.
     assert!(metrics.servers.contains_key("b"));
