@@ -1,15 +1,53 @@
 //! `scalelite-poller`: keeps the picture of the pool true (operations.md section 2, with DECISIONS.md's fixes).
 //!
-//! One cycle (`poll_once`) asks every server for its meetings with ONE `getMeetings` call, concurrently and bounded,
-//! each call bounded by the BBB timeouts, so one dead server never delays the others beyond its own timeout. From
-//! the answers it updates health (the healthy/unhealthy thresholds, panicking a server that goes offline), load,
-//! statistics and version, and reconciles meetings: a meeting no server reports any more is forgotten after two
-//! consecutive cycles (so a create racing a poll is never reaped), meetings still running get their TTL refreshed,
-//! orphans are cleaned. `run` repeats cycles while holding a lease in the store, so only one poller is active.
+//! # One cycle (`Poller::poll_once`)
+//!
+//! 1. Read every server and every meeting from the store.
+//! 2. Ask every server (enabled, cordoned and disabled alike) for its meetings with ONE `getMeetings` call,
+//!    concurrently (at most `PollSettings::concurrency` at once, and as many again for the servers that are
+//!    offline or failed their last poll, so known-dead servers never take the healthy ones' turns). Each server's
+//!    calls are bounded by `PollSettings::server_timeout` (`POLLER_WAIT_TIMEOUT`) on top of the BBB client's own
+//!    connect/response timeouts, so one slow or dead server never holds the cycle longer than its own timeout. A
+//!    cycle therefore takes about one timeout plus the time to poll the answering servers, as long as fewer servers
+//!    start hanging at once than `concurrency` (each such wave costs one more timeout). The BBB version
+//!    (index call) is read in the same step when the server is new, offline, or every
+//!    `version_refresh_cycles` cycles (always in a poller's first cycle, so `poll:all` refreshes it as the original's).
+//! 3. From each answer update the server, as the original's `poll:servers` does: a success resets the unhealthy
+//!    counter and, for an offline server, counts towards `SERVER_HEALTHY_THRESHOLD` before it is online again; a
+//!    failure resets the healthy counter and, for an online server, counts towards `SERVER_UNHEALTHY_THRESHOLD`.
+//!    Load = `load::compute_load` × `load_multiplier` (each participant once: DECISIONS.md), not written for a
+//!    disabled server; a cordoned server without load becomes disabled; statistics and version are written.
+//! 4. A server that went offline is *panicked*: it is first marked offline with no load (so the API places nothing
+//!    more on it), then its meetings are forgotten and an `end` is sent for each, in the background with the reduced
+//!    timeouts (the server is most likely unreachable, and the cycle must not wait for it).
+//! 5. Reconcile meetings with what the servers reported. A reported meeting gets its TTL refreshed
+//!    (`DEFAULT_MEETING_TTL`), so the TTL only reaps what nobody reports. A stored meeting that its
+//!    successfully polled server did not report (or whose server was removed from the pool) is *missing*; it is
+//!    forgotten once it has been missing in two consecutive cycles of this poller **and** for at least
+//!    `ended_grace` (by default the BBB client's connect + response timeout, the longest a `create` can still be
+//!    on its way to the server). So a meeting created between two polls, or whose `create` is still in flight,
+//!    is never reaped, even with a very short `POLL_INTERVAL`. A failed poll of its server, or a cycle this poller
+//!    did not run (another poller held the lease), starts the count again. Because the count lives in the poller,
+//!    a one-off `poll_once` (the CLI's `poll:all`) never forgets a meeting; a long-running poller does.
+//! 6. Clean orphans (`meetings`/`voice_bridges` entries whose record expired).
+//!
+//! # Running (`Poller::run`)
+//!
+//! Cycles repeat `POLL_INTERVAL` after the previous one ended (the original's period: run time + interval). Only the
+//! poller holding the lease `LEASE_NAME` in the store polls; the lease lasts `PollSettings::lease_ttl` (two
+//! intervals) and is renewed before and during every cycle. A standby retries every half interval, so when the
+//! active poller dies, another takes over about two intervals after the dead one's last renewal; when it stops
+//! cleanly it gives the lease up and a standby takes over within half an interval.
+//!
+//! Shutdown is looked at only between cycles: a cycle is never abandoned half-way (the binary's grace period bounds
+//! the wait).
+
+pub mod load;
+pub mod metrics;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use scalelite_core::bbb::params::Params;
 use scalelite_core::bbb::xml::{self, MeetingSummary};
@@ -17,31 +55,46 @@ use scalelite_core::bbb_client::BbbClient;
 use scalelite_core::config;
 use scalelite_core::domain::{Meeting, Server, ServerPatch, ServerState, ServerStats};
 use scalelite_core::storage::store::Store;
-use scalelite_core::storage::{MeetingStore, MiscStore, ServerStore, StoreResult};
-use tokio::sync::{Mutex, Semaphore};
+use scalelite_core::storage::{MeetingStore, MiscStore, ServerStore, StoreError, StoreResult};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::load::{LoadRules, compute_load, compute_stats};
+use crate::metrics::{PollerMetrics, ServerSample};
 
 /// Name of the lease that elects the active poller.
 pub const LEASE_NAME: &str = "poller";
 
+/// `end` calls of one panicked server in flight at once.
+const END_CONCURRENCY: usize = 8;
+
 /// What a poll cycle needs from the configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PollSettings {
-    /// `SERVER_HEALTHY_THRESHOLD`.
+    /// `SERVER_HEALTHY_THRESHOLD`: consecutive successful polls before an offline server is online again.
     pub healthy_threshold: i64,
-    /// `SERVER_UNHEALTHY_THRESHOLD`.
+    /// `SERVER_UNHEALTHY_THRESHOLD`: consecutive failed polls before an online server is panicked.
     pub unhealthy_threshold: i64,
     /// `LOAD_MIN_USER_COUNT`.
     pub load_min_user_count: i64,
     /// `LOAD_JOIN_BUFFER_TIME`.
     pub load_join_buffer: Duration,
-    /// `DEFAULT_MEETING_TTL`: refreshed for meetings still running.
+    /// `DEFAULT_MEETING_TTL`: given again to every meeting a server still reports.
     pub meeting_ttl: Duration,
-    /// Servers polled at once (`POLLER_THREADS` − 1 in the original; at least 1).
+    /// Servers polled at once (at least 1).
     pub concurrency: usize,
-    /// `POLL_INTERVAL`: pause between cycles.
+    /// `POLL_INTERVAL`: pause between the end of a cycle and the start of the next.
     pub interval: Duration,
+    /// `POLLER_WAIT_TIMEOUT`: the longest one server's BBB calls may take in a cycle (each call is also bounded by
+    /// the BBB client's connect + response timeouts).
+    pub server_timeout: Duration,
+    /// The least time a meeting must have been missing before it is forgotten; `None` means the BBB client's
+    /// connect + response timeout (see the module documentation).
+    pub ended_grace: Option<Duration>,
+    /// Read every server's BBB version every this many cycles (0 is taken as 1).
+    pub version_refresh_cycles: u64,
 }
 
 impl Default for PollSettings {
@@ -54,6 +107,9 @@ impl Default for PollSettings {
             meeting_ttl: Duration::from_secs(86_400),
             concurrency: 64,
             interval: Duration::from_secs(60),
+            server_timeout: Duration::from_secs(10),
+            ended_grace: None,
+            version_refresh_cycles: 10,
         }
     }
 }
@@ -68,16 +124,35 @@ impl PollSettings {
             load_join_buffer: poller.load_join_buffer_time,
             meeting_ttl: meetings.default_meeting_ttl,
             // The original polls with POLLER_THREADS - 1 threads per task; we poll with tasks, not threads, so a
-            // larger bound costs nothing and keeps a cycle short with many slow servers.
-            concurrency: (poller.poller_threads.saturating_sub(1).max(1) as usize).max(64),
+            // larger bound costs nothing and keeps a cycle short when many servers are slow.
+            concurrency: (poller.poller_threads.saturating_sub(1) as usize).max(64),
             interval: poller.poll_interval,
+            server_timeout: poller.poller_wait_timeout,
+            ..Self::default()
+        }
+    }
+
+    /// How long the poller lease lasts: two intervals, and at least one interval plus a second, so renewing it
+    /// once per cycle (and during long cycles) never lets it lapse.
+    pub fn lease_ttl(&self) -> Duration {
+        (self.interval * 2).max(self.interval + Duration::from_secs(1))
+    }
+
+    fn load_rules(&self) -> LoadRules {
+        LoadRules {
+            min_user_count: self.load_min_user_count,
+            join_buffer: self.load_join_buffer,
         }
     }
 }
 
 /// A name for this process in the poller lease: host name, process id and a random part.
 pub fn holder_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scalelite".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "scalelite".into());
     format!(
         "{host}:{}:{}",
         std::process::id(),
@@ -85,187 +160,473 @@ pub fn holder_id() -> String {
     )
 }
 
-/// The outcome of one cycle, for logs, metrics and tests.
+/// The outcome of one cycle, for logs, metrics, the CLI and tests. Id lists are sorted.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CycleReport {
+    /// Servers whose poll was accounted for (store failures excluded).
     pub servers_polled: usize,
+    /// Of those, online after the cycle.
     pub servers_online: usize,
+    /// Of those, offline after the cycle.
     pub servers_offline: usize,
+    /// Servers that did not answer usefully in time.
     pub servers_failed: Vec<String>,
+    /// Servers that went offline in this cycle (their meetings were forgotten).
     pub servers_panicked: Vec<String>,
+    /// Servers whose record could not be updated because the store failed (or they were removed meanwhile).
+    pub servers_not_updated: Vec<String>,
+    /// Meetings forgotten: ended (missing for the grace period) or on a panicked server.
     pub meetings_removed: Vec<String>,
+    /// Meetings whose TTL was refreshed.
     pub meetings_refreshed: usize,
+    /// Orphaned `meetings`/`voice_bridges` entries removed.
     pub orphans_cleaned: u64,
+    /// How long the cycle took.
+    pub duration: Duration,
 }
 
-/// A poller: the store, the BBB client, the settings, and what it remembers between cycles (meetings seen missing).
+/// A poller: the store, the BBB client, the settings, and what it remembers between cycles. Cheap to clone; clones
+/// share everything (keep one for `metrics()` while another runs).
 #[derive(Clone)]
 pub struct Poller {
-    store: Store,
-    bbb: BbbClient,
-    settings: Arc<PollSettings>,
-    missing_once: Arc<Mutex<HashSet<String>>>,
+    inner: Arc<Inner>,
 }
 
-/// What polling one server found.
+struct Inner {
+    store: Store,
+    bbb: BbbClient,
+    settings: PollSettings,
+    /// Serialises this poller's cycles and holds what they remember.
+    memory: tokio::sync::Mutex<Memory>,
+    metrics: std::sync::Mutex<PollerMetrics>,
+    /// `end` calls sent to panicked servers.
+    background: TaskTracker,
+}
+
+#[derive(Default)]
+struct Memory {
+    /// Cycles started by this poller.
+    cycles: u64,
+    /// Meetings missing in the previous cycle, with when that started (the store read of the cycle that first
+    /// found them missing).
+    missing: HashMap<String, Instant>,
+}
+
+/// The answers of one server.
+struct Answer {
+    meetings: Vec<MeetingSummary>,
+    version: Option<String>,
+}
+
+/// What polling one server did.
 struct ServerOutcome {
-    server_id: String,
+    /// The server as read at the start of the cycle.
+    server: Server,
     /// Meeting ids the server reported, when the poll succeeded.
     reported: Option<HashSet<String>>,
-    online_after: bool,
+    /// How the update went.
+    update: StoreResult<Update>,
+    duration: Duration,
+}
+
+/// The server's health after its update.
+struct Update {
+    online: bool,
     panicked: bool,
+    /// The record after the update, when it was written.
+    record: Option<Server>,
 }
 
 impl Poller {
+    /// A poller over `store`, calling servers with `bbb`.
     pub fn new(store: Store, bbb: BbbClient, settings: PollSettings) -> Self {
         Self {
-            store,
-            bbb,
-            settings: Arc::new(settings),
-            missing_once: Arc::default(),
+            inner: Arc::new(Inner {
+                store,
+                bbb,
+                settings,
+                memory: tokio::sync::Mutex::default(),
+                metrics: std::sync::Mutex::default(),
+                background: TaskTracker::new(),
+            }),
         }
     }
 
-    /// One full cycle: servers, then meetings.
+    /// The settings this poller runs with.
+    pub fn settings(&self) -> &PollSettings {
+        &self.inner.settings
+    }
+
+    /// A snapshot of this poller's figures (updated at the end of every cycle).
+    pub fn metrics(&self) -> PollerMetrics {
+        self.inner
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One full cycle (see the module documentation). Cycles of one `Poller` never overlap: a call made while
+    /// another runs waits for it. Fails only when the store does; a server that cannot be polled or updated is
+    /// reported, not an error.
     pub async fn poll_once(&self) -> StoreResult<CycleReport> {
-        let servers = self.store.list_servers().await?;
-        let meetings_before = self.store.list_meetings().await?;
-        let semaphore = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
-        let mut tasks = JoinSet::new();
-        for server in servers {
-            let poller = self.clone();
-            let semaphore = semaphore.clone();
-            tasks.spawn(async move {
-                let _permit = semaphore.acquire_owned().await;
-                poller.poll_server(server).await
-            });
+        let mut memory = self.inner.memory.lock().await;
+        let started = Instant::now();
+        let result = self.cycle(&mut memory, started).await;
+        memory.cycles += 1;
+        drop(memory);
+        let duration = started.elapsed();
+        let mut metrics = self
+            .inner
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok((mut report, samples)) => {
+                report.duration = duration;
+                metrics.record_cycle(&report, samples, SystemTime::now());
+                Ok(report)
+            }
+            Err(e) => {
+                metrics.record_failed_cycle(duration, SystemTime::now());
+                Err(e)
+            }
         }
+    }
+
+    /// Wait until the `end` calls sent to panicked servers are done, at most `within`. True when they are.
+    pub async fn settle(&self, within: Duration) -> bool {
+        let tracker = &self.inner.background;
+        tracker.close();
+        let done = tokio::time::timeout(within, tracker.wait()).await.is_ok();
+        tracker.reopen();
+        done
+    }
+
+    /// Cycles until `shutdown`, only while holding the lease `LEASE_NAME` as `holder` (see the module
+    /// documentation). Shutdown is looked at between cycles only. On the way out the lease is given up and the
+    /// last `end` calls get a moment to finish.
+    pub async fn run(&self, holder: &str, shutdown: CancellationToken) {
+        let settings = &self.inner.settings;
+        let ttl = settings.lease_ttl();
+        while !shutdown.is_cancelled() {
+            let active = match self.inner.store.try_lease(LEASE_NAME, holder, ttl).await {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::warn!(error.message = %e, "could not reach the store for the poller lease");
+                    false
+                }
+            };
+            self.set_active(active);
+            let pause = if active {
+                self.cycle_holding_lease(holder, ttl).await;
+                settings.interval
+            } else {
+                tracing::debug!("another poller holds the lease; standing by");
+                // Cycles run elsewhere meanwhile: what this poller saw missing is stale.
+                self.inner.memory.lock().await.missing.clear();
+                settings.interval / 2
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        self.set_active(false);
+        if let Err(e) = self.inner.store.release_lease(LEASE_NAME, holder).await {
+            tracing::warn!(error.message = %e, "could not release the poller lease");
+        }
+        if !self.settle(settings.server_timeout).await {
+            tracing::warn!("some end calls to offline servers were still running at exit");
+        }
+        tracing::info!("Exiting poller on signal");
+    }
+
+    /// One cycle, renewing the lease while it runs so a long cycle never lets it lapse. Losing the lease meanwhile
+    /// does not stop the cycle (it is never abandoned half-way).
+    async fn cycle_holding_lease(&self, holder: &str, ttl: Duration) {
+        let cycle = self.poll_once();
+        tokio::pin!(cycle);
+        let result = loop {
+            tokio::select! {
+                result = &mut cycle => break result,
+                () = tokio::time::sleep(ttl / 4) => {
+                    match self.inner.store.try_lease(LEASE_NAME, holder, ttl).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!("lost the poller lease during a cycle; finishing the cycle"),
+                        Err(e) => tracing::warn!(error.message = %e, "could not renew the poller lease"),
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(report) => tracing::info!(
+                servers = report.servers_polled,
+                online = report.servers_online,
+                offline = report.servers_offline,
+                failed = report.servers_failed.len(),
+                meetings_removed = report.meetings_removed.len(),
+                duration_ms = report.duration.as_millis() as u64,
+                "poll cycle done"
+            ),
+            Err(e) => tracing::warn!(error.message = %e, "poll cycle failed"),
+        }
+    }
+
+    fn set_active(&self, active: bool) {
+        self.inner
+            .metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .active = active;
+    }
+
+    async fn cycle(
+        &self,
+        memory: &mut Memory,
+        started: Instant,
+    ) -> StoreResult<(CycleReport, Vec<ServerSample>)> {
+        let store = &self.inner.store;
+        let servers = store.list_servers().await?;
+        let meetings_before = store.list_meetings().await?;
+        let known: HashSet<String> = servers.iter().map(|s| s.id.clone()).collect();
+        let refresh_versions =
+            memory.cycles % self.inner.settings.version_refresh_cycles.max(1) == 0;
+
         let mut report = CycleReport::default();
+        let mut samples = Vec::new();
         let mut reported_by: HashMap<String, HashSet<String>> = HashMap::new();
-        while let Some(joined) = tasks.join_next().await {
-            let outcome = match joined {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "poll: storage error while updating a server");
+        let mut panicked: Vec<Server> = Vec::new();
+        for outcome in self.poll_servers(servers, refresh_versions).await {
+            let ServerOutcome {
+                server,
+                reported,
+                update,
+                duration,
+            } = outcome;
+            let failed = reported.is_none();
+            if failed {
+                report.servers_failed.push(server.id.clone());
+            }
+            let update = match update {
+                Ok(update) => update,
+                Err(StoreError::NotFound(_)) => {
+                    tracing::warn!(server.id = %server.id, "Unable to update Server: it was removed");
+                    report.servers_not_updated.push(server.id);
                     continue;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "poll: a server task failed");
+                    tracing::warn!(server.id = %server.id, error.message = %e, "Unable to update Server");
+                    report.servers_not_updated.push(server.id);
                     continue;
                 }
             };
             report.servers_polled += 1;
-            if outcome.online_after {
+            if update.online {
                 report.servers_online += 1;
             } else {
                 report.servers_offline += 1;
             }
-            if outcome.panicked {
-                report.servers_panicked.push(outcome.server_id.clone());
+            let record = update.record.as_ref().unwrap_or(&server);
+            samples.push(ServerSample {
+                id: server.id.clone(),
+                online: update.online,
+                failed,
+                duration,
+                load: record.load,
+                stats: record.stats,
+            });
+            if let Some(ids) = reported {
+                reported_by.insert(server.id.clone(), ids);
             }
-            match outcome.reported {
-                Some(ids) => {
-                    reported_by.insert(outcome.server_id, ids);
-                }
-                None => report.servers_failed.push(outcome.server_id),
+            if update.panicked {
+                report.servers_panicked.push(server.id.clone());
+                panicked.push(server);
             }
         }
-        self.reconcile_meetings(meetings_before, &reported_by, &mut report)
-            .await?;
-        report.orphans_cleaned = self.store.clean_orphans().await?;
+
+        let panicked_ids: HashSet<String> = panicked.iter().map(|s| s.id.clone()).collect();
+        self.forget_meetings_of(panicked, &mut report).await?;
+        self.reconcile_meetings(
+            meetings_before,
+            &known,
+            &reported_by,
+            &panicked_ids,
+            started,
+            memory,
+            &mut report,
+        )
+        .await?;
+        report.orphans_cleaned = store.clean_orphans().await?;
         report.servers_failed.sort();
         report.servers_panicked.sort();
+        report.servers_not_updated.sort();
         report.meetings_removed.sort();
-        Ok(report)
+        Ok((report, samples))
     }
 
-    /// Poll one server and write what it says (operations.md 2.3).
-    async fn poll_server(&self, server: Server) -> StoreResult<ServerOutcome> {
-        let answer = self
-            .bbb
-            .call(&server, "getMeetings", &Params::default(), None, false)
-            .await;
-        match answer {
-            Ok(response) => {
-                let meetings = xml::meeting_summaries(&response.root);
-                self.on_success(server, &meetings).await
+    /// Poll every server, at most `concurrency` at once among the healthy ones and as many among the suspect ones
+    /// (offline, or failed last time): a pool of dead servers, each holding its permit until its timeout, then
+    /// never delays the servers that answer.
+    async fn poll_servers(
+        &self,
+        servers: Vec<Server>,
+        refresh_versions: bool,
+    ) -> Vec<ServerOutcome> {
+        let concurrency = self.inner.settings.concurrency.max(1);
+        let healthy = Arc::new(Semaphore::new(concurrency));
+        let suspect = Arc::new(Semaphore::new(concurrency));
+        let mut tasks = JoinSet::new();
+        for server in servers {
+            let poller = self.clone();
+            let permits = if is_suspect(&server) {
+                suspect.clone()
+            } else {
+                healthy.clone()
+            };
+            tasks.spawn(async move {
+                // The semaphores are never closed, so this only waits.
+                let _permit = permits.acquire_owned().await;
+                poller.poll_server(server, refresh_versions).await
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => tracing::error!(error.message = %e, "poll: a server task failed"),
+            }
+        }
+        outcomes
+    }
+
+    /// Poll one server and write what it says (operations.md 2.3): first the calls (bounded), then the writes.
+    async fn poll_server(&self, server: Server, refresh_version: bool) -> ServerOutcome {
+        let started = Instant::now();
+        let answer = self.ask(&server, refresh_version).await;
+        let (reported, update) = match answer {
+            Ok(answer) => {
+                let ids = answer
+                    .meetings
+                    .iter()
+                    .map(|m| m.meeting_id.clone())
+                    .collect();
+                (Some(ids), self.on_success(&server, answer).await)
             }
             Err(error) => {
-                tracing::warn!(server.id = %server.id, error = %error, "Failed to get server status");
-                self.on_failure(server).await
+                tracing::warn!(server.id = %server.id, error.message = %error, "Failed to get server status");
+                (None, self.on_failure(&server).await)
             }
+        };
+        ServerOutcome {
+            server,
+            reported,
+            update,
+            duration: started.elapsed(),
         }
     }
 
-    async fn on_success(
-        &self,
-        server: Server,
-        meetings: &[MeetingSummary],
-    ) -> StoreResult<ServerOutcome> {
-        let store = &self.store;
-        store.reset_counters(&server.id, false, true).await?;
+    /// `getMeetings` and, when due, the index (BBB version), all within `server_timeout`.
+    async fn ask(&self, server: &Server, refresh_version: bool) -> Result<Answer, String> {
+        let limit = self.inner.settings.server_timeout;
+        let deadline = tokio::time::Instant::now() + limit;
+        let bbb = &self.inner.bbb;
+        let response = tokio::time::timeout_at(
+            deadline,
+            bbb.call(server, "getMeetings", &Params::default(), None, false),
+        )
+        .await
+        .map_err(|_| format!("no answer within {limit:?}"))?
+        .map_err(|e| e.to_string())?;
+        let meetings = xml::meeting_summaries(&response.root);
+        let version = if refresh_version || !server.online || server.bbb_version.is_none() {
+            let no_params = Params::default();
+            let index = bbb.call(server, "", &no_params, None, false);
+            match tokio::time::timeout_at(deadline, index).await {
+                // Empty unless the server reveals its version, as the original stores it.
+                Ok(Ok(response)) => Some(xml::bbb_version(&response.root).unwrap_or_default()),
+                Ok(Err(e)) => {
+                    tracing::warn!(server.id = %server.id, error.message = %e, "could not read the BBB version");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!(server.id = %server.id, "could not read the BBB version in time");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Answer { meetings, version })
+    }
+
+    async fn on_success(&self, server: &Server, answer: Answer) -> StoreResult<Update> {
+        let store = &self.inner.store;
+        let settings = &self.inner.settings;
+        // Only consecutive failures count. Counters as read at the start of the cycle: one poller writes them.
+        if server.unhealthy_counter != 0 {
+            store.reset_counters(&server.id, false, true).await?;
+        }
         let mut patch = ServerPatch::default();
-        let mut came_online = false;
         if !server.online {
             let healthy = store.increment_healthy(&server.id).await?;
-            if healthy < self.settings.healthy_threshold {
-                return Ok(ServerOutcome {
-                    server_id: server.id,
-                    reported: Some(reported_ids(meetings)),
-                    online_after: false,
+            if healthy < settings.healthy_threshold {
+                return Ok(Update {
+                    online: false,
                     panicked: false,
+                    record: None,
                 });
             }
             tracing::info!(server.id = %server.id, "Server is healthy. Bringing back online...");
             store.reset_counters(&server.id, true, true).await?;
             patch.online = Some(true);
-            came_online = true;
         }
-        let load = compute_load(meetings, &self.settings, now_ms()) * server.load_multiplier;
-        if server.state != ServerState::Disabled {
-            patch.load = Some(Some(load));
+        let load = compute_load(&answer.meetings, settings.load_rules(), now_ms())
+            * server.load_multiplier;
+        match server.state {
+            ServerState::Disabled => {}
+            ServerState::Cordoned if load == 0.0 => {
+                tracing::info!(server.id = %server.id, "Cordoned server has no load any more: disabling it");
+                patch.state = Some(ServerState::Disabled);
+                patch.load = Some(None);
+            }
+            ServerState::Enabled | ServerState::Cordoned => patch.load = Some(Some(load)),
         }
-        if server.state == ServerState::Cordoned && load == 0.0 {
-            tracing::info!(server.id = %server.id, "cordoned server has no load any more: disabling it");
-            patch.state = Some(ServerState::Disabled);
-            patch.load = Some(None);
+        patch.stats = Some(compute_stats(&answer.meetings));
+        patch.bbb_version = answer.version;
+        let record = store.patch_server(&server.id, patch).await?;
+        match record.load {
+            Some(load) => tracing::info!(server.id = %server.id, load, "Server online"),
+            None => tracing::info!(server.id = %server.id, load = "unavailable", "Server online"),
         }
-        patch.stats = Some(compute_stats(meetings));
-        if came_online || server.bbb_version.is_none() {
-            patch.bbb_version = self.fetch_version(&server).await;
-        }
-        let id = server.id.clone();
-        store.patch_server(&id, patch).await?;
-        tracing::info!(server.id = %id, load, "Server online");
-        Ok(ServerOutcome {
-            server_id: id,
-            reported: Some(reported_ids(meetings)),
-            online_after: true,
+        Ok(Update {
+            online: true,
             panicked: false,
+            record: Some(record),
         })
     }
 
-    async fn on_failure(&self, server: Server) -> StoreResult<ServerOutcome> {
-        let store = &self.store;
-        store.reset_counters(&server.id, true, false).await?;
-        let offline = |panicked| ServerOutcome {
-            server_id: server.id.clone(),
-            reported: None,
-            online_after: false,
-            panicked,
-        };
+    async fn on_failure(&self, server: &Server) -> StoreResult<Update> {
+        let store = &self.inner.store;
+        if server.healthy_counter != 0 {
+            store.reset_counters(&server.id, true, false).await?;
+        }
         if !server.online {
-            return Ok(offline(false));
+            return Ok(Update {
+                online: false,
+                panicked: false,
+                record: None,
+            });
         }
         let unhealthy = store.increment_unhealthy(&server.id).await?;
-        if unhealthy < self.settings.unhealthy_threshold {
-            return Ok(ServerOutcome {
-                online_after: true,
-                ..offline(false)
+        if unhealthy < self.inner.settings.unhealthy_threshold {
+            return Ok(Update {
+                online: true,
+                panicked: false,
+                record: None,
             });
         }
         tracing::warn!(server.id = %server.id, "Server is unhealthy. Panicking and setting offline...");
-        self.panic_server(&server).await?;
         store.reset_counters(&server.id, true, true).await?;
         let patch = ServerPatch {
             online: Some(false),
@@ -273,167 +634,159 @@ impl Poller {
             stats: Some(ServerStats::default()),
             ..ServerPatch::default()
         };
-        store.patch_server(&server.id, patch).await?;
-        Ok(offline(true))
+        let record = store.patch_server(&server.id, patch).await?;
+        tracing::info!(server.id = %server.id, load = "unavailable", "Server offline");
+        Ok(Update {
+            online: false,
+            panicked: true,
+            record: Some(record),
+        })
     }
 
-    /// Forget every meeting of `server` and ask the server to end them (best effort, in the background: the server
-    /// is most likely unreachable, and the cycle must not wait for it).
-    async fn panic_server(&self, server: &Server) -> StoreResult<Vec<Meeting>> {
-        let meetings: Vec<Meeting> = self
-            .store
-            .list_meetings()
-            .await?
-            .into_iter()
-            .filter(|m| m.server_id == server.id)
-            .collect();
-        for meeting in &meetings {
-            self.store.delete_meeting(&meeting.id).await?;
+    /// Forget every meeting of the panicked `servers` (already offline, so nothing new lands on them) and send an
+    /// `end` for each in the background.
+    async fn forget_meetings_of(
+        &self,
+        servers: Vec<Server>,
+        report: &mut CycleReport,
+    ) -> StoreResult<()> {
+        if servers.is_empty() {
+            return Ok(());
         }
-        let bbb = self.bbb.clone();
-        let server = server.clone();
-        let to_end = meetings.clone();
-        tokio::spawn(async move {
-            for meeting in to_end {
-                let mut params = Params::default();
-                params.set("meetingID", &meeting.id);
-                params.set("password", &meeting.moderator_pw);
-                if let Err(e) = bbb.call(&server, "end", &params, None, true).await {
-                    tracing::warn!(meeting.id = %meeting.id, error = %e, "Could not end meeting");
+        let mut by_server: HashMap<String, Vec<Meeting>> = HashMap::new();
+        for meeting in self.inner.store.list_meetings().await? {
+            by_server
+                .entry(meeting.server_id.clone())
+                .or_default()
+                .push(meeting);
+        }
+        for server in servers {
+            let meetings = by_server.remove(&server.id).unwrap_or_default();
+            for meeting in &meetings {
+                if self.inner.store.delete_meeting(&meeting.id).await? {
+                    report.meetings_removed.push(meeting.id.clone());
                 }
             }
-        });
-        Ok(meetings)
-    }
-
-    async fn fetch_version(&self, server: &Server) -> Option<String> {
-        match self
-            .bbb
-            .call(server, "", &Params::default(), None, false)
-            .await
-        {
-            Ok(response) => Some(xml::bbb_version(&response.root).unwrap_or_default()),
-            Err(e) => {
-                tracing::debug!(server.id = %server.id, error = %e, "could not read the BBB version");
-                None
-            }
+            self.end_in_background(server, meetings);
         }
+        Ok(())
     }
 
-    /// Meetings the servers reported get their TTL refreshed; a stored meeting its (successfully polled) server did
-    /// not report in two consecutive cycles is forgotten.
+    fn end_in_background(&self, server: Server, meetings: Vec<Meeting>) {
+        if meetings.is_empty() {
+            return;
+        }
+        let bbb = self.inner.bbb.clone();
+        self.inner.background.spawn(async move {
+            let server = Arc::new(server);
+            let permits = Arc::new(Semaphore::new(END_CONCURRENCY));
+            let mut calls = JoinSet::new();
+            for meeting in meetings {
+                let (bbb, server, permits) = (bbb.clone(), server.clone(), permits.clone());
+                calls.spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    let mut params = Params::default();
+                    params.set("meetingID", &meeting.id);
+                    params.set("password", &meeting.moderator_pw);
+                    if let Err(e) = bbb.call(&server, "end", &params, None, true).await {
+                        tracing::warn!(meeting.id = %meeting.id, error.message = %e, "Could not end meeting");
+                    }
+                });
+            }
+            while calls.join_next().await.is_some() {}
+        });
+    }
+
+    /// Refresh the TTL of reported meetings; forget those missing long enough (see the module documentation).
+    #[allow(clippy::too_many_arguments)]
     async fn reconcile_meetings(
         &self,
         meetings_before: Vec<Meeting>,
+        known_servers: &HashSet<String>,
         reported_by: &HashMap<String, HashSet<String>>,
+        panicked: &HashSet<String>,
+        listed_at: Instant,
+        memory: &mut Memory,
         report: &mut CycleReport,
     ) -> StoreResult<()> {
+        let store = &self.inner.store;
+        let grace = self.ended_grace();
+        let previously_missing = std::mem::take(&mut memory.missing);
+        // Servers absent from this cycle's list: removed, or added since? Asked once each.
+        let mut removed_servers: HashMap<String, bool> = HashMap::new();
         let mut refresh = Vec::new();
-        let mut missing_now = HashSet::new();
-        let mut missing_once = self.missing_once.lock().await;
         for meeting in meetings_before {
-            let Some(reported) = reported_by.get(&meeting.server_id) else {
+            if panicked.contains(&meeting.server_id) {
                 continue;
-            };
-            if reported.contains(&meeting.id) {
-                refresh.push(meeting.id);
-            } else if missing_once.contains(&meeting.id) {
-                if self.store.delete_meeting(&meeting.id).await? {
-                    tracing::info!(meeting.id = %meeting.id, server.id = %meeting.server_id, "Meeting has ended");
-                    report.meetings_removed.push(meeting.id);
+            }
+            let missing = match reported_by.get(&meeting.server_id) {
+                Some(ids) if ids.contains(&meeting.id) => {
+                    refresh.push(meeting.id);
+                    continue;
                 }
-            } else {
-                missing_now.insert(meeting.id);
+                Some(_) => true,
+                None if known_servers.contains(&meeting.server_id) => false,
+                None => match removed_servers.get(&meeting.server_id) {
+                    Some(removed) => *removed,
+                    None => {
+                        let removed = match store.get_server(&meeting.server_id).await {
+                            Ok(_) => false,
+                            Err(StoreError::NotFound(_)) => true,
+                            Err(e) => return Err(e),
+                        };
+                        removed_servers.insert(meeting.server_id.clone(), removed);
+                        removed
+                    }
+                },
+            };
+            if !missing {
+                continue;
+            }
+            match previously_missing.get(&meeting.id) {
+                Some(since) if listed_at.duration_since(*since) >= grace => {
+                    if store.delete_meeting(&meeting.id).await? {
+                        tracing::info!(
+                            meeting.id = %meeting.id,
+                            server.id = %meeting.server_id,
+                            "Meeting has ended"
+                        );
+                        report.meetings_removed.push(meeting.id);
+                    }
+                }
+                Some(since) => {
+                    memory.missing.insert(meeting.id, *since);
+                }
+                None => {
+                    memory.missing.insert(meeting.id, listed_at);
+                }
             }
         }
-        *missing_once = missing_now;
-        drop(missing_once);
         if !refresh.is_empty() {
-            self.store
-                .refresh_meetings(&refresh, self.settings.meeting_ttl)
+            store
+                .refresh_meetings(&refresh, self.inner.settings.meeting_ttl)
                 .await?;
         }
         report.meetings_refreshed = refresh.len();
         Ok(())
     }
 
-    /// Cycles until `shutdown`, each after `interval`, only while holding the lease `poller` (renewed every cycle,
-    /// lasting two intervals, so a standby takes over within about two intervals when the active one dies).
-    pub async fn run(&self, holder: &str, shutdown: CancellationToken) {
-        let lease_ttl = (self.settings.interval * 2).max(Duration::from_secs(10));
-        loop {
-            match self.store.try_lease(LEASE_NAME, holder, lease_ttl).await {
-                Ok(true) => {
-                    // A cycle is never abandoned half-way: shutdown is only looked at between cycles.
-                    match self.poll_once().await {
-                        Ok(report) => tracing::info!(
-                            servers = report.servers_polled,
-                            online = report.servers_online,
-                            offline = report.servers_offline,
-                            meetings_removed = report.meetings_removed.len(),
-                            "poll cycle done"
-                        ),
-                        Err(e) => tracing::warn!(error = %e, "poll cycle failed"),
-                    }
-                }
-                Ok(false) => tracing::debug!("another poller holds the lease; standing by"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not reach the store for the poller lease")
-                }
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(self.settings.interval) => {}
-            }
-        }
-        if let Err(e) = self.store.release_lease(LEASE_NAME, holder).await {
-            tracing::warn!(error = %e, "could not release the poller lease");
-        }
-        tracing::info!("Exiting poller on signal");
+    fn ended_grace(&self) -> Duration {
+        self.inner.settings.ended_grace.unwrap_or_else(|| {
+            let timeouts = self.inner.bbb.timeouts();
+            timeouts.connect + timeouts.response
+        })
     }
 }
 
-fn reported_ids(meetings: &[MeetingSummary]) -> HashSet<String> {
-    meetings.iter().map(|m| m.meeting_id.clone()).collect()
+/// Whether a server is likely not to answer: offline, or its last poll failed.
+fn is_suspect(server: &Server) -> bool {
+    !server.online || server.unhealthy_counter > 0
 }
 
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Load before the multiplier: each participant of a non-breakout meeting counts once (the original counts
-/// moderators twice); a meeting younger than the join buffer counts at least `load_min_user_count`.
-pub fn compute_load(meetings: &[MeetingSummary], settings: &PollSettings, now_ms: i64) -> f64 {
-    let buffer_ms = settings.load_join_buffer.as_millis() as i64;
-    meetings
-        .iter()
-        .filter(|m| !m.is_breakout)
-        .map(|m| {
-            let attendees = m.participant_count.max(0);
-            let young = m.create_time_ms > now_ms - buffer_ms;
-            if young {
-                attendees.max(settings.load_min_user_count)
-            } else {
-                attendees
-            }
-        })
-        .sum::<i64>() as f64
-}
-
-/// Statistics over every meeting, breakouts included.
-pub fn compute_stats(meetings: &[MeetingSummary]) -> ServerStats {
-    ServerStats {
-        meetings: meetings.len() as i64,
-        users: meetings.iter().map(|m| m.participant_count).sum(),
-        largest_meeting: meetings
-            .iter()
-            .map(|m| m.participant_count)
-            .max()
-            .unwrap_or(0),
-        videos: meetings.iter().map(|m| m.video_count).sum(),
-    }
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

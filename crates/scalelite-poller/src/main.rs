@@ -75,8 +75,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let shutdown = Shutdown::new();
     shutdown::on_signal(shutdown.clone());
-    poller
-        .run(&scalelite_poller::holder_id(), shutdown.token())
-        .await;
+    let token = shutdown.token();
+    shutdown.spawn(async move { poller.run(&scalelite_poller::holder_id(), token).await });
+    shutdown.cancelled().await;
+    // The poller finishes the cycle it is in; past the grace period we exit anyway.
+    if !shutdown.drain(cli.shutdown.shutdown_grace_period).await {
+        anyhow::bail!(
+            "the poll cycle did not finish within the shutdown grace period ({:?})",
+            cli.shutdown.shutdown_grace_period
+        );
+    }
     Ok(())
 }

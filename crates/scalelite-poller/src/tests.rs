@@ -1,71 +1,72 @@
-use super::*;
+use std::time::Duration;
 
-fn meeting(
-    id: &str,
-    participants: i64,
-    moderators: i64,
-    videos: i64,
-    created_ms: i64,
-    breakout: bool,
-) -> MeetingSummary {
-    MeetingSummary {
-        meeting_id: id.into(),
-        participant_count: participants,
-        moderator_count: moderators,
-        video_count: videos,
-        create_time_ms: created_ms,
-        is_breakout: breakout,
-        ..MeetingSummary::default()
-    }
-}
+use scalelite_core::config::{MeetingArgs, PollerArgs};
+
+use crate::{PollSettings, holder_id};
 
 #[test]
-fn load_counts_each_participant_once_and_skips_breakouts() {
-    let settings = PollSettings {
-        load_min_user_count: 15,
-        load_join_buffer: Duration::from_secs(900),
-        ..Default::default()
+fn settings_follow_the_original_variables() {
+    let poller = PollerArgs {
+        poll_interval: Duration::from_millis(2500),
+        server_healthy_threshold: 3,
+        server_unhealthy_threshold: 4,
+        poller_threads: 5,
+        poller_wait_timeout: Duration::from_secs(7),
+        load_min_user_count: 9,
+        load_join_buffer_time: Duration::from_secs(120),
     };
-    let now = 10_000_000_000;
-    let old = now - 3_600_000;
-    let meetings = [
-        meeting("a", 10, 2, 1, old, false),
-        meeting("b", 4, 1, 0, old, false),
-        meeting("c", 7, 0, 0, old, true),
-    ];
-    assert_eq!(compute_load(&meetings, &settings, now), 14.0);
-}
-
-#[test]
-fn young_meetings_count_at_least_the_minimum() {
-    let settings = PollSettings {
-        load_min_user_count: 15,
-        load_join_buffer: Duration::from_secs(900),
-        ..Default::default()
+    let meetings = MeetingArgs {
+        default_meeting_ttl: Duration::from_secs(3600),
+        ..MeetingArgs::default()
     };
-    let now = 10_000_000_000;
-    let young = now - 60_000;
-    let meetings = [
-        meeting("a", 2, 1, 0, young, false),
-        meeting("b", 20, 1, 0, young, false),
-    ];
-    assert_eq!(compute_load(&meetings, &settings, now), 35.0);
-}
-
-#[test]
-fn stats_cover_breakouts_too() {
-    let meetings = [
-        meeting("a", 10, 2, 3, 0, false),
-        meeting("b", 12, 1, 1, 0, true),
-    ];
+    let settings = PollSettings::from_config(&poller, &meetings);
     assert_eq!(
-        compute_stats(&meetings),
-        ServerStats {
-            meetings: 2,
-            users: 22,
-            largest_meeting: 12,
-            videos: 4
+        settings,
+        PollSettings {
+            healthy_threshold: 3,
+            unhealthy_threshold: 4,
+            load_min_user_count: 9,
+            load_join_buffer: Duration::from_secs(120),
+            meeting_ttl: Duration::from_secs(3600),
+            concurrency: 64,
+            interval: Duration::from_millis(2500),
+            server_timeout: Duration::from_secs(7),
+            ended_grace: None,
+            version_refresh_cycles: 10,
         }
     );
-    assert_eq!(compute_stats(&[]), ServerStats::default());
+}
+
+#[test]
+fn many_poller_threads_mean_more_concurrency() {
+    let poller = PollerArgs {
+        poller_threads: 201,
+        ..PollerArgs::default()
+    };
+    let settings = PollSettings::from_config(&poller, &MeetingArgs::default());
+    assert_eq!(settings.concurrency, 200);
+}
+
+#[test]
+fn defaults_match_the_original() {
+    let settings = PollSettings::from_config(&PollerArgs::default(), &MeetingArgs::default());
+    assert_eq!(settings, PollSettings::default());
+}
+
+#[test]
+fn the_lease_outlives_an_interval_with_margin() {
+    let with_interval = |ms| PollSettings {
+        interval: Duration::from_millis(ms),
+        ..PollSettings::default()
+    };
+    assert_eq!(with_interval(60_000).lease_ttl(), Duration::from_secs(120));
+    assert_eq!(with_interval(200).lease_ttl(), Duration::from_millis(1200));
+    assert_eq!(with_interval(1000).lease_ttl(), Duration::from_secs(2));
+}
+
+#[test]
+fn holder_ids_are_unique_per_poller() {
+    let (a, b) = (holder_id(), holder_id());
+    assert_ne!(a, b);
+    assert!(a.contains(&format!(":{}:", std::process::id())), "{a}");
 }

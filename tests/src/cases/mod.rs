@@ -30,3 +30,4 @@ mod api_shutdown;
 mod api_tenants;
 mod deployment;
 mod docs;
+mod poller;

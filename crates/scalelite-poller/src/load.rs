@@ -1,0 +1,56 @@
+//! What a server's `getMeetings` answer says about its load and statistics (operations.md 2.3, with DECISIONS.md's
+//! fix: each participant counts once). Pure functions, no IO.
+
+use std::time::Duration;
+
+use scalelite_core::bbb::xml::MeetingSummary;
+use scalelite_core::domain::ServerStats;
+
+/// The rules `compute_load` applies.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoadRules {
+    /// `LOAD_MIN_USER_COUNT`: a meeting younger than `join_buffer` counts at least this many participants.
+    pub min_user_count: i64,
+    /// `LOAD_JOIN_BUFFER_TIME`.
+    pub join_buffer: Duration,
+}
+
+/// Load of a server before its `load_multiplier`: each participant of a non-breakout meeting counts once (the
+/// original adds `moderatorCount` on top of `participantCount`, which already includes moderators); a meeting
+/// created less than `join_buffer` before `now_ms` counts at least `min_user_count`, so a fresh meeting reserves
+/// room for the people about to join it. Breakout rooms add nothing (their participants are counted in the parent).
+pub fn compute_load(meetings: &[MeetingSummary], rules: LoadRules, now_ms: i64) -> f64 {
+    let buffer_ms = i64::try_from(rules.join_buffer.as_millis()).unwrap_or(i64::MAX);
+    let young_since = now_ms.saturating_sub(buffer_ms);
+    let total: i64 = meetings
+        .iter()
+        .filter(|m| !m.is_breakout)
+        .map(|m| {
+            let attendees = m.participant_count.max(0);
+            if m.create_time_ms > young_since {
+                attendees.max(rules.min_user_count)
+            } else {
+                attendees
+            }
+        })
+        .sum();
+    total as f64
+}
+
+/// Statistics over every meeting of a server, breakout rooms included: meetings, users (`participantCount`),
+/// the largest meeting and videos.
+pub fn compute_stats(meetings: &[MeetingSummary]) -> ServerStats {
+    ServerStats {
+        meetings: meetings.len() as i64,
+        users: meetings.iter().map(|m| m.participant_count.max(0)).sum(),
+        largest_meeting: meetings
+            .iter()
+            .map(|m| m.participant_count.max(0))
+            .max()
+            .unwrap_or(0),
+        videos: meetings.iter().map(|m| m.video_count.max(0)).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
