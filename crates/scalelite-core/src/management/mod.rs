@@ -87,7 +87,7 @@ pub enum ManagementError {
     Sync(String),
     /// The URL and secret given for a server do not answer like a BBB API; nothing was saved.
     #[error(
-        "{url} does not answer like a BigBlueButton API with this secret ({reason}); check the URL and secret, or skip the check"
+        "{url} does not answer like a BigBlueButton API with this secret ({reason}); check the URL and the secret"
     )]
     NotBbb {
         /// The URL that was tried.
