@@ -4,8 +4,10 @@
 //!   catch-all, `/health_check`, the host allow-list.
 //! - `request`: the pipeline every call goes through (Content-Type, tenant, checksum).
 //! - `meetings`: the meeting calls. `error`: every failure as BBB XML.
+//! - `admin`: the admin REST API `/scalelite/api/*` (servers and tenants as JSON).
 //! - `settings`, `state`: configuration resolved at start-up and the shared handler state.
 
+mod admin;
 pub mod error;
 mod meetings;
 pub mod request;

@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .route("/bigbluebutton/api/{call}", any(api_call))
         .route("/health_check", any(health_check))
         .route("/", any(health_check))
+        .merge(crate::admin::router())
         .fallback(unsupported)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -52,6 +52,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How many servers a failing create tries before giving up (ours; the original tries one).
     pub create_attempts: usize,
+    /// `SERVER_ID_IS_HOSTNAME`: servers added through the admin API get their host name as id.
+    pub server_id_is_hostname: bool,
 }
 
 impl Default for Settings {
@@ -81,6 +83,7 @@ impl Default for Settings {
             response_timeout: Duration::from_secs(10),
             max_body_bytes: 32 * 1024 * 1024,
             create_attempts: 3,
+            server_id_is_hostname: false,
         }
     }
 }
@@ -117,6 +120,7 @@ impl Settings {
             meeting_ttl: meetings.default_meeting_ttl,
             connect_timeout: bbb.connect_timeout,
             response_timeout: bbb.response_timeout,
+            server_id_is_hostname: meetings.server_id_is_hostname,
             ..Settings::default()
         }
     }
