@@ -21,5 +21,6 @@ macro_rules! both_backends {
     };
 }
 
+mod admin_api;
 mod api_meetings;
 mod api_routing;
