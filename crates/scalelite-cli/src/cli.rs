@@ -154,6 +154,7 @@ pub struct ServerId {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ServersAdd {
     /// API URL, e.g. https://bbb1.example.com/bigbluebutton/api/ (the path is added when missing)
     #[arg(value_name = "URL")]
@@ -173,6 +174,7 @@ pub struct ServersAdd {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ServersUpdate {
     /// The server id
     #[arg(value_name = "ID")]
@@ -218,6 +220,7 @@ pub struct ServersPanic {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 pub struct ServersLoadMultiplier {
     /// The server id
     #[arg(value_name = "ID")]

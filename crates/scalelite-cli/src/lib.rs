@@ -77,6 +77,10 @@ fn clap_exit(out: &mut Out, error: &clap::Error) -> ExitCode {
             let _ = out.text(error.render());
             ExitCode::from(2)
         }
+        ErrorKind::MissingSubcommand => {
+            let _ = out.text(Cli::command().render_help());
+            ExitCode::from(2)
+        }
         _ => {
             let rendered = error.render().to_string();
             let line = rendered

@@ -111,6 +111,7 @@ impl Ctx {
 
     pub(super) async fn servers_update(&mut self, a: ServersUpdate) -> anyhow::Result<()> {
         let id = required(&a.id, NEED_ID)?.to_owned();
+        self.out.line(format!("Updating server {id}..."))?;
         let load_multiplier = update_multiplier(self, non_blank(a.load_multiplier.as_deref()))?;
         let update = ServerUpdate {
             url: non_blank(a.url.as_deref()).map(str::to_owned),
@@ -120,7 +121,6 @@ impl Ctx {
             tag: a.tag.map(|t| Some(t).filter(|t| !t.trim().is_empty())),
             state: None,
         };
-        self.out.line(format!("Updating server {id}..."))?;
         let updated = self
             .management
             .update_server(&id, update, !a.no_check)
