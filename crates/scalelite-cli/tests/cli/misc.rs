@@ -159,6 +159,31 @@ both_backends! {
         assert!(out.success().stdout.contains(" online   1         4 "), "{out:?}");
     }
 
+    async fn poll_loop_runs_until_sigterm(backend: Backend) {
+        let cli = Cli::new(backend).await;
+        let fake = fake_bbb::FakeServer::start("sec").await.unwrap();
+        cli.add_server("s1", &fake.url(), "sec", ServerState::Enabled, None).await;
+        let mut child = cli.spawn(&["poll", "0.2"]);
+        // Wait (bounded) until a cycle has brought the server online, then ask the process to stop.
+        let mut online = false;
+        for _ in 0..300 {
+            if cli.server("s1").await.online {
+                online = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(online, "the poll loop brought the server online");
+        let pid = child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(status.success());
+        let exit = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await
+            .expect("stopped after SIGTERM").expect("exit status");
+        assert!(exit.success(), "{exit:?}");
+        assert!(fake.requests().iter().filter(|r| r.call == "getMeetings").count() >= 1);
+        assert_eq!(cli.run(&["poll", "soon"]).await.failure(), "invalid interval 'soon': expected a number of seconds");
+    }
+
     async fn recordings_add_to_tenant(backend: Backend) {
         let mut cli = Cli::new(backend).await;
         cli.set_env("MULTITENANCY_ENABLED", "true");

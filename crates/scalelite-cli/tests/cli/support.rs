@@ -109,6 +109,20 @@ impl Cli {
         }
     }
 
+    /// Start a run in the background (standard input closed, output discarded).
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_scalelite-cli"))
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start scalelite-cli")
+    }
+
     /// Every server, sorted by id (to compare before and after).
     pub async fn servers(&self) -> Vec<Server> {
         let mut servers = self.store().list_servers().await.expect("list servers");
