@@ -8,7 +8,7 @@ use scalelite_core::management::json::ServerJson;
 use scalelite_core::management::sync::{DesiredServer, parse_server_list, parse_sync_document};
 use scalelite_core::management::{
     ManagementError, NewServerRequest, ServerUpdate, SyncMode, format_number, non_blank,
-    parse_load_multiplier,
+    parse_load_multiplier, zero_means_one,
 };
 use serde::Serialize;
 
@@ -19,9 +19,6 @@ use crate::cli::{
 use crate::commands::{Ctx, id_list, optional_bool, required};
 use crate::output::{Cell, render_table};
 
-/// The original's warning when a multiplier of 0 is replaced by 1.
-const ZERO_MULTIPLIER: &str = "WARNING! Load-multiplier was not readable or 0, so it is now 1";
-
 const NEED_ID: &str = "Please input a server id!";
 
 /// A multiplier argument of the update tasks: absent → `None`; 0 → 1 with the original's warning.
@@ -29,10 +26,9 @@ fn update_multiplier(ctx: &mut Ctx, value: Option<&str>) -> anyhow::Result<Optio
     let Some(text) = value else {
         return Ok(None);
     };
-    let value = parse_load_multiplier(text)?;
-    if value == 0.0 {
-        ctx.out.line(ZERO_MULTIPLIER)?;
-        return Ok(Some(1.0));
+    let (value, warning) = zero_means_one(parse_load_multiplier(text)?);
+    if let Some(warning) = warning {
+        ctx.out.line(warning)?;
     }
     Ok(Some(value))
 }

@@ -33,7 +33,7 @@ use crate::storage::store::Store;
 
 pub use meetings::{ClearedMeeting, MeetingInfo, ServerMeetings};
 pub use recordings::MoveReport;
-pub use servers::{NewServerRequest, ServerUpdate, StatusRow};
+pub use servers::{NewServerRequest, ServerUpdate, StatusRow, zero_means_one};
 pub use sync::SyncMode;
 pub use tenants::KeycloakCredentials;
 

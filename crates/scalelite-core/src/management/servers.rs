@@ -11,8 +11,17 @@ use crate::management::{
 use crate::storage::{MeetingStore, ServerStore, StoreError};
 
 /// The original's warning when a load multiplier of 0 is replaced by 1.
-pub(crate) const ZERO_MULTIPLIER_WARNING: &str =
+const ZERO_MULTIPLIER_WARNING: &str =
     "WARNING! Load-multiplier was not readable or 0, so it is now 1";
+
+/// The rake tasks' rule for a multiplier: 0 means 1, with the original's warning as the second value.
+pub fn zero_means_one(value: f64) -> (f64, Option<String>) {
+    if value == 0.0 {
+        (1.0, Some(ZERO_MULTIPLIER_WARNING.to_owned()))
+    } else {
+        (value, None)
+    }
+}
 
 /// What `servers:add` and `addServer` take.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -74,15 +83,15 @@ pub struct StatusRow {
 /// The multiplier `servers:add` stores: `None` or 0 gives 1.0 (0 with the original's warning); a negative number
 /// is refused.
 fn add_multiplier(value: Option<f64>, notes: &mut Vec<String>) -> Result<f64> {
-    match value {
-        None => Ok(1.0),
-        Some(0.0) => {
-            notes.push(ZERO_MULTIPLIER_WARNING.to_owned());
-            Ok(1.0)
-        }
-        Some(m) if m < 0.0 || !m.is_finite() => Err(negative_multiplier()),
-        Some(m) => Ok(m),
+    let Some(value) = value else {
+        return Ok(1.0);
+    };
+    let (value, warning) = zero_means_one(value);
+    notes.extend(warning);
+    if value < 0.0 || !value.is_finite() {
+        return Err(negative_multiplier());
     }
+    Ok(value)
 }
 
 fn negative_multiplier() -> ManagementError {

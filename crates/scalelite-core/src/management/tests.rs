@@ -102,3 +102,15 @@ fn store_conflicts_become_management_conflicts() {
     let err: ManagementError = StoreError::Backend("down".into()).into();
     assert!(matches!(err, ManagementError::Store(_)));
 }
+
+#[test]
+fn a_zero_multiplier_means_one_with_the_original_warning() {
+    assert_eq!(zero_means_one(2.5), (2.5, None));
+    assert_eq!(
+        zero_means_one(0.0),
+        (
+            1.0,
+            Some("WARNING! Load-multiplier was not readable or 0, so it is now 1".to_owned())
+        )
+    );
+}
