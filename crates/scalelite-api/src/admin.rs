@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use scalelite_core::bbb::checksum;
 use scalelite_core::bbb::params::Params;
-use scalelite_core::domain::ServerState;
+use scalelite_core::domain::{Secret, ServerState};
 use scalelite_core::management::json::{ServerJson, TenantJson, TenantSummaryJson};
 use scalelite_core::management::{
     Management, ManagementError, ManagementOptions, NewServerRequest, ServerUpdate, parse_bool,
@@ -250,7 +250,7 @@ async fn add_server(State(state): State<AppState>, request: Request) -> Response
         let request = NewServerRequest {
             id: None,
             url: text("url").unwrap_or_default(),
-            secret: text("secret").unwrap_or_default(),
+            secret: Secret::new(text("secret").unwrap_or_default()),
             load_multiplier,
             tag: text("tag"),
         };
@@ -303,7 +303,7 @@ async fn update_server(State(state): State<AppState>, request: Request) -> Respo
         };
         let update = ServerUpdate {
             url: text("url"),
-            secret: text("secret"),
+            secret: text("secret").map(Secret::new),
             load_multiplier,
             tag,
             state: state_change,

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use anyhow::{Context, bail};
-use scalelite_core::domain::ServerState;
+use scalelite_core::domain::{Secret, ServerState};
 use scalelite_core::management::json::ServerJson;
 use scalelite_core::management::sync::{DesiredServer, parse_server_list, parse_sync_document};
 use scalelite_core::management::{
@@ -90,7 +90,7 @@ impl Ctx {
         let request = NewServerRequest {
             id: None,
             url: url.to_owned(),
-            secret: secret.to_owned(),
+            secret: Secret::new(secret),
             load_multiplier,
             tag: a.tag,
         };
@@ -111,7 +111,7 @@ impl Ctx {
         let load_multiplier = update_multiplier(self, non_blank(a.load_multiplier.as_deref()))?;
         let update = ServerUpdate {
             url: non_blank(a.url.as_deref()).map(str::to_owned),
-            secret: non_blank(a.secret.as_deref()).map(str::to_owned),
+            secret: non_blank(a.secret.as_deref()).map(Secret::new),
             load_multiplier,
             // Given but empty removes the tag; left out keeps it (the original's raw-argument check).
             tag: a.tag.map(|t| Some(t).filter(|t| !t.trim().is_empty())),

@@ -1,5 +1,6 @@
 //! The `tenants*` and `tenantSettings*` tasks (they need `MULTITENANCY_ENABLED`).
 
+use scalelite_core::domain::Secret;
 use scalelite_core::management::json::{TenantJson, TenantSettingJson};
 use scalelite_core::management::{KeycloakCredentials, non_blank, parse_bool};
 use serde::Serialize;
@@ -97,9 +98,9 @@ impl Ctx {
             lrs_endpoint: text(&a.lrs_endpoint).to_owned(),
             kc_token_url: text(&a.kc_token_url).to_owned(),
             kc_client_id: text(&a.kc_client_id).to_owned(),
-            kc_client_secret: text(&a.kc_client_secret).to_owned(),
+            kc_client_secret: Secret::new(text(&a.kc_client_secret)),
             kc_username: text(&a.kc_username).to_owned(),
-            kc_password: text(&a.kc_password).to_owned(),
+            kc_password: Secret::new(text(&a.kc_password)),
         };
         let tenant = self
             .management

@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::domain::{Server, Tenant, TenantSetting};
 use crate::management::join_secrets;
 
-/// A server as `getServers`/`getServerInfo` show it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A server as `getServers`/`getServerInfo` show it. No `Debug`: it carries the secret.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct ServerJson {
     /// The server id.
     pub id: String,
@@ -50,8 +50,8 @@ impl From<&Server> for ServerJson {
     }
 }
 
-/// A tenant in a list (`getTenants`): id, name and the `:`-separated secrets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A tenant in a list (`getTenants`): id, name and the `:`-separated secrets. No `Debug`: it carries the secrets.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct TenantSummaryJson {
     /// The tenant id.
     pub id: String,
@@ -72,8 +72,8 @@ impl From<&Tenant> for TenantSummaryJson {
 }
 
 /// A tenant with every stored field (`getTenantInfo`, `addTenant`, `updateTenant`); absent LRS and Keycloak
-/// fields are left out, as the original does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// fields are left out, as the original does. No `Debug`: it carries secrets.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct TenantJson {
     /// The tenant name.
     pub name: String,

@@ -31,7 +31,7 @@ pub struct NewServerRequest {
     /// The API base URL; corrected when it lacks `/bigbluebutton/api/`.
     pub url: String,
     /// The shared secret.
-    pub secret: String,
+    pub secret: Secret,
     /// `None` or 0: 1.0 (0 with a warning). Negative numbers are refused.
     pub load_multiplier: Option<f64>,
     /// A blank tag means none.
@@ -44,7 +44,7 @@ pub struct ServerUpdate {
     /// A new API base URL (checked and corrected like `servers:add`).
     pub url: Option<String>,
     /// A new secret (must not be blank).
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// A new multiplier: must be a positive number.
     pub load_multiplier: Option<f64>,
     /// `Some(None)` or a blank tag removes the tag.
@@ -136,11 +136,11 @@ impl Management {
     ///
     /// # Errors
     /// [`ManagementError::NotBbb`] saying what went wrong.
-    pub async fn probe_server(&self, url: &str, secret: &str) -> Result<()> {
+    pub async fn probe_server(&self, url: &str, secret: &Secret) -> Result<()> {
         let probe = Server {
             id: String::new(),
             url: url.to_owned(),
-            secret: Secret::new(secret),
+            secret: secret.clone(),
             tag: None,
             state: ServerState::Disabled,
             load: None,
@@ -175,7 +175,7 @@ impl Management {
         request: NewServerRequest,
         check: bool,
     ) -> Result<Outcome<Server>> {
-        if request.url.trim().is_empty() || request.secret.trim().is_empty() {
+        if request.url.trim().is_empty() || request.secret.expose().trim().is_empty() {
             return Err(ManagementError::Invalid(
                 "Server needs a URL and a secret".to_owned(),
             ));
@@ -199,7 +199,7 @@ impl Management {
             .add_server(NewServer {
                 id,
                 url: checked.url,
-                secret: Secret::new(request.secret),
+                secret: request.secret,
                 tag: clean_tag(request.tag),
                 state: ServerState::Disabled,
                 load_multiplier,
@@ -239,23 +239,20 @@ impl Management {
             }
             patch.url = Some(checked.url);
         }
-        if let Some(secret) = &update.secret {
-            if secret.trim().is_empty() {
+        if let Some(secret) = update.secret {
+            if secret.expose().trim().is_empty() {
                 return Err(ManagementError::Invalid(
                     "the secret must not be empty".to_owned(),
                 ));
             }
-            patch.secret = Some(Secret::new(secret.clone()));
+            patch.secret = Some(secret);
         }
         if let Some(tag) = update.tag {
             patch.tag = Some(clean_tag(tag));
         }
         if check && (patch.url.is_some() || patch.secret.is_some()) {
             let url = patch.url.as_deref().unwrap_or(&server.url);
-            let secret = patch
-                .secret
-                .as_ref()
-                .map_or(server.secret.expose(), Secret::expose);
+            let secret = patch.secret.as_ref().unwrap_or(&server.secret);
             self.probe_server(url, secret).await?;
         }
         let value = self.patch(id, patch).await?;

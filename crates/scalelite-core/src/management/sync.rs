@@ -51,7 +51,7 @@ pub struct DesiredServer {
     /// Default `https://<id>/bigbluebutton/api`.
     pub url: String,
     /// Required.
-    pub secret: String,
+    pub secret: Secret,
     /// Default true.
     pub enabled: bool,
     /// Default 1.0; must be positive.
@@ -183,7 +183,7 @@ fn parse_entry(id: &str, params: &Value) -> Result<DesiredServer> {
     Ok(DesiredServer {
         id: id.to_owned(),
         url,
-        secret,
+        secret: Secret::new(secret),
         enabled,
         load_multiplier,
         tag,
@@ -241,7 +241,7 @@ pub struct ListedServer {
     /// The API base URL.
     pub url: String,
     /// The shared secret.
-    pub secret: String,
+    pub secret: Secret,
 }
 
 /// Parse a `servers:addAll` document.
@@ -266,7 +266,10 @@ pub fn parse_server_list(text: &str) -> Result<Vec<ListedServer>> {
                     .filter(|v| !v.trim().is_empty())
             };
             match (text("url"), text("secret")) {
-                (Some(url), Some(secret)) => Ok(ListedServer { url, secret }),
+                (Some(url), Some(secret)) => Ok(ListedServer {
+                    url,
+                    secret: Secret::new(secret),
+                }),
                 _ => Err(invalid(&format!(
                     "entry {} needs a url and a secret",
                     i + 1
@@ -322,7 +325,7 @@ impl Management {
                     .add_server(NewServer {
                         id: id.clone(),
                         url: want.url.clone(),
-                        secret: Secret::new(want.secret.clone()),
+                        secret: want.secret.clone(),
                         tag: want.tag.clone(),
                         state: ServerState::Disabled,
                         load_multiplier: want.load_multiplier,
@@ -336,8 +339,8 @@ impl Management {
             patch.url = Some(want.url.clone());
             log(format!("[{id}] Server updated: url={}", want.url));
         }
-        if server.secret.expose() != want.secret {
-            patch.secret = Some(Secret::new(want.secret.clone()));
+        if server.secret != want.secret {
+            patch.secret = Some(want.secret.clone());
             log(format!("[{id}] Server updated: secret=*****"));
         }
         if server.load_multiplier != want.load_multiplier {

@@ -14,11 +14,11 @@ pub struct KeycloakCredentials {
     /// Keycloak client id.
     pub kc_client_id: String,
     /// Keycloak client secret.
-    pub kc_client_secret: String,
+    pub kc_client_secret: Secret,
     /// Keycloak user name.
     pub kc_username: String,
     /// Keycloak password.
-    pub kc_password: String,
+    pub kc_password: Secret,
 }
 
 fn blank(value: &str) -> bool {
@@ -186,9 +186,9 @@ impl Management {
             &c.lrs_endpoint,
             &c.kc_token_url,
             &c.kc_client_id,
-            &c.kc_client_secret,
+            c.kc_client_secret.expose(),
             &c.kc_username,
-            &c.kc_password,
+            c.kc_password.expose(),
         ]
         .iter()
         .any(|v| blank(v))
@@ -203,9 +203,9 @@ impl Management {
         tenant.lrs_endpoint = Some(credentials.lrs_endpoint);
         tenant.kc_token_url = Some(credentials.kc_token_url);
         tenant.kc_client_id = Some(credentials.kc_client_id);
-        tenant.kc_client_secret = Some(Secret::new(credentials.kc_client_secret));
+        tenant.kc_client_secret = Some(credentials.kc_client_secret);
         tenant.kc_username = Some(credentials.kc_username);
-        tenant.kc_password = Some(Secret::new(credentials.kc_password));
+        tenant.kc_password = Some(credentials.kc_password);
         self.save_tenant(tenant).await
     }
 

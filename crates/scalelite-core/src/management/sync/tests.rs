@@ -31,7 +31,7 @@ fn entries_get_the_original_defaults() {
             DesiredServer {
                 id: "bbb1.example.com".into(),
                 url: "https://bbb1.example.com/bigbluebutton/api".into(),
-                secret: "s1".into(),
+                secret: Secret::new("s1"),
                 enabled: true,
                 load_multiplier: 1.0,
                 tag: None,
@@ -39,7 +39,7 @@ fn entries_get_the_original_defaults() {
             DesiredServer {
                 id: "bbb2".into(),
                 url: "http://10.0.0.2/bigbluebutton/api/".into(),
-                secret: "12345".into(),
+                secret: Secret::new("12345"),
                 enabled: false,
                 load_multiplier: 2.5,
                 tag: Some("gpu".into()),
@@ -204,8 +204,8 @@ fn secrets_that_look_like_other_types_survive_the_round_trip() {
     b.secret = Secret::new("yes");
     let text = dump_servers(&[a, b], false).unwrap();
     let back = parse_sync_document(&text).unwrap();
-    assert_eq!(back[0].secret, "0123");
-    assert_eq!(back[1].secret, "yes");
+    assert_eq!(back[0].secret.expose(), "0123");
+    assert_eq!(back[1].secret.expose(), "yes");
 }
 
 #[test]
