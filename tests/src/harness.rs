@@ -45,6 +45,15 @@ pub struct TestStore {
     pub store: Store,
     cleanup: Option<Cleanup>,
     _dir: Option<tempfile::TempDir>,
+    env: Vec<(String, String)>,
+}
+
+impl TestStore {
+    /// The environment that makes a service process (e.g. `scalelite-cli`) open this same store: `DATABASE_URL`,
+    /// plus `REDIS_URL` and `REDIS_NAMESPACE` for the production back-end.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
 }
 
 struct Cleanup {
@@ -105,13 +114,13 @@ pub async fn test_store(backend: Backend) -> TestStore {
     match backend {
         Backend::Embedded => {
             let dir = tempfile::tempdir().expect("a temporary directory");
-            let store = SqliteStore::open(&dir.path().join("scalelite.sqlite3"))
-                .await
-                .expect("open SQLite store");
+            let path = dir.path().join("scalelite.sqlite3");
+            let store = SqliteStore::open(&path).await.expect("open SQLite store");
             TestStore {
                 store: Store::Embedded(store),
                 cleanup: None,
                 _dir: Some(dir),
+                env: vec![("DATABASE_URL".into(), format!("sqlite:{}", path.display()))],
             }
         }
         Backend::Production => production_store(&redis_url()).await,
@@ -136,8 +145,14 @@ pub async fn production_store(redis_url: &str) -> TestStore {
         .await
         .expect("create the test database");
     let namespace = unique("e2e");
+    let database_url = format!("{}/{database}", postgres_url());
+    let env = vec![
+        ("DATABASE_URL".into(), database_url.clone()),
+        ("REDIS_URL".into(), redis_url.to_owned()),
+        ("REDIS_NAMESPACE".into(), namespace.clone()),
+    ];
     let config = ProductionConfig {
-        database_url: format!("{}/{database}", postgres_url()),
+        database_url,
         redis_url: redis_url.to_owned(),
         namespace: namespace.clone(),
         pool_size: 4,
@@ -153,6 +168,7 @@ pub async fn production_store(redis_url: &str) -> TestStore {
             namespace,
         }),
         _dir: None,
+        env,
     }
 }
 

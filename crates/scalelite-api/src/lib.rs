@@ -4,10 +4,12 @@
 //!   catch-all, `/health_check`, the host allow-list.
 //! - `request`: the pipeline every call goes through (Content-Type, tenant, checksum).
 //! - `meetings`: the meeting calls. `error`: every failure as BBB XML.
+//! - `admin`: the admin REST API `/scalelite/api/*` (servers and tenants as JSON).
 //! - `settings`, `state`: configuration resolved at start-up and the shared handler state.
 //! - `callbacks`: the analytics callback relay. `lrs`: the tenant's LRS payload on create. `fsapi`: the
 //!   FreeSWITCH dial plan. `metrics`: Prometheus metrics and the layer that counts requests.
 
+mod admin;
 mod callbacks;
 pub mod error;
 pub mod fsapi;

@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", any(health_check))
         .route("/fsapi", any(fsapi::handle))
         .route("/metrics", get(metrics::scrape))
+        .merge(crate::admin::router())
         .fallback(unsupported)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -59,6 +59,8 @@ pub struct Settings {
     pub voice_bridge_max: u32,
     /// `FSAPI_MAX_DURATION` (else `MAX_MEETING_DURATION`): dial-in calls are hung up after it (zero: never).
     pub fsapi_max_duration: Duration,
+    /// `SERVER_ID_IS_HOSTNAME`: servers added through the admin API get their host name as id.
+    pub server_id_is_hostname: bool,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             voice_bridge_min: 5,
             voice_bridge_max: 9,
             fsapi_max_duration: Duration::ZERO,
+            server_id_is_hostname: false,
         }
     }
 }
@@ -132,6 +135,7 @@ impl Settings {
             voice_bridge_min: meetings.voice_bridge_min,
             voice_bridge_max: meetings.voice_bridge_max,
             fsapi_max_duration: meetings.effective_fsapi_max_duration(),
+            server_id_is_hostname: meetings.server_id_is_hostname,
             ..Settings::default()
         }
     }

@@ -7,6 +7,7 @@
 //! - `paths`: the one sanitising join for paths from requests and archives.
 //! - `config`: every environment variable of the original, parsed once into typed values.
 //! - `domain`: servers, meetings, tenants, recordings.
+//! - `management`: operator actions on servers, meetings, tenants and recordings (the CLI and the admin API).
 //! - `storage`: the storage interface and its two back-ends (production: Redis + PostgreSQL; embedded: SQLite).
 //! - `telemetry`, `shutdown`: logging set-up and graceful shutdown shared by the binaries.
 
@@ -15,6 +16,7 @@ pub mod bbb_client;
 pub mod config;
 pub mod domain;
 pub mod jwt;
+pub mod management;
 pub mod paths;
 pub mod shutdown;
 pub mod storage;

@@ -21,6 +21,7 @@ macro_rules! both_backends {
     };
 }
 
+mod admin_api;
 mod api_callbacks;
 mod api_fsapi;
 mod api_meetings;

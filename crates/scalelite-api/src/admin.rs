@@ -1,0 +1,513 @@
+//! The admin REST API, `/scalelite/api/*` (operations.md 4.3): servers and tenants as JSON, over the same
+//! management layer as `scalelite-cli`.
+//!
+//! Every call goes through the original's filters, in order: a POST with a body must be `application/json`
+//! (else `unsupportedContentType` XML), then the BBB-style checksum over `action + query without checksum +
+//! LB secret` (the JSON body is not covered; tenant secrets never count), then, for the tenant calls,
+//! `MULTITENANCY_ENABLED` (else 412). Filter failures answer BBB XML with HTTP 200, as the original does.
+//!
+//! Differences from the original (section 11, items 9 to 11): `load_multiplier` is always a JSON number, tenants
+//! carry no `new_record`/`destroyed` flags, `panicServer` reads `keep_state` at the top level or under `server`
+//! with strict booleans (`"false"` is false), and a failing BBB `end` no longer fails the panic (the meetings are
+//! forgotten either way). `updateServer` also accepts `url`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use scalelite_core::bbb::checksum;
+use scalelite_core::bbb::params::Params;
+use scalelite_core::domain::{Secret, ServerState};
+use scalelite_core::management::json::{ServerJson, TenantJson, TenantSummaryJson};
+use scalelite_core::management::{
+    Management, ManagementError, ManagementOptions, NewServerRequest, ServerUpdate, parse_bool,
+    parse_load_multiplier,
+};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The `/scalelite/api/*` routes. Any other method on these paths falls through to `unsupportedRequest`, like the
+/// original's catch-all.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/scalelite/api/getServers", any(get_servers))
+        .route("/scalelite/api/getServerInfo", any(get_server_info))
+        .route("/scalelite/api/addServer", any(add_server))
+        .route("/scalelite/api/updateServer", any(update_server))
+        .route("/scalelite/api/deleteServer", any(delete_server))
+        .route("/scalelite/api/panicServer", any(panic_server))
+        .route("/scalelite/api/getTenants", any(get_tenants))
+        .route("/scalelite/api/getTenantInfo", any(get_tenant_info))
+        .route("/scalelite/api/addTenant", any(add_tenant))
+        .route("/scalelite/api/updateTenant", any(update_tenant))
+        .route("/scalelite/api/deleteTenant", any(delete_tenant))
+}
+
+/// A request that passed the filters: the decoded query and the JSON body (empty when there is none).
+struct AdminRequest {
+    query: Params,
+    body: Map<String, Value>,
+}
+
+/// The outcome of a handler: a response either way (filters and errors included).
+type Answer = Result<Response, Response>;
+
+fn json_response(status: StatusCode, value: impl serde::Serialize) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    json_response(status, json!({ "error": message.into() }))
+}
+
+/// Text of a JSON scalar (strings, numbers, booleans); `None` for null, arrays and objects.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+impl AdminRequest {
+    /// A top-level parameter: the query first, then the JSON body.
+    fn param(&self, name: &str) -> Option<String> {
+        self.query
+            .get(name)
+            .map(str::to_owned)
+            .or_else(|| self.body.get(name).and_then(scalar))
+    }
+
+    /// The object the action reads its fields from: `body[key]` when it is an object, else the whole body (the
+    /// original's parameter wrapping). Missing or empty → the original's `ParameterMissing`.
+    fn root(&self, key: &str) -> Result<&Map<String, Value>, String> {
+        let root = match self.body.get(key) {
+            Some(Value::Object(inner)) => inner,
+            _ => &self.body,
+        };
+        if root.is_empty() {
+            Err(format!("param is missing or the value is empty: {key}"))
+        } else {
+            Ok(root)
+        }
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The filters every call goes through (see the module docs). `tenants`: also require multitenancy.
+async fn admit(
+    state: &AppState,
+    action: &str,
+    method: Method,
+    tenants: bool,
+    request: Request,
+) -> Result<AdminRequest, Response> {
+    let (parts, body) = request.into_parts();
+    let allowed = parts.method == method || (method == Method::GET && parts.method == Method::HEAD);
+    if !allowed {
+        return Err(ApiError::UnsupportedRequest.into_response());
+    }
+    let body: Bytes = axum::body::to_bytes(body, state.settings.max_body_bytes)
+        .await
+        .map_err(|_| ApiError::BodyTooLarge.into_response())?;
+    if parts.method == Method::POST
+        && !body.is_empty()
+        && media_type(&parts.headers) != "application/json"
+    {
+        return Err(ApiError::UnsupportedContentType.into_response());
+    }
+    let raw_query = parts.uri.query().unwrap_or_default();
+    let query = Params::parse(raw_query)
+        .map_err(|e| ApiError::InvalidParameters(e.to_string()).into_response())?;
+    let body = if body.is_empty() {
+        Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "the JSON body must be an object",
+                ));
+            }
+            Err(e) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid JSON body: {e}"),
+                ));
+            }
+        }
+    };
+    let request = AdminRequest { query, body };
+    let supplied = request.param("checksum").unwrap_or_default();
+    let check_string = checksum::strip_checksum(raw_query, &supplied);
+    if let Err(why) = checksum::verify(
+        action,
+        &check_string,
+        &supplied,
+        &state.settings.lb_secrets,
+        &state.settings.checksum_algorithms,
+    ) {
+        tracing::debug!(action, reason = %why, "admin API checksum rejected");
+        return Err(ApiError::Checksum.into_response());
+    }
+    if tenants && !state.settings.multitenancy {
+        return Err(json_response(
+            StatusCode::PRECONDITION_FAILED,
+            json!({ "message": "Multitenancy is disabled" }),
+        ));
+    }
+    Ok(request)
+}
+
+fn management(state: &AppState) -> Management {
+    Management::new(
+        state.store.clone(),
+        state.bbb.clone(),
+        ManagementOptions {
+            server_id_is_hostname: state.settings.server_id_is_hostname,
+            multitenancy: state.settings.multitenancy,
+            ..ManagementOptions::default()
+        },
+    )
+}
+
+/// A store failure: logged with its cause, answered without it.
+fn internal(e: &ManagementError) -> Response {
+    tracing::error!(error.message = %e, error.cause_chain = ?e, "admin API storage failure");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Unable to reach the Scalelite data store.",
+    )
+}
+
+/// The server named by the `id` parameter, or the original's 404.
+async fn find_server(
+    management: &Management,
+    req: &AdminRequest,
+) -> Result<scalelite_core::domain::Server, Response> {
+    let id = req.param("id").unwrap_or_default();
+    match management.get_server(&id).await {
+        Ok(server) => Ok(server),
+        Err(ManagementError::ServerNotFound(_)) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("Couldn't find server with id={id}"),
+        )),
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+async fn get_servers(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        admit(&state, "getServers", Method::GET, false, request).await?;
+        let servers = management(&state)
+            .list_servers()
+            .await
+            .map_err(|e| internal(&e))?;
+        if servers.is_empty() {
+            return Err(error(StatusCode::NOT_FOUND, "No servers are configured"));
+        }
+        let list: Vec<ServerJson> = servers.iter().map(ServerJson::from).collect();
+        Ok(json_response(StatusCode::OK, list))
+    })
+    .await
+}
+
+async fn get_server_info(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "getServerInfo", Method::GET, false, request).await?;
+        let server = find_server(&management(&state), &req).await?;
+        Ok(json_response(StatusCode::OK, ServerJson::from(&server)))
+    })
+    .await
+}
+
+async fn add_server(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "addServer", Method::POST, false, request).await?;
+        let root = req.root("server").map_err(missing_root)?;
+        let text = |name: &str| root.get(name).and_then(scalar);
+        let load_multiplier = match text("load_multiplier").filter(|m| !m.trim().is_empty()) {
+            Some(m) => Some(
+                parse_load_multiplier(&m)
+                    .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let request = NewServerRequest {
+            id: None,
+            url: text("url").unwrap_or_default(),
+            secret: Secret::new(text("secret").unwrap_or_default()),
+            load_multiplier,
+            tag: text("tag"),
+        };
+        match management(&state).add_server(request, false).await {
+            Ok(added) => Ok(json_response(
+                StatusCode::CREATED,
+                ServerJson::from(&added.value),
+            )),
+            Err(e) => Err(client_error(&e, StatusCode::BAD_REQUEST)),
+        }
+    })
+    .await
+}
+
+async fn update_server(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "updateServer", Method::POST, false, request).await?;
+        let management = management(&state);
+        let server = find_server(&management, &req).await?;
+        let root = req
+            .root("server")
+            .map_err(|m| error(StatusCode::BAD_REQUEST, m))?;
+        let text = |name: &str| {
+            root.get(name)
+                .and_then(scalar)
+                .filter(|v| !v.trim().is_empty())
+        };
+        let state_change = match text("state").as_deref() {
+            None => None,
+            Some("enable") => Some(ServerState::Enabled),
+            Some("cordon") => Some(ServerState::Cordoned),
+            Some("disable") => Some(ServerState::Disabled),
+            Some(other) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    format!("Invalid state parameter: {other}"),
+                ));
+            }
+        };
+        let load_multiplier = match text("load_multiplier") {
+            Some(m) => Some(
+                parse_load_multiplier(&m)
+                    .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let tag = match root.get("tag") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(scalar(value)),
+        };
+        let update = ServerUpdate {
+            url: text("url"),
+            secret: text("secret").map(Secret::new),
+            load_multiplier,
+            tag,
+            state: state_change,
+        };
+        match management.update_server(&server.id, update, false).await {
+            Ok(updated) => Ok(json_response(
+                StatusCode::OK,
+                ServerJson::from(&updated.value),
+            )),
+            Err(e) => Err(client_error(&e, StatusCode::BAD_REQUEST)),
+        }
+    })
+    .await
+}
+
+async fn delete_server(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "deleteServer", Method::POST, false, request).await?;
+        let management = management(&state);
+        let server = find_server(&management, &req).await?;
+        let id = &server.id;
+        match management.remove_server(id).await {
+            Ok(()) => Ok(json_response(
+                StatusCode::OK,
+                json!({ "success": format!("Server id={id} was destroyed") }),
+            )),
+            Err(e) => Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("Couldn't destroy server id={id}: {e}"),
+            )),
+        }
+    })
+    .await
+}
+
+async fn panic_server(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "panicServer", Method::POST, false, request).await?;
+        let management = management(&state);
+        let server = find_server(&management, &req).await?;
+        let id = &server.id;
+        let nested = match req.body.get("server") {
+            Some(Value::Object(inner)) => inner.get("keep_state").and_then(scalar),
+            _ => None,
+        };
+        let keep_state = match req.param("keep_state").or(nested) {
+            Some(text) if !text.trim().is_empty() => parse_bool("keep_state", &text)
+                .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))?,
+            _ => false,
+        };
+        match management.panic_server(id, keep_state, false).await {
+            Ok(cleared) => {
+                for meeting in cleared.iter().filter(|m| m.end_error.is_some()) {
+                    tracing::warn!(meeting.id = %meeting.id, server.id = %id,
+                        error = meeting.end_error.as_deref().unwrap_or_default(), "Could not end meeting");
+                }
+                Ok(json_response(
+                    StatusCode::OK,
+                    json!({
+                        "success": format!("Server id={id} has been disabled and the meetings have been destroyed")
+                    }),
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(server.id = %id, error = %e, "panicServer failed");
+                Err(error(
+                    StatusCode::BAD_REQUEST,
+                    format!("Couldn't disable server id={id}"),
+                ))
+            }
+        }
+    })
+    .await
+}
+
+/// The tenant named by the `id` parameter, or the original's 404.
+async fn find_tenant(
+    management: &Management,
+    req: &AdminRequest,
+) -> Result<scalelite_core::domain::Tenant, Response> {
+    let id = req.param("id").unwrap_or_default();
+    match management.get_tenant(&id).await {
+        Ok(tenant) => Ok(tenant),
+        Err(e @ ManagementError::TenantNotFound(_)) => {
+            Err(error(StatusCode::NOT_FOUND, e.to_string()))
+        }
+        Err(e) => Err(internal(&e)),
+    }
+}
+
+async fn get_tenants(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        admit(&state, "getTenants", Method::GET, true, request).await?;
+        let tenants = management(&state)
+            .list_tenants()
+            .await
+            .map_err(|e| internal(&e))?;
+        if tenants.is_empty() {
+            return Ok(json_response(
+                StatusCode::OK,
+                json!({ "message": "No tenants exist" }),
+            ));
+        }
+        let list: Vec<TenantSummaryJson> = tenants.iter().map(TenantSummaryJson::from).collect();
+        Ok(json_response(StatusCode::OK, list))
+    })
+    .await
+}
+
+async fn get_tenant_info(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "getTenantInfo", Method::GET, true, request).await?;
+        let tenant = find_tenant(&management(&state), &req).await?;
+        Ok(json_response(StatusCode::OK, TenantJson::from(&tenant)))
+    })
+    .await
+}
+
+async fn add_tenant(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "addTenant", Method::POST, true, request).await?;
+        let root = req.root("tenant").map_err(missing_root)?;
+        let text = |name: &str| root.get(name).and_then(scalar).unwrap_or_default();
+        match management(&state)
+            .add_tenant(&text("name"), &text("secrets"))
+            .await
+        {
+            Ok(tenant) => Ok(json_response(
+                StatusCode::CREATED,
+                json!({ "tenant": TenantJson::from(&tenant) }),
+            )),
+            Err(ManagementError::Invalid(message)) => Err(json_response(
+                StatusCode::BAD_REQUEST,
+                json!({ "message": format!("Error: {message}") }),
+            )),
+            Err(e) => Err(client_error(&e, StatusCode::UNPROCESSABLE_ENTITY)),
+        }
+    })
+    .await
+}
+
+async fn update_tenant(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "updateTenant", Method::POST, true, request).await?;
+        let management = management(&state);
+        let tenant = find_tenant(&management, &req).await?;
+        let root = req.root("tenant").map_err(missing_root)?;
+        let text = |name: &str| {
+            root.get(name)
+                .and_then(scalar)
+                .filter(|v| !v.trim().is_empty())
+        };
+        let (name, secrets) = (text("name"), text("secrets"));
+        let tenant = if name.is_none() && secrets.is_none() {
+            tenant
+        } else {
+            management
+                .update_tenant(&tenant.id, name.as_deref(), secrets.as_deref())
+                .await
+                .map_err(|e| client_error(&e, StatusCode::UNPROCESSABLE_ENTITY))?
+        };
+        Ok(json_response(
+            StatusCode::OK,
+            json!({ "tenant": TenantJson::from(&tenant) }),
+        ))
+    })
+    .await
+}
+
+async fn delete_tenant(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "deleteTenant", Method::POST, true, request).await?;
+        let management = management(&state);
+        let tenant = find_tenant(&management, &req).await?;
+        let id = &tenant.id;
+        match management.remove_tenant(id).await {
+            Ok(()) => Ok(json_response(
+                StatusCode::OK,
+                json!({ "success": format!("Tenant id={id} was destroyed") }),
+            )),
+            Err(e) => Err(client_error(&e, StatusCode::UNPROCESSABLE_ENTITY)),
+        }
+    })
+    .await
+}
+
+/// Run a handler body: success and failure are both responses.
+async fn answer(body: impl Future<Output = Answer>) -> Response {
+    match body.await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+/// The original's answer to a missing root object: BBB XML `internalError` with Rails' message.
+fn missing_root(message: String) -> Response {
+    ApiError::Internal(message).into_response()
+}
+
+/// A management error the client caused as `{"error": message}` with `status` (409 for conflicts); storage
+/// failures as 500.
+fn client_error(e: &ManagementError, status: StatusCode) -> Response {
+    match e {
+        ManagementError::Store(_) => internal(e),
+        ManagementError::Conflict(message) => error(StatusCode::CONFLICT, message.clone()),
+        other => error(status, other.to_string()),
+    }
+}
