@@ -3,11 +3,14 @@
 //! - `routes`: the router, the dispatch of `/bigbluebutton/api/<call>` with the original's method rules, the
 //!   catch-all, `/health_check`, the host allow-list.
 //! - `request`: the pipeline every call goes through (Content-Type, tenant, checksum).
-//! - `meetings`: the meeting calls. `error`: every failure as BBB XML.
+//! - `meetings`: the meeting calls. `recordings`: the recording calls. `playback`: protected-recording links and
+//!   the resource route nginx asks before serving a recording's files. `error`: every failure as BBB XML.
 //! - `settings`, `state`: configuration resolved at start-up and the shared handler state.
 
 pub mod error;
 mod meetings;
+pub mod playback;
+mod recordings;
 pub mod request;
 pub mod routes;
 pub mod settings;

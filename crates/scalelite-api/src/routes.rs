@@ -1,5 +1,5 @@
 //! The router: `/bigbluebutton/api/<call>` dispatched by call name with the original's method rules (bbb-api.md
-//! section 1), the catch-all `unsupportedRequest`, `/health_check` and the host allow-list.
+//! section 1), the catch-all `unsupportedRequest`, `/health_check`, the playback routes and the host allow-list.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -7,12 +7,14 @@ use axum::extract::{Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use scalelite_core::bbb::xml;
 use scalelite_core::storage::MiscStore;
 
 use crate::error::{ApiError, Result, xml_response};
 use crate::meetings;
+use crate::playback;
+use crate::recordings;
 use crate::request::{self, BodyKind, Incoming};
 use crate::state::AppState;
 
@@ -24,6 +26,22 @@ pub fn router(state: AppState) -> Router {
         .route("/bigbluebutton/api/{call}", any(api_call))
         .route("/health_check", any(health_check))
         .route("/", any(health_check))
+        .route(
+            "/recording/{record_id}/{format}",
+            get(playback::play).fallback(unsupported),
+        )
+        .route(
+            "/{format}/{record_id}",
+            get(playback::resource).fallback(unsupported),
+        )
+        .route(
+            "/{format}/{record_id}/",
+            get(playback::resource).fallback(unsupported),
+        )
+        .route(
+            "/{format}/{record_id}/{*resource}",
+            get(playback::resource).fallback(unsupported),
+        )
         .fallback(unsupported)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -118,6 +136,8 @@ async fn api_call(
         "end" | "isMeetingRunning" | "getMeetingInfo" | "getMeetings" => {
             (Methods::GetPost, BodyKind::Form)
         }
+        "getRecordings" | "updateRecordings" => (Methods::GetPost, BodyKind::Form),
+        "publishRecordings" | "deleteRecordings" => (Methods::GetOnly, BodyKind::Unchecked),
         _ => return Err(ApiError::UnsupportedRequest),
     };
     let allowed = match methods {
@@ -139,6 +159,13 @@ async fn api_call(
         request::check_content_type(&incoming, kind)?;
         return Ok(xml_response(StatusCode::OK, &xml::no_meetings()));
     }
+    if settings.recording_disabled && call.ends_with("Recordings") {
+        request::check_content_type(&incoming, kind)?;
+        if call == "getRecordings" {
+            return Ok(recordings::get_recordings_disabled());
+        }
+        return Err(recordings::recordings_disabled());
+    }
     let req = request::verify(&state, &call, incoming, kind).await?;
     match call.as_str() {
         "create" => meetings::create(&state, req).await,
@@ -148,6 +175,10 @@ async fn api_call(
         "getMeetingInfo" => meetings::get_meeting_info(&state, req).await,
         "getMeetings" => meetings::get_meetings(&state, req).await,
         "insertDocument" => meetings::insert_document(&state, req).await,
+        "getRecordings" => recordings::get_recordings(&state, req).await,
+        "publishRecordings" => recordings::publish_recordings(&state, req).await,
+        "updateRecordings" => recordings::update_recordings(&state, req).await,
+        "deleteRecordings" => recordings::delete_recordings(&state, req).await,
         _ => Err(ApiError::UnsupportedRequest),
     }
 }
