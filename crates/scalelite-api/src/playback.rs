@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::request;
+use crate::settings::Settings;
 use crate::state::AppState;
 
 /// The internal nginx location that serves `RECORDING_PUBLISH_DIR` (the original's name).
@@ -159,7 +160,7 @@ async fn play_checked(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         cookie = Some(access_cookie(
-            state,
+            &state.settings,
             &recording.record_id,
             &playback.format,
             now_epoch_seconds(),
@@ -188,7 +189,7 @@ async fn resource_checked(
         let name = cookie_name(&playback.format, &recording.record_id);
         let value = cookie_value(headers, &name).ok_or(Refusal::NotFound)?;
         if !valid_access_cookie(
-            state,
+            &state.settings,
             value,
             &playback.format,
             &recording.record_id,
@@ -279,21 +280,21 @@ fn cookie_name(format: &str, record_id: &str) -> String {
 
 /// The `Set-Cookie` value granting access to `/<format>/<record_id>` for `PROTECTED_RECORDINGS_TIMEOUT`.
 fn access_cookie(
-    state: &AppState,
+    settings: &Settings,
     record_id: &str,
     format: &str,
     now: i64,
     same_site_none: bool,
 ) -> String {
     let path = format!("/{format}/{record_id}");
-    let ttl = i64::try_from(state.settings.protected_cookie_ttl.as_secs()).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(settings.protected_cookie_ttl.as_secs()).unwrap_or(i64::MAX);
     let claims = AccessClaims {
         sub: path.clone(),
         exp: now.saturating_add(ttl),
     };
     let token = jwt::encode(
         &claims,
-        state.settings.secret_key_base.expose().as_bytes(),
+        settings.secret_key_base.expose().as_bytes(),
         JwtAlgorithm::Hs256,
     );
     let mut cookie = format!(
@@ -309,13 +310,13 @@ fn access_cookie(
 
 /// Whether `value` is an unexpired access cookie for exactly `/<format>/<record_id>`.
 fn valid_access_cookie(
-    state: &AppState,
+    settings: &Settings,
     value: &str,
     format: &str,
     record_id: &str,
     now: i64,
 ) -> bool {
-    let secret = state.settings.secret_key_base.expose().as_bytes();
+    let secret = settings.secret_key_base.expose().as_bytes();
     match jwt::decode::<AccessClaims>(value, secret, JwtAlgorithm::Hs256, now) {
         Ok(claims) => claims.sub == format!("/{format}/{record_id}"),
         Err(_) => false,
