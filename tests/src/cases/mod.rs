@@ -23,4 +23,5 @@ macro_rules! both_backends {
 
 mod api_meetings;
 mod api_routing;
+mod playback;
 mod recordings;

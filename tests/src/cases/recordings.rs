@@ -590,17 +590,17 @@ both_backends! {
         let both = format!("recordID={},{}", mine.record_id, theirs.record_id);
 
         let xml = call_on_host(&app, BN_HOST, "getRecordings", &both, "bn-secret-2").await;
-        assert_eq!(ids(&xml), [mine.record_id.clone()]);
+        assert_eq!(ids(&xml), [mine.record_id.as_str()]);
         let metadata = xml.root.find("recordings/recording/metadata").unwrap();
         assert_eq!(child_names(metadata), ["bbb-origin", "gl-listed", "tenant-id", "test-key"]);
         assert_eq!(metadata.child_text("tenant-id").as_deref(), Some("bn-id"));
         assert_eq!(metadata.child_text("test-key").as_deref(), Some("test-value"));
         let xml = call_on_host(&app, OTHER_HOST, "getRecordings", "", "other-secret-1").await;
-        assert_eq!(ids(&xml), [theirs.record_id.clone()]);
+        assert_eq!(ids(&xml), [theirs.record_id.as_str()]);
 
         // Meta filters work with a tenant (DECISIONS.md), and never reach another tenant's recordings.
         let xml = call_on_host(&app, BN_HOST, "getRecordings", "meta_test-key=test-value", "bn-secret-1").await;
-        assert_eq!(ids(&xml), [mine.record_id.clone()]);
+        assert_eq!(ids(&xml), [mine.record_id.as_str()]);
         let xml = call_on_host(&app, BN_HOST, "getRecordings", "meta_tenant-id=other-id", "bn-secret-1").await;
         assert_no_recordings(&xml);
 
@@ -984,7 +984,7 @@ both_backends! {
         // Deleted recordings show only with state=deleted or any, with empty metadata and playback.
         assert_eq!(ids(&app.call("getRecordings", "").await), [hidden.record_id.clone(), keep.record_id.clone()]);
         let xml = app.call("getRecordings", "state=deleted").await;
-        assert_eq!(ids(&xml), [rid.clone()]);
+        assert_eq!(ids(&xml), [rid.as_str()]);
         let deleted = xml.root.find("recordings/recording").unwrap();
         assert!(deleted.child("metadata").unwrap().elements().next().is_none());
         assert!(deleted.child("playback").unwrap().elements().next().is_none());
