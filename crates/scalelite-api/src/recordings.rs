@@ -50,28 +50,13 @@ pub async fn get_recordings(state: &AppState, req: BbbRequest) -> Result<Respons
     )?;
     let recordings = state.store.find_recordings(&filter).await?;
 
-    let mut tokens: HashMap<(&str, &str), String> = HashMap::new();
-    for recording in recordings.iter().filter(|r| r.protected) {
-        for format in &recording.playback_formats {
-            let token = new_token();
-            state
-                .store
-                .put_playback_token(
-                    &token,
-                    &recording.record_id,
-                    &format.format,
-                    state.settings.protected_token_ttl,
-                )
-                .await?;
-            tokens.insert((&recording.record_id, &format.format), token);
-        }
-    }
+    let tokens = mint_tokens(state, &recordings).await?;
     let options = RecordingsXmlOptions {
         show_protected: state.settings.protected_recordings,
         url_prefix: req.url_prefix.clone(),
     };
     let root = xml::recordings(&recordings, &options, |recording, format| {
-        match tokens.get(&(recording.record_id.as_str(), format.format.as_str())) {
+        match tokens.get(&(recording.record_id.clone(), format.format.clone())) {
             Some(token) => {
                 protected_url(&req.url_prefix, &recording.record_id, &format.format, token)
             }
@@ -79,6 +64,49 @@ pub async fn get_recordings(state: &AppState, req: BbbRequest) -> Result<Respons
         }
     });
     Ok(ok_xml(&root))
+}
+
+/// How many one-time tokens are stored at once (a page with many protected recordings needs one per format).
+const TOKEN_WRITES_IN_FLIGHT: usize = 16;
+
+/// A fresh one-time token for every format of every protected recording, stored for
+/// `PROTECTED_RECORDINGS_TOKEN_TIMEOUT`; keyed by (record id, format).
+async fn mint_tokens(
+    state: &AppState,
+    recordings: &[Recording],
+) -> Result<HashMap<(String, String), String>> {
+    let wanted: Vec<(String, String)> = recordings
+        .iter()
+        .filter(|r| r.protected)
+        .flat_map(|r| {
+            r.playback_formats
+                .iter()
+                .map(|f| (r.record_id.clone(), f.format.clone()))
+        })
+        .collect();
+    let mut tokens = HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(TOKEN_WRITES_IN_FLIGHT) {
+        let mut writes = tokio::task::JoinSet::new();
+        for (record_id, format) in chunk.iter().cloned() {
+            let store = state.store.clone();
+            let ttl = state.settings.protected_token_ttl;
+            writes.spawn(async move {
+                let token = new_token();
+                store
+                    .put_playback_token(&token, &record_id, &format, ttl)
+                    .await
+                    .map(|()| ((record_id, format), token))
+            });
+        }
+        while let Some(written) = writes.join_next().await {
+            let (key, token) = written.map_err(|e| {
+                tracing::error!(error.message = %e, "storing a playback token failed");
+                ApiError::Internal("Unable to create the playback links.".to_owned())
+            })??;
+            tokens.insert(key, token);
+        }
+    }
+    Ok(tokens)
 }
 
 /// `getRecordings` with `RECORDING_DISABLED=true`: always no recordings.

@@ -258,6 +258,44 @@ async fn recording_calls_check_the_checksum() {
 }
 
 #[tokio::test]
+async fn get_and_update_recordings_check_the_post_content_type() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    for call in ["getRecordings", "updateRecordings"] {
+        let response = app
+            .http
+            .post(app.signed(call, "recordID=r"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        Xml::from(response)
+            .await
+            .assert_failed("unsupportedContentType");
+        // With RECORDING_DISABLED the check stays.
+        let disabled =
+            TestApp::spawn_with(Backend::Embedded, |s| s.recording_disabled = true).await;
+        let response = disabled
+            .http
+            .post(disabled.url(&format!("/bigbluebutton/api/{call}")))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        Xml::from(response)
+            .await
+            .assert_failed("unsupportedContentType");
+    }
+    // A form body is fine, and its parameters count when the URL has none.
+    app.store.upsert_recording(recording("m", 1)).await.unwrap();
+    let body = "meetingID=m";
+    let checksum = sha256_hex(&format!("getRecordings{body}{LB_SECRET}"));
+    let xml = post_form(&app, "getRecordings", format!("{body}&checksum={checksum}")).await;
+    assert_eq!(ids(&xml), [record_id("m", 1)]);
+}
+
+#[tokio::test]
 async fn recording_disabled_variants_need_no_checksum() {
     let app = TestApp::spawn_with(Backend::Embedded, |s| s.recording_disabled = true).await;
     store(&app, [recording("m1", 1)]).await;
