@@ -23,6 +23,8 @@ use sqlx::Connection;
 use sqlx::types::chrono::DateTime;
 
 type BoxResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+/// Builds the query of the next request of a scenario from the random state.
+type QueryFn = Box<dyn FnMut(&mut u64) -> String>;
 
 const DATABASE: &str = "scalelite_bench";
 /// Recordings per meeting.
@@ -129,7 +131,7 @@ async fn main() -> BoxResult<()> {
     let meetings = options.recordings.div_ceil(PER_MEETING).max(1);
     let contexts = (options.recordings / CONTEXTS_DIVISOR).max(1);
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let scenarios: [(&str, Box<dyn FnMut(&mut u64) -> String>); 6] = [
+    let scenarios: [(&str, QueryFn); 6] = [
         (
             "one meeting (meetingID=m)",
             Box::new(move |s: &mut u64| format!("meetingID=meeting-{}", next(s) % meetings)),
