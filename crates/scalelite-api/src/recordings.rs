@@ -1,9 +1,10 @@
 //! The recording calls: getRecordings, publishRecordings, updateRecordings, deleteRecordings (bbb-api.md 8.9-8.13),
 //! answered from the store and the recording directories, never from a BBB server.
 //!
-//! DECISIONS.md's fixes: the tenant condition of getRecordings is independent of the `meta_` filters, `offset` and
-//! `limit` paginate (BBB 2.6+), `updateRecordings protect=` applies to every listed recording, `deleteRecordings`
-//! also removes the unpublished copy. File moves are atomic per recording: the files move first, then the row is
+//! DECISIONS.md's fixes: the tenant condition of getRecordings is independent of the `meta_` filters, `meta_` keys
+//! are normalised alike by getRecordings and updateRecordings, `offset` and `limit` paginate (BBB 2.6+),
+//! `updateRecordings protect=` applies to every listed recording, `deleteRecordings` also removes the unpublished
+//! copy. File moves are atomic per recording: the files move first, then the row is
 //! updated; if either fails, the files go back (see `files`).
 
 mod files;
@@ -297,8 +298,8 @@ async fn finish(
 }
 
 /// The getRecordings filter from the request (bbb-api.md 8.9): `meetingID` and `recordID` lists (Ruby `split`),
-/// `state` (default published + unpublished, `any` for all), `meta_<key>` ORed with the key being the name with
-/// every `meta_` removed, the tenant, and `offset`/`limit`.
+/// `state` (default published + unpublished, `any` for all), `meta_<key>` filters ORed (the key normalised as
+/// [`meta_key`] does), the tenant, and `offset`/`limit`.
 fn get_filter(
     params: &Params,
     tenant_id: Option<&str>,
@@ -317,8 +318,10 @@ fn get_filter(
         None => Some(published_or_unpublished()),
     };
     let mut metadata_any: Option<Vec<(String, String)>> = None;
-    for (name, value) in params.iter().filter(|(name, _)| name.starts_with("meta_")) {
-        let key = name.replace("meta_", "");
+    for (name, value) in params.iter() {
+        let Some(key) = meta_key(name) else {
+            continue;
+        };
         let pairs = metadata_any.get_or_insert_with(Vec::new);
         pairs.extend(split_list(value).into_iter().map(|v| (key.clone(), v)));
     }
@@ -359,10 +362,9 @@ impl MetadataChanges {
     fn from_params(params: &Params) -> Self {
         let mut changes = MetadataChanges::default();
         for (name, value) in params.iter() {
-            let Some(key) = name.strip_prefix("meta_") else {
+            let Some(key) = meta_key(name) else {
                 continue;
             };
-            let key = key.to_lowercase();
             if value.trim().is_empty() {
                 if !changes.deletes.contains(&key) {
                     changes.deletes.push(key);
@@ -379,6 +381,14 @@ impl MetadataChanges {
     fn is_empty(&self) -> bool {
         self.upserts.is_empty() && self.deletes.is_empty()
     }
+}
+
+/// The metadata key of a `meta_<key>` parameter: the name without its `meta_` prefix, lower-cased. The same rule
+/// for updateRecordings (the original's) and getRecordings (DECISIONS.md: meta keys are matched consistently; the
+/// original matched the filter key as sent, with every `meta_` removed, so a key could be stored by one call and be
+/// unreachable from the other). BBB itself lower-cases `meta_` keys at create, so stored keys are lower-case.
+fn meta_key(name: &str) -> Option<String> {
+    name.strip_prefix("meta_").map(str::to_lowercase)
 }
 
 /// Rails' boolean casting of a non-empty string: exactly `0`, `f`, `F`, `false`, `FALSE`, `off`, `OFF` are false.

@@ -548,9 +548,10 @@ both_backends! {
         assert_no_recordings(
             &app.call("getRecordings", "meta_bbb-context-name=test12&meta_bbb-origin-tag=GL1,GL2").await,
         );
-        // Keys are exact: no lower-casing; every `meta_` is removed from the name; an empty value matches nothing.
-        assert_no_recordings(&app.call("getRecordings", "meta_BBB-context-name=test1").await);
-        assert_eq!(ids(&app.call("getRecordings", "meta_bbb-context-meta_name=test1").await), ids_of(&[&r1]));
+        // Keys are normalised as updateRecordings does (prefix removed, lower-cased: DECISIONS.md); values are
+        // exact; an empty value matches nothing.
+        assert_eq!(ids(&app.call("getRecordings", "meta_BBB-Context-Name=test1").await), ids_of(&[&r1]));
+        assert_no_recordings(&app.call("getRecordings", "meta_bbb-context-name=TEST1").await);
         assert_no_recordings(&app.call("getRecordings", "meta_bbb-context-name=").await);
         // Combined with ids: ANDed.
         assert_no_recordings(

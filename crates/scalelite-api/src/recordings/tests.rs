@@ -66,9 +66,9 @@ fn state_list_and_any() {
 }
 
 #[test]
-fn meta_filters_are_ored_with_every_meta_removed_from_the_key() {
+fn meta_filters_are_ored_with_the_update_key_rule() {
     let f = filter(
-        "meta_bbb-context-name=test1,test2&meta_bbb-origin-tag=GL&meta_a-meta_b=v&meta_Case=X",
+        "meta_bbb-context-name=test1,test2&meta_bbb-origin-tag=GL&meta_a-meta_b=v&meta_Case=X&meta_meta_x=y",
     );
     assert_eq!(
         f.metadata_any,
@@ -76,13 +76,31 @@ fn meta_filters_are_ored_with_every_meta_removed_from_the_key() {
             ("bbb-context-name", "test1"),
             ("bbb-context-name", "test2"),
             ("bbb-origin-tag", "GL"),
-            ("a-b", "v"),
-            ("Case", "X"),
+            ("a-meta_b", "v"),
+            ("case", "X"),
+            ("meta_x", "y"),
         ]))
     );
     // An empty value contributes nothing: alone, it matches nothing.
     assert_eq!(filter("meta_x=").metadata_any, Some(vec![]));
     assert_eq!(filter("metadata_x=1").metadata_any, None);
+    assert_eq!(filter("xmeta_x=1").metadata_any, None);
+}
+
+#[test]
+fn get_and_update_normalise_meta_keys_alike() {
+    let query = "recordID=r&meta_GL-Listed=true&meta_a-meta_b=1";
+    let updated = MetadataChanges::from_params(&p(query)).upserts;
+    let keys: Vec<String> = filter(query)
+        .metadata_any
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        keys,
+        updated.into_iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
 }
 
 #[test]
