@@ -3,7 +3,8 @@
 //! - `routes`: the router, the dispatch of `/bigbluebutton/api/<call>` with the original's method rules, the
 //!   catch-all, `/health_check`, the host allow-list.
 //! - `request`: the pipeline every call goes through (Content-Type, tenant, checksum).
-//! - `meetings`: the meeting calls. `error`: every failure as BBB XML.
+//! - `meetings`: the meeting calls. `recordings`: the recording calls. `playback`: protected-recording links and
+//!   the resource route nginx asks before serving a recording's files. `error`: every failure as BBB XML.
 //! - `admin`: the admin REST API `/scalelite/api/*` (servers and tenants as JSON).
 //! - `settings`, `state`: configuration resolved at start-up and the shared handler state.
 //! - `callbacks`: the analytics callback relay. `lrs`: the tenant's LRS payload on create. `fsapi`: the
@@ -16,6 +17,8 @@ pub mod fsapi;
 pub mod lrs;
 mod meetings;
 pub mod metrics;
+pub mod playback;
+mod recordings;
 pub mod request;
 pub mod routes;
 pub mod settings;

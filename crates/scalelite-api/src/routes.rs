@@ -1,5 +1,5 @@
 //! The router: `/bigbluebutton/api/<call>` dispatched by call name with the original's method rules (bbb-api.md
-//! section 1), the catch-all `unsupportedRequest`, `/health_check` and the host allow-list.
+//! section 1), the catch-all `unsupportedRequest`, `/health_check`, the playback routes and the host allow-list.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -14,7 +14,7 @@ use scalelite_core::storage::MiscStore;
 use crate::error::{ApiError, Result, xml_response};
 use crate::request::{self, BodyKind, Incoming};
 use crate::state::AppState;
-use crate::{callbacks, fsapi, meetings, metrics};
+use crate::{callbacks, fsapi, meetings, metrics, playback, recordings};
 
 /// The whole HTTP surface of `scalelite-api`.
 pub fn router(state: AppState) -> Router {
@@ -27,6 +27,22 @@ pub fn router(state: AppState) -> Router {
         .route("/fsapi", any(fsapi::handle))
         .route("/metrics", get(metrics::scrape))
         .merge(crate::admin::router())
+        .route(
+            "/recording/{record_id}/{format}",
+            get(playback::play).fallback(unsupported),
+        )
+        .route(
+            "/{format}/{record_id}",
+            get(playback::resource).fallback(unsupported),
+        )
+        .route(
+            "/{format}/{record_id}/",
+            get(playback::resource).fallback(unsupported),
+        )
+        .route(
+            "/{format}/{record_id}/{*resource}",
+            get(playback::resource).fallback(unsupported),
+        )
         .fallback(unsupported)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -126,6 +142,8 @@ async fn api_call(
         "end" | "isMeetingRunning" | "getMeetingInfo" | "getMeetings" => {
             (Methods::GetPost, BodyKind::Form)
         }
+        "getRecordings" | "updateRecordings" => (Methods::GetPost, BodyKind::Form),
+        "publishRecordings" | "deleteRecordings" => (Methods::GetOnly, BodyKind::Unchecked),
         _ => return Err(ApiError::UnsupportedRequest),
     };
     let allowed = match methods {
@@ -150,6 +168,13 @@ async fn api_call(
     if call == "analytics_callback" {
         return callbacks::analytics_callback(&state, incoming).await;
     }
+    if settings.recording_disabled && call.ends_with("Recordings") {
+        request::check_content_type(&incoming, kind)?;
+        if call == "getRecordings" {
+            return Ok(recordings::get_recordings_disabled());
+        }
+        return Err(recordings::recordings_disabled());
+    }
     let req = request::verify(&state, &call, incoming, kind).await?;
     match call.as_str() {
         "create" => meetings::create(&state, req).await,
@@ -159,6 +184,10 @@ async fn api_call(
         "getMeetingInfo" => meetings::get_meeting_info(&state, req).await,
         "getMeetings" => meetings::get_meetings(&state, req).await,
         "insertDocument" => meetings::insert_document(&state, req).await,
+        "getRecordings" => recordings::get_recordings(&state, req).await,
+        "publishRecordings" => recordings::publish_recordings(&state, req).await,
+        "updateRecordings" => recordings::update_recordings(&state, req).await,
+        "deleteRecordings" => recordings::delete_recordings(&state, req).await,
         _ => Err(ApiError::UnsupportedRequest),
     }
 }

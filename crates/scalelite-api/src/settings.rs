@@ -1,7 +1,9 @@
 //! What the API needs from the configuration, resolved once at start-up into plain values.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use rand::Rng;
 use scalelite_core::bbb::checksum::AllowedAlgorithms;
 use scalelite_core::config;
 use scalelite_core::domain::Secret;
@@ -29,6 +31,17 @@ pub struct Settings {
     pub protected_recordings: bool,
     /// `PROTECTED_RECORDINGS_TOKEN_TIMEOUT`.
     pub protected_token_ttl: Duration,
+    /// `PROTECTED_RECORDINGS_TIMEOUT`: lifetime of the playback access cookie.
+    pub protected_cookie_ttl: Duration,
+    /// `SECRET_KEY_BASE`: signs the playback access cookies. Random per process when unset, so cookies then do
+    /// not survive a restart and are not shared between API instances.
+    pub secret_key_base: Secret,
+    /// `RECORDING_PUBLISH_DIR`: `<dir>/<format>/<record_id>` of published recordings.
+    pub recording_publish_dir: PathBuf,
+    /// `RECORDING_UNPUBLISH_DIR`: the same for unpublished recordings.
+    pub recording_unpublish_dir: PathBuf,
+    /// `RECORDING_PLAYBACK_FORMATS`: formats served by `/<format>/<record_id>/...`.
+    pub playback_formats: Vec<String>,
     /// `MAX_MEETING_DURATION` in minutes (0 = off).
     pub max_meeting_duration: u64,
     /// `CREATE_EXCLUDE_PARAMS` / `JOIN_EXCLUDE_PARAMS`.
@@ -76,6 +89,20 @@ impl Default for Settings {
             get_recordings_filtered: false,
             protected_recordings: false,
             protected_token_ttl: Duration::from_secs(60 * 60),
+            protected_cookie_ttl: Duration::from_secs(360 * 60),
+            secret_key_base: random_key(),
+            recording_publish_dir: PathBuf::from("/var/bigbluebutton/published"),
+            recording_unpublish_dir: PathBuf::from("/var/bigbluebutton/unpublished"),
+            playback_formats: [
+                "presentation",
+                "video",
+                "screenshare",
+                "podcast",
+                "notes",
+                "capture",
+            ]
+            .map(String::from)
+            .to_vec(),
             max_meeting_duration: 0,
             create_exclude_params: Vec::new(),
             join_exclude_params: Vec::new(),
@@ -119,6 +146,16 @@ impl Settings {
             get_recordings_filtered: recordings.get_recordings_api_filtered,
             protected_recordings: recordings.protected_recordings_enabled,
             protected_token_ttl: recordings.protected_recordings_token_timeout,
+            protected_cookie_ttl: recordings.protected_recordings_timeout,
+            secret_key_base: misc.secret_key_base.clone().unwrap_or_else(|| {
+                tracing::warn!(
+                    "SECRET_KEY_BASE is not set: protected-recording cookies use a random key of this process"
+                );
+                random_key()
+            }),
+            recording_publish_dir: recordings.recording_publish_dir.clone(),
+            recording_unpublish_dir: recordings.recording_unpublish_dir.clone(),
+            playback_formats: recordings.recording_playback_formats.clone(),
             max_meeting_duration: meetings.max_duration_minutes().unwrap_or(0),
             create_exclude_params: meetings.create_exclude_params.clone(),
             join_exclude_params: meetings.join_exclude_params.clone(),
@@ -139,4 +176,11 @@ impl Settings {
             ..Settings::default()
         }
     }
+}
+
+/// 64 random bytes as hex: the cookie key when `SECRET_KEY_BASE` is unset.
+fn random_key() -> Secret {
+    let mut bytes = [0u8; 64];
+    rand::rng().fill(&mut bytes[..]);
+    Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }

@@ -31,4 +31,6 @@ mod api_shutdown;
 mod api_tenants;
 mod deployment;
 mod docs;
+mod playback;
 mod poller;
+mod recordings;
