@@ -417,3 +417,6 @@ impl Sender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

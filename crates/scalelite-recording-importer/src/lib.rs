@@ -32,6 +32,7 @@
 
 mod archive;
 mod callbacks;
+pub mod fixture;
 mod metadata;
 mod metrics;
 mod place;

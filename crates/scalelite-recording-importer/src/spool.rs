@@ -49,8 +49,9 @@ impl TarIdentity {
             .is_some_and(|age| age < settle)
     }
 
+    /// Same inode, size and modification time: a freed inode number can be reused by the next file at once.
     fn same_file(&self, other: &TarIdentity) -> bool {
-        self.dev == other.dev && self.ino == other.ino
+        self == other
     }
 }
 
@@ -152,3 +153,6 @@ fn still_there(path: &Path, identity: &TarIdentity) -> io::Result<bool> {
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests;
