@@ -356,9 +356,9 @@ pub async fn import_one(ctx: &ImportContext, tar: &Path) -> Result<ImportOutcome
         Ok(Staging::Ready(staged)) => staged,
     };
     let result = write_and_place(ctx, tar, &staged).await;
-    // The scratch directory (with whatever was not moved out, and the replaced copies) goes in the background.
+    // The scratch directory goes with whatever was not moved out and the replaced copies.
     let Staged { scratch, .. } = staged;
-    tokio::task::spawn_blocking(move || drop(scratch));
+    let _ = tokio::task::spawn_blocking(move || drop(scratch)).await;
     let report = match result {
         Ok(report) => report,
         Err(e) => {

@@ -23,3 +23,4 @@ macro_rules! both_backends {
 
 mod api_meetings;
 mod api_routing;
+mod importer;
