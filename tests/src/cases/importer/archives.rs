@@ -207,7 +207,7 @@ both_backends! {
         assert!(env.path(&format!("published/presentation/{rid}")).is_dir());
 
         // An operator's metadata and an API unpublish, as the API does them (store, then files).
-        env.store.update_metadata(&[rid.clone()], &[("gl-listed".into(), "true".into()), ("extra".into(), "kept".into())], &[]).await.unwrap();
+        env.store.update_metadata(std::slice::from_ref(&rid), &[("gl-listed".into(), "true".into()), ("extra".into(), "kept".into())], &[]).await.unwrap();
         env.store.set_published(&rid, false).await.unwrap();
         for format in ["presentation", "video"] {
             std::fs::create_dir_all(env.path(&format!("unpublished/{format}"))).unwrap();
