@@ -9,6 +9,7 @@
 //! Errors are split by who is at fault: the archive ([`ExtractError::Corrupt`], [`ExtractError::Unsafe`]; moving
 //! it to `failed/` is right) or this machine ([`ExtractError::Io`]: a full disk, permissions; try again later).
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
@@ -70,6 +71,9 @@ pub fn extract(archive: &Path, target: &Path) -> Result<Extracted, ExtractError>
 pub fn extract_from(reader: impl Read, target: &Path) -> Result<Extracted, ExtractError> {
     let mut archive = tar::Archive::new(reader);
     let mut extracted = Extracted::default();
+    // Directories known to exist: on some filesystems even a `mkdir` that fails with EEXIST is slow.
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    dirs.insert(target.to_path_buf());
     let entries = archive.entries().map_err(corrupt)?;
     for entry in entries {
         let mut entry = entry.map_err(corrupt)?;
@@ -89,12 +93,15 @@ pub fn extract_from(reader: impl Read, target: &Path) -> Result<Extracted, Extra
                     continue;
                 }
                 let path = join(target, relative, &display)?;
-                create_dir_all(&path)?;
+                ensure_dir(&path, &mut dirs)?;
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let path = join(target, relative, &display)?;
                 let size = entry.size();
                 let mtime = entry.header().mtime().ok();
+                if let Some(parent) = path.parent() {
+                    ensure_dir(parent, &mut dirs)?;
+                }
                 let written = write_file(&mut entry, &path, mtime)?;
                 if written != size {
                     return Err(ExtractError::Corrupt(format!(
@@ -136,9 +143,6 @@ fn join(target: &Path, relative: &str, display: &str) -> Result<PathBuf, Extract
 }
 
 fn write_file(entry: &mut impl Read, path: &Path, mtime: Option<u64>) -> Result<u64, ExtractError> {
-    if let Some(parent) = path.parent() {
-        create_dir_all(parent)?;
-    }
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -165,8 +169,13 @@ fn write_file(entry: &mut impl Read, path: &Path, mtime: Option<u64>) -> Result<
     Ok(written)
 }
 
-fn create_dir_all(path: &Path) -> Result<(), ExtractError> {
-    fs::create_dir_all(path).map_err(|e| write_error(path, e))
+fn ensure_dir(path: &Path, known: &mut HashSet<PathBuf>) -> Result<(), ExtractError> {
+    if known.contains(path) {
+        return Ok(());
+    }
+    fs::create_dir_all(path).map_err(|e| write_error(path, e))?;
+    known.insert(path.to_path_buf());
+    Ok(())
 }
 
 /// A write that failed because the archive conflicts with itself (a file where it earlier put a directory, or

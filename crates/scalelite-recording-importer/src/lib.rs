@@ -121,7 +121,7 @@ impl ImportSettings {
             settle_time: Duration::from_secs(2),
             store_attempts: recording.db_connection_retry_count.max(1),
             store_backoff: Duration::from_secs(1),
-            lease_ttl: Duration::from_secs(60),
+            lease_ttl: (recording.recording_import_poll_interval * 3).max(Duration::from_secs(60)),
         }
     }
 
@@ -396,9 +396,11 @@ enum Staging {
 fn stage(settings: &ImportSettings, tar: &Path) -> Result<Staging, ImportError> {
     let identity = TarIdentity::of(tar)
         .map_err(|e| ImportError::io(format!("cannot read {}", tar.display()), e))?;
-    std::fs::create_dir_all(&settings.work_dir).map_err(|e| {
-        ImportError::io(format!("cannot create {}", settings.work_dir.display()), e)
-    })?;
+    if !settings.work_dir.is_dir() {
+        std::fs::create_dir_all(&settings.work_dir).map_err(|e| {
+            ImportError::io(format!("cannot create {}", settings.work_dir.display()), e)
+        })?;
+    }
     let scratch = tempfile::Builder::new()
         .prefix(SCRATCH_PREFIX)
         .tempdir_in(&settings.work_dir)
@@ -715,6 +717,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
     let (wake_tx, mut wake_rx) = mpsc::channel::<()>(1);
     let _watcher = watch(&settings.spool_dir, wake_tx);
     let holder = holder_id();
+    let mut lease = Lease::new(&ctx, &holder);
     let mut active = false;
     let mut skipped: HashSet<TarIdentity> = HashSet::new();
     tracing::info!(spool = %settings.spool_dir.display(), "recording importer started");
@@ -723,18 +726,17 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
         let wait = if settings.disabled {
             settings.poll_interval
         } else {
-            match ctx
-                .store
-                .try_lease(LEASE_NAME, &holder, settings.lease_ttl)
-                .await
-            {
+            match lease.keep().await {
                 Ok(true) => {
                     if !active {
                         active = true;
                         tracing::info!("this importer is active");
                         remove_scratch_leftovers(&settings.work_dir).await;
                     }
-                    pass(&ctx, &holder, &shutdown, &mut skipped).await
+                    // Wake up in time to renew the lease even when nothing arrives.
+                    pass(&ctx, &mut lease, &shutdown, &mut skipped)
+                        .await
+                        .min(lease.renewal_period())
                 }
                 Ok(false) => {
                     if active {
@@ -772,7 +774,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
 /// One pass over the spool. Returns how long to wait before the next.
 async fn pass(
     ctx: &ImportContext,
-    holder: &str,
+    lease: &mut Lease<'_>,
     shutdown: &CancellationToken,
     skipped: &mut HashSet<TarIdentity>,
 ) -> Duration {
@@ -807,7 +809,7 @@ async fn pass(
             wait = wait.min(settings.settle_time);
             continue;
         }
-        let outcome = match import_holding_lease(ctx, holder, &entry.path).await {
+        let outcome = match lease.import(&entry.path).await {
             Some(outcome) => outcome,
             None => {
                 tracing::warn!("lost the importer lease during a pass; stopping it");
@@ -837,30 +839,69 @@ async fn pass(
     wait
 }
 
-/// Import one archive while renewing the lease. `None` when the lease was lost before the import started.
-async fn import_holding_lease(
-    ctx: &ImportContext,
-    holder: &str,
-    tar: &Path,
-) -> Option<Result<ImportOutcome, ImportError>> {
-    let ttl = ctx.settings.lease_ttl;
-    match ctx.store.try_lease(LEASE_NAME, holder, ttl).await {
-        Ok(true) => {}
-        Ok(false) => return None,
-        // The store being down shows in the import itself.
-        Err(e) => tracing::debug!(error.message = %e, "could not renew the importer lease"),
+/// The importer lease as this process holds it: renewed when a third of its time has passed, not before every
+/// archive.
+struct Lease<'a> {
+    ctx: &'a ImportContext,
+    holder: &'a str,
+    renewed: Option<tokio::time::Instant>,
+}
+
+impl<'a> Lease<'a> {
+    fn new(ctx: &'a ImportContext, holder: &'a str) -> Self {
+        Self {
+            ctx,
+            holder,
+            renewed: None,
+        }
     }
-    let import = import_one(ctx, tar);
-    tokio::pin!(import);
-    let mut renew = tokio::time::interval((ttl / 3).max(Duration::from_millis(100)));
-    renew.tick().await;
-    loop {
-        tokio::select! {
-            result = &mut import => return Some(result),
-            _ = renew.tick() => {
-                // The import in hand is finished even if the lease slipped away: stopping half-way is worse.
-                if let Ok(false) = ctx.store.try_lease(LEASE_NAME, holder, ttl).await {
-                    tracing::warn!("the importer lease was taken over during an import");
+
+    fn renewal_period(&self) -> Duration {
+        (self.ctx.settings.lease_ttl / 3).max(Duration::from_millis(100))
+    }
+
+    /// Take or renew the lease if due. `Ok(false)`: another importer holds it.
+    async fn keep(&mut self) -> Result<bool, StoreError> {
+        if self
+            .renewed
+            .is_some_and(|at| at.elapsed() < self.renewal_period())
+        {
+            return Ok(true);
+        }
+        let held = self
+            .ctx
+            .store
+            .try_lease(LEASE_NAME, self.holder, self.ctx.settings.lease_ttl)
+            .await;
+        self.renewed = match held {
+            Ok(true) => Some(tokio::time::Instant::now()),
+            _ => None,
+        };
+        held
+    }
+
+    /// Import one archive, renewing the lease meanwhile. `None` when the lease was lost before the import started.
+    async fn import(&mut self, tar: &Path) -> Option<Result<ImportOutcome, ImportError>> {
+        match self.keep().await {
+            Ok(true) => {}
+            Ok(false) => return None,
+            // The store being down shows in the import itself.
+            Err(e) => tracing::debug!(error.message = %e, "could not renew the importer lease"),
+        }
+        let ctx = self.ctx;
+        let import = import_one(ctx, tar);
+        tokio::pin!(import);
+        let mut renew = tokio::time::interval(self.renewal_period());
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                result = &mut import => return Some(result),
+                _ = renew.tick() => {
+                    // The import in hand is finished even if the lease slipped away: stopping half-way is worse.
+                    self.renewed = None;
+                    if let Ok(false) = self.keep().await {
+                        tracing::warn!("the importer lease was taken over during an import");
+                    }
                 }
             }
         }
@@ -957,10 +998,12 @@ pub async fn import_backlog(
         ctx.store.try_lease(LEASE_NAME, &holder, settings.lease_ttl)
     })
     .await?;
+    let mut lease = Lease::new(ctx, &holder);
+    lease.renewed = Some(tokio::time::Instant::now());
     if !held {
         return Err(ImportError::LeaseHeld);
     }
-    let result = backlog(ctx, &holder, &mut progress).await;
+    let result = backlog(ctx, &mut lease, &mut progress).await;
     if let Err(e) = ctx.store.release_lease(LEASE_NAME, &holder).await {
         tracing::warn!(error.message = %e, "could not release the importer lease");
     }
@@ -969,7 +1012,7 @@ pub async fn import_backlog(
 
 async fn backlog(
     ctx: &ImportContext,
-    holder: &str,
+    lease: &mut Lease<'_>,
     progress: &mut impl FnMut(usize, usize),
 ) -> Result<BacklogReport, ImportError> {
     let spool_dir = ctx.settings.spool_dir.clone();
@@ -985,7 +1028,7 @@ async fn backlog(
     };
     ctx.metrics.set_queue_depth(entries.len());
     for (done, entry) in entries.iter().enumerate() {
-        let outcome = match import_holding_lease(ctx, holder, &entry.path).await {
+        let outcome = match lease.import(&entry.path).await {
             Some(outcome) => outcome,
             None => return Err(ImportError::LeaseHeld),
         };

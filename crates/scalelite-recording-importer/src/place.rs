@@ -98,7 +98,9 @@ pub(crate) fn place_format(
     let parent = target
         .parent()
         .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "target without a parent"))?;
-    fs::create_dir_all(parent).map_err(|e| context(e, "cannot create", parent))?;
+    if !parent.is_dir() {
+        fs::create_dir_all(parent).map_err(|e| context(e, "cannot create", parent))?;
+    }
 
     // Across filesystems, copy first (slow) so that the old copy is only removed once the new one is complete.
     let staged = if same_filesystem(source, parent) {
@@ -137,7 +139,9 @@ fn discard(path: &Path, trash: &Path) -> io::Result<()> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(context(e, "cannot inspect", path)),
     };
-    fs::create_dir_all(trash).map_err(|e| context(e, "cannot create", trash))?;
+    if !trash.is_dir() {
+        fs::create_dir_all(trash).map_err(|e| context(e, "cannot create", trash))?;
+    }
     let parked = trash.join(uuid::Uuid::new_v4().simple().to_string());
     match fs::rename(path, &parked) {
         Ok(()) => Ok(()),
