@@ -453,3 +453,95 @@ async fn disabled_recordings_leave_the_spool_alone() {
     assert!(tar.exists());
     assert!(env.store.get_recording(&recording.record_id).await.is_err());
 }
+
+/// The archive as `deploy/bigbluebutton/scalelite_post_publish.rb` builds it: GNU tar over the published tree,
+/// links dereferenced, long and non-ASCII file names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnu_tar_archives_as_the_hook_builds_them() {
+    let env = Env::new(Backend::Embedded).await;
+    let recording = FixtureRecording::new("room-gnu", 1_700_000_000_000)
+        .with_format("presentation")
+        .with_format("video");
+    let rid = recording.record_id.clone();
+    let published = env.path("bbb/published");
+    let long_name = format!(
+        "presentation/{}/slide-ü-{}.png",
+        "d".repeat(90),
+        "n".repeat(60)
+    );
+    for format in &recording.formats {
+        let dir = published.join(&format.format).join(&rid);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("metadata.xml"), recording.metadata_xml(format)).unwrap();
+        for (name, data) in &format.files {
+            std::fs::create_dir_all(dir.join(name).parent().unwrap()).unwrap();
+            std::fs::write(dir.join(name), data).unwrap();
+        }
+    }
+    let presentation = published.join("presentation").join(&rid);
+    std::fs::create_dir_all(presentation.join(&long_name).parent().unwrap()).unwrap();
+    std::fs::write(presentation.join(&long_name), b"long").unwrap();
+    std::os::unix::fs::symlink("shapes.svg", presentation.join("shapes-link.svg")).unwrap();
+    std::fs::hard_link(
+        presentation.join("shapes.svg"),
+        presentation.join("shapes-hard.svg"),
+    )
+    .unwrap();
+
+    let build = |extra: &[&str], name: &str| {
+        std::fs::create_dir_all(env.spool()).unwrap();
+        let tar = env.spool().join(name);
+        let status = std::process::Command::new("tar")
+            .arg("--create")
+            .args(extra)
+            .arg("--file")
+            .arg(&tar)
+            .arg("--directory")
+            .arg(&published)
+            .arg(format!("presentation/{rid}"))
+            .arg(format!("video/{rid}"))
+            .status()
+            .expect("GNU tar");
+        assert!(status.success());
+        tar
+    };
+
+    // Without dereferencing, the links are in the archive and it is refused as a whole.
+    let with_links = build(&[], "with-links.tar");
+    match import_one(&env.ctx, &with_links).await.unwrap() {
+        ImportOutcome::Rejected { reason, moved_to } => {
+            assert!(reason.to_string().contains("link"), "{reason}");
+            assert!(moved_to.is_some());
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert!(env.files("published").is_empty());
+
+    // The hook's command line.
+    let tar = build(
+        &["--dereference", "--hard-dereference"],
+        &format!("{rid}.tar"),
+    );
+    let report = env.import(&tar).await;
+    assert_eq!(report.recordings[0].formats, ["presentation", "video"]);
+    let placed = env.path(&format!("published/presentation/{rid}"));
+    assert_eq!(std::fs::read(placed.join(&long_name)).unwrap(), b"long");
+    assert_eq!(
+        std::fs::read(placed.join("shapes-link.svg")).unwrap(),
+        b"<svg/>"
+    );
+    assert_eq!(
+        std::fs::read(placed.join("shapes-hard.svg")).unwrap(),
+        b"<svg/>"
+    );
+    assert!(
+        !std::fs::symlink_metadata(placed.join("shapes-link.svg"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        env.path(&format!("published/video/{rid}/video-0.m4v"))
+            .is_file()
+    );
+}
