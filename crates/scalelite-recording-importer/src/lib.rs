@@ -451,10 +451,6 @@ fn stage(settings: &ImportSettings, tar: &Path) -> Result<Staging, ImportError> 
                 }),
             Err(reason) => {
                 let path = format!("{}/{}", format.format, format.record_id);
-                tracing::warn!(
-                    archive = %tar.display(),
-                    "Skipping recording format from {path} due to import error: {reason}"
-                );
                 skipped.push(SkippedFormat { path, reason });
             }
         }
@@ -497,6 +493,15 @@ async fn write_and_place(
     staged: &Staged,
 ) -> Result<ImportReport, ImportError> {
     let settings = &ctx.settings;
+    // Logged here rather than while reading: an archive with no usable format gets one line, when it is rejected.
+    for skipped in &staged.skipped {
+        tracing::warn!(
+            archive = %tar.display(),
+            "Skipping recording format from {} due to import error: {}",
+            skipped.path,
+            skipped.reason
+        );
+    }
     let mut report = ImportReport {
         recordings: Vec::new(),
         skipped: staged.skipped.clone(),
@@ -1050,3 +1055,6 @@ async fn backlog(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests;
