@@ -1,1 +1,1060 @@
-//! scalelite-recording-importer library.
+//! `scalelite-recording-importer`: imports the recording archives BBB servers drop into the spool directory
+//! (operations.md section 5, with DECISIONS.md's fixes).
+//!
+//! An archive is one uncompressed tar per recording whose top level is the format directories
+//! (`presentation/<recordID>/metadata.xml`, `video/<recordID>/…`). [`import_one`] unpacks it into a scratch
+//! directory under `RECORDING_WORK_DIR` (refusing links, devices and paths leading out), reads every
+//! `<format>/<recordID>/metadata.xml`, writes each recording with its metadata, formats and thumbnails in one store
+//! call, then renames each format's directory into `RECORDING_PUBLISH_DIR/<format>/<recordID>` (or the unpublish
+//! directory), replacing any copy in either. The archive is removed once everything is in place.
+//!
+//! What can go wrong, and what happens:
+//! - **The archive** (not a tar, truncated, an unsafe entry, no `metadata.xml`, no format whose metadata can be
+//!   read): it is moved to a `failed/` directory next to the spool, with one log line saying why; nothing is
+//!   written to the store or the published tree. A format whose metadata is bad is skipped (logged) while the
+//!   archive's other formats are imported, as in the original.
+//! - **The store** (unreachable, timing out): a few attempts with growing pauses, then the archive stays in the
+//!   spool and is tried again on a later pass.
+//! - **This machine** (disk full, permissions): the archive stays in the spool and is tried again later.
+//! - **A crash**: the store is written before any file is moved and the archive is removed last, so the archive is
+//!   still in the spool and its next import completes the job; scratch directories are removed on the next start.
+//!
+//! [`run`] is the daemon: it watches the spool (filesystem notifications plus a rescan every
+//! `RECORDING_IMPORT_POLL_INTERVAL`, since notifications do not cross NFS), imports what arrives in name order, and
+//! is active only while it holds the `importer` lease in the store, so a second importer stands by.
+//! [`import_backlog`] is the one-shot import of everything waiting (`scalelite-cli recordings:import`).
+//! Recording-ready callbacks go out from a background task ([`ImportContext::with_callbacks`]).
+//!
+//! Publish state on re-import: when an API call has published or unpublished the recording before
+//! (`publish_updated`), the stored flag is kept (the original meant to, but its re-import overwrote it); otherwise
+//! `RECORDING_IMPORT_UNPUBLISHED` makes it unpublished, else the metadata's `<published>` decides. `protected` is
+//! set from `PROTECTED_RECORDINGS_ENABLED` on every import, as in the original.
+
+mod archive;
+mod callbacks;
+pub mod fixture;
+mod metadata;
+mod metrics;
+mod place;
+mod spool;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::io::{self, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use scalelite_core::config::RecordingArgs;
+use scalelite_core::domain::Recording;
+use scalelite_core::shutdown::Shutdown;
+use scalelite_core::storage::store::Store;
+use scalelite_core::storage::{MiscStore, RecordingStore, StoreError};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use crate::archive::{ExtractError, Extracted, extract};
+pub use crate::callbacks::{CallbackSettings, jwt_algorithm};
+pub use crate::metadata::{
+    FormatMetadata, MetadataError, PublishPolicy, merge_recording, parse_metadata, path_and_query,
+};
+pub use crate::metrics::MetricsSnapshot;
+
+use crate::callbacks::{CallbackJob, CallbackQueue};
+use crate::metrics::Metrics;
+use crate::place::{Destinations, FoundFormat};
+use crate::spool::{SpoolEntry, TarIdentity};
+
+/// Name of the lease that elects the active importer.
+pub const LEASE_NAME: &str = "importer";
+
+/// Prefix of the scratch directories under `RECORDING_WORK_DIR` (leftovers of a crash are removed on start).
+const SCRATCH_PREFIX: &str = ".scalelite-import-";
+
+/// What the importer needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct ImportSettings {
+    /// `RECORDING_SPOOL_DIR`: where archives arrive.
+    pub spool_dir: PathBuf,
+    /// `RECORDING_WORK_DIR`: scratch space; must be on the publish directories' filesystem for moves to be renames.
+    pub work_dir: PathBuf,
+    /// `RECORDING_PUBLISH_DIR`.
+    pub publish_dir: PathBuf,
+    /// `RECORDING_UNPUBLISH_DIR`.
+    pub unpublish_dir: PathBuf,
+    /// Where archives that cannot be imported go: `failed/` next to the spool directory.
+    pub failed_dir: PathBuf,
+    /// `RECORDING_IMPORT_UNPUBLISHED` and `PROTECTED_RECORDINGS_ENABLED`.
+    pub policy: PublishPolicy,
+    /// `RECORDING_DISABLED`: import nothing (archives stay in the spool).
+    pub disabled: bool,
+    /// `RECORDING_IMPORT_POLL_INTERVAL`: time between rescans of the spool.
+    pub poll_interval: Duration,
+    /// An archive modified less than this long ago may still be being written and waits.
+    pub settle_time: Duration,
+    /// `DB_CONNECTION_RETRY_COUNT`: attempts at a store operation before the import is given up for this pass.
+    pub store_attempts: u32,
+    /// Pause after the first failed store attempt, doubled after each further one (capped at 30 s).
+    pub store_backoff: Duration,
+    /// How long the `importer` lease lasts unless renewed (it is renewed well before).
+    pub lease_ttl: Duration,
+}
+
+impl ImportSettings {
+    /// The settings the configuration gives. `failed/` is next to the spool directory (inside it when the spool
+    /// has no parent).
+    pub fn from_config(recording: &RecordingArgs) -> Self {
+        let spool_dir = recording.recording_spool_dir.clone();
+        Self {
+            failed_dir: default_failed_dir(&spool_dir),
+            spool_dir,
+            work_dir: recording.recording_work_dir.clone(),
+            publish_dir: recording.recording_publish_dir.clone(),
+            unpublish_dir: recording.recording_unpublish_dir.clone(),
+            policy: PublishPolicy {
+                import_unpublished: recording.recording_import_unpublished,
+                protected: recording.protected_recordings_enabled,
+            },
+            disabled: recording.recording_disabled,
+            poll_interval: recording.recording_import_poll_interval,
+            settle_time: Duration::from_secs(2),
+            store_attempts: recording.db_connection_retry_count.max(1),
+            store_backoff: Duration::from_secs(1),
+            lease_ttl: (recording.recording_import_poll_interval * 3).max(Duration::from_secs(60)),
+        }
+    }
+
+    /// Settings for the four directories under `root` (`spool`, `work`, `published`, `unpublished`, `failed`),
+    /// with the original's defaults otherwise and short pauses: for tests and tools.
+    pub fn under(root: &Path) -> Self {
+        Self {
+            spool_dir: root.join("spool"),
+            work_dir: root.join("work"),
+            publish_dir: root.join("published"),
+            unpublish_dir: root.join("unpublished"),
+            failed_dir: root.join("failed"),
+            policy: PublishPolicy::default(),
+            disabled: false,
+            poll_interval: Duration::from_secs(60),
+            settle_time: Duration::ZERO,
+            store_attempts: 3,
+            store_backoff: Duration::from_millis(50),
+            lease_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `failed/` beside the spool directory.
+pub fn default_failed_dir(spool: &Path) -> PathBuf {
+    match spool.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.join("failed"),
+        _ => spool.join("failed"),
+    }
+}
+
+/// Everything an import needs: the store, the settings, the counters and (optionally) the callback queue. Cheap to
+/// clone; clones share the counters and the queue.
+#[derive(Clone)]
+pub struct ImportContext {
+    store: Store,
+    settings: Arc<ImportSettings>,
+    metrics: Arc<Metrics>,
+    callbacks: Option<CallbackQueue>,
+}
+
+impl fmt::Debug for ImportContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportContext")
+            .field("store", &self.store.kind())
+            .field("settings", &self.settings)
+            .field("callbacks", &self.callbacks.is_some())
+            .finish()
+    }
+}
+
+impl ImportContext {
+    /// A context without recording-ready callbacks.
+    pub fn new(store: Store, settings: ImportSettings) -> Self {
+        Self {
+            store,
+            settings: Arc::new(settings),
+            metrics: Arc::default(),
+            callbacks: None,
+        }
+    }
+
+    /// Send recording-ready callbacks after each import, from a background task tracked by `shutdown`. Once
+    /// shutdown starts, the task gives what is queued a last attempt and ends (the caller's drain bounds it).
+    /// Must be called inside a tokio runtime.
+    pub fn with_callbacks(mut self, settings: CallbackSettings, shutdown: &Shutdown) -> Self {
+        self.callbacks = Some(callbacks::spawn(
+            self.store.clone(),
+            settings,
+            self.metrics.clone(),
+            shutdown,
+        ));
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ImportSettings {
+        &self.settings
+    }
+
+    /// The counters, now.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.metrics.snapshot()
+    }
+}
+
+/// What [`import_one`] did with an archive.
+#[derive(Debug)]
+pub enum ImportOutcome {
+    /// Imported; the archive was removed from the spool.
+    Imported(ImportReport),
+    /// The archive cannot be imported. It was moved to `moved_to` in `failed/`; `None` when that was impossible
+    /// (or the spool name now holds a newer copy), and the archive is where it was.
+    Rejected {
+        /// Why.
+        reason: RejectReason,
+        /// Where the archive is now.
+        moved_to: Option<PathBuf>,
+    },
+    /// `RECORDING_DISABLED`: nothing was done.
+    Disabled,
+}
+
+/// What an import wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// The recordings, by record id.
+    pub recordings: Vec<ImportedRecording>,
+    /// Formats left out because their `metadata.xml` could not be used.
+    pub skipped: Vec<SkippedFormat>,
+    /// Files unpacked.
+    pub files: u64,
+    /// Bytes unpacked.
+    pub bytes: u64,
+}
+
+/// One recording an import wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportedRecording {
+    /// Its record id.
+    pub record_id: String,
+    /// Its external meeting id.
+    pub meeting_id: String,
+    /// Whether it went to the publish directory (else the unpublish directory).
+    pub published: bool,
+    /// The formats imported, by name.
+    pub formats: Vec<String>,
+}
+
+/// A format left out of an import.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedFormat {
+    /// `<format>/<recordID>` inside the archive.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl fmt::Display for SkippedFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+/// Why an archive cannot be imported (it goes to `failed/`).
+#[derive(Debug, thiserror::Error)]
+pub enum RejectReason {
+    /// It cannot be unpacked.
+    #[error("{0}")]
+    Archive(ExtractError),
+    /// It holds no `<format>/<recordID>/metadata.xml`.
+    #[error("no <format>/<recordID>/metadata.xml in the archive")]
+    NoMetadata,
+    /// Every format's metadata was unusable.
+    #[error("no format could be imported: {}", join_skipped(.0))]
+    NoUsableFormat(Vec<SkippedFormat>),
+}
+
+fn join_skipped(skipped: &[SkippedFormat]) -> String {
+    skipped
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An import that did not happen for a reason that may pass; the archive stays in the spool.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The store did not answer after every attempt.
+    #[error("the store is unavailable ({attempts} attempts): {source}")]
+    Store {
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        #[source]
+        source: StoreError,
+    },
+    /// Reading the spool or writing files failed on this machine.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Another importer holds the `importer` lease.
+    #[error(
+        "another importer is active (it holds the `{LEASE_NAME}` lease); try again when it has stopped"
+    )]
+    LeaseHeld,
+    /// A blocking step panicked.
+    #[error("an import step failed unexpectedly: {0}")]
+    Task(String),
+}
+
+impl ImportError {
+    fn io(context: impl Into<String>, source: io::Error) -> Self {
+        ImportError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Import one archive (see the crate documentation). Does not take the lease: callers that may run beside a daemon
+/// use [`import_backlog`].
+///
+/// # Errors
+/// [`ImportError`] when the store or this machine failed; the archive is left in the spool. An archive at fault is
+/// an `Ok(`[`ImportOutcome::Rejected`]`)`.
+pub async fn import_one(ctx: &ImportContext, tar: &Path) -> Result<ImportOutcome, ImportError> {
+    if ctx.settings.disabled {
+        return Ok(ImportOutcome::Disabled);
+    }
+    let settings = ctx.settings.clone();
+    let tar_path = tar.to_path_buf();
+    let staged = match blocking(move || stage(&settings, &tar_path)).await {
+        Err(e) => {
+            ctx.metrics.error();
+            return Err(e);
+        }
+        Ok(Staging::Rejected { reason, identity }) => {
+            return reject(ctx, tar, &identity, reason).await;
+        }
+        Ok(Staging::Ready(staged)) => staged,
+    };
+    let result = write_and_place(ctx, tar, &staged).await;
+    // The scratch directory goes with whatever was not moved out and the replaced copies.
+    let Staged { scratch, .. } = staged;
+    let _ = tokio::task::spawn_blocking(move || drop(scratch)).await;
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            ctx.metrics.error();
+            return Err(e);
+        }
+    };
+    ctx.metrics.imported(report.recordings.len());
+    Ok(ImportOutcome::Imported(report))
+}
+
+/// An unpacked archive, its metadata read.
+struct Staged {
+    scratch: tempfile::TempDir,
+    identity: TarIdentity,
+    recordings: BTreeMap<String, Vec<StagedFormat>>,
+    skipped: Vec<SkippedFormat>,
+    extracted: Extracted,
+}
+
+struct StagedFormat {
+    metadata: FormatMetadata,
+    dir: PathBuf,
+}
+
+enum Staging {
+    Ready(Staged),
+    Rejected {
+        reason: RejectReason,
+        identity: TarIdentity,
+    },
+}
+
+/// Unpack and read the metadata (blocking).
+fn stage(settings: &ImportSettings, tar: &Path) -> Result<Staging, ImportError> {
+    let identity = TarIdentity::of(tar)
+        .map_err(|e| ImportError::io(format!("cannot read {}", tar.display()), e))?;
+    if !settings.work_dir.is_dir() {
+        std::fs::create_dir_all(&settings.work_dir).map_err(|e| {
+            ImportError::io(format!("cannot create {}", settings.work_dir.display()), e)
+        })?;
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix(SCRATCH_PREFIX)
+        .tempdir_in(&settings.work_dir)
+        .map_err(|e| {
+            ImportError::io(
+                format!(
+                    "cannot create a scratch directory in {}",
+                    settings.work_dir.display()
+                ),
+                e,
+            )
+        })?;
+    let root = scratch.path().join("archive");
+    std::fs::create_dir(&root)
+        .map_err(|e| ImportError::io(format!("cannot create {}", root.display()), e))?;
+
+    let extracted = match archive::extract(tar, &root) {
+        Ok(extracted) => extracted,
+        Err(ExtractError::Io { context, source }) => {
+            return Err(ImportError::Io { context, source });
+        }
+        Err(e) => {
+            return Ok(Staging::Rejected {
+                reason: RejectReason::Archive(e),
+                identity,
+            });
+        }
+    };
+    let found = place::find_formats(&root)
+        .map_err(|e| ImportError::io(format!("cannot list {}", root.display()), e))?;
+    if found.is_empty() {
+        return Ok(Staging::Rejected {
+            reason: RejectReason::NoMetadata,
+            identity,
+        });
+    }
+
+    let mut recordings: BTreeMap<String, Vec<StagedFormat>> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for format in found {
+        match read_format(&format) {
+            Ok(metadata) => recordings
+                .entry(metadata.record_id.clone())
+                .or_default()
+                .push(StagedFormat {
+                    metadata,
+                    dir: format.dir,
+                }),
+            Err(reason) => {
+                let path = format!("{}/{}", format.format, format.record_id);
+                skipped.push(SkippedFormat { path, reason });
+            }
+        }
+    }
+    if recordings.is_empty() {
+        return Ok(Staging::Rejected {
+            reason: RejectReason::NoUsableFormat(skipped),
+            identity,
+        });
+    }
+    Ok(Staging::Ready(Staged {
+        scratch,
+        identity,
+        recordings,
+        skipped,
+        extracted,
+    }))
+}
+
+/// Read one format's metadata and check it names the directory it lives in (the original moves the directory the
+/// XML names; requiring both to agree means the files placed are the ones the metadata describes).
+fn read_format(format: &FoundFormat) -> Result<FormatMetadata, String> {
+    let bytes = std::fs::read(format.dir.join("metadata.xml"))
+        .map_err(|e| format!("cannot read metadata.xml: {e}"))?;
+    let metadata = parse_metadata(&bytes).map_err(|e| e.to_string())?;
+    if metadata.playback.format != format.format || metadata.record_id != format.record_id {
+        return Err(format!(
+            "metadata.xml describes {}/{} but lies in {}/{}",
+            metadata.playback.format, metadata.record_id, format.format, format.record_id
+        ));
+    }
+    Ok(metadata)
+}
+
+/// Write every recording to the store and move its files into place, then remove the archive and queue the
+/// callbacks.
+async fn write_and_place(
+    ctx: &ImportContext,
+    tar: &Path,
+    staged: &Staged,
+) -> Result<ImportReport, ImportError> {
+    let settings = &ctx.settings;
+    // Logged here rather than while reading: an archive with no usable format gets one line, when it is rejected.
+    for skipped in &staged.skipped {
+        tracing::warn!(
+            archive = %tar.display(),
+            "Skipping recording format from {} due to import error: {}",
+            skipped.path,
+            skipped.reason
+        );
+    }
+    let mut report = ImportReport {
+        recordings: Vec::new(),
+        skipped: staged.skipped.clone(),
+        files: staged.extracted.files,
+        bytes: staged.extracted.bytes,
+    };
+    let mut callbacks = Vec::new();
+    for (record_id, formats) in &staged.recordings {
+        let stored = with_store_retries(settings, || async {
+            match ctx.store.get_recording(record_id).await {
+                Ok(recording) => Ok(Some(recording)),
+                Err(StoreError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        let metadata: Vec<&FormatMetadata> = formats.iter().map(|f| &f.metadata).collect();
+        let recording = merge_recording(&metadata, stored.as_ref(), settings.policy);
+        let published = recording.published;
+        let written: Recording =
+            with_store_retries(settings, || ctx.store.upsert_recording(recording.clone())).await?;
+
+        // Files last: the store already says what they are, and a crash from here on is repaired by importing
+        // the archive (still in the spool) again.
+        let moves: Vec<(PathBuf, String)> = formats
+            .iter()
+            .map(|f| (f.dir.clone(), f.metadata.playback.format.clone()))
+            .collect();
+        let publish = settings.publish_dir.clone();
+        let unpublish = settings.unpublish_dir.clone();
+        let trash = staged.scratch.path().join("replaced");
+        let id = record_id.clone();
+        blocking(move || {
+            let to = Destinations {
+                publish: &publish,
+                unpublish: &unpublish,
+                trash: &trash,
+            };
+            for (dir, format) in &moves {
+                place::place_format(dir, format, &id, published, &to)
+                    .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+            }
+            Ok(())
+        })
+        .await?;
+
+        let format_names: Vec<String> = formats
+            .iter()
+            .map(|f| f.metadata.playback.format.clone())
+            .collect();
+        tracing::info!(
+            record_id = %record_id,
+            meeting_id = %written.meeting_id,
+            published,
+            formats = %format_names.join(","),
+            "Imported recording {record_id} from {}",
+            tar.display()
+        );
+        callbacks.push(CallbackJob {
+            record_id: record_id.clone(),
+            meeting_id: written.meeting_id.clone(),
+            tenant_id: written
+                .metadata
+                .iter()
+                .find(|(k, _)| k == "tenant-id")
+                .map(|(_, v)| v.clone()),
+            attempts: 0,
+        });
+        report.recordings.push(ImportedRecording {
+            record_id: record_id.clone(),
+            meeting_id: written.meeting_id,
+            published,
+            formats: format_names,
+        });
+    }
+
+    let tar_path = tar.to_path_buf();
+    let identity = staged.identity.clone();
+    match blocking(move || Ok(spool::remove(&tar_path, &identity))).await? {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(
+            archive = %tar.display(),
+            "a newer copy of the archive arrived during the import; it will be imported next"
+        ),
+        // Importing it again is harmless; leaving the recording half-announced is not, so carry on.
+        Err(e) => {
+            tracing::warn!(archive = %tar.display(), error.message = %e, "could not remove the imported archive")
+        }
+    }
+    if let Some(queue) = &ctx.callbacks {
+        for job in callbacks {
+            queue.push(job);
+        }
+    }
+    Ok(report)
+}
+
+/// Move a rejected archive to `failed/` and log why, once.
+async fn reject(
+    ctx: &ImportContext,
+    tar: &Path,
+    identity: &TarIdentity,
+    reason: RejectReason,
+) -> Result<ImportOutcome, ImportError> {
+    let message = reason.to_string();
+    let tar_path = tar.to_path_buf();
+    let identity = identity.clone();
+    let failed_dir = ctx.settings.failed_dir.clone();
+    let reason_text = message.clone();
+    let moved = blocking(move || {
+        Ok(spool::move_to_failed(
+            &tar_path,
+            &identity,
+            &failed_dir,
+            &reason_text,
+        ))
+    })
+    .await?;
+    let moved_to = match moved {
+        Ok(Some(path)) => {
+            tracing::error!(
+                archive = %tar.display(),
+                moved_to = %path.display(),
+                "Failed to import recording {}: {message}; moved to {}",
+                tar.display(),
+                path.display()
+            );
+            Some(path)
+        }
+        Ok(None) => {
+            tracing::error!(
+                archive = %tar.display(),
+                "Failed to import recording {}: {message}; a newer copy has arrived since and is kept",
+                tar.display()
+            );
+            None
+        }
+        Err(e) => {
+            tracing::error!(
+                archive = %tar.display(),
+                "Failed to import recording {}: {message}; could not move it to {} ({e}), it is left in the spool \
+                 and skipped until restart",
+                tar.display(),
+                ctx.settings.failed_dir.display()
+            );
+            None
+        }
+    };
+    ctx.metrics.failed();
+    Ok(ImportOutcome::Rejected { reason, moved_to })
+}
+
+/// Run a store operation up to `store_attempts` times, pausing `store_backoff` (doubling, at most 30 s) in between.
+/// `NotFound` and `Conflict` are answers, not outages, except that a `Conflict` from a write race is retried too.
+async fn with_store_retries<T, F, Fut>(
+    settings: &ImportSettings,
+    mut op: F,
+) -> Result<T, ImportError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let attempts = settings.store_attempts.max(1);
+    let mut pause = settings.store_backoff;
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(e) if attempt >= attempts || matches!(e, StoreError::NotFound(_)) => {
+                return Err(ImportError::Store {
+                    attempts: attempt,
+                    source: e,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(attempt, error.message = %e, "store operation failed during an import; retrying in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Run blocking filesystem work off the async threads.
+async fn blocking<T, F>(f: F) -> Result<T, ImportError>
+where
+    F: FnOnce() -> Result<T, ImportError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ImportError::Task(e.to_string()))?
+}
+
+/// A name for this process in the importer lease: host name, process id and a random part.
+pub fn holder_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "scalelite".to_owned());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// The importer daemon: import what arrives in the spool until `shutdown`, while holding the `importer` lease
+/// (renewed during long imports; a second importer stands by and takes over within one lease period when the
+/// active one dies). Shutdown is looked at between archives: the archive in hand is finished first.
+pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
+    let settings = ctx.settings.clone();
+    if let Err(e) = std::fs::create_dir_all(&settings.spool_dir) {
+        tracing::warn!(spool = %settings.spool_dir.display(), error.message = %e, "cannot create the spool directory");
+    }
+    let (wake_tx, mut wake_rx) = mpsc::channel::<()>(1);
+    let _watcher = watch(&settings.spool_dir, wake_tx);
+    let holder = holder_id();
+    let mut lease = Lease::new(&ctx, &holder);
+    let mut active = false;
+    let mut skipped: HashSet<TarIdentity> = HashSet::new();
+    tracing::info!(spool = %settings.spool_dir.display(), "recording importer started");
+
+    while !shutdown.is_cancelled() {
+        let wait = if settings.disabled {
+            settings.poll_interval
+        } else {
+            match lease.keep().await {
+                Ok(true) => {
+                    if !active {
+                        active = true;
+                        tracing::info!("this importer is active");
+                        remove_scratch_leftovers(&settings.work_dir).await;
+                    }
+                    // Wake up in time to renew the lease even when nothing arrives.
+                    pass(&ctx, &mut lease, &shutdown, &mut skipped)
+                        .await
+                        .min(lease.renewal_period())
+                }
+                Ok(false) => {
+                    if active {
+                        tracing::warn!("lost the importer lease to another importer; standing by");
+                        active = false;
+                    } else {
+                        tracing::debug!("another importer holds the lease; standing by");
+                    }
+                    settings.poll_interval.min(settings.lease_ttl / 2)
+                }
+                Err(e) => {
+                    tracing::warn!(error.message = %e, "cannot reach the store for the importer lease");
+                    settings.poll_interval
+                }
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(()) = wake_rx.recv() => {
+                // Let a burst of events (one per file written) settle into one rescan.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                while wake_rx.try_recv().is_ok() {}
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    if active {
+        if let Err(e) = ctx.store.release_lease(LEASE_NAME, &holder).await {
+            tracing::warn!(error.message = %e, "could not release the importer lease");
+        }
+    }
+    tracing::info!("Exiting recording importer gracefully");
+}
+
+/// One pass over the spool. Returns how long to wait before the next.
+async fn pass(
+    ctx: &ImportContext,
+    lease: &mut Lease<'_>,
+    shutdown: &CancellationToken,
+    skipped: &mut HashSet<TarIdentity>,
+) -> Duration {
+    let settings = &ctx.settings;
+    let mut wait = settings.poll_interval;
+    let spool_dir = settings.spool_dir.clone();
+    let entries = match blocking(move || {
+        spool::list(&spool_dir).map_err(|e| ImportError::io("cannot list the spool", e))
+    })
+    .await
+    {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(error.message = %e, "cannot list the spool directory");
+            return wait;
+        }
+    };
+    skipped.retain(|identity| entries.iter().any(|e| &e.identity == identity));
+    let waiting: Vec<SpoolEntry> = entries
+        .into_iter()
+        .filter(|e| !skipped.contains(&e.identity))
+        .collect();
+    ctx.metrics.set_queue_depth(waiting.len());
+
+    for entry in waiting {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let now = SystemTime::now();
+        if entry.identity.is_fresh(now, settings.settle_time) {
+            // Still being written, perhaps: look again once it has been quiet for the settle time.
+            wait = wait.min(settings.settle_time);
+            continue;
+        }
+        let outcome = match lease.import(&entry.path).await {
+            Some(outcome) => outcome,
+            None => {
+                tracing::warn!("lost the importer lease during a pass; stopping it");
+                return settings.poll_interval.min(settings.lease_ttl / 2);
+            }
+        };
+        match outcome {
+            Ok(ImportOutcome::Imported(_)) => {}
+            Ok(ImportOutcome::Rejected { moved_to: None, .. }) => {
+                skipped.insert(entry.identity.clone());
+            }
+            Ok(ImportOutcome::Rejected { .. }) => {}
+            Ok(ImportOutcome::Disabled) => break,
+            Err(e @ ImportError::Store { .. }) => {
+                tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}; it stays in the spool");
+                // The next archives would fail the same way: wait for the next pass.
+                break;
+            }
+            Err(ImportError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+                tracing::debug!(archive = %entry.path.display(), "archive gone before it could be imported");
+            }
+            Err(e) => {
+                tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}; it stays in the spool");
+            }
+        }
+    }
+    wait
+}
+
+/// The importer lease as this process holds it: renewed when a third of its time has passed, not before every
+/// archive.
+struct Lease<'a> {
+    ctx: &'a ImportContext,
+    holder: &'a str,
+    renewed: Option<tokio::time::Instant>,
+}
+
+impl<'a> Lease<'a> {
+    fn new(ctx: &'a ImportContext, holder: &'a str) -> Self {
+        Self {
+            ctx,
+            holder,
+            renewed: None,
+        }
+    }
+
+    fn renewal_period(&self) -> Duration {
+        (self.ctx.settings.lease_ttl / 3).max(Duration::from_millis(100))
+    }
+
+    /// Take or renew the lease if due. `Ok(false)`: another importer holds it.
+    async fn keep(&mut self) -> Result<bool, StoreError> {
+        if self
+            .renewed
+            .is_some_and(|at| at.elapsed() < self.renewal_period())
+        {
+            return Ok(true);
+        }
+        let held = self
+            .ctx
+            .store
+            .try_lease(LEASE_NAME, self.holder, self.ctx.settings.lease_ttl)
+            .await;
+        self.renewed = match held {
+            Ok(true) => Some(tokio::time::Instant::now()),
+            _ => None,
+        };
+        held
+    }
+
+    /// Import one archive, renewing the lease meanwhile. `None` when the lease was lost before the import started.
+    async fn import(&mut self, tar: &Path) -> Option<Result<ImportOutcome, ImportError>> {
+        match self.keep().await {
+            Ok(true) => {}
+            Ok(false) => return None,
+            // The store being down shows in the import itself.
+            Err(e) => tracing::debug!(error.message = %e, "could not renew the importer lease"),
+        }
+        let ctx = self.ctx;
+        let import = import_one(ctx, tar);
+        tokio::pin!(import);
+        let mut renew = tokio::time::interval(self.renewal_period());
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                result = &mut import => return Some(result),
+                _ = renew.tick() => {
+                    // The import in hand is finished even if the lease slipped away: stopping half-way is worse.
+                    self.renewed = None;
+                    if let Ok(false) = self.keep().await {
+                        tracing::warn!("the importer lease was taken over during an import");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Remove scratch directories a crashed import left behind (only this importer, holding the lease, uses them).
+async fn remove_scratch_leftovers(work_dir: &Path) {
+    let work_dir = work_dir.to_path_buf();
+    let removed = tokio::task::spawn_blocking(move || {
+        let mut removed = 0;
+        let Ok(entries) = std::fs::read_dir(&work_dir) else {
+            return removed;
+        };
+        for entry in entries.flatten() {
+            let is_scratch = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(SCRATCH_PREFIX));
+            if is_scratch
+                && entry.file_type().is_ok_and(|t| t.is_dir())
+                && std::fs::remove_dir_all(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        removed
+    })
+    .await
+    .unwrap_or(0);
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "removed scratch directories left by an interrupted import"
+        );
+    }
+}
+
+/// Watch the spool for new files; `None` (and a warning) when the platform or the filesystem cannot, in which case
+/// the periodic rescan still finds everything.
+fn watch(spool: &Path, wake: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let handler = move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if matches!(
+                event.kind,
+                EventKind::Create(_) | EventKind::Modify(_) | EventKind::Access(_)
+            ) {
+                // A full channel already holds a wake-up.
+                let _ = wake.try_send(());
+            }
+        }
+    };
+    let watcher = notify::recommended_watcher(handler).and_then(|mut watcher| {
+        watcher.watch(spool, RecursiveMode::NonRecursive)?;
+        Ok(watcher)
+    });
+    match watcher {
+        Ok(watcher) => Some(watcher),
+        Err(e) => {
+            tracing::warn!(spool = %spool.display(), error.message = %e, "cannot watch the spool; relying on the periodic rescan");
+            None
+        }
+    }
+}
+
+/// What [`import_backlog`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BacklogReport {
+    /// Archives found in the spool.
+    pub total: usize,
+    /// Imported (and removed).
+    pub imported: usize,
+    /// Moved to `failed/` (or left, when that was impossible).
+    pub rejected: usize,
+    /// Left in the spool after a filesystem error.
+    pub errors: usize,
+}
+
+/// Import every archive waiting in the spool, once (`scalelite-cli recordings:import`), calling
+/// `progress(done, total)` after each. Takes the `importer` lease for the duration, so it never runs beside an
+/// active importer daemon.
+///
+/// # Errors
+/// [`ImportError::LeaseHeld`] when another importer is active; [`ImportError::Store`] when the store is down (the
+/// remaining archives stay in the spool); [`ImportError::Io`] when the spool cannot be read.
+pub async fn import_backlog(
+    ctx: &ImportContext,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<BacklogReport, ImportError> {
+    let settings = &ctx.settings;
+    let holder = holder_id();
+    let held = with_store_retries(settings, || {
+        ctx.store.try_lease(LEASE_NAME, &holder, settings.lease_ttl)
+    })
+    .await?;
+    let mut lease = Lease::new(ctx, &holder);
+    lease.renewed = Some(tokio::time::Instant::now());
+    if !held {
+        return Err(ImportError::LeaseHeld);
+    }
+    let result = backlog(ctx, &mut lease, &mut progress).await;
+    if let Err(e) = ctx.store.release_lease(LEASE_NAME, &holder).await {
+        tracing::warn!(error.message = %e, "could not release the importer lease");
+    }
+    result
+}
+
+async fn backlog(
+    ctx: &ImportContext,
+    lease: &mut Lease<'_>,
+    progress: &mut impl FnMut(usize, usize),
+) -> Result<BacklogReport, ImportError> {
+    let spool_dir = ctx.settings.spool_dir.clone();
+    remove_scratch_leftovers(&ctx.settings.work_dir).await;
+    let entries = blocking(move || {
+        spool::list(&spool_dir)
+            .map_err(|e| ImportError::io(format!("cannot list {}", spool_dir.display()), e))
+    })
+    .await?;
+    let mut report = BacklogReport {
+        total: entries.len(),
+        ..BacklogReport::default()
+    };
+    ctx.metrics.set_queue_depth(entries.len());
+    for (done, entry) in entries.iter().enumerate() {
+        let outcome = match lease.import(&entry.path).await {
+            Some(outcome) => outcome,
+            None => return Err(ImportError::LeaseHeld),
+        };
+        match outcome {
+            Ok(ImportOutcome::Imported(_)) => report.imported += 1,
+            Ok(ImportOutcome::Rejected { .. }) => report.rejected += 1,
+            Ok(ImportOutcome::Disabled) => {
+                tracing::warn!("recordings are disabled (RECORDING_DISABLED); nothing imported");
+                return Ok(report);
+            }
+            Err(e @ ImportError::Store { .. }) => return Err(e),
+            Err(ImportError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}");
+                report.errors += 1;
+            }
+        }
+        progress(done + 1, report.total);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,87 @@
-fn main() {}
+//! `scalelite-recording-importer`: import the recording archives BBB servers send, until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use scalelite_core::config::{LogArgs, RecordingArgs, SecretsArgs, ShutdownArgs, StorageArgs};
+use scalelite_core::shutdown::{self, Shutdown};
+use scalelite_core::storage::store::Store;
+use scalelite_core::telemetry;
+use scalelite_recording_importer::{CallbackSettings, ImportContext, ImportSettings};
+
+/// The Scalelite recording importer: watches RECORDING_SPOOL_DIR for the archives BBB servers send, indexes them
+/// in the store and places their files under RECORDING_PUBLISH_DIR or RECORDING_UNPUBLISH_DIR. Several may run;
+/// one is active at a time (a lease in the store).
+#[derive(Parser, Debug)]
+#[command(name = "scalelite-recording-importer", version)]
+struct Cli {
+    /// Import what is in the spool now, then exit (like `scalelite-cli recordings:import`).
+    #[arg(long)]
+    once: bool,
+    #[command(flatten)]
+    recording: RecordingArgs,
+    #[command(flatten)]
+    secrets: SecretsArgs,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    shutdown: ShutdownArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init("scalelite-recording-importer", &cli.log);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error.message = %e, error.cause_chain = ?e, "scalelite-recording-importer stopped");
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !cli.recording.s3_recording,
+        "S3_RECORDING is set, but this importer only writes to RECORDING_PUBLISH_DIR and RECORDING_UNPUBLISH_DIR"
+    );
+    let store = Store::open(&cli.storage.backend()?)
+        .await
+        .context("could not open the store")?;
+    let shutdown = Shutdown::new();
+    shutdown::on_signal(shutdown.clone());
+    let ctx = ImportContext::new(store, ImportSettings::from_config(&cli.recording))
+        .with_callbacks(CallbackSettings::from_config(&cli.secrets), &shutdown);
+
+    if cli.once {
+        let report = scalelite_recording_importer::import_backlog(&ctx, |_, _| {})
+            .await
+            .context("import failed")?;
+        tracing::info!(?report, "import done");
+        // Let the callbacks of this run go out (bounded by the grace period).
+        drop(ctx);
+        shutdown.trigger();
+        shutdown.drain(cli.shutdown.shutdown_grace_period).await;
+        return Ok(());
+    }
+
+    if cli.recording.recording_disabled {
+        tracing::info!("recordings are disabled (RECORDING_DISABLED): nothing will be imported");
+    }
+    shutdown.spawn(scalelite_recording_importer::run(ctx, shutdown.token()));
+    shutdown.cancelled().await;
+    let grace = cli.shutdown.shutdown_grace_period;
+    anyhow::ensure!(
+        shutdown.drain(grace).await,
+        "the import in progress did not finish within the grace period ({grace:?}); its archive stays in the spool"
+    );
+    Ok(())
+}

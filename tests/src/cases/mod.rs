@@ -31,6 +31,7 @@ mod api_shutdown;
 mod api_tenants;
 mod deployment;
 mod docs;
+mod importer;
 mod playback;
 mod poller;
 mod recordings;

@@ -1,0 +1,96 @@
+//! Counters of one importer, read as a [`MetricsSnapshot`] (no global recorder: whoever exposes metrics asks the
+//! context).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A consistent-enough copy of the importer's counters (each read atomically on its own).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Archives imported (and removed from the spool) since start.
+    pub imports_done: u64,
+    /// Recordings written by those imports.
+    pub recordings_imported: u64,
+    /// Archives that could not be imported and were moved to `failed/`.
+    pub imports_failed: u64,
+    /// Import attempts that hit a storage or filesystem error; the archive stays in the spool and is retried.
+    pub import_errors: u64,
+    /// Archives waiting in the spool: the count of the last scan, minus those dealt with since.
+    pub queue_depth: u64,
+    /// When the last archive was imported.
+    pub last_import: Option<SystemTime>,
+    /// Recording-ready callbacks answered with success (or a final 404/410).
+    pub callbacks_sent: u64,
+    /// Recording-ready callbacks given up on.
+    pub callbacks_failed: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    imports_done: AtomicU64,
+    recordings_imported: AtomicU64,
+    imports_failed: AtomicU64,
+    import_errors: AtomicU64,
+    queue_depth: AtomicU64,
+    /// Milliseconds since the epoch; 0 when nothing was imported yet.
+    last_import_ms: AtomicU64,
+    callbacks_sent: AtomicU64,
+    callbacks_failed: AtomicU64,
+}
+
+impl Metrics {
+    pub(crate) fn imported(&self, recordings: usize) {
+        self.imports_done.fetch_add(1, Ordering::Relaxed);
+        self.recordings_imported
+            .fetch_add(recordings as u64, Ordering::Relaxed);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+        });
+        self.last_import_ms.store(now, Ordering::Relaxed);
+        self.dequeued();
+    }
+
+    pub(crate) fn failed(&self) {
+        self.imports_failed.fetch_add(1, Ordering::Relaxed);
+        self.dequeued();
+    }
+
+    pub(crate) fn error(&self) {
+        self.import_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_queue_depth(&self, depth: usize) {
+        self.queue_depth.store(depth as u64, Ordering::Relaxed);
+    }
+
+    fn dequeued(&self) {
+        // Saturating: an import_one outside a scan has no queue entry to take off.
+        let _ = self
+            .queue_depth
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+                Some(d.saturating_sub(1))
+            });
+    }
+
+    pub(crate) fn callback_sent(&self) {
+        self.callbacks_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn callback_failed(&self) {
+        self.callbacks_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        let last = self.last_import_ms.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            imports_done: self.imports_done.load(Ordering::Relaxed),
+            recordings_imported: self.recordings_imported.load(Ordering::Relaxed),
+            imports_failed: self.imports_failed.load(Ordering::Relaxed),
+            import_errors: self.import_errors.load(Ordering::Relaxed),
+            queue_depth: self.queue_depth.load(Ordering::Relaxed),
+            last_import: (last > 0).then(|| UNIX_EPOCH + Duration::from_millis(last)),
+            callbacks_sent: self.callbacks_sent.load(Ordering::Relaxed),
+            callbacks_failed: self.callbacks_failed.load(Ordering::Relaxed),
+        }
+    }
+}
