@@ -12,6 +12,7 @@ use scalelite_core::config::{
 use scalelite_core::shutdown::{self, Shutdown};
 use scalelite_core::storage::store::Store;
 use scalelite_core::telemetry;
+use scalelite_recording_importer::{CallbackSettings, ImportContext, ImportSettings};
 
 /// The Scalelite BBB API: one BBB endpoint in front of a pool of BigBlueButton servers.
 ///
@@ -19,7 +20,8 @@ use scalelite_core::telemetry;
 #[derive(Parser, Debug)]
 #[command(name = "scalelite-api", version)]
 struct Cli {
-    /// Also run the poller in this process (all-in-one: one command, no other service needed).
+    /// Also run the poller and the recording importer in this process (all-in-one: one command, no other service
+    /// needed).
     #[arg(long, env = "SCALELITE_ALL_IN_ONE")]
     all_in_one: bool,
     #[command(flatten)]
@@ -87,6 +89,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let token = shutdown.token();
         let holder = scalelite_poller::holder_id();
         shutdown.spawn(async move { poller.run(&holder, token).await });
+
+        let importer =
+            ImportContext::new(store.clone(), ImportSettings::from_config(&cli.recordings))
+                .with_callbacks(CallbackSettings::from_config(&cli.secrets), &shutdown);
+        shutdown.spawn(scalelite_recording_importer::run(
+            importer,
+            shutdown.token(),
+        ));
     }
 
     let addr = cli.http.listen_addr();

@@ -124,6 +124,9 @@ pub enum Command {
     /// Remove a tenant setting
     #[command(name = "tenantSettings:remove")]
     TenantSettingsRemove(TenantSettingId),
+    /// Import every recording archive waiting in the spool directory once (a progress line on a terminal)
+    #[command(name = "recordings:import")]
+    RecordingsImport,
     /// Move the files of unpublished recordings from the publish to the unpublish directory
     #[command(name = "recordings:update")]
     RecordingsUpdate,

@@ -120,6 +120,7 @@ async fn execute(mut cli: Cli, out: &mut Out) -> anyhow::Result<()> {
     let poll_settings = PollSettings::from_config(&cli.poller, &cli.meetings);
     let mut ctx = Ctx {
         management: Management::new(store.clone(), bbb.clone(), options),
+        store: store.clone(),
         poller: Poller::new(store, bbb.clone(), poll_settings.clone()),
         bbb,
         poll_settings,

@@ -35,6 +35,12 @@ impl Out {
     }
 
     /// One line on standard error.
+    /// Write to standard error without a newline (progress lines on a terminal).
+    pub fn progress(&mut self, text: impl Display) -> io::Result<()> {
+        write!(self.err, "{text}")?;
+        self.err.flush()
+    }
+
     pub fn warn(&mut self, text: impl Display) -> io::Result<()> {
         writeln!(self.err, "{text}")
     }

@@ -1,10 +1,12 @@
 //! Polling, recording maintenance and the database tasks.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::bail;
 use scalelite_core::shutdown::{self, Shutdown};
 use scalelite_poller::Poller;
+use scalelite_recording_importer::{ImportContext, ImportSettings, import_backlog};
 
 use crate::cli::{Poll, TenantId};
 use crate::commands::{Ctx, required};
@@ -54,6 +56,40 @@ impl Ctx {
         self.out.line(format!(
             "All existing recordings have been successfully linked to tenant {id} ({count} updated)"
         ))?;
+        Ok(())
+    }
+
+    pub(super) async fn recordings_import(&mut self) -> anyhow::Result<()> {
+        let settings = ImportSettings::from_config(&self.recordings);
+        let importer = ImportContext::new(self.store.clone(), settings);
+        let terminal = std::io::stderr().is_terminal();
+        let out = &mut self.out;
+        let report = import_backlog(&importer, |done, total| {
+            if terminal {
+                let width = 30;
+                let filled = if total == 0 {
+                    width
+                } else {
+                    done * width / total
+                };
+                let bar = format!("{}{}", "#".repeat(filled), " ".repeat(width - filled));
+                let _ = out.progress(format!("\r[{bar}] {done}/{total}"));
+            }
+        })
+        .await?;
+        if terminal {
+            self.out.progress("\n")?;
+        }
+        self.out.line(format!(
+            "Imported {} of {} archives ({} moved to failed, {} left in the spool)",
+            report.imported, report.total, report.rejected, report.errors
+        ))?;
+        if report.errors > 0 {
+            bail!(
+                "{} archives could not be imported; they stay in the spool",
+                report.errors
+            );
+        }
         Ok(())
     }
 

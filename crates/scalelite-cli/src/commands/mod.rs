@@ -10,6 +10,7 @@ mod misc;
 mod servers;
 mod tenants;
 
+use scalelite_core::storage::store::Store;
 use std::io::BufRead;
 
 use anyhow::bail;
@@ -24,6 +25,7 @@ use crate::output::Out;
 /// What a task needs: the management layer, the poller, the recording directories and where to write.
 pub struct Ctx {
     pub management: Management,
+    pub store: Store,
     pub bbb: BbbClient,
     pub poller: Poller,
     pub poll_settings: PollSettings,
@@ -94,6 +96,7 @@ pub async fn dispatch(ctx: &mut Ctx, command: Command) -> anyhow::Result<()> {
         Command::TenantSettings(a) => ctx.tenant_settings(a.json).await,
         Command::TenantSettingsAdd(a) => ctx.tenant_settings_add(a).await,
         Command::TenantSettingsRemove(a) => ctx.tenant_settings_remove(a).await,
+        Command::RecordingsImport => ctx.recordings_import().await,
         Command::RecordingsUpdate => ctx.recordings_update().await,
         Command::RecordingsAddToTenant(a) => ctx.recordings_add_to_tenant(a).await,
         Command::DbMigrate => ctx.db_migrate().await,

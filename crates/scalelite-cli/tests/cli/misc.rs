@@ -128,6 +128,40 @@ async fn liveness_and_bad_storage_settings() {
 }
 
 both_backends! {
+    async fn recordings_import_imports_the_spool_backlog(backend: Backend) {
+        let mut cli = Cli::new(backend).await;
+        let root = tempfile::tempdir().unwrap();
+        let dir = |name: &str| root.path().join(name).display().to_string();
+        for (var, name) in [
+            ("RECORDING_SPOOL_DIR", "spool"),
+            ("RECORDING_WORK_DIR", "work"),
+            ("RECORDING_PUBLISH_DIR", "published"),
+            ("RECORDING_UNPUBLISH_DIR", "unpublished"),
+        ] {
+            std::fs::create_dir_all(dir(name)).unwrap();
+            cli.set_env(var, &dir(name));
+        }
+        let recording = scalelite_recording_importer::fixture::FixtureRecording::new("cli-meeting", 1_700_000_000_000)
+            .with_format("presentation");
+        let tar = recording.write_tar(&root.path().join("spool")).unwrap();
+        // Older than the importer's settle time, as a finished transfer would be.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&tar).unwrap().set_modified(old).unwrap();
+
+        let out = cli.run(&["recordings:import"]).await;
+        assert_eq!(
+            out.success().stdout,
+            "Imported 1 of 1 archives (0 moved to failed, 0 left in the spool)\n"
+        );
+        assert!(!tar.exists(), "the archive leaves the spool");
+        let stored = cli.store().get_recording(&recording.record_id).await.unwrap();
+        assert_eq!(stored.meeting_id, "cli-meeting");
+        assert!(root.path().join("published/presentation").join(&recording.record_id).is_dir());
+        // Nothing left: a second run imports nothing.
+        let out = cli.run(&["recordings:import"]).await;
+        assert_eq!(out.success().stdout, "Imported 0 of 0 archives (0 moved to failed, 0 left in the spool)\n");
+    }
+
     async fn database_tasks_open_the_store(backend: Backend) {
         let cli = Cli::new(backend).await;
         for task in ["db:migrate", "db:setup", "db:create", "db:schema:load"] {
