@@ -67,11 +67,10 @@ impl Ctx {
         let report = import_backlog(&importer, |done, total| {
             if terminal {
                 let width = 30;
-                let filled = if total == 0 {
-                    width
-                } else {
-                    done * width / total
-                };
+                let filled = (done * width)
+                    .checked_div(total)
+                    .unwrap_or(width)
+                    .min(width);
                 let bar = format!("{}{}", "#".repeat(filled), " ".repeat(width - filled));
                 let _ = out.progress(format!("\r[{bar}] {done}/{total}"));
             }
