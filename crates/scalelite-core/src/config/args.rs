@@ -459,6 +459,16 @@ impl HttpArgs {
     }
 }
 
+/// The metrics listener of the standalone poller and importer (the API serves `/metrics` on its own port).
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct MetricsArgs {
+    /// Address (`HOST:PORT`, e.g. `127.0.0.1:9100`) of a listener serving Prometheus metrics at `GET /metrics`.
+    /// Unset: no listener.
+    #[arg(long, env = "METRICS_BIND", value_parser = parse::bind_address(), default_value = "",
+          hide_default_value = true)]
+    pub metrics_bind: std::option::Option<SocketAddr>,
+}
+
 /// Graceful shutdown.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct ShutdownArgs {
@@ -523,6 +533,7 @@ default_from_empty_env!(
     RecordingArgs,
     StorageArgs,
     HttpArgs,
+    MetricsArgs,
     ShutdownArgs,
     LogArgs,
     MiscArgs,

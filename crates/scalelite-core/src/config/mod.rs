@@ -1,7 +1,7 @@
 //! Configuration: every environment variable of the original Scalelite, parsed once into typed values.
 //!
 //! Each concern has a clap `Args` struct (`SecretsArgs`, `BbbClientArgs`, `MeetingArgs`, `PollerArgs`,
-//! `RecordingArgs`, `StorageArgs`, `HttpArgs`, `ShutdownArgs`, `LogArgs`, `MiscArgs`). Every field is
+//! `RecordingArgs`, `StorageArgs`, `HttpArgs`, `MetricsArgs`, `ShutdownArgs`, `LogArgs`, `MiscArgs`). Every field is
 //! `#[arg(long, env = "ORIGINAL_NAME")]` with the original's default, and its doc comment is the `--help` text. A
 //! binary `#[command(flatten)]`s the structs it needs, so its `--help` lists exactly what it reads.
 //!
@@ -31,8 +31,8 @@ use std::path::PathBuf;
 use clap::{Args, Command, FromArgMatches};
 
 pub use args::{
-    BbbClientArgs, HttpArgs, LogArgs, MeetingArgs, MiscArgs, PollerArgs, RecordingArgs,
-    SecretsArgs, ShutdownArgs, StorageArgs,
+    BbbClientArgs, HttpArgs, LogArgs, MeetingArgs, MetricsArgs, MiscArgs, PollerArgs,
+    RecordingArgs, SecretsArgs, ShutdownArgs, StorageArgs,
 };
 pub use vars::{ENV_VARS, IGNORED_VARIABLES};
 

@@ -27,6 +27,8 @@ struct All {
     #[command(flatten)]
     http: HttpArgs,
     #[command(flatten)]
+    metrics: MetricsArgs,
+    #[command(flatten)]
     shutdown: ShutdownArgs,
     #[command(flatten)]
     log: LogArgs,
@@ -193,6 +195,7 @@ fn defaults_match_the_original() {
         all.http.listen_addr(),
         "0.0.0.0:3000".parse::<SocketAddr>().unwrap()
     );
+    assert_eq!(all.metrics.metrics_bind, None);
     assert_eq!(all.shutdown.shutdown_grace_period, secs(30));
 
     assert_eq!(all.log.rust_log, None);
@@ -214,6 +217,7 @@ fn default_impls_equal_an_empty_environment() {
     assert_eq!(RecordingArgs::default(), all.recording);
     assert_eq!(StorageArgs::default(), all.storage);
     assert_eq!(HttpArgs::default(), all.http);
+    assert_eq!(MetricsArgs::default(), all.metrics);
     assert_eq!(ShutdownArgs::default(), all.shutdown);
     assert_eq!(LogArgs::default(), all.log);
     assert_eq!(MiscArgs::default(), all.misc);
@@ -389,6 +393,9 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("PORT", "8080", |a| a.http.port == 8080),
     ("BIND", "tcp://127.0.0.1:4000", |a| {
         a.http.bind == Some("127.0.0.1:4000".parse().unwrap())
+    }),
+    ("METRICS_BIND", "127.0.0.1:9100", |a| {
+        a.metrics.metrics_bind == Some("127.0.0.1:9100".parse().unwrap())
     }),
     ("SHUTDOWN_GRACE_PERIOD", "1.5", |a| {
         a.shutdown.shutdown_grace_period == Duration::from_millis(1500)
@@ -757,6 +764,11 @@ fn bad_values_are_rejected_naming_the_variable() {
         ("BIND", "tcp://0.0.0.0", "expected tcp://HOST:PORT"),
         ("BIND", "example.com:3000", "expected tcp://HOST:PORT"),
         ("BIND", "0.0.0.0:port", "expected tcp://HOST:PORT"),
+        (
+            "METRICS_BIND",
+            "example.com:9100",
+            "expected tcp://HOST:PORT",
+        ),
         (
             "LOADBALANCER_CHECKSUM_ALGORITHM",
             "SHA1:MD5",

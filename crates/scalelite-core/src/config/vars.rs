@@ -282,6 +282,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "Listen address `tcp://HOST:PORT` or `HOST:PORT`; takes precedence over PORT.",
     ),
     (
+        "METRICS_BIND",
+        "",
+        "Standalone poller/importer: `HOST:PORT` serving Prometheus `/metrics`; unset: none (ours).",
+    ),
+    (
         "SHUTDOWN_GRACE_PERIOD",
         "30",
         "Seconds in-flight work may take after SIGTERM/SIGINT (ours).",
