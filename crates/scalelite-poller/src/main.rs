@@ -6,7 +6,8 @@ use anyhow::Context;
 use clap::Parser;
 use scalelite_core::bbb_client::{BbbClient, Timeouts};
 use scalelite_core::config::{
-    BbbClientArgs, LogArgs, MeetingArgs, PollerArgs, SecretsArgs, ShutdownArgs, StorageArgs,
+    BbbClientArgs, LogArgs, MeetingArgs, MetricsArgs, PollerArgs, SecretsArgs, ShutdownArgs,
+    StorageArgs,
 };
 use scalelite_core::shutdown::{self, Shutdown};
 use scalelite_core::storage::store::Store;
@@ -31,6 +32,8 @@ struct Cli {
     secrets: SecretsArgs,
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     #[command(flatten)]
     shutdown: ShutdownArgs,
     #[command(flatten)]
@@ -75,6 +78,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let shutdown = Shutdown::new();
     shutdown::on_signal(shutdown.clone());
+    if let Some(addr) = cli.metrics.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("could not listen on {addr} (METRICS_BIND)"))?;
+        tracing::info!(%addr, "metrics at /metrics");
+        // Not tracked by the drain: a scrape never delays the exit.
+        let (poller, token) = (poller.clone(), shutdown.token());
+        tokio::spawn(async move {
+            if let Err(e) = scalelite_poller::metrics::serve(listener, poller, token).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let token = shutdown.token();
     shutdown.spawn(async move { poller.run(&scalelite_poller::holder_id(), token).await });
     shutdown.cancelled().await;

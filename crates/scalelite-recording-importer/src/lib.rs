@@ -34,7 +34,7 @@ mod archive;
 mod callbacks;
 pub mod fixture;
 mod metadata;
-mod metrics;
+pub mod metrics;
 mod place;
 mod spool;
 

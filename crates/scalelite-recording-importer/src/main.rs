@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use scalelite_core::config::{LogArgs, RecordingArgs, SecretsArgs, ShutdownArgs, StorageArgs};
+use scalelite_core::config::{
+    LogArgs, MetricsArgs, RecordingArgs, SecretsArgs, ShutdownArgs, StorageArgs,
+};
 use scalelite_core::shutdown::{self, Shutdown};
 use scalelite_core::storage::store::Store;
 use scalelite_core::telemetry;
@@ -25,6 +27,8 @@ struct Cli {
     secrets: SecretsArgs,
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     #[command(flatten)]
     shutdown: ShutdownArgs,
     #[command(flatten)]
@@ -75,6 +79,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     if cli.recording.recording_disabled {
         tracing::info!("recordings are disabled (RECORDING_DISABLED): nothing will be imported");
+    }
+    if let Some(addr) = cli.metrics.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("could not listen on {addr} (METRICS_BIND)"))?;
+        tracing::info!(%addr, "metrics at /metrics");
+        // Not tracked by the drain: a scrape never delays the exit.
+        let (ctx, token) = (ctx.clone(), shutdown.token());
+        tokio::spawn(async move {
+            if let Err(e) = scalelite_recording_importer::metrics::serve(listener, ctx, token).await
+            {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
     }
     shutdown.spawn(scalelite_recording_importer::run(ctx, shutdown.token()));
     shutdown.cancelled().await;

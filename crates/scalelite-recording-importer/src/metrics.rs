@@ -1,8 +1,30 @@
 //! Counters of one importer, read as a [`MetricsSnapshot`] (no global recorder: whoever exposes metrics asks the
 //! context).
+//!
+//! [`registry`] turns a snapshot into Prometheus metrics (a fresh registry per scrape), [`render`] into OpenMetrics
+//! text, and [`serve`] answers `GET /metrics` for the standalone binary (`METRICS_BIND`). Every name starts with
+//! `scalelite_importer_`; there are no labels.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::{Registry, Unit};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::ImportContext;
+
+/// The OpenMetrics content type Prometheus asks for.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A consistent-enough copy of the importer's counters (each read atomically on its own).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,3 +116,96 @@ impl Metrics {
         }
     }
 }
+
+/// A fresh registry holding `snapshot` as Prometheus metrics: `scalelite_importer_imports_done_total`,
+/// `_imports_failed_total`, `_import_errors_total`, `_recordings_imported_total`, `_queue_depth`,
+/// `_last_import_timestamp_seconds` (absent until something was imported), `_callbacks_sent_total` and
+/// `_callbacks_failed_total`.
+pub fn registry(snapshot: &MetricsSnapshot) -> Registry {
+    let mut registry = Registry::with_prefix("scalelite_importer");
+    for (name, help, value) in [
+        (
+            "imports_done",
+            "Archives imported and removed from the spool",
+            snapshot.imports_done,
+        ),
+        (
+            "imports_failed",
+            "Archives that could not be imported and were moved to failed/",
+            snapshot.imports_failed,
+        ),
+        (
+            "import_errors",
+            "Import attempts that hit a storage or filesystem error (the archive is retried)",
+            snapshot.import_errors,
+        ),
+        (
+            "recordings_imported",
+            "Recordings written by the imports",
+            snapshot.recordings_imported,
+        ),
+        (
+            "callbacks_sent",
+            "Recording-ready callbacks answered with success (or a final 404/410)",
+            snapshot.callbacks_sent,
+        ),
+        (
+            "callbacks_failed",
+            "Recording-ready callbacks given up on",
+            snapshot.callbacks_failed,
+        ),
+    ] {
+        registry.register(name, help, ConstCounter::new(value));
+    }
+    registry.register(
+        "queue_depth",
+        "Archives waiting in the spool",
+        ConstGauge::new(i64::try_from(snapshot.queue_depth).unwrap_or(i64::MAX)),
+    );
+    if let Some(last) = snapshot.last_import {
+        let seconds = last
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |since| since.as_secs_f64());
+        registry.register_with_unit(
+            "last_import_timestamp",
+            "When the last archive was imported (Unix time)",
+            Unit::Seconds,
+            ConstGauge::new(seconds),
+        );
+    }
+    registry
+}
+
+/// `snapshot` as OpenMetrics text, ending with `# EOF`.
+pub fn render(snapshot: &MetricsSnapshot) -> Result<String, fmt::Error> {
+    let mut body = String::new();
+    encode_registry(&mut body, &registry(snapshot))?;
+    encode_eof(&mut body)?;
+    Ok(body)
+}
+
+/// Serve `GET /metrics` (the metrics of `ctx`) on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: ImportContext,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new().route("/metrics", get(scrape)).with_state(ctx);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn scrape(State(ctx): State<ImportContext>) -> Response {
+    match render(&ctx.metrics()) {
+        Ok(body) => (
+            [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
