@@ -76,7 +76,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         &cli.recordings,
         &cli.misc,
     );
-    let state = AppState::new(settings, store.clone());
+    let mut state = AppState::new(settings, store.clone());
 
     let shutdown = Shutdown::new();
     shutdown::on_signal(shutdown.clone());
@@ -88,11 +88,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         let token = shutdown.token();
         let holder = scalelite_poller::holder_id();
+        state = state.with_poller(poller.clone());
         shutdown.spawn(async move { poller.run(&holder, token).await });
 
         let importer =
             ImportContext::new(store.clone(), ImportSettings::from_config(&cli.recordings))
                 .with_callbacks(CallbackSettings::from_config(&cli.secrets), &shutdown);
+        state = state.with_importer(importer.clone());
         shutdown.spawn(scalelite_recording_importer::run(
             importer,
             shutdown.token(),

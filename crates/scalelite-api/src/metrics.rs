@@ -7,6 +7,8 @@
 //! - Pool metrics, read from the store at scrape time: per server `scalelite_server_online`,
 //!   `scalelite_server_load`, `scalelite_server_meetings`, `scalelite_server_users`,
 //!   `scalelite_server_largest_meeting`, `scalelite_server_state{state}`, and `scalelite_store_up`.
+//! - In all-in-one mode, the metrics of the poller (`scalelite_poller_*`) and of the recording importer
+//!   (`scalelite_importer_*`) running in this process, rendered from their snapshots at scrape time.
 
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -185,12 +187,25 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// `GET /metrics`: the request metrics plus the pool as the store sees it now.
+/// `GET /metrics`: the request metrics, the pool as the store sees it now, and the poller's and importer's metrics
+/// when they run in this process.
 pub async fn scrape(State(state): State<AppState>) -> Response {
-    let pool = pool_registry(&state).await;
+    let mut registries = vec![pool_registry(&state).await];
+    if let Some(poller) = &state.poller {
+        registries.push(scalelite_poller::metrics::registry(&poller.metrics()));
+    }
+    if let Some(importer) = &state.importer {
+        registries.push(scalelite_recording_importer::metrics::registry(
+            &importer.metrics(),
+        ));
+    }
     let mut body = String::new();
     let encoded = encode_registry(&mut body, &state.metrics.registry)
-        .and_then(|()| encode_registry(&mut body, &pool))
+        .and_then(|()| {
+            registries
+                .iter()
+                .try_for_each(|registry| encode_registry(&mut body, registry))
+        })
         .and_then(|()| encode_eof(&mut body));
     if encoded.is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -1,10 +1,13 @@
 //! Shared state of every handler: settings, the store, the BBB client, the client for other outbound HTTP
-//! (callbacks, Keycloak) and the request metrics. Cheap to clone.
+//! (callbacks, Keycloak), the request metrics and, in all-in-one mode, the poller and importer whose metrics
+//! `/metrics` adds. Cheap to clone.
 
 use std::sync::Arc;
 
 use scalelite_core::bbb_client::{BbbClient, Timeouts};
 use scalelite_core::storage::store::Store;
+use scalelite_poller::Poller;
+use scalelite_recording_importer::ImportContext;
 
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -17,6 +20,10 @@ pub struct AppState {
     /// Outbound HTTP that is not a BBB call: the analytics callback relay and the LRS token fetch.
     pub http: reqwest::Client,
     pub metrics: Arc<Metrics>,
+    /// The poller running in this process (all-in-one), whose metrics `/metrics` adds.
+    pub poller: Option<Poller>,
+    /// The recording importer running in this process (all-in-one), whose metrics `/metrics` adds.
+    pub importer: Option<ImportContext>,
 }
 
 impl AppState {
@@ -39,6 +46,22 @@ impl AppState {
             bbb,
             http,
             metrics: Arc::new(Metrics::default()),
+            poller: None,
+            importer: None,
         }
+    }
+
+    /// Expose the metrics of `poller` (running in this process) at `/metrics` too.
+    #[must_use]
+    pub fn with_poller(mut self, poller: Poller) -> Self {
+        self.poller = Some(poller);
+        self
+    }
+
+    /// Expose the metrics of `importer` (running in this process) at `/metrics` too.
+    #[must_use]
+    pub fn with_importer(mut self, importer: ImportContext) -> Self {
+        self.importer = Some(importer);
+        self
     }
 }

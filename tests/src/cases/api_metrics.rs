@@ -1,7 +1,17 @@
 //! Prometheus metrics at `/metrics` (DECISIONS.md "What we add").
 
-use scalelite_core::domain::{ServerPatch, ServerState, ServerStats};
+use std::time::Duration;
+
+use fake_bbb::FakeServer;
+use scalelite_api::AppState;
+use scalelite_core::bbb::checksum::Algorithm;
+use scalelite_core::bbb_client::{BbbClient, Timeouts};
+use scalelite_core::domain::{NewServer, Secret, ServerPatch, ServerState, ServerStats};
 use scalelite_core::storage::ServerStore;
+use scalelite_poller::{PollSettings, Poller};
+use scalelite_recording_importer::fixture::FixtureRecording;
+use scalelite_recording_importer::{ImportContext, ImportSettings, import_one};
+use tokio_util::sync::CancellationToken;
 
 use crate::harness::*;
 
@@ -27,6 +37,78 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 both_backends! {
+    async fn all_in_one_adds_the_pollers_and_importers_metrics(backend: Backend) {
+        crate::init_logs();
+        let guard = test_store(backend).await;
+        let store = guard.store.clone();
+        // bbb1 answers; bbb2 refuses connections, so its poll fails.
+        let fake = FakeServer::start("bbb1-secret".to_owned()).await.unwrap();
+        for (id, url, secret) in [
+            ("bbb1", fake.url(), "bbb1-secret"),
+            ("bbb2", "http://127.0.0.1:1/bigbluebutton/api/".to_owned(), "bbb2-secret"),
+        ] {
+            store.add_server(NewServer {
+                id: id.into(),
+                url,
+                secret: Secret::new(secret),
+                tag: None,
+                state: ServerState::Enabled,
+                load_multiplier: 1.0,
+            }).await.unwrap();
+        }
+        let bbb = BbbClient::new(
+            Timeouts { connect: Duration::from_secs(2), response: Duration::from_secs(5) },
+            Algorithm::Sha256,
+        );
+        let poller = Poller::new(store.clone(), bbb, PollSettings::default());
+        poller.poll_once().await.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let importer = ImportContext::new(store.clone(), ImportSettings::under(dir.path()));
+        let tar = FixtureRecording::new("m1", 1_700_000_000_000)
+            .with_format("presentation")
+            .write_tar(&importer.settings().spool_dir)
+            .unwrap();
+        import_one(&importer, &tar).await.unwrap();
+
+        let state = AppState::new(test_settings(), store.clone())
+            .with_poller(poller)
+            .with_importer(importer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let signal = shutdown.clone();
+        let server = tokio::spawn(scalelite_api::serve(
+            listener,
+            state,
+            async move { signal.cancelled().await },
+            Duration::from_secs(5),
+        ));
+
+        let response = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.unwrap();
+        assert_eq!(sample(&text, "scalelite_poller_cycles_total"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_poller_cycle_duration_seconds_count"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_poller_servers_polled"), Some(2.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_poller_server_errors_total{server=\"bbb1\"}"), Some(0.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_poller_server_errors_total{server=\"bbb2\"}"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_poller_server_last_poll_failed{server=\"bbb1\"}"), Some(0.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_poller_server_last_poll_failed{server=\"bbb2\"}"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_importer_imports_done_total"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_importer_recordings_imported_total"), Some(1.0), "{text}");
+        assert!(sample(&text, "scalelite_importer_last_import_timestamp_seconds").is_some(), "{text}");
+        // Still the API's own metrics and the pool, and one EOF at the very end.
+        assert_eq!(sample(&text, "scalelite_store_up"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "scalelite_server_online{server=\"bbb1\"}"), Some(1.0), "{text}");
+        assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+        assert!(text.ends_with("\n# EOF\n"), "{text}");
+
+        shutdown.cancel();
+        server.await.unwrap().unwrap();
+        drop(fake);
+    }
+
     async fn requests_are_counted_by_call_and_outcome(backend: Backend) {
         let mut app = TestApp::spawn(backend).await;
         app.add_server("bbb1").await;
@@ -59,6 +141,9 @@ both_backends! {
             || text.contains("scalelite_api_request_duration_seconds_bucket{call=\"create\",le=\"+Inf\"} 2"), "{text}");
         // Scrapes are not counted.
         assert!(!text.contains("call=\"metrics\""), "{text}");
+        // Without a poller or importer in the process, none of their metrics.
+        assert!(!text.contains("scalelite_poller_"), "{text}");
+        assert!(!text.contains("scalelite_importer_"), "{text}");
         let again = scrape(&app).await;
         assert_eq!(sample(&again, "scalelite_api_requests_total{call=\"create\",outcome=\"SUCCESS\"}"), Some(2.0));
     }
