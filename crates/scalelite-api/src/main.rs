@@ -50,17 +50,7 @@ struct Cli {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init("scalelite-api", &cli.log);
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error.message = %e, error.cause_chain = ?e, "scalelite-api stopped");
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("error: {e:#}");
-            }
-            ExitCode::FAILURE
-        }
-    }
+    telemetry::report_exit("scalelite-api", run(cli).await)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -125,3 +125,19 @@ pub fn filter_directives(service: &str, args: &LogArgs) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The exit of a service binary: success, or the error logged with its cause chain and printed as one line
+/// `error: ...` on stderr, with a failure status.
+pub fn report_exit(service: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error.message = %e, error.cause_chain = ?e, "{service} stopped");
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {e:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
