@@ -5,6 +5,7 @@
 //! - `bbb_client`: the one HTTP client for calls to BBB servers.
 //! - `jwt`: HMAC JSON Web Tokens (callbacks, protected recordings).
 //! - `paths`: the one sanitising join for paths from requests and archives.
+//! - `s3`: the S3 client of recording storage (`S3_RECORDING`), with its own Signature V4.
 //! - `config`: every environment variable of the original, parsed once into typed values.
 //! - `domain`: servers, meetings, tenants, recordings.
 //! - `management`: operator actions on servers, meetings, tenants and recordings (the CLI and the admin API).
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod jwt;
 pub mod management;
 pub mod paths;
+pub mod s3;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;

@@ -295,10 +295,35 @@ pub struct RecordingArgs {
           value_parser = parse::bool())]
     pub s3_recording: bool,
 
-    /// The S3 bucket when S3_RECORDING is on. AWS credentials and region come from the usual AWS_* variables.
+    /// The S3 bucket when S3_RECORDING is on. Credentials and region: the AWS_* variables below.
     #[arg(long, env = "S3_BUCKET_NAME", value_parser = parse::optional_string(), default_value = "",
           hide_default_value = true)]
     pub s3_bucket_name: std::option::Option<String>,
+
+    /// AWS region of the S3 bucket (S3_RECORDING).
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", value_parser = parse::string())]
+    pub aws_region: String,
+
+    /// AWS access key id for S3 (S3_RECORDING).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", value_parser = parse::optional_string(), default_value = "",
+          hide_default_value = true)]
+    pub aws_access_key_id: std::option::Option<String>,
+
+    /// AWS secret access key for S3 (S3_RECORDING).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true, value_parser = parse::optional_secret(),
+          default_value = "", hide_default_value = true)]
+    pub aws_secret_access_key: std::option::Option<Secret>,
+
+    /// AWS session token of temporary credentials for S3 (S3_RECORDING).
+    #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true, value_parser = parse::optional_secret(),
+          default_value = "", hide_default_value = true)]
+    pub aws_session_token: std::option::Option<Secret>,
+
+    /// S3-compatible endpoint (MinIO, Ceph, ...), addressed path-style. Unset: AWS S3
+    /// (`https://<bucket>.s3.<region>.amazonaws.com`).
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_parser = parse::optional_string(), default_value = "",
+          hide_default_value = true)]
+    pub aws_endpoint_url: std::option::Option<String>,
 
     /// Serve playback through this CloudFront URL with signed cookies.
     #[arg(long, env = "CLOUDFRONT_URL", value_parser = parse::optional_string(), default_value = "",

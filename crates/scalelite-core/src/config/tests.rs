@@ -177,6 +177,11 @@ fn defaults_match_the_original() {
     assert_eq!(r.db_connection_retry_count, 3);
     assert!(!r.s3_recording);
     assert_eq!(r.s3_bucket_name, None);
+    assert_eq!(r.aws_region, "us-east-1");
+    assert_eq!(r.aws_access_key_id, None);
+    assert_eq!(r.aws_secret_access_key, None);
+    assert_eq!(r.aws_session_token, None);
+    assert_eq!(r.aws_endpoint_url, None);
     assert_eq!(r.cloudfront_url, None);
     assert_eq!(r.cf_private_key_b64, None);
     assert_eq!(r.cf_key_pair_id, None);
@@ -365,6 +370,21 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("S3_BUCKET_NAME", "bucket", |a| {
         a.recording.s3_bucket_name.as_deref() == Some("bucket")
     }),
+    ("AWS_REGION", "eu-central-1", |a| {
+        a.recording.aws_region == "eu-central-1"
+    }),
+    ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", |a| {
+        a.recording.aws_access_key_id.as_deref() == Some("AKIDEXAMPLE")
+    }),
+    ("AWS_SECRET_ACCESS_KEY", "sk", |a| {
+        a.recording.aws_secret_access_key == Some(Secret::new("sk"))
+    }),
+    ("AWS_SESSION_TOKEN", "st", |a| {
+        a.recording.aws_session_token == Some(Secret::new("st"))
+    }),
+    ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000", |a| {
+        a.recording.aws_endpoint_url.as_deref() == Some("http://127.0.0.1:9000")
+    }),
     ("CLOUDFRONT_URL", "https://cf.example.com", |a| {
         a.recording.cloudfront_url.as_deref() == Some("https://cf.example.com")
     }),
@@ -543,6 +563,8 @@ fn secret_and_url_variables_hide_their_values_in_help() {
         "LOADBALANCER_SECRETS",
         "FSAPI_PASSWORD",
         "CF_PRIVATE_KEY_B64",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
         "SECRET_KEY_BASE",
         "DATABASE_URL",
         "REDIS_URL",
@@ -857,6 +879,8 @@ fn secret_values_are_never_echoed() {
         ("SECRET_KEY_BASE", "top-secret-6"),
         ("DATABASE_URL", "postgres://user:top-secret-7@db/scalelite"),
         ("REDIS_URL", "redis://:top-secret-8@cache:6379/0"),
+        ("AWS_SECRET_ACCESS_KEY", "top-secret-9"),
+        ("AWS_SESSION_TOKEN", "top-secret-10"),
     ]);
     let debug = format!(
         "{all:?} {:?} {:?}",

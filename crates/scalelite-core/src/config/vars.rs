@@ -234,7 +234,32 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "S3_BUCKET_NAME",
         "",
-        "The S3 bucket; credentials and region from the usual AWS_* variables.",
+        "The S3 bucket; credentials and region from the AWS_* variables.",
+    ),
+    (
+        "AWS_REGION",
+        "us-east-1",
+        "AWS region of the S3 bucket (S3_RECORDING).",
+    ),
+    (
+        "AWS_ACCESS_KEY_ID",
+        "",
+        "AWS access key id for S3 (S3_RECORDING).",
+    ),
+    (
+        "AWS_SECRET_ACCESS_KEY",
+        "",
+        "AWS secret access key for S3 (S3_RECORDING).",
+    ),
+    (
+        "AWS_SESSION_TOKEN",
+        "",
+        "AWS session token of temporary credentials for S3.",
+    ),
+    (
+        "AWS_ENDPOINT_URL",
+        "",
+        "S3-compatible endpoint (MinIO, ...), addressed path-style; unset: AWS S3.",
     ),
     (
         "CLOUDFRONT_URL",
