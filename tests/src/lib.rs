@@ -5,6 +5,7 @@
 pub mod harness;
 pub mod proxy;
 pub mod receiver;
+pub mod s3;
 
 #[cfg(test)]
 mod cases;

@@ -9,6 +9,7 @@ use scalelite_core::config::{
     BbbClientArgs, HttpArgs, LogArgs, MeetingArgs, MiscArgs, PollerArgs, RecordingArgs,
     SecretsArgs, ShutdownArgs, StorageArgs,
 };
+use scalelite_core::s3::S3Bucket;
 use scalelite_core::shutdown::{self, Shutdown};
 use scalelite_core::storage::store::Store;
 use scalelite_core::telemetry;
@@ -66,6 +67,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         &cli.recordings,
         &cli.misc,
     );
+    let s3 = S3Bucket::from_config(&cli.recordings).context("S3_RECORDING")?;
+    let settings = Settings {
+        s3: s3.clone(),
+        ..settings
+    };
     let mut state = AppState::new(settings, store.clone());
 
     let shutdown = Shutdown::new();
@@ -81,9 +87,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         state = state.with_poller(poller.clone());
         shutdown.spawn(async move { poller.run(&holder, token).await });
 
-        let importer =
-            ImportContext::new(store.clone(), ImportSettings::from_config(&cli.recordings))
-                .with_callbacks(CallbackSettings::from_config(&cli.secrets), &shutdown);
+        let import_settings = ImportSettings {
+            s3,
+            ..ImportSettings::from_config(&cli.recordings)
+        };
+        let importer = ImportContext::new(store.clone(), import_settings)
+            .with_callbacks(CallbackSettings::from_config(&cli.secrets), &shutdown);
         state = state.with_importer(importer.clone());
         shutdown.spawn(scalelite_recording_importer::run(
             importer,

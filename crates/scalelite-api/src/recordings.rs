@@ -4,7 +4,7 @@
 //! DECISIONS.md's fixes: the tenant condition of getRecordings is independent of the `meta_` filters, `meta_` keys
 //! are normalised alike by getRecordings and updateRecordings, `offset` and `limit` paginate (BBB 2.6+),
 //! `updateRecordings protect=` applies to every listed recording, `deleteRecordings` also removes the unpublished
-//! copy. File moves are atomic per recording: the files move first, then the row is
+//! copy (also in S3 mode, `S3_RECORDING`: both prefixes). File moves are atomic per recording: the files move first, then the row is
 //! updated; if either fails, the files go back (see `files`).
 
 mod files;
@@ -17,6 +17,7 @@ use rand::Rng;
 use scalelite_core::bbb::params::{Params, required, split_list};
 use scalelite_core::bbb::xml::{self, Element, RecordingsXmlOptions};
 use scalelite_core::domain::{Recording, RecordingFilter};
+use scalelite_core::s3::{S3Bucket, S3Error, recording_prefix};
 use scalelite_core::storage::{MiscStore, RecordingStore};
 
 use crate::error::{ApiError, Result, xml_response};
@@ -219,6 +220,8 @@ enum ChangeError {
     Store(#[from] scalelite_core::storage::StoreError),
     #[error("file task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    S3(#[from] S3Error),
 }
 
 /// Move the files of every format to the other directory, then update the row; put the files back if the row
@@ -260,8 +263,16 @@ async fn set_published(
 }
 
 /// Set every copy of the files aside, mark the recording deleted, then remove the copies (or restore them if the
-/// row cannot be updated).
+/// row cannot be updated). In S3 mode, delete the recording's objects instead (no filesystem deletion).
 async fn delete_recording(state: &AppState, recording: &Recording) -> Result<(), ChangeError> {
+    if let Some(bucket) = &state.settings.s3 {
+        delete_objects(bucket, recording).await?;
+        state
+            .store
+            .mark_recording_deleted(&recording.record_id)
+            .await?;
+        return Ok(());
+    }
     let dirs = [
         state.settings.recording_publish_dir.clone(),
         state.settings.recording_unpublish_dir.clone(),
@@ -278,6 +289,23 @@ async fn delete_recording(state: &AppState, recording: &Recording) -> Result<(),
             .await,
     )
     .await
+}
+
+/// Delete every object of every playback format of the recording (S3 mode, bbb-api.md 8.12): the objects under
+/// `<published|unpublished>/<format>/<record_id>/` (the recording's `published` flag chooses) and, as
+/// DECISIONS.md's deleteRecordings removes the unpublished copy too, those under the other prefix (an import after
+/// a publish change leaves them behind). S3 deletions cannot be undone, so the row is updated after them.
+async fn delete_objects(bucket: &S3Bucket, recording: &Recording) -> Result<(), ChangeError> {
+    for format in &recording.playback_formats {
+        for published in [recording.published, !recording.published] {
+            let prefix = recording_prefix(published, &format.format, &recording.record_id);
+            let keys = bucket.client.list_objects(&bucket.bucket, &prefix).await?;
+            for key in keys {
+                bucket.client.delete_object(&bucket.bucket, &key).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Commit the file changes when the row was updated, undo them otherwise.

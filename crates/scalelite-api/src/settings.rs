@@ -7,6 +7,7 @@ use rand::Rng;
 use scalelite_core::bbb::checksum::AllowedAlgorithms;
 use scalelite_core::config;
 use scalelite_core::domain::Secret;
+use scalelite_core::s3::S3Bucket;
 
 /// Resolved API settings. Tests build them directly (`Settings::default()` plus changes).
 #[derive(Clone, Debug)]
@@ -74,6 +75,9 @@ pub struct Settings {
     pub fsapi_max_duration: Duration,
     /// `SERVER_ID_IS_HOSTNAME`: servers added through the admin API get their host name as id.
     pub server_id_is_hostname: bool,
+    /// `S3_RECORDING` with `S3_BUCKET_NAME`: deleteRecordings deletes the recording's objects there instead of its
+    /// directories. `from_config` leaves it `None`; `main` sets it from `S3Bucket::from_config` (which can fail).
+    pub s3: Option<S3Bucket>,
 }
 
 impl Default for Settings {
@@ -122,6 +126,7 @@ impl Default for Settings {
             voice_bridge_max: 9,
             fsapi_max_duration: Duration::ZERO,
             server_id_is_hostname: false,
+            s3: None,
         }
     }
 }

@@ -610,6 +610,17 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// The key prefix of one format of a recording in the bucket: `published/<format>/<record_id>/` or
+/// `unpublished/<format>/<record_id>/` (operations.md 5.4 f).
+pub fn recording_prefix(published: bool, format: &str, record_id: &str) -> String {
+    let tree = if published {
+        "published"
+    } else {
+        "unpublished"
+    };
+    format!("{tree}/{format}/{record_id}/")
+}
+
 /// The Content-Type the original gives an uploaded recording file, from its extension
 /// (`application/octet-stream` when unknown), and whether it is sent as an attachment (`.pdf` and `.ogg`).
 pub fn content_type_for(path: &str) -> (&'static str, Option<&'static str>) {

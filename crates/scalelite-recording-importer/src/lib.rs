@@ -6,7 +6,9 @@
 //! directory under `RECORDING_WORK_DIR` (refusing links, devices and paths leading out), reads every
 //! `<format>/<recordID>/metadata.xml`, writes each recording with its metadata, formats and thumbnails in one store
 //! call, then renames each format's directory into `RECORDING_PUBLISH_DIR/<format>/<recordID>` (or the unpublish
-//! directory), replacing any copy in either. The archive is removed once everything is in place.
+//! directory), replacing any copy in either. The archive is removed once everything is in place. With `S3_RECORDING`
+//! ([`ImportSettings::s3`]) the files are uploaded to the bucket instead, under `published/` or `unpublished/` +
+//! `<format>/<recordID>/...` ([`upload`]); an upload failure leaves the archive in the spool for the next pass.
 //!
 //! What can go wrong, and what happens:
 //! - **The archive** (not a tar, truncated, an unsafe entry, no `metadata.xml`, no format whose metadata can be
@@ -37,6 +39,7 @@ mod metadata;
 pub mod metrics;
 mod place;
 mod spool;
+pub mod upload;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -48,6 +51,7 @@ use std::time::{Duration, SystemTime};
 
 use scalelite_core::config::RecordingArgs;
 use scalelite_core::domain::Recording;
+use scalelite_core::s3::{S3Bucket, S3Error};
 use scalelite_core::shutdown::Shutdown;
 use scalelite_core::storage::store::Store;
 use scalelite_core::storage::{MiscStore, RecordingStore, StoreError};
@@ -99,6 +103,9 @@ pub struct ImportSettings {
     pub store_backoff: Duration,
     /// How long the `importer` lease lasts unless renewed (it is renewed well before).
     pub lease_ttl: Duration,
+    /// `S3_RECORDING`: upload the files to this bucket instead of placing them in the publish directories.
+    /// `from_config` leaves it `None`; the binaries set it from [`S3Bucket::from_config`].
+    pub s3: Option<S3Bucket>,
 }
 
 impl ImportSettings {
@@ -122,6 +129,7 @@ impl ImportSettings {
             store_attempts: recording.db_connection_retry_count.max(1),
             store_backoff: Duration::from_secs(1),
             lease_ttl: (recording.recording_import_poll_interval * 3).max(Duration::from_secs(60)),
+            s3: None,
         }
     }
 
@@ -141,6 +149,7 @@ impl ImportSettings {
             store_attempts: 3,
             store_backoff: Duration::from_millis(50),
             lease_ttl: Duration::from_secs(60),
+            s3: None,
         }
     }
 }
@@ -322,6 +331,15 @@ pub enum ImportError {
     /// A blocking step panicked.
     #[error("an import step failed unexpectedly: {0}")]
     Task(String),
+    /// Uploading to the S3 bucket failed (`S3_RECORDING`); the archive stays in the spool.
+    #[error("{context}: {source}")]
+    S3 {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: S3Error,
+    },
 }
 
 impl ImportError {
@@ -530,23 +548,29 @@ async fn write_and_place(
             .iter()
             .map(|f| (f.dir.clone(), f.metadata.playback.format.clone()))
             .collect();
-        let publish = settings.publish_dir.clone();
-        let unpublish = settings.unpublish_dir.clone();
-        let trash = staged.scratch.path().join("replaced");
-        let id = record_id.clone();
-        blocking(move || {
-            let to = Destinations {
-                publish: &publish,
-                unpublish: &unpublish,
-                trash: &trash,
-            };
+        if let Some(bucket) = &settings.s3 {
             for (dir, format) in &moves {
-                place::place_format(dir, format, &id, published, &to)
-                    .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+                upload::upload_format(bucket, dir, format, record_id, published).await?;
             }
-            Ok(())
-        })
-        .await?;
+        } else {
+            let publish = settings.publish_dir.clone();
+            let unpublish = settings.unpublish_dir.clone();
+            let trash = staged.scratch.path().join("replaced");
+            let id = record_id.clone();
+            blocking(move || {
+                let to = Destinations {
+                    publish: &publish,
+                    unpublish: &unpublish,
+                    trash: &trash,
+                };
+                for (dir, format) in &moves {
+                    place::place_format(dir, format, &id, published, &to)
+                        .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
 
         let format_names: Vec<String> = formats
             .iter()

@@ -7,13 +7,15 @@ use clap::Parser;
 use scalelite_core::config::{
     LogArgs, MetricsArgs, RecordingArgs, SecretsArgs, ShutdownArgs, StorageArgs,
 };
+use scalelite_core::s3::S3Bucket;
 use scalelite_core::shutdown::{self, Shutdown};
 use scalelite_core::storage::store::Store;
 use scalelite_core::telemetry;
 use scalelite_recording_importer::{CallbackSettings, ImportContext, ImportSettings};
 
 /// The Scalelite recording importer: watches RECORDING_SPOOL_DIR for the archives BBB servers send, indexes them
-/// in the store and places their files under RECORDING_PUBLISH_DIR or RECORDING_UNPUBLISH_DIR. Several may run;
+/// in the store and places their files under RECORDING_PUBLISH_DIR or RECORDING_UNPUBLISH_DIR (or uploads them to
+/// S3_BUCKET_NAME with S3_RECORDING). Several may run;
 /// one is active at a time (a lease in the store).
 #[derive(Parser, Debug)]
 #[command(name = "scalelite-recording-importer", version)]
@@ -43,16 +45,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !cli.recording.s3_recording,
-        "S3_RECORDING is set, but this importer only writes to RECORDING_PUBLISH_DIR and RECORDING_UNPUBLISH_DIR"
-    );
+    let mut settings = ImportSettings::from_config(&cli.recording);
+    settings.s3 = S3Bucket::from_config(&cli.recording).context("S3_RECORDING")?;
     let store = Store::open(&cli.storage.backend()?)
         .await
         .context("could not open the store")?;
     let shutdown = Shutdown::new();
     shutdown::on_signal(shutdown.clone());
-    let ctx = ImportContext::new(store, ImportSettings::from_config(&cli.recording))
+    let ctx = ImportContext::new(store, settings)
         .with_callbacks(CallbackSettings::from_config(&cli.secrets), &shutdown);
 
     if cli.once {

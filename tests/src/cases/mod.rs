@@ -35,3 +35,4 @@ mod importer;
 mod playback;
 mod poller;
 mod recordings;
+mod s3;

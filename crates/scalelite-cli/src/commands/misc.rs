@@ -60,7 +60,8 @@ impl Ctx {
     }
 
     pub(super) async fn recordings_import(&mut self) -> anyhow::Result<()> {
-        let settings = ImportSettings::from_config(&self.recordings);
+        let mut settings = ImportSettings::from_config(&self.recordings);
+        settings.s3 = scalelite_core::s3::S3Bucket::from_config(&self.recordings)?;
         let importer = ImportContext::new(self.store.clone(), settings);
         let terminal = std::io::stderr().is_terminal();
         let out = &mut self.out;

@@ -264,3 +264,15 @@ fn the_bucket_comes_from_the_configuration_only_when_s3_recording_is_on() {
     assert!(debug.contains("AKID"), "{debug}");
     assert!(!debug.contains("very-secret"), "a secret leaked: {debug}");
 }
+
+#[test]
+fn recording_keys_are_prefixed_by_the_publish_state() {
+    assert_eq!(
+        recording_prefix(true, "presentation", "r-1"),
+        "published/presentation/r-1/"
+    );
+    assert_eq!(
+        recording_prefix(false, "video", "r-2"),
+        "unpublished/video/r-2/"
+    );
+}

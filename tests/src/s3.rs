@@ -1,0 +1,379 @@
+//! A tiny in-memory S3 for tests: path-style PutObject, ListObjectsV2 (`GET /<bucket>?list-type=2&prefix=`, two
+//! keys per page so continuation tokens are exercised) and DeleteObject.
+//!
+//! Every request must carry a well-formed AWS Signature V4 `Authorization` header for the one access key it knows,
+//! and the server recomputes the signature with its own code (not `scalelite_core::s3`'s), so a signing bug on the
+//! client side is caught here. A request that fails the check gets 403 `SignatureDoesNotMatch` and is counted.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use scalelite_core::domain::Secret;
+use scalelite_core::s3::{S3Bucket, S3Client};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+/// The access key id the fake accepts.
+pub const ACCESS_KEY_ID: &str = "AKIDFAKES3TEST";
+/// Its secret.
+pub const SECRET_ACCESS_KEY: &str = "fake/s3+secret/key";
+/// The region it signs for.
+pub const REGION: &str = "us-east-1";
+/// Keys per ListObjectsV2 page.
+const PAGE_SIZE: usize = 2;
+
+/// A stored object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredObject {
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// (bucket, key) → object.
+    objects: BTreeMap<(String, String), StoredObject>,
+    /// `<METHOD> <path>?<query>` of every request, in order.
+    log: Vec<String>,
+    /// Requests refused for their signature.
+    rejected: usize,
+    /// Answer every request with 500 from now on.
+    failing: bool,
+}
+
+/// The fake; it stops when dropped.
+pub struct FakeS3 {
+    addr: std::net::SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+    stop: CancellationToken,
+}
+
+impl FakeS3 {
+    /// Listen on a random 127.0.0.1 port.
+    pub async fn start() -> FakeS3 {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a port");
+        let addr = listener.local_addr().expect("local address");
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { signal.cancelled().await })
+                .await;
+        });
+        FakeS3 { addr, shared, stop }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A client of this fake for `bucket`, signing with `secret`.
+    pub fn bucket_with_secret(&self, bucket: &str, secret: &str) -> S3Bucket {
+        let client = S3Client::from_env_config(
+            REGION,
+            ACCESS_KEY_ID,
+            Secret::new(secret),
+            Some(Secret::new("session-token")),
+            Some(&self.endpoint()),
+        )
+        .expect("a client of the fake S3");
+        S3Bucket {
+            client,
+            bucket: bucket.to_owned(),
+        }
+    }
+
+    /// A correctly configured client of this fake for `bucket`.
+    pub fn bucket(&self, bucket: &str) -> S3Bucket {
+        self.bucket_with_secret(bucket, SECRET_ACCESS_KEY)
+    }
+
+    /// Store an object directly (no request).
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        self.lock().objects.insert(
+            (bucket.to_owned(), key.to_owned()),
+            StoredObject {
+                body: body.to_vec(),
+                content_type: None,
+                content_disposition: None,
+            },
+        );
+    }
+
+    /// Every key of `bucket`, sorted.
+    pub fn keys(&self, bucket: &str) -> Vec<String> {
+        self.lock()
+            .objects
+            .keys()
+            .filter(|(b, _)| b == bucket)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// One object.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<StoredObject> {
+        self.lock()
+            .objects
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+    }
+
+    /// `<METHOD> <path>?<query>` of every request so far.
+    pub fn log(&self) -> Vec<String> {
+        self.lock().log.clone()
+    }
+
+    /// How many requests were refused for their signature.
+    pub fn rejected(&self) -> usize {
+        self.lock().rejected
+    }
+
+    /// Answer every request with 500 InternalError from now on.
+    pub fn fail(&self) {
+        self.lock().failing = true;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for FakeS3 {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn handle(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, 1 << 30).await {
+        Ok(body) => body,
+        Err(_) => return error(StatusCode::BAD_REQUEST, "IncompleteBody"),
+    };
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    shared.log.push(format!("{} {path}?{query}", parts.method));
+    if shared.failing {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
+    }
+    if let Err(why) = verify(&parts.method, &path, &query, &parts.headers, &body) {
+        shared.rejected += 1;
+        return (
+            StatusCode::FORBIDDEN,
+            format!("<Error><Code>SignatureDoesNotMatch</Code><Message>{why}</Message></Error>"),
+        )
+            .into_response();
+    }
+    let Some((bucket, key)) = split_path(&path) else {
+        return error(StatusCode::BAD_REQUEST, "InvalidURI");
+    };
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    match (parts.method.clone(), key.is_empty()) {
+        (Method::PUT, false) => {
+            shared.objects.insert(
+                (bucket, key),
+                StoredObject {
+                    body: body.to_vec(),
+                    content_type: header("content-type"),
+                    content_disposition: header("content-disposition"),
+                },
+            );
+            StatusCode::OK.into_response()
+        }
+        (Method::DELETE, false) => {
+            shared.objects.remove(&(bucket, key));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        (Method::GET, true) => {
+            let params = query_params(&query);
+            if params.get("list-type").map(String::as_str) != Some("2") {
+                return error(StatusCode::BAD_REQUEST, "NotImplemented");
+            }
+            let prefix = params.get("prefix").cloned().unwrap_or_default();
+            let after = params
+                .get("continuation-token")
+                .map(|t| String::from_utf8(hex::decode(t).unwrap_or_default()).unwrap_or_default());
+            let matching: Vec<&String> = shared
+                .objects
+                .keys()
+                .filter(|(b, k)| *b == bucket && k.starts_with(&prefix))
+                .filter(|(_, k)| after.as_ref().is_none_or(|a| k > a))
+                .map(|(_, k)| k)
+                .collect();
+            let page: Vec<&String> = matching.iter().take(PAGE_SIZE).copied().collect();
+            let truncated = matching.len() > PAGE_SIZE;
+            let mut xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{bucket}</Name><KeyCount>{}</KeyCount><IsTruncated>{truncated}</IsTruncated>",
+                page.len()
+            );
+            if let (true, Some(last)) = (truncated, page.last()) {
+                xml.push_str(&format!(
+                    "<NextContinuationToken>{}</NextContinuationToken>",
+                    hex::encode(last.as_bytes())
+                ));
+            }
+            for key in page {
+                let escaped = key
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                xml.push_str(&format!("<Contents><Key>{escaped}</Key></Contents>"));
+            }
+            xml.push_str("</ListBucketResult>");
+            (StatusCode::OK, xml).into_response()
+        }
+        _ => error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+    }
+}
+
+fn error(status: StatusCode, code: &str) -> Response {
+    (
+        status,
+        format!("<Error><Code>{code}</Code><Message>fake S3</Message></Error>"),
+    )
+        .into_response()
+}
+
+/// `/<bucket>` or `/<bucket>/<key>`, percent-decoded.
+fn split_path(path: &str) -> Option<(String, String)> {
+    let rest = path.strip_prefix('/')?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    Some((decode(bucket)?, decode(key)?))
+}
+
+fn query_params(query: &str) -> BTreeMap<String, String> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Check the request's Signature V4 (header form) against our own computation.
+fn verify(
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), String> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("missing {name}"))
+    };
+    let authorization = get("authorization")?;
+    let rest = authorization
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .ok_or("not AWS4-HMAC-SHA256")?;
+    let mut fields = BTreeMap::new();
+    for part in rest.split(", ") {
+        let (name, value) = part.split_once('=').ok_or("malformed Authorization")?;
+        fields.insert(name, value);
+    }
+    let credential = fields.get("Credential").ok_or("no Credential")?;
+    let signed_headers = fields.get("SignedHeaders").ok_or("no SignedHeaders")?;
+    let signature = fields.get("Signature").ok_or("no Signature")?;
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [key_id, date, region, "s3", "aws4_request"] = scope.as_slice() else {
+        return Err(format!("malformed Credential {credential}"));
+    };
+    if *key_id != ACCESS_KEY_ID || *region != REGION {
+        return Err("unknown access key or region".into());
+    }
+    let amz_date = get("x-amz-date")?;
+    if !amz_date.starts_with(date) || amz_date.len() != 16 {
+        return Err("x-amz-date does not match the scope".into());
+    }
+    let payload_hash = get("x-amz-content-sha256")?;
+    if payload_hash != "UNSIGNED-PAYLOAD" && payload_hash != hex::encode(Sha256::digest(body)) {
+        return Err("x-amz-content-sha256 does not match the body".into());
+    }
+    let names: Vec<&str> = signed_headers.split(';').collect();
+    for required in ["host", "x-amz-date", "x-amz-content-sha256"] {
+        if !names.contains(&required) {
+            return Err(format!("{required} is not signed"));
+        }
+    }
+    let mut canonical_headers = String::new();
+    for name in &names {
+        canonical_headers.push_str(&format!("{name}:{}\n", get(name)?.trim()));
+    }
+    let mut pairs: Vec<(&str, &str)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect();
+    pairs.sort();
+    let canonical_query = pairs
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let canonical = format!(
+        "{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}"
+    );
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/s3/aws4_request\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let mut key = format!("AWS4{SECRET_ACCESS_KEY}").into_bytes();
+    for part in [*date, *region, "s3", "aws4_request"] {
+        key = mac(&key, part.as_bytes());
+    }
+    let expected = hex::encode(mac(&key, string_to_sign.as_bytes()));
+    if expected == *signature {
+        Ok(())
+    } else {
+        Err("signature mismatch".into())
+    }
+}
+
+fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
