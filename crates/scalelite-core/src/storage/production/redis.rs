@@ -447,23 +447,14 @@ impl RedisStore {
     }
 
     pub(crate) async fn list_meetings(&self) -> StoreResult<Vec<Meeting>> {
-        let ids = self
-            .smembers("list meetings", self.inner.keys.meetings())
-            .await?;
-        let hashes = self
-            .hgetall_many(
-                "list meetings",
-                ids.iter().map(|id| self.inner.keys.meeting(id)).collect(),
-            )
-            .await?;
-        let mut meetings: Vec<Meeting> = ids
-            .iter()
-            .zip(hashes)
-            .filter(|(_, h)| !h.is_empty())
-            .map(|(id, h)| meeting_from_hash(id, &h))
-            .collect();
-        meetings.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(meetings)
+        let keys = &self.inner.keys;
+        self.list_records(
+            "list meetings",
+            keys.meetings(),
+            |id| keys.meeting(id),
+            meeting_from_hash,
+        )
+        .await
     }
 
     pub(crate) async fn find_or_create_meeting(
@@ -613,23 +604,14 @@ impl RedisStore {
     // ----- tenants -----
 
     pub(crate) async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        let ids = self
-            .smembers("list tenants", self.inner.keys.tenants())
-            .await?;
-        let hashes = self
-            .hgetall_many(
-                "list tenants",
-                ids.iter().map(|id| self.inner.keys.tenant(id)).collect(),
-            )
-            .await?;
-        let mut tenants: Vec<Tenant> = ids
-            .iter()
-            .zip(hashes)
-            .filter(|(_, h)| !h.is_empty())
-            .map(|(id, h)| tenant_from_hash(id, &h))
-            .collect();
-        tenants.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(tenants)
+        let keys = &self.inner.keys;
+        self.list_records(
+            "list tenants",
+            keys.tenants(),
+            |id| keys.tenant(id),
+            tenant_from_hash,
+        )
+        .await
     }
 
     pub(crate) async fn get_tenant(&self, id: &str) -> StoreResult<Tenant> {
@@ -733,24 +715,14 @@ impl RedisStore {
         &self,
         tenant_id: &str,
     ) -> StoreResult<Vec<TenantSetting>> {
-        let k = &self.inner.keys;
-        let ids = self
-            .smembers("list tenant settings", k.tenant_settings(tenant_id))
-            .await?;
-        let hashes = self
-            .hgetall_many(
-                "list tenant settings",
-                ids.iter().map(|id| k.tenant_setting(id)).collect(),
-            )
-            .await?;
-        let mut settings: Vec<TenantSetting> = ids
-            .iter()
-            .zip(hashes)
-            .filter(|(_, h)| !h.is_empty())
-            .map(|(id, h)| setting_from_hash(id, tenant_id, &h))
-            .collect();
-        settings.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(settings)
+        let keys = &self.inner.keys;
+        self.list_records(
+            "list tenant settings",
+            keys.tenant_settings(tenant_id),
+            |id| keys.tenant_setting(id),
+            |id, hash| setting_from_hash(id, tenant_id, hash),
+        )
+        .await
     }
 
     pub(crate) async fn put_tenant_setting(
@@ -919,6 +891,28 @@ impl RedisStore {
             redis::cmd("SMEMBERS").arg(key).query_async(&mut c).await
         })
         .await
+    }
+
+    /// Every record whose id is a member of `set_key`, ordered by id: one SMEMBERS, then pipelined HGETALLs. Ids
+    /// without a hash (expired, or left behind by a half-finished delete) are skipped.
+    async fn list_records<T>(
+        &self,
+        op: &'static str,
+        set_key: String,
+        record_key: impl Fn(&str) -> String,
+        from_hash: impl Fn(&str, &HashMap<String, String>) -> T,
+    ) -> StoreResult<Vec<T>> {
+        let mut ids = self.smembers(op, set_key).await?;
+        ids.sort();
+        let hashes = self
+            .hgetall_many(op, ids.iter().map(|id| record_key(id)).collect())
+            .await?;
+        Ok(ids
+            .iter()
+            .zip(hashes)
+            .filter(|(_, hash)| !hash.is_empty())
+            .map(|(id, hash)| from_hash(id, &hash))
+            .collect())
     }
 
     async fn hgetall_many(
