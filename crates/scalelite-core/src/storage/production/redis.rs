@@ -225,6 +225,27 @@ impl RedisStore {
         }
     }
 
+    /// Run a Lua script with these keys and arguments, bounded like every other operation.
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        script: &redis::Script,
+        keys: &[String],
+        args: &[String],
+    ) -> StoreResult<T> {
+        self.run(op, |mut c| async move {
+            let mut inv = script.prepare_invoke();
+            for key in keys {
+                inv.key(key);
+            }
+            for arg in args {
+                inv.arg(arg);
+            }
+            inv.invoke_async::<T>(&mut c).await
+        })
+        .await
+    }
+
     fn server_keys(&self) -> [String; 4] {
         let k = &self.inner.keys;
         [
@@ -242,22 +263,14 @@ impl RedisStore {
         script: fn(&Scripts) -> &Script,
         args: Vec<String>,
     ) -> StoreResult<String> {
-        let keys = self.server_keys();
-        let sp = self.inner.keys.server_prefix();
-        let cp = self.inner.keys.counters_prefix();
+        let prefixes = [
+            self.inner.keys.server_prefix(),
+            self.inner.keys.counters_prefix(),
+        ];
+        let args: Vec<String> = prefixes.into_iter().chain(args).collect();
         let script = script(&self.inner.scripts);
-        self.run(op, |mut c| async move {
-            let mut inv = script.prepare_invoke();
-            for k in &keys {
-                inv.key(k);
-            }
-            inv.arg(sp).arg(cp);
-            for a in &args {
-                inv.arg(a);
-            }
-            inv.invoke_async::<String>(&mut c).await
-        })
-        .await
+        self.invoke::<String>(op, script, &self.server_keys(), &args)
+            .await
     }
 
     async fn read_servers(&self, mode: &str, id: Option<&str>) -> StoreResult<Vec<Server>> {
@@ -335,20 +348,11 @@ impl RedisStore {
     }
 
     pub(crate) async fn delete_server(&self, id: &str) -> StoreResult<()> {
-        let keys = self.server_keys();
-        let sp = self.inner.keys.server_prefix();
-        let cp = self.inner.keys.counters_prefix();
+        let k = &self.inner.keys;
+        let args = [k.server_prefix(), k.counters_prefix(), id.to_owned()];
         let script = &self.inner.scripts.delete_server;
-        let id_owned = id.to_owned();
         let removed: i64 = self
-            .run("delete server", |mut c| async move {
-                let mut inv = script.prepare_invoke();
-                for k in &keys {
-                    inv.key(k);
-                }
-                inv.arg(sp).arg(cp).arg(id_owned);
-                inv.invoke_async::<i64>(&mut c).await
-            })
+            .invoke("delete server", script, &self.server_keys(), &args)
             .await?;
         if removed == 0 {
             return Err(StoreError::NotFound(format!("server {id}")));
@@ -475,16 +479,7 @@ impl RedisStore {
         args.extend(meeting.voice_bridge_candidates.iter().cloned());
         let script = &self.inner.scripts.find_or_create_meeting;
         let json: String = self
-            .run("find or create meeting", |mut c| async move {
-                let mut inv = script.prepare_invoke();
-                for key in &keys {
-                    inv.key(key);
-                }
-                for a in &args {
-                    inv.arg(a);
-                }
-                inv.invoke_async::<String>(&mut c).await
-            })
+            .invoke::<String>("find or create meeting", script, &keys, &args)
             .await?;
         let reply: MeetingReply = decode("find or create meeting", &json)?;
         let record = |h: Option<HashMap<String, String>>| {
@@ -508,16 +503,9 @@ impl RedisStore {
     pub(crate) async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
         let k = &self.inner.keys;
         let keys = [k.meeting(id), k.meetings(), k.voice_bridges()];
-        let id = id.to_owned();
         let script = &self.inner.scripts.delete_meeting;
         let existed: i64 = self
-            .run("delete meeting", |mut c| async move {
-                let mut inv = script.prepare_invoke();
-                for key in &keys {
-                    inv.key(key);
-                }
-                inv.arg(id).invoke_async::<i64>(&mut c).await
-            })
+            .invoke("delete meeting", script, &keys, &[id.to_owned()])
             .await?;
         Ok(existed > 0)
     }
@@ -589,14 +577,7 @@ impl RedisStore {
         let keys = [self.inner.keys.meetings(), self.inner.keys.voice_bridges()];
         let script = &self.inner.scripts.clean_orphans;
         let n: i64 = self
-            .run("clean orphans", |mut c| async move {
-                let mut inv = script.prepare_invoke();
-                inv.key(&keys[0]).key(&keys[1]);
-                for a in &args {
-                    inv.arg(a);
-                }
-                inv.invoke_async::<i64>(&mut c).await
-            })
+            .invoke::<i64>("clean orphans", script, &keys, &args)
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -663,17 +644,8 @@ impl RedisStore {
         args.extend(pairs);
         args.extend(blanks);
         let script = &self.inner.scripts.save_tenant;
-        self.run("save tenant", |mut c| async move {
-            let mut inv = script.prepare_invoke();
-            for key in &keys {
-                inv.key(key);
-            }
-            for a in &args {
-                inv.arg(a);
-            }
-            inv.invoke_async::<String>(&mut c).await
-        })
-        .await
+        self.invoke::<String>("save tenant", script, &keys, &args)
+            .await
     }
 
     pub(crate) async fn add_tenant(&self, tenant: Tenant) -> StoreResult<Tenant> {
@@ -699,11 +671,7 @@ impl RedisStore {
         let args = [id.to_owned(), k.tenant_name("")];
         let script = &self.inner.scripts.delete_tenant;
         let n: i64 = self
-            .run("delete tenant", |mut c| async move {
-                let mut inv = script.prepare_invoke();
-                inv.key(&keys[0]).key(&keys[1]).arg(&args[0]).arg(&args[1]);
-                inv.invoke_async::<i64>(&mut c).await
-            })
+            .invoke::<i64>("delete tenant", script, &keys, &args)
             .await?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("tenant {id}")));
@@ -748,15 +716,8 @@ impl RedisStore {
             k.tenant_settings(""),
         ];
         let script = &self.inner.scripts.put_tenant_setting;
-        self.run("put tenant setting", |mut c| async move {
-            let mut inv = script.prepare_invoke();
-            inv.key(&keys[0]).key(&keys[1]);
-            for a in &args {
-                inv.arg(a);
-            }
-            inv.invoke_async::<i64>(&mut c).await
-        })
-        .await?;
+        self.invoke::<i64>("put tenant setting", script, &keys, &args)
+            .await?;
         Ok(setting)
     }
 
@@ -766,11 +727,7 @@ impl RedisStore {
         let args = [id.to_owned(), tenant_id.to_owned()];
         let script = &self.inner.scripts.delete_tenant_setting;
         let n: i64 = self
-            .run("delete tenant setting", |mut c| async move {
-                let mut inv = script.prepare_invoke();
-                inv.key(&keys[0]).key(&keys[1]).arg(&args[0]).arg(&args[1]);
-                inv.invoke_async::<i64>(&mut c).await
-            })
+            .invoke::<i64>("delete tenant setting", script, &keys, &args)
             .await?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("tenant setting {id}")));
