@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, header};
 use scalelite_core::bbb::params::{Params, RequestError, verify_request};
-use scalelite_core::domain::Tenant;
+use scalelite_core::domain::{Secret, Tenant};
 use scalelite_core::storage::{StoreError, TenantStore};
 
 use crate::error::{ApiError, Result};
@@ -162,15 +162,15 @@ pub async fn verify(
         } else {
             None
         };
-    let secrets = match &tenant {
-        Some(t) => t.secrets.clone(),
-        None => state.settings.lb_secrets.clone(),
+    let secrets: &[Secret] = match &tenant {
+        Some(t) => &t.secrets,
+        None => &state.settings.lb_secrets,
     };
     let params = verify_request(
         call,
         incoming.raw_query,
         form_body,
-        &secrets,
+        secrets,
         &state.settings.checksum_algorithms,
     )
     .map_err(|e| match e {
