@@ -104,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("could not listen on {addr}"))?;
+    let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(%addr, all_in_one = cli.all_in_one, "scalelite-api listening");
     let signal = shutdown.cancelled_owned();
     scalelite_api::serve(listener, state, signal, cli.shutdown.shutdown_grace_period).await?;

@@ -374,11 +374,19 @@ impl Poller {
     }
 
     fn set_active(&self, active: bool) {
-        self.inner
+        let mut metrics = self
+            .inner
             .metrics
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .active = active;
+            .unwrap_or_else(PoisonError::into_inner);
+        if metrics.active != active {
+            if active {
+                tracing::info!("this poller holds the lease and is active");
+            } else {
+                tracing::info!("this poller is standing by");
+            }
+        }
+        metrics.active = active;
     }
 
     async fn cycle(
