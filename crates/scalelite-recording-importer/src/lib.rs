@@ -29,8 +29,11 @@
 //!
 //! Publish state on re-import: when an API call has published or unpublished the recording before
 //! (`publish_updated`), the stored flag is kept (the original meant to, but its re-import overwrote it); otherwise
-//! `RECORDING_IMPORT_UNPUBLISHED` makes it unpublished, else the metadata's `<published>` decides. `protected` is
-//! set from `PROTECTED_RECORDINGS_ENABLED` on every import, as in the original.
+//! `RECORDING_IMPORT_UNPUBLISHED` makes it unpublished, else the metadata's `<published>` decides. The store's
+//! upsert applies that rule to the row as it is when it writes, so a publish that lands during an import is not
+//! reverted either, and the files go where the written row says. `protected` is set from
+//! `PROTECTED_RECORDINGS_ENABLED` on every import, as in the original. The same write links the meeting's
+//! `callback_data` to the recording, as the original's importer does.
 
 mod archive;
 mod callbacks;
@@ -538,9 +541,11 @@ async fn write_and_place(
         .await?;
         let metadata: Vec<&FormatMetadata> = formats.iter().map(|f| &f.metadata).collect();
         let recording = merge_recording(&metadata, stored.as_ref(), settings.policy);
-        let published = recording.published;
         let written: Recording =
             with_store_retries(settings, || ctx.store.upsert_recording(recording.clone())).await?;
+        // The row decides where the files go: a publish/unpublish made since `stored` was read wins over the
+        // merge (the upsert is conditional on the row as it is when it runs).
+        let published = written.published;
 
         // Files last: the store already says what they are, and a crash from here on is repaired by importing
         // the archive (still in the spool) again.

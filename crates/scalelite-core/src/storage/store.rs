@@ -2,6 +2,7 @@
 //!
 //! Dispatch is a `match` on a two-variant enum: static, no boxing, and handlers carry no generic parameter.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::BackendChoice;
@@ -12,8 +13,8 @@ use crate::domain::{
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{
-    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreError, StoreResult,
-    TenantStore,
+    MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
+    StoreResult, TenantStore,
 };
 
 /// The storage back-end of this process.
@@ -195,6 +196,18 @@ impl RecordingStore for Store {
     ) -> StoreResult<()> {
         delegate!(self.update_metadata(record_ids, upserts, deletes))
     }
+    async fn update_recordings(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+        protect: Option<bool>,
+    ) -> StoreResult<()> {
+        delegate!(self.update_recordings(record_ids, upserts, deletes, protect))
+    }
+    async fn lock_recording(&self, record_id: &str) -> StoreResult<RecordingLock> {
+        delegate!(self.lock_recording(record_id))
+    }
     async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
         delegate!(self.mark_recording_deleted(record_id))
     }
@@ -224,6 +237,12 @@ impl MiscStore for Store {
     }
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         delegate!(self.release_lease(name, holder))
+    }
+    async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
+        delegate!(self.missing_meetings())
+    }
+    async fn update_missing_meetings(&self, mark: &[(String, i64)], clear: &[String]) -> StoreResult<()> {
+        delegate!(self.update_missing_meetings(mark, clear))
     }
     async fn health_check(&self) -> StoreResult<()> {
         delegate!(self.health_check())

@@ -133,6 +133,11 @@ impl Keys {
         self.logical("__health_check_set__")
     }
 
+    /// HASH meeting id → when a poll cycle first found it missing, in ms (ours; the original keeps no such state).
+    pub fn missing_meetings(&self) -> String {
+        self.logical("poller_missing_meetings")
+    }
+
     /// STRING holding the holder of a lease (ours; the original has no leases).
     pub fn lease(&self, name: &str) -> String {
         self.logical(&format!("lease:{name}"))

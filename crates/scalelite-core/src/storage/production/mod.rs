@@ -12,6 +12,7 @@ mod keys;
 mod postgres;
 mod redis;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -20,10 +21,12 @@ use crate::domain::{
     Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
-    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreResult, TenantStore,
+    MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreResult,
+    TenantStore,
 };
 
 pub use keys::Keys;
+pub(crate) use postgres::RecordingTx;
 
 /// How to reach the two production back-ends.
 #[derive(Clone)]
@@ -247,6 +250,23 @@ impl RecordingStore for ProductionStore {
         self.pg.update_metadata(record_ids, upserts, deletes).await
     }
 
+    async fn update_recordings(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+        protect: Option<bool>,
+    ) -> StoreResult<()> {
+        self.pg
+            .update_recordings(record_ids, upserts, deletes, protect)
+            .await
+    }
+
+    async fn lock_recording(&self, record_id: &str) -> StoreResult<RecordingLock> {
+        let (recording, tx) = self.pg.lock_recording(record_id).await?;
+        Ok(RecordingLock::production(recording, tx))
+    }
+
     async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
         self.pg.mark_recording_deleted(record_id).await
     }
@@ -283,6 +303,18 @@ impl MiscStore for ProductionStore {
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         self.redis.release_lease(name, holder).await
+    }
+
+    async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
+        self.redis.missing_meetings().await
+    }
+
+    async fn update_missing_meetings(
+        &self,
+        mark: &[(String, i64)],
+        clear: &[String],
+    ) -> StoreResult<()> {
+        self.redis.update_missing_meetings(mark, clear).await
     }
 
     async fn health_check(&self) -> StoreResult<()> {

@@ -818,6 +818,37 @@ impl RedisStore {
         Ok(())
     }
 
+    pub(crate) async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
+        let key = self.inner.keys.missing_meetings();
+        self.run("missing meetings", |mut c| async move {
+            redis::cmd("HGETALL").arg(key).query_async(&mut c).await
+        })
+        .await
+    }
+
+    pub(crate) async fn update_missing_meetings(
+        &self,
+        mark: &[(String, i64)],
+        clear: &[String],
+    ) -> StoreResult<()> {
+        if mark.is_empty() && clear.is_empty() {
+            return Ok(());
+        }
+        let key = self.inner.keys.missing_meetings();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if !mark.is_empty() {
+            pipe.cmd("HSET").arg(&key).arg(mark).ignore();
+        }
+        if !clear.is_empty() {
+            pipe.cmd("HDEL").arg(&key).arg(clear).ignore();
+        }
+        self.run("update missing meetings", |mut c| async move {
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
     pub(crate) async fn health_check(&self) -> StoreResult<()> {
         let key = self.inner.keys.health_check();
         let value: Option<String> = self

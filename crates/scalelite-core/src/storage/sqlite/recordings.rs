@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 
 use crate::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Thumbnail};
 use crate::storage::sqlite::{
     SqliteStore, backend, from_ms, glob_prefix, json_list, now_ms, to_ms,
 };
-use crate::storage::{RecordingStore, StoreError, StoreResult};
+use crate::storage::{RecordingLock, RecordingStore, StoreError, StoreResult};
 
 const RECORDING_COLUMNS: &str = "r.id, r.record_id, r.meeting_id, r.name, r.published, r.participants, r.state, \
      r.starttime, r.endtime, r.deleted_at, r.protected, r.publish_updated";
@@ -21,12 +21,20 @@ impl RecordingStore for SqliteStore {
     async fn upsert_recording(&self, recording: Recording) -> StoreResult<Recording> {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
+            // Conditional on the stored row (see `RecordingStore::upsert_recording`): once published or
+            // unpublished through the API, the stored flag wins and the import never resets it.
             "INSERT INTO recordings (record_id, meeting_id, name, published, participants, state, starttime, \
              endtime, deleted_at, protected, publish_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (record_id) DO UPDATE SET meeting_id = excluded.meeting_id, name = excluded.name, \
-             published = excluded.published, participants = excluded.participants, state = excluded.state, \
+             published = CASE WHEN recordings.publish_updated THEN recordings.published \
+                 ELSE excluded.published END, \
+             participants = excluded.participants, \
+             state = CASE WHEN recordings.publish_updated AND excluded.state IN ('published', 'unpublished') \
+                 THEN CASE WHEN recordings.published THEN 'published' ELSE 'unpublished' END \
+                 ELSE excluded.state END, \
              starttime = excluded.starttime, endtime = excluded.endtime, deleted_at = excluded.deleted_at, \
-             protected = excluded.protected, publish_updated = excluded.publish_updated \
+             protected = excluded.protected, \
+             publish_updated = recordings.publish_updated OR excluded.publish_updated \
              RETURNING id",
         )
         .bind(&recording.record_id)
@@ -95,11 +103,16 @@ impl RecordingStore for SqliteStore {
             }
         }
 
-        let filter = RecordingFilter {
-            record_ids: Some(vec![recording.record_id.clone()]),
-            ..RecordingFilter::default()
-        };
-        let stored = load_recordings(&mut tx, &filter).await?.pop();
+        // The original's importer links the meeting's callback data to the recording it imported.
+        sqlx::query("UPDATE callback_data SET recording_id = ?, updated_at = ? WHERE meeting_id = ?")
+            .bind(id)
+            .bind(now_ms())
+            .bind(&recording.meeting_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+
+        let stored = load_one(&mut tx, &recording.record_id).await?;
         tx.commit().await.map_err(backend)?;
         stored.ok_or_else(|| recording_not_found(&recording.record_id))
     }
@@ -124,25 +137,8 @@ impl RecordingStore for SqliteStore {
     }
 
     async fn set_published(&self, record_id: &str, published: bool) -> StoreResult<()> {
-        let state = if published {
-            "published"
-        } else {
-            "unpublished"
-        };
-        let updated = sqlx::query(
-            "UPDATE recordings SET published = ?, publish_updated = 1, state = ? WHERE record_id = ?",
-        )
-        .bind(published)
-        .bind(state)
-        .bind(record_id)
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if updated == 0 {
-            return Err(recording_not_found(record_id));
-        }
-        Ok(())
+        let mut conn = self.writer.acquire().await.map_err(backend)?;
+        set_published(&mut conn, record_id, published).await
     }
 
     async fn set_protected(&self, record_id: &str, protected: bool) -> StoreResult<()> {
@@ -168,29 +164,29 @@ impl RecordingStore for SqliteStore {
         if record_ids.is_empty() || (upserts.is_empty() && deletes.is_empty()) {
             return Ok(());
         }
-        let ids = json_list(record_ids)?;
         let mut tx = self.begin_write().await?;
-        for (key, value) in upserts {
-            // `WHERE` is required here: it keeps SQLite from reading `ON CONFLICT` as part of a join.
-            sqlx::query(
-                "INSERT INTO metadata (recording_id, key, value) \
-                 SELECT id, ?, ? FROM recordings WHERE record_id IN (SELECT value FROM json_each(?)) \
-                 ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(key)
-            .bind(value)
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        change_metadata(&mut tx, record_ids, upserts, deletes).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_recordings(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+        protect: Option<bool>,
+    ) -> StoreResult<()> {
+        if record_ids.is_empty() {
+            return Ok(());
         }
-        if !deletes.is_empty() {
+        let mut tx = self.begin_write().await?;
+        change_metadata(&mut tx, record_ids, upserts, deletes).await?;
+        if let Some(protect) = protect {
             sqlx::query(
-                "DELETE FROM metadata WHERE key IN (SELECT value FROM json_each(?)) AND recording_id IN \
-                 (SELECT id FROM recordings WHERE record_id IN (SELECT value FROM json_each(?)))",
+                "UPDATE recordings SET protected = ? WHERE record_id IN (SELECT value FROM json_each(?))",
             )
-            .bind(json_list(deletes)?)
-            .bind(&ids)
+            .bind(protect)
+            .bind(json_list(record_ids)?)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -198,30 +194,22 @@ impl RecordingStore for SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
+    async fn lock_recording(&self, record_id: &str) -> StoreResult<RecordingLock> {
+        // BEGIN IMMEDIATE takes the database write lock before the read: nobody changes the row until commit.
         let mut tx = self.begin_write().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE recordings SET state = 'deleted' WHERE record_id = ? RETURNING id",
-        )
-        .bind(record_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some(id) = id else {
+        let Some(recording) = load_one(&mut tx, record_id).await? else {
             return Err(recording_not_found(record_id));
         };
-        for sql in [
-            "DELETE FROM thumbnails WHERE playback_format_id IN \
-             (SELECT id FROM playback_formats WHERE recording_id = ?)",
-            "DELETE FROM playback_formats WHERE recording_id = ?",
-            "DELETE FROM metadata WHERE recording_id = ?",
-        ] {
-            sqlx::query(sql)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
+        let tx = RecordingTx {
+            tx,
+            record_id: record_id.to_owned(),
+        };
+        Ok(RecordingLock::embedded(recording, tx))
+    }
+
+    async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        mark_deleted(&mut tx, record_id).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -265,6 +253,127 @@ impl RecordingStore for SqliteStore {
         .map_err(backend)?;
         Ok(())
     }
+}
+
+/// The embedded half of a `RecordingLock`: a `BEGIN IMMEDIATE` transaction.
+pub(crate) struct RecordingTx {
+    tx: Transaction<'static, Sqlite>,
+    record_id: String,
+}
+
+impl RecordingTx {
+    pub(crate) async fn set_published(mut self, published: bool) -> StoreResult<()> {
+        set_published(&mut self.tx, &self.record_id, published).await?;
+        self.tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn mark_deleted(mut self) -> StoreResult<()> {
+        mark_deleted(&mut self.tx, &self.record_id).await?;
+        self.tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn release(self) {
+        if let Err(e) = self.tx.rollback().await {
+            tracing::warn!(error.message = %e, "could not roll back a recording lock");
+        }
+    }
+}
+
+async fn set_published(
+    conn: &mut SqliteConnection,
+    record_id: &str,
+    published: bool,
+) -> StoreResult<()> {
+    let state = if published {
+        "published"
+    } else {
+        "unpublished"
+    };
+    let updated = sqlx::query(
+        "UPDATE recordings SET published = ?, publish_updated = 1, state = ? WHERE record_id = ?",
+    )
+    .bind(published)
+    .bind(state)
+    .bind(record_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    if updated == 0 {
+        return Err(recording_not_found(record_id));
+    }
+    Ok(())
+}
+
+async fn mark_deleted(conn: &mut SqliteConnection, record_id: &str) -> StoreResult<()> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE recordings SET state = 'deleted' WHERE record_id = ? RETURNING id",
+    )
+    .bind(record_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let Some(id) = id else {
+        return Err(recording_not_found(record_id));
+    };
+    for sql in [
+        "DELETE FROM thumbnails WHERE playback_format_id IN \
+         (SELECT id FROM playback_formats WHERE recording_id = ?)",
+        "DELETE FROM playback_formats WHERE recording_id = ?",
+        "DELETE FROM metadata WHERE recording_id = ?",
+    ] {
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Upsert `upserts` and delete `deletes` on every recording of `record_ids`.
+async fn change_metadata(
+    conn: &mut SqliteConnection,
+    record_ids: &[String],
+    upserts: &[(String, String)],
+    deletes: &[String],
+) -> StoreResult<()> {
+    let ids = json_list(record_ids)?;
+    for (key, value) in upserts {
+        // `WHERE` is required here: it keeps SQLite from reading `ON CONFLICT` as part of a join.
+        sqlx::query(
+            "INSERT INTO metadata (recording_id, key, value) \
+             SELECT id, ?, ? FROM recordings WHERE record_id IN (SELECT value FROM json_each(?)) \
+             ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    if !deletes.is_empty() {
+        sqlx::query(
+            "DELETE FROM metadata WHERE key IN (SELECT value FROM json_each(?)) AND recording_id IN \
+             (SELECT id FROM recordings WHERE record_id IN (SELECT value FROM json_each(?)))",
+        )
+        .bind(json_list(deletes)?)
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// One recording with everything attached, or `None`.
+async fn load_one(conn: &mut SqliteConnection, record_id: &str) -> StoreResult<Option<Recording>> {
+    let filter = RecordingFilter {
+        record_ids: Some(vec![record_id.to_owned()]),
+        ..RecordingFilter::default()
+    };
+    Ok(load_recordings(conn, &filter).await?.pop())
 }
 
 /// The recordings matching `filter` with everything attached, in four queries on `conn`.
