@@ -22,13 +22,17 @@
 //!    timeouts (the server is most likely unreachable, and the cycle must not wait for it).
 //! 5. Reconcile meetings with what the servers reported. A reported meeting gets its TTL refreshed
 //!    (`DEFAULT_MEETING_TTL`), so the TTL only reaps what nobody reports. A stored meeting that its
-//!    successfully polled server did not report (or whose server was removed from the pool) is *missing*; it is
-//!    forgotten once it has been missing in two consecutive cycles of this poller **and** for at least
-//!    `ended_grace` (by default the BBB client's connect + response timeout, the longest a `create` can still be
-//!    on its way to the server). So a meeting created between two polls, or whose `create` is still in flight,
-//!    is never reaped, even with a very short `POLL_INTERVAL`. A failed poll of its server, or a cycle this poller
-//!    did not run (another poller held the lease), starts the count again. Because the count lives in the poller,
-//!    a one-off `poll_once` (the CLI's `poll:all`) never forgets a meeting; a long-running poller does.
+//!    successfully polled server did not report (or whose server was removed from the pool) is *missing*. The
+//!    first cycle to find it missing marks it in the store with the time that cycle read the meetings; a later
+//!    cycle that finds it missing again forgets it when the mark is at least `ended_grace` old (by default the BBB
+//!    client's connect + response timeout, the longest a `create` can still be on its way to the server) and at
+//!    most [`PollSettings::mark_window`] old (an older mark says nothing about the meeting now: it may have been
+//!    created again since, so it is replaced by a fresh one). A cycle that sees the meeting reported, or cannot
+//!    poll its server, removes the mark. So a meeting created between two polls, or whose `create` is still in
+//!    flight, is never reaped, even with a very short `POLL_INTERVAL`. The marks live in the store, not in the
+//!    process: the daemon, a standby that takes over and one-off cycles (`scalelite-cli poll:all`, `--once`) all
+//!    continue the same count, so two one-off runs at least `ended_grace` apart forget an ended meeting exactly as
+//!    two daemon cycles do. (Processes sharing a store must share a clock, within much less than `ended_grace`.)
 //! 6. Clean orphans (`meetings`/`voice_bridges` entries whose record expired).
 //!
 //! # Running (`Poller::run`)
@@ -132,6 +136,12 @@ impl PollSettings {
         }
     }
 
+    /// The oldest a missing-meeting mark may be and still count (see the module documentation): two intervals and
+    /// two server timeouts (room for two cycles of the daemon), plus the grace itself.
+    pub fn mark_window(&self, grace: Duration) -> Duration {
+        self.interval * 2 + self.server_timeout * 2 + grace
+    }
+
     /// How long the poller lease lasts: two intervals, and at least one interval plus a second, so renewing it
     /// once per cycle (and during long cycles) never lets it lapse.
     pub fn lease_ttl(&self) -> Duration {
@@ -207,9 +217,6 @@ struct Inner {
 struct Memory {
     /// Cycles started by this poller.
     cycles: u64,
-    /// Meetings missing in the previous cycle, with when that started (the store read of the cycle that first
-    /// found them missing).
-    missing: HashMap<String, Instant>,
 }
 
 /// The answers of one server.
@@ -272,7 +279,7 @@ impl Poller {
     pub async fn poll_once(&self) -> StoreResult<CycleReport> {
         let mut memory = self.inner.memory.lock().await;
         let started = Instant::now();
-        let result = self.cycle(&mut memory, started).await;
+        let result = self.cycle(&mut memory).await;
         memory.cycles += 1;
         drop(memory);
         let duration = started.elapsed();
@@ -323,8 +330,6 @@ impl Poller {
                 settings.interval
             } else {
                 tracing::debug!("another poller holds the lease; standing by");
-                // Cycles run elsewhere meanwhile: what this poller saw missing is stale.
-                self.inner.memory.lock().await.missing.clear();
                 settings.interval / 2
             };
             tokio::select! {
@@ -389,13 +394,12 @@ impl Poller {
         metrics.active = active;
     }
 
-    async fn cycle(
-        &self,
-        memory: &mut Memory,
-        started: Instant,
-    ) -> StoreResult<(CycleReport, Vec<ServerSample>)> {
+    async fn cycle(&self, memory: &mut Memory) -> StoreResult<(CycleReport, Vec<ServerSample>)> {
         let store = &self.inner.store;
         let servers = store.list_servers().await?;
+        // The time the marks of this cycle carry: before the meetings are read, so a meeting read here was
+        // recorded no later than this.
+        let listed_at = wall_ms();
         let meetings_before = store.list_meetings().await?;
         let known: HashSet<String> = servers.iter().map(|s| s.id.clone()).collect();
         let refresh_versions =
@@ -460,8 +464,7 @@ impl Poller {
             &known,
             &reported_by,
             &panicked_ids,
-            started,
-            memory,
+            listed_at,
             &mut report,
         )
         .await?;
@@ -705,30 +708,41 @@ impl Poller {
         });
     }
 
-    /// Refresh the TTL of reported meetings; forget those missing long enough (see the module documentation).
-    #[allow(clippy::too_many_arguments)]
+    /// Refresh the TTL of reported meetings; mark missing ones, forget those missing long enough (see the module
+    /// documentation).
     async fn reconcile_meetings(
         &self,
         meetings_before: Vec<Meeting>,
         known_servers: &HashSet<String>,
         reported_by: &HashMap<String, HashSet<String>>,
         panicked: &HashSet<String>,
-        listed_at: Instant,
-        memory: &mut Memory,
+        listed_at: i64,
         report: &mut CycleReport,
     ) -> StoreResult<()> {
         let store = &self.inner.store;
         let grace = self.ended_grace();
-        let previously_missing = std::mem::take(&mut memory.missing);
+        let grace_ms = duration_ms(grace);
+        let window_ms = duration_ms(self.inner.settings.mark_window(grace));
+        let mut marks = store.missing_meetings().await?;
+        let mut mark = Vec::new();
+        let mut clear = Vec::new();
         // Servers absent from this cycle's list: removed, or added since? Asked once each.
         let mut removed_servers: HashMap<String, bool> = HashMap::new();
         let mut refresh = Vec::new();
         for meeting in meetings_before {
+            let previous = marks.remove(&meeting.id);
             if panicked.contains(&meeting.server_id) {
+                // Forgotten with its server.
+                if previous.is_some() {
+                    clear.push(meeting.id);
+                }
                 continue;
             }
             let missing = match reported_by.get(&meeting.server_id) {
                 Some(ids) if ids.contains(&meeting.id) => {
+                    if previous.is_some() {
+                        clear.push(meeting.id.clone());
+                    }
                     refresh.push(meeting.id);
                     continue;
                 }
@@ -748,27 +762,33 @@ impl Poller {
                 },
             };
             if !missing {
+                // Its server could not be polled: this cycle says nothing about it, the count starts again.
+                if previous.is_some() {
+                    clear.push(meeting.id);
+                }
                 continue;
             }
-            match previously_missing.get(&meeting.id) {
-                Some(since) if listed_at.duration_since(*since) >= grace => {
+            match previous.map(|since| listed_at.saturating_sub(since)) {
+                Some(age) if age >= grace_ms && age <= window_ms => {
                     if store.delete_meeting(&meeting.id).await? {
                         tracing::info!(
                             meeting.id = %meeting.id,
                             server.id = %meeting.server_id,
                             "Meeting has ended"
                         );
-                        report.meetings_removed.push(meeting.id);
+                        report.meetings_removed.push(meeting.id.clone());
                     }
+                    clear.push(meeting.id);
                 }
-                Some(since) => {
-                    memory.missing.insert(meeting.id, *since);
-                }
-                None => {
-                    memory.missing.insert(meeting.id, listed_at);
-                }
+                // Marked recently (or by a cycle that read the meetings after this one): keep counting.
+                Some(age) if age < grace_ms => {}
+                // Not marked, or marked too long ago to mean anything now.
+                _ => mark.push((meeting.id, listed_at)),
             }
         }
+        // Marks of meetings that are gone.
+        clear.extend(marks.into_keys());
+        store.update_missing_meetings(&mark, &clear).await?;
         if !refresh.is_empty() {
             store
                 .refresh_meetings(&refresh, self.inner.settings.meeting_ttl)
@@ -789,6 +809,15 @@ impl Poller {
 /// Whether a server is likely not to answer: offline, or its last poll failed.
 fn is_suspect(server: &Server) -> bool {
     !server.online || server.unhealthy_counter > 0
+}
+
+/// The wall clock in milliseconds since the epoch (the marks are shared between processes).
+fn wall_ms() -> i64 {
+    now_ms()
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn now_ms() -> i64 {

@@ -68,11 +68,16 @@ macro_rules! contract_suite {
             recordings::recordings_updates,
             recordings::recordings_mark_deleted,
             recordings::callback_data,
+            recordings::recordings_reimport_keeps_publish_change,
+            recordings::recordings_update_is_one_transaction,
+            recordings::recordings_import_links_callback_data,
+            recordings::recordings_lock_serialises_changes,
             misc::playback_tokens_one_time,
             misc::playback_tokens_expire,
             misc::leases_exclusive,
             misc::leases_expire,
             misc::health_check,
+            misc::missing_meeting_marks,
         );
     };
     (@cases $make:path; $($module:ident :: $case:ident),* $(,)?) => {
