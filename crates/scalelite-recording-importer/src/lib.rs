@@ -76,6 +76,10 @@ use crate::spool::{SpoolEntry, TarIdentity};
 /// Name of the lease that elects the active importer.
 pub const LEASE_NAME: &str = "importer";
 
+/// The shortest `importer` lease: long enough that a renewal delayed by one slow store operation (bounded at 5 s)
+/// does not let it lapse.
+pub const MIN_LEASE_TTL: Duration = Duration::from_secs(6);
+
 /// Prefix of the scratch directories under `RECORDING_WORK_DIR` (leftovers of a crash are removed on start).
 const SCRATCH_PREFIX: &str = ".scalelite-import-";
 
@@ -104,7 +108,9 @@ pub struct ImportSettings {
     pub store_attempts: u32,
     /// Pause after the first failed store attempt, doubled after each further one (capped at 30 s).
     pub store_backoff: Duration,
-    /// How long the `importer` lease lasts unless renewed (it is renewed well before).
+    /// How long the `importer` lease lasts unless renewed (it is renewed well before): three
+    /// `RECORDING_IMPORT_POLL_INTERVAL`s, at least [`MIN_LEASE_TTL`]. A standby takes over this long after the
+    /// active importer died.
     pub lease_ttl: Duration,
     /// `S3_RECORDING`: upload the files to this bucket instead of placing them in the publish directories.
     /// `from_config` leaves it `None`; the binaries set it from [`S3Bucket::from_config`].
@@ -131,7 +137,7 @@ impl ImportSettings {
             settle_time: Duration::from_secs(2),
             store_attempts: recording.db_connection_retry_count.max(1),
             store_backoff: Duration::from_secs(1),
-            lease_ttl: (recording.recording_import_poll_interval * 3).max(Duration::from_secs(60)),
+            lease_ttl: (recording.recording_import_poll_interval * 3).max(MIN_LEASE_TTL),
             s3: None,
         }
     }
