@@ -546,42 +546,60 @@ async fn write_and_place(
         })
         .await?;
         let metadata: Vec<&FormatMetadata> = formats.iter().map(|f| &f.metadata).collect();
-        let recording = merge_recording(&metadata, stored.as_ref(), settings.policy);
-        let written: Recording =
-            with_store_retries(settings, || ctx.store.upsert_recording(recording.clone())).await?;
-        // The row decides where the files go: a publish/unpublish made since `stored` was read wins over the
-        // merge (the upsert is conditional on the row as it is when it runs).
-        let published = written.published;
-
-        // Files last: the store already says what they are, and a crash from here on is repaired by importing
-        // the archive (still in the spool) again.
         let moves: Vec<(PathBuf, String)> = formats
             .iter()
             .map(|f| (f.dir.clone(), f.metadata.playback.format.clone()))
             .collect();
-        if let Some(bucket) = &settings.s3 {
-            for (dir, format) in &moves {
-                upload::upload_format(bucket, dir, format, record_id, published).await?;
-            }
-        } else {
-            let publish = settings.publish_dir.clone();
-            let unpublish = settings.unpublish_dir.clone();
-            let trash = staged.scratch.path().join("replaced");
-            let id = record_id.clone();
-            blocking(move || {
-                let to = Destinations {
-                    publish: &publish,
-                    unpublish: &unpublish,
-                    trash: &trash,
-                };
-                for (dir, format) in &moves {
-                    place::place_format(dir, format, &id, published, &to)
-                        .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+        let written = match (&settings.s3, stored) {
+            // A re-import on the filesystem: the row stays locked from the write until the files are in place,
+            // so a publish/unpublish call (which moves files under the same lock) runs wholly before or after.
+            (None, Some(_)) => {
+                let (lock, written) = with_store_retries(settings, || async {
+                    let mut lock = ctx.store.lock_recording(record_id).await?;
+                    let recording = merge_recording(&metadata, Some(lock.recording()), settings.policy);
+                    match lock.upsert(&recording).await {
+                        Ok(written) => Ok((lock, written)),
+                        Err(e) => {
+                            lock.release().await;
+                            Err(e)
+                        }
+                    }
+                })
+                .await?;
+                if let Err(e) = place_files(ctx, staged, record_id, &moves, written.published).await {
+                    lock.release().await;
+                    return Err(e);
                 }
-                Ok(())
-            })
-            .await?;
-        }
+                // Should the commit fail, the files are placed but the row is the old one; the archive stays in
+                // the spool and its next import repairs the row.
+                lock.commit().await.map_err(|source| ImportError::Store {
+                    attempts: 1,
+                    source,
+                })?;
+                written
+            }
+            // A first import (no publish call can reach a row that does not exist yet), or S3 (uploads are too
+            // slow to hold a lock over; publishing is not supported there): the row first, then the files.
+            (_, stored) => {
+                let recording = merge_recording(&metadata, stored.as_ref(), settings.policy);
+                let written: Recording =
+                    with_store_retries(settings, || ctx.store.upsert_recording(recording.clone()))
+                        .await?;
+                // Files last: the store already says what they are, and a crash from here on is repaired by
+                // importing the archive (still in the spool) again. The written row decides where they go (the
+                // upsert is conditional on the row as it is when it runs).
+                if let Some(bucket) = &settings.s3 {
+                    for (dir, format) in &moves {
+                        upload::upload_format(bucket, dir, format, record_id, written.published)
+                            .await?;
+                    }
+                } else {
+                    place_files(ctx, staged, record_id, &moves, written.published).await?;
+                }
+                written
+            }
+        };
+        let published = written.published;
 
         let format_names: Vec<String> = formats
             .iter()
@@ -632,6 +650,34 @@ async fn write_and_place(
         }
     }
     Ok(report)
+}
+
+/// Move each unpacked format directory into the publish or unpublish tree (replacing any copy in either).
+async fn place_files(
+    ctx: &ImportContext,
+    staged: &Staged,
+    record_id: &str,
+    moves: &[(PathBuf, String)],
+    published: bool,
+) -> Result<(), ImportError> {
+    let publish = ctx.settings.publish_dir.clone();
+    let unpublish = ctx.settings.unpublish_dir.clone();
+    let trash = staged.scratch.path().join("replaced");
+    let id = record_id.to_owned();
+    let moves = moves.to_vec();
+    blocking(move || {
+        let to = Destinations {
+            publish: &publish,
+            unpublish: &unpublish,
+            trash: &trash,
+        };
+        for (dir, format) in &moves {
+            place::place_format(dir, format, &id, published, &to)
+                .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Move a rejected archive to `failed/` and log why, once.
@@ -938,9 +984,15 @@ impl<'a> Lease<'a> {
                 result = &mut import => return Some(result),
                 _ = renew.tick() => {
                     // The import in hand is finished even if the lease slipped away: stopping half-way is worse.
+                    // The renewal is bounded: the import is not polled meanwhile, and on the embedded store it may
+                    // hold the only write connection (a recording lock) that the renewal waits for.
                     self.renewed = None;
-                    if let Ok(false) = self.keep().await {
-                        tracing::warn!("the importer lease was taken over during an import");
+                    match tokio::time::timeout(self.renewal_period(), self.keep()).await {
+                        Ok(Ok(false)) => {
+                            tracing::warn!("the importer lease was taken over during an import");
+                        }
+                        Ok(_) => {}
+                        Err(_) => tracing::debug!("the importer lease renewal is waiting; trying again later"),
                     }
                 }
             }

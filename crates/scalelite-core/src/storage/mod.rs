@@ -325,6 +325,25 @@ impl RecordingLock {
         }
     }
 
+    /// The importer's conditional upsert (as `RecordingStore::upsert_recording`, callback link included) inside
+    /// the lock's transaction; nothing is visible to others until `commit`. Returns the row as written.
+    pub async fn upsert(&mut self, recording: &Recording) -> StoreResult<Recording> {
+        let stored = match &mut self.tx {
+            LockTx::Embedded(tx) => tx.upsert(recording).await?,
+            LockTx::Production(tx) => tx.upsert(recording).await?,
+        };
+        self.recording = stored.clone();
+        Ok(stored)
+    }
+
+    /// Commit what was written through the lock and release it.
+    pub async fn commit(self) -> StoreResult<()> {
+        match self.tx {
+            LockTx::Embedded(tx) => tx.commit().await,
+            LockTx::Production(tx) => tx.commit().await,
+        }
+    }
+
     /// Give the lock up without changing anything.
     pub async fn release(self) {
         match self.tx {

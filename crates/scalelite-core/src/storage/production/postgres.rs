@@ -330,6 +330,24 @@ impl RecordingTx {
         .await
     }
 
+    pub(crate) async fn upsert(&mut self, recording: &Recording) -> StoreResult<Recording> {
+        let op = "upsert locked recording";
+        match tokio::time::timeout(self.op_timeout, upsert_recording(&mut self.tx, recording)).await {
+            Ok(Ok(stored)) => Ok(stored),
+            Ok(Err(PgOpError::Store(e))) => Err(e),
+            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            Err(_) => Err(StoreError::Backend(format!(
+                "postgres {op}: no answer within {:?}",
+                self.op_timeout
+            ))),
+        }
+    }
+
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        self.finish("commit recording lock", |_| Box::pin(async { Ok(()) }))
+            .await
+    }
+
     pub(crate) async fn release(self) {
         if let Err(e) = self.tx.rollback().await {
             tracing::warn!(error.message = %e, "could not roll back a recording lock");

@@ -20,101 +20,9 @@ const RECORDING_COLUMNS: &str = "r.id, r.record_id, r.meeting_id, r.name, r.publ
 impl RecordingStore for SqliteStore {
     async fn upsert_recording(&self, recording: Recording) -> StoreResult<Recording> {
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            // Conditional on the stored row (see `RecordingStore::upsert_recording`): once published or
-            // unpublished through the API, the stored flag wins and the import never resets it.
-            "INSERT INTO recordings (record_id, meeting_id, name, published, participants, state, starttime, \
-             endtime, deleted_at, protected, publish_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (record_id) DO UPDATE SET meeting_id = excluded.meeting_id, name = excluded.name, \
-             published = CASE WHEN recordings.publish_updated THEN recordings.published \
-                 ELSE excluded.published END, \
-             participants = excluded.participants, \
-             state = CASE WHEN recordings.publish_updated AND excluded.state IN ('published', 'unpublished') \
-                 THEN CASE WHEN recordings.published THEN 'published' ELSE 'unpublished' END \
-                 ELSE excluded.state END, \
-             starttime = excluded.starttime, endtime = excluded.endtime, deleted_at = excluded.deleted_at, \
-             protected = excluded.protected, \
-             publish_updated = recordings.publish_updated OR excluded.publish_updated \
-             RETURNING id",
-        )
-        .bind(&recording.record_id)
-        .bind(&recording.meeting_id)
-        .bind(&recording.name)
-        .bind(recording.published)
-        .bind(recording.participants)
-        .bind(&recording.state)
-        .bind(to_ms(recording.starttime))
-        .bind(to_ms(recording.endtime))
-        .bind(to_ms(recording.deleted_at))
-        .bind(recording.protected)
-        .bind(recording.publish_updated)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-
-        for (key, value) in &recording.metadata {
-            sqlx::query(
-                "INSERT INTO metadata (recording_id, key, value) VALUES (?, ?, ?) \
-                 ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(id)
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-
-        for format in &recording.playback_formats {
-            let format_id: i64 = sqlx::query_scalar(
-                "INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
-                 VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (recording_id, format) DO UPDATE SET url = excluded.url, \
-                 length = excluded.length, processing_time = excluded.processing_time \
-                 RETURNING id",
-            )
-            .bind(id)
-            .bind(&format.format)
-            .bind(&format.url)
-            .bind(format.length)
-            .bind(format.processing_time)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-            sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = ?")
-                .bind(format_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            for thumbnail in &format.thumbnails {
-                sqlx::query(
-                    "INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(format_id)
-                .bind(thumbnail.width)
-                .bind(thumbnail.height)
-                .bind(&thumbnail.alt)
-                .bind(&thumbnail.url)
-                .bind(thumbnail.sequence)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            }
-        }
-
-        // The original's importer links the meeting's callback data to the recording it imported.
-        sqlx::query("UPDATE callback_data SET recording_id = ?, updated_at = ? WHERE meeting_id = ?")
-            .bind(id)
-            .bind(now_ms())
-            .bind(&recording.meeting_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-
-        let stored = load_one(&mut tx, &recording.record_id).await?;
+        let stored = upsert_in(&mut tx, &recording).await?;
         tx.commit().await.map_err(backend)?;
-        stored.ok_or_else(|| recording_not_found(&recording.record_id))
+        Ok(stored)
     }
 
     async fn get_recording(&self, record_id: &str) -> StoreResult<Recording> {
@@ -272,6 +180,14 @@ impl RecordingTx {
         self.tx.commit().await.map_err(backend)
     }
 
+    pub(crate) async fn upsert(&mut self, recording: &Recording) -> StoreResult<Recording> {
+        upsert_in(&mut self.tx, recording).await
+    }
+
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await.map_err(backend)
+    }
+
     pub(crate) async fn release(self) {
         if let Err(e) = self.tx.rollback().await {
             tracing::warn!(error.message = %e, "could not roll back a recording lock");
@@ -329,6 +245,106 @@ async fn mark_deleted(conn: &mut SqliteConnection, record_id: &str) -> StoreResu
             .map_err(backend)?;
     }
     Ok(())
+}
+
+/// The importer's conditional upsert (see `RecordingStore::upsert_recording`) on `conn`, inside the caller's
+/// transaction.
+async fn upsert_in(conn: &mut SqliteConnection, recording: &Recording) -> StoreResult<Recording> {
+    let id: i64 = sqlx::query_scalar(
+        // Conditional on the stored row (see `RecordingStore::upsert_recording`): once published or
+        // unpublished through the API, the stored flag wins and the import never resets it.
+        "INSERT INTO recordings (record_id, meeting_id, name, published, participants, state, starttime, \
+         endtime, deleted_at, protected, publish_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (record_id) DO UPDATE SET meeting_id = excluded.meeting_id, name = excluded.name, \
+         published = CASE WHEN recordings.publish_updated THEN recordings.published \
+             ELSE excluded.published END, \
+         participants = excluded.participants, \
+         state = CASE WHEN recordings.publish_updated AND excluded.state IN ('published', 'unpublished') \
+             THEN CASE WHEN recordings.published THEN 'published' ELSE 'unpublished' END \
+             ELSE excluded.state END, \
+         starttime = excluded.starttime, endtime = excluded.endtime, deleted_at = excluded.deleted_at, \
+         protected = excluded.protected, \
+         publish_updated = recordings.publish_updated OR excluded.publish_updated \
+         RETURNING id",
+    )
+    .bind(&recording.record_id)
+    .bind(&recording.meeting_id)
+    .bind(&recording.name)
+    .bind(recording.published)
+    .bind(recording.participants)
+    .bind(&recording.state)
+    .bind(to_ms(recording.starttime))
+    .bind(to_ms(recording.endtime))
+    .bind(to_ms(recording.deleted_at))
+    .bind(recording.protected)
+    .bind(recording.publish_updated)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend)?;
+
+    for (key, value) in &recording.metadata {
+        sqlx::query(
+            "INSERT INTO metadata (recording_id, key, value) VALUES (?, ?, ?) \
+             ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(id)
+        .bind(key)
+        .bind(value)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+
+    for format in &recording.playback_formats {
+        let format_id: i64 = sqlx::query_scalar(
+            "INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (recording_id, format) DO UPDATE SET url = excluded.url, \
+             length = excluded.length, processing_time = excluded.processing_time \
+             RETURNING id",
+        )
+        .bind(id)
+        .bind(&format.format)
+        .bind(&format.url)
+        .bind(format.length)
+        .bind(format.processing_time)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+        sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = ?")
+            .bind(format_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        for thumbnail in &format.thumbnails {
+            sqlx::query(
+                "INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(format_id)
+            .bind(thumbnail.width)
+            .bind(thumbnail.height)
+            .bind(&thumbnail.alt)
+            .bind(&thumbnail.url)
+            .bind(thumbnail.sequence)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        }
+    }
+
+    // The original's importer links the meeting's callback data to the recording it imported.
+    sqlx::query("UPDATE callback_data SET recording_id = ?, updated_at = ? WHERE meeting_id = ?")
+        .bind(id)
+        .bind(now_ms())
+        .bind(&recording.meeting_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+
+    load_one(conn, &recording.record_id)
+        .await?
+        .ok_or_else(|| recording_not_found(&recording.record_id))
 }
 
 /// Upsert `upserts` and delete `deletes` on every recording of `record_ids`.
