@@ -24,7 +24,6 @@ use scalelite_core::domain::{Recording, RecordingFilter};
 use scalelite_core::s3::{S3Bucket, S3Error, recording_prefix};
 use scalelite_core::storage::{MiscStore, RecordingStore};
 
-
 use crate::error::{ApiError, Result, xml_response};
 use crate::playback::encode_segment;
 use crate::request::BbbRequest;

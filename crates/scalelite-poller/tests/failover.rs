@@ -16,11 +16,7 @@ const ACTIVE: &str = "this poller holds the lease and is active";
 const WITHIN: Duration = Duration::from_secs(30);
 
 fn spawn_poller(env: &[(String, String)]) -> Service {
-    Service::spawn(
-        Path::new(env!("CARGO_BIN_EXE_scalelite-poller")),
-        &[],
-        env,
-    )
+    Service::spawn(Path::new(env!("CARGO_BIN_EXE_scalelite-poller")), &[], env)
 }
 
 async fn add_fake(store: &scalelite_core::storage::store::Store, id: &str) -> FakeServer {
@@ -86,13 +82,18 @@ async fn the_standby_takes_over_when_the_active_poller_is_killed() {
     };
     // The active one polls: the server comes online with its statistics.
     assert!(
-        eventually(|| async { store.store.get_server("bbb-1").await.unwrap().stats.users == 3 }).await,
+        eventually(|| async { store.store.get_server("bbb-1").await.unwrap().stats.users == 3 })
+            .await,
         "the active poller polls:\n{}",
         active.log()
     );
     // Several cycles later, the standby still has not polled.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!standby.log().contains(ACTIVE), "both pollers active:\n{}", standby.log());
+    assert!(
+        !standby.log().contains(ACTIVE),
+        "both pollers active:\n{}",
+        standby.log()
+    );
 
     active.kill();
     assert!(
@@ -111,7 +112,8 @@ async fn the_standby_takes_over_when_the_active_poller_is_killed() {
         })
         .unwrap();
     assert!(
-        eventually(|| async { store.store.get_server("bbb-2").await.unwrap().stats.users == 5 }).await,
+        eventually(|| async { store.store.get_server("bbb-2").await.unwrap().stats.users == 5 })
+            .await,
         "the new active poller polls:\n{}",
         standby.log()
     );

@@ -556,7 +556,8 @@ async fn write_and_place(
             (None, Some(_)) => {
                 let (lock, written) = with_store_retries(settings, || async {
                     let mut lock = ctx.store.lock_recording(record_id).await?;
-                    let recording = merge_recording(&metadata, Some(lock.recording()), settings.policy);
+                    let recording =
+                        merge_recording(&metadata, Some(lock.recording()), settings.policy);
                     match lock.upsert(&recording).await {
                         Ok(written) => Ok((lock, written)),
                         Err(e) => {
@@ -566,7 +567,8 @@ async fn write_and_place(
                     }
                 })
                 .await?;
-                if let Err(e) = place_files(ctx, staged, record_id, &moves, written.published).await {
+                if let Err(e) = place_files(ctx, staged, record_id, &moves, written.published).await
+                {
                     lock.release().await;
                     return Err(e);
                 }

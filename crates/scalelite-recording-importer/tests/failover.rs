@@ -88,7 +88,8 @@ async fn a_killed_importer_leaves_the_archive_to_the_standby_which_imports_it_on
         standby.log()
     );
 
-    let mut recording = FixtureRecording::new("failover-meeting", 1_714_557_600_000).with_format("presentation");
+    let mut recording =
+        FixtureRecording::new("failover-meeting", 1_714_557_600_000).with_format("presentation");
     let files: Vec<(String, Vec<u8>)> = (0..FILES)
         .map(|n| (format!("video/part-{n}.webm"), vec![n as u8; FILE_SIZE]))
         .collect();
@@ -99,18 +100,30 @@ async fn a_killed_importer_leaves_the_archive_to_the_standby_which_imports_it_on
     // Kill the active importer as soon as it starts unpacking (its scratch directory appears).
     let deadline = tokio::time::Instant::now() + WITHIN;
     loop {
-        let unpacking = entries(&dir("work"))
-            .iter()
-            .any(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".scalelite-import-")));
+        let unpacking = entries(&dir("work")).iter().any(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".scalelite-import-"))
+        });
         if unpacking {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the import never started:\n{}", active.log());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the import never started:\n{}",
+            active.log()
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     active.kill();
-    assert!(tar.exists(), "the import finished before the kill; the archive is too small to test this");
-    assert!(!active.log().contains("Imported recording"), "{}", active.log());
+    assert!(
+        tar.exists(),
+        "the import finished before the kill; the archive is too small to test this"
+    );
+    assert!(
+        !active.log().contains("Imported recording"),
+        "{}",
+        active.log()
+    );
 
     assert!(
         standby.wait_for_log(ACTIVE, WITHIN).await,
@@ -119,7 +132,11 @@ async fn a_killed_importer_leaves_the_archive_to_the_standby_which_imports_it_on
     );
     let deadline = tokio::time::Instant::now() + WITHIN;
     while tar.exists() {
-        assert!(tokio::time::Instant::now() < deadline, "the standby never imported:\n{}", standby.log());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the standby never imported:\n{}",
+            standby.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -132,18 +149,44 @@ async fn a_killed_importer_leaves_the_archive_to_the_standby_which_imports_it_on
     let rows = store.store.find_recordings(&filter).await.unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].meeting_id, "failover-meeting");
-    assert_eq!(standby.log().matches("Imported recording").count(), 1, "{}", standby.log());
+    assert_eq!(
+        standby.log().matches("Imported recording").count(),
+        1,
+        "{}",
+        standby.log()
+    );
     // Every file complete, in the published tree only; nothing half-placed.
     let placed = dir("published").join("presentation").join(&record_id);
     for (name, data) in &files {
         let bytes = std::fs::read(placed.join(name)).unwrap();
-        assert!(bytes.len() == data.len() && bytes == *data, "{name} is incomplete");
+        assert!(
+            bytes.len() == data.len() && bytes == *data,
+            "{name} is incomplete"
+        );
     }
     assert!(placed.join("metadata.xml").is_file());
-    assert_eq!(tree(&dir("published")).iter().filter(|p| p.contains(".importing")).count(), 0);
-    assert!(tree(&dir("unpublished")).is_empty(), "{:?}", tree(&dir("unpublished")));
+    assert_eq!(
+        tree(&dir("published"))
+            .iter()
+            .filter(|p| p.contains(".importing"))
+            .count(),
+        0
+    );
+    assert!(
+        tree(&dir("unpublished")).is_empty(),
+        "{:?}",
+        tree(&dir("unpublished"))
+    );
     // The spool is empty, nothing was rejected, and the dead importer's scratch directory was cleaned up.
-    assert!(entries(&dir("spool")).is_empty(), "{:?}", entries(&dir("spool")));
+    assert!(
+        entries(&dir("spool")).is_empty(),
+        "{:?}",
+        entries(&dir("spool"))
+    );
     assert!(entries(&dir("failed")).is_empty());
-    assert!(entries(&dir("work")).is_empty(), "{:?}", entries(&dir("work")));
+    assert!(
+        entries(&dir("work")).is_empty(),
+        "{:?}",
+        entries(&dir("work"))
+    );
 }

@@ -69,7 +69,8 @@ impl World {
     async fn new(backend: Backend) -> World {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut settings = ImportSettings::under(dir.path());
-        let (published, unpublished) = (settings.publish_dir.clone(), settings.unpublish_dir.clone());
+        let (published, unpublished) =
+            (settings.publish_dir.clone(), settings.unpublish_dir.clone());
         let (p, u) = (published.clone(), unpublished.clone());
         let mut app = TestApp::spawn_with(backend, move |s| {
             s.recording_publish_dir = p;
@@ -146,14 +147,19 @@ impl<'w> Case<'w> {
                 let xml = app
                     .call(
                         "create",
-                        &format!("meetingID={}&name=x&attendeePW=ap&moderatorPW=mp", self.meeting_ids[m]),
+                        &format!(
+                            "meetingID={}&name=x&attendeePW=ap&moderatorPW=mp",
+                            self.meeting_ids[m]
+                        ),
                     )
                     .await;
                 prop_assert_eq!(xml.returncode(), "SUCCESS");
             }
             Op::Join(m) => {
                 let id = &self.meeting_ids[m];
-                let response = app.get("join", &format!("meetingID={id}&fullName=x&password=mp")).await;
+                let response = app
+                    .get("join", &format!("meetingID={id}&fullName=x&password=mp"))
+                    .await;
                 match app.store.get_meeting(id).await {
                     Ok(meeting) => {
                         prop_assert_eq!(response.status().as_u16(), 302);
@@ -173,8 +179,11 @@ impl<'w> Case<'w> {
                 }
             }
             Op::End(m) => {
-                app.call("end", &format!("meetingID={}&password=mp", self.meeting_ids[m]))
-                    .await;
+                app.call(
+                    "end",
+                    &format!("meetingID={}&password=mp", self.meeting_ids[m]),
+                )
+                .await;
             }
             Op::Poll => {
                 self.world.poller.poll_once().await.expect("poll cycle");
@@ -206,7 +215,9 @@ impl<'w> Case<'w> {
     }
 
     async fn import(&self, m: usize) -> Result<(), TestCaseError> {
-        let tar = self.recordings[m].write_tar(&self.world.spool).expect("write archive");
+        let tar = self.recordings[m]
+            .write_tar(&self.world.spool)
+            .expect("write archive");
         match import_one(&self.world.importer, &tar).await {
             Ok(ImportOutcome::Imported(_)) => Ok(()),
             other => Err(TestCaseError::fail(format!("import failed: {other:?}"))),
@@ -219,7 +230,10 @@ impl<'w> Case<'w> {
         let xml = self
             .world
             .app
-            .call("publishRecordings", &format!("recordID={rid}&publish={publish}"))
+            .call(
+                "publishRecordings",
+                &format!("recordID={rid}&publish={publish}"),
+            )
             .await;
         xml.returncode() == "SUCCESS"
     }
@@ -233,18 +247,31 @@ impl<'w> Case<'w> {
                 .collect();
             prop_assert!(running_on.len() <= 1, "{id} runs on servers {running_on:?}");
             if let (Some(&n), Ok(meeting)) = (running_on.first(), app.store.get_meeting(id).await) {
-                prop_assert_eq!(server_index(&meeting.server_id), n, "the store points elsewhere for {}", id);
+                prop_assert_eq!(
+                    server_index(&meeting.server_id),
+                    n,
+                    "the store points elsewhere for {}",
+                    id
+                );
             }
             // The recording follows the last publish call.
             let Some(published) = self.models[m].published else {
                 continue;
             };
             let rid = &self.recordings[m].record_id;
-            let row = app.store.get_recording(rid).await.expect("the imported recording");
+            let row = app
+                .store
+                .get_recording(rid)
+                .await
+                .expect("the imported recording");
             prop_assert_eq!(row.published, published, "stored flag of {}", rid);
             prop_assert_eq!(
                 row.state.as_deref(),
-                Some(if published { "published" } else { "unpublished" })
+                Some(if published {
+                    "published"
+                } else {
+                    "unpublished"
+                })
             );
             let in_published = has_files(&self.world.published, rid);
             let in_unpublished = has_files(&self.world.unpublished, rid);
@@ -261,11 +288,17 @@ impl<'w> Case<'w> {
 }
 
 fn has_files(root: &Path, record_id: &str) -> bool {
-    root.join("presentation").join(record_id).join("metadata.xml").is_file()
+    root.join("presentation")
+        .join(record_id)
+        .join("metadata.xml")
+        .is_file()
 }
 
 fn server_index(server_id: &str) -> usize {
-    server_id.trim_start_matches('s').parse().expect("server id s<n>")
+    server_id
+        .trim_start_matches('s')
+        .parse()
+        .expect("server id s<n>")
 }
 
 fn run_property(backend: Backend, cases: u32) {

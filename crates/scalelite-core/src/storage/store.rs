@@ -241,7 +241,11 @@ impl MiscStore for Store {
     async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
         delegate!(self.missing_meetings())
     }
-    async fn update_missing_meetings(&self, mark: &[(String, i64)], clear: &[String]) -> StoreResult<()> {
+    async fn update_missing_meetings(
+        &self,
+        mark: &[(String, i64)],
+        clear: &[String],
+    ) -> StoreResult<()> {
         delegate!(self.update_missing_meetings(mark, clear))
     }
     async fn health_check(&self) -> StoreResult<()> {

@@ -332,7 +332,8 @@ impl RecordingTx {
 
     pub(crate) async fn upsert(&mut self, recording: &Recording) -> StoreResult<Recording> {
         let op = "upsert locked recording";
-        match tokio::time::timeout(self.op_timeout, upsert_recording(&mut self.tx, recording)).await {
+        match tokio::time::timeout(self.op_timeout, upsert_recording(&mut self.tx, recording)).await
+        {
             Ok(Ok(stored)) => Ok(stored),
             Ok(Err(PgOpError::Store(e))) => Err(e),
             Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),

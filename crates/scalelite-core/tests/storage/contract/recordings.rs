@@ -558,8 +558,15 @@ pub async fn recordings_reimport_keeps_publish_change<S: Store>(s: &S) {
         .unwrap();
     assert!(!written.published, "the unpublish was reverted");
     assert_eq!(written.state.as_deref(), Some("unpublished"));
-    assert!(written.publish_updated, "an import never resets publish_updated");
-    assert_eq!(written.name.as_deref(), Some("Renamed"), "the rest is imported");
+    assert!(
+        written.publish_updated,
+        "an import never resets publish_updated"
+    );
+    assert_eq!(
+        written.name.as_deref(),
+        Some("Renamed"),
+        "the rest is imported"
+    );
     assert_eq!(s.get_recording("r1").await.unwrap(), written);
 
     // A state outside published/unpublished is taken; the flag still stays.
@@ -624,7 +631,10 @@ pub async fn recordings_update_is_one_transaction<S: Store>(s: &S) {
         .unwrap();
     let r2 = s.get_recording("r2").await.unwrap();
     assert!(r2.protected);
-    assert_eq!(sorted_meta(&r2), meta(&[("gl-listed", "false"), ("k", "v")]));
+    assert_eq!(
+        sorted_meta(&r2),
+        meta(&[("gl-listed", "false"), ("k", "v")])
+    );
 
     // Interleaved: every write pairs an odd `round` with protect = true. Readers lock the row, so each sees one
     // committed state; two separate writes would show a round without its protect flag.
@@ -652,7 +662,11 @@ pub async fn recordings_update_is_one_transaction<S: Store>(s: &S) {
         lock.release().await;
         if let Some((_, round)) = r.metadata.iter().find(|(k, _)| k == "round") {
             let round: u32 = round.parse().unwrap();
-            assert_eq!(r.protected, round % 2 == 1, "metadata and protect apart: {r:?}");
+            assert_eq!(
+                r.protected,
+                round % 2 == 1,
+                "metadata and protect apart: {r:?}"
+            );
             seen += 1;
         }
         tokio::task::yield_now().await;
@@ -692,14 +706,26 @@ pub async fn recordings_import_links_callback_data<S: Store>(s: &S) {
     s.upsert_recording(recording("r2", "m1", Some("published"), 2))
         .await
         .unwrap();
-    let second = s.get_callback_data("m1").await.unwrap().unwrap().recording_id;
-    assert!(second.is_some_and(|id| id != first), "{second:?} after {first}");
+    let second = s
+        .get_callback_data("m1")
+        .await
+        .unwrap()
+        .unwrap()
+        .recording_id;
+    assert!(
+        second.is_some_and(|id| id != first),
+        "{second:?} after {first}"
+    );
     // Re-importing the first links it again.
     s.upsert_recording(recording("r1", "m1", Some("published"), 1))
         .await
         .unwrap();
     assert_eq!(
-        s.get_callback_data("m1").await.unwrap().unwrap().recording_id,
+        s.get_callback_data("m1")
+            .await
+            .unwrap()
+            .unwrap()
+            .recording_id,
         Some(first)
     );
 }
@@ -730,10 +756,16 @@ pub async fn recordings_lock_serialises_changes<S: Store>(s: &S) {
     };
     // While the first lock is held, the second cannot have read the row.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(rx.try_recv().is_err(), "a second lock was granted while the first was held");
+    assert!(
+        rx.try_recv().is_err(),
+        "a second lock was granted while the first was held"
+    );
     first.set_published(false).await.unwrap();
     let seen = second.await.unwrap();
-    assert!(!seen.published, "the second locker read the row before the first committed");
+    assert!(
+        !seen.published,
+        "the second locker read the row before the first committed"
+    );
     assert_eq!(seen.state.as_deref(), Some("unpublished"));
     let now = s.get_recording("r1").await.unwrap();
     assert!(now.published && now.publish_updated);
