@@ -399,7 +399,8 @@ impl Poller {
         let servers = store.list_servers().await?;
         // The time the marks of this cycle carry: before the meetings are read, so a meeting read here was
         // recorded no later than this.
-        let listed_at = wall_ms();
+        // Wall-clock time, not `Instant`: the marks are shared between processes.
+        let listed_at = now_ms();
         let meetings_before = store.list_meetings().await?;
         let known: HashSet<String> = servers.iter().map(|s| s.id.clone()).collect();
         let refresh_versions =
@@ -809,11 +810,6 @@ impl Poller {
 /// Whether a server is likely not to answer: offline, or its last poll failed.
 fn is_suspect(server: &Server) -> bool {
     !server.online || server.unhealthy_counter > 0
-}
-
-/// The wall clock in milliseconds since the epoch (the marks are shared between processes).
-fn wall_ms() -> i64 {
-    now_ms()
 }
 
 fn duration_ms(d: Duration) -> i64 {

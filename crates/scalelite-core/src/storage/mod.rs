@@ -224,7 +224,8 @@ pub trait RecordingStore: Send + Sync {
     -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// Small shared state: one-time playback tokens, leases for single-active daemons, health.
+/// Small shared state: one-time playback tokens, leases for single-active daemons, the poller's missing-meeting
+/// marks, health.
 pub trait MiscStore: Send + Sync {
     /// Store a one-time protected-recording token for `ttl`.
     fn put_playback_token(
