@@ -60,6 +60,12 @@ pub struct SecretsArgs {
     /// no authentication.
     #[arg(long, env = "FSAPI_PASSWORD", hide_env_values = true, value_parser = parse::secret())]
     pub fsapi_password: Option<Secret>,
+
+    /// Serve `/fsapi` without authentication when FSAPI_PASSWORD is set but empty (or no password can be derived).
+    /// Without it such a configuration refuses every `/fsapi` request.
+    #[arg(long, env = "FSAPI_AUTH_DISABLED", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub fsapi_auth_disabled: bool,
 }
 
 impl SecretsArgs {
@@ -111,6 +117,11 @@ pub struct BbbClientArgs {
     /// offline use a tenth of it, clamped.
     #[arg(long, env = "RESPONSE_TIMEOUT", default_value = "10", value_parser = parse::seconds_f64())]
     pub response_timeout: Duration,
+
+    /// Largest answer read from a BBB server, in bytes; a longer answer counts as no answer (the server is
+    /// unreachable). Large enough for getMeetings of a busy server.
+    #[arg(long, env = "BBB_MAX_RESPONSE_SIZE", default_value = "16777216", value_parser = parse::whole_number())]
+    pub bbb_max_response_size: u64,
 }
 
 /// Meetings: create/join parameter rewriting, durations, voice bridges.
@@ -289,6 +300,19 @@ pub struct RecordingArgs {
     /// Importer: attempts at reaching the database before an import is given up for this pass.
     #[arg(long, env = "DB_CONNECTION_RETRY_COUNT", default_value = "3", value_parser = parse::count())]
     pub db_connection_retry_count: u32,
+
+    /// Importer: most entries (files and directories) an archive may hold; a larger one goes to `failed/`.
+    #[arg(long, env = "RECORDING_IMPORT_MAX_ENTRIES", default_value = "100000", value_parser = parse::whole_number())]
+    pub recording_import_max_entries: u64,
+
+    /// Importer: most bytes an archive may unpack to, all files together; a larger one goes to `failed/`.
+    #[arg(long, env = "RECORDING_IMPORT_MAX_SIZE", default_value = "21474836480", value_parser = parse::whole_number())]
+    pub recording_import_max_size: u64,
+
+    /// Importer: largest single file an archive may hold, in bytes; a larger one goes to `failed/`.
+    #[arg(long, env = "RECORDING_IMPORT_MAX_FILE_SIZE", default_value = "8589934592",
+          value_parser = parse::whole_number())]
+    pub recording_import_max_file_size: u64,
 
     /// Recordings live in S3 (S3_BUCKET_NAME) instead of the publish directory.
     #[arg(long, env = "S3_RECORDING", action = ArgAction::Set, default_value = "false",
@@ -472,6 +496,38 @@ pub struct HttpArgs {
     /// precedence over PORT.
     #[arg(long, env = "BIND", value_parser = parse::bind_address(), default_value = "", hide_default_value = true)]
     pub bind: std::option::Option<SocketAddr>,
+
+    /// Seconds a client may take to send a request's line and headers, from the connection's start or from its
+    /// first byte on a kept-alive connection (fractions allowed). Past it the connection is closed.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT", default_value = "10", value_parser = parse::positive_seconds_f64())]
+    pub http_header_timeout: Duration,
+
+    /// Seconds a client may take to send a request's whole body (fractions allowed). Past it the request fails
+    /// and the connection is closed.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT", default_value = "60", value_parser = parse::positive_seconds_f64())]
+    pub http_body_timeout: Duration,
+
+    /// Seconds an idle kept-alive connection stays open waiting for the next request (fractions allowed).
+    #[arg(long, env = "HTTP_KEEPALIVE_TIMEOUT", default_value = "75", value_parser = parse::positive_seconds_f64())]
+    pub http_keepalive_timeout: Duration,
+
+    /// Largest request body of create and insertDocument (pre-uploaded presentations), in bytes. A longer body is
+    /// refused before it is read.
+    #[arg(long, env = "MAX_REQUEST_BODY_SIZE", default_value = "33554432", value_parser = parse::whole_number())]
+    pub max_request_body_size: u64,
+
+    /// Largest request body of every other route, in bytes.
+    #[arg(long, env = "MAX_SMALL_BODY_SIZE", default_value = "65536", value_parser = parse::whole_number())]
+    pub max_small_body_size: u64,
+
+    /// Requests handled at once; one more is answered 503 at once (BBB `FAILED` on the API).
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value = "1024", value_parser = parse::positive_count())]
+    pub max_concurrent_requests: u32,
+
+    /// Also serve `GET /metrics` on the API's own port. Off: metrics only on METRICS_BIND.
+    #[arg(long, env = "METRICS_PUBLIC", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub metrics_public: bool,
 }
 
 impl HttpArgs {
@@ -484,11 +540,11 @@ impl HttpArgs {
     }
 }
 
-/// The metrics listener of the standalone poller and importer (the API serves `/metrics` on its own port).
+/// The metrics listener: a separate `HOST:PORT` serving `GET /metrics` (API, poller, importer).
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct MetricsArgs {
     /// Address (`HOST:PORT`, e.g. `127.0.0.1:9100`) of a listener serving Prometheus metrics at `GET /metrics`.
-    /// Unset: no listener.
+    /// Unset: no listener (the API then serves none unless METRICS_PUBLIC is on).
     #[arg(long, env = "METRICS_BIND", value_parser = parse::bind_address(), default_value = "",
           hide_default_value = true)]
     pub metrics_bind: std::option::Option<SocketAddr>,

@@ -261,11 +261,17 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("FSAPI_PASSWORD", "pw", |a| {
         a.secrets.fsapi_password == Some(Secret::new("pw"))
     }),
+    ("FSAPI_AUTH_DISABLED", "true", |a| {
+        a.secrets.fsapi_auth_disabled
+    }),
     ("CONNECT_TIMEOUT", "0.5", |a| {
         a.bbb.connect_timeout == Duration::from_millis(500)
     }),
     ("RESPONSE_TIMEOUT", "2.25", |a| {
         a.bbb.response_timeout == Duration::from_millis(2250)
+    }),
+    ("BBB_MAX_RESPONSE_SIZE", "1024", |a| {
+        a.bbb.bbb_max_response_size == 1024
     }),
     ("MAX_MEETING_DURATION", "90", |a| {
         a.meeting.max_meeting_duration == mins(90)
@@ -366,6 +372,15 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("DB_CONNECTION_RETRY_COUNT", "9", |a| {
         a.recording.db_connection_retry_count == 9
     }),
+    ("RECORDING_IMPORT_MAX_ENTRIES", "10", |a| {
+        a.recording.recording_import_max_entries == 10
+    }),
+    ("RECORDING_IMPORT_MAX_SIZE", "1000", |a| {
+        a.recording.recording_import_max_size == 1000
+    }),
+    ("RECORDING_IMPORT_MAX_FILE_SIZE", "100", |a| {
+        a.recording.recording_import_max_file_size == 100
+    }),
     ("S3_RECORDING", "true", |a| a.recording.s3_recording),
     ("S3_BUCKET_NAME", "bucket", |a| {
         a.recording.s3_bucket_name.as_deref() == Some("bucket")
@@ -417,6 +432,25 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("METRICS_BIND", "127.0.0.1:9100", |a| {
         a.metrics.metrics_bind == Some("127.0.0.1:9100".parse().unwrap())
     }),
+    ("HTTP_HEADER_TIMEOUT", "1.5", |a| {
+        a.http.http_header_timeout == Duration::from_millis(1500)
+    }),
+    ("HTTP_BODY_TIMEOUT", "2", |a| {
+        a.http.http_body_timeout == secs(2)
+    }),
+    ("HTTP_KEEPALIVE_TIMEOUT", "3", |a| {
+        a.http.http_keepalive_timeout == secs(3)
+    }),
+    ("MAX_REQUEST_BODY_SIZE", "1000", |a| {
+        a.http.max_request_body_size == 1000
+    }),
+    ("MAX_SMALL_BODY_SIZE", "100", |a| {
+        a.http.max_small_body_size == 100
+    }),
+    ("MAX_CONCURRENT_REQUESTS", "4", |a| {
+        a.http.max_concurrent_requests == 4
+    }),
+    ("METRICS_PUBLIC", "yes", |a| a.http.metrics_public),
     ("SHUTDOWN_GRACE_PERIOD", "1.5", |a| {
         a.shutdown.shutdown_grace_period == Duration::from_millis(1500)
     }),
