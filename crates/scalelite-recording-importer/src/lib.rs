@@ -17,7 +17,11 @@
 //!   archive's other formats are imported, as in the original.
 //! - **The store** (unreachable, timing out): a few attempts with growing pauses, then the archive stays in the
 //!   spool and is tried again on a later pass.
-//! - **This machine** (disk full, permissions): the archive stays in the spool and is tried again later.
+//! - **The archive is too big** (more entries, bytes or bytes in one file than [`ArchiveLimits`] allow, or sparse
+//!   files): like any archive at fault, it goes to `failed/` with the reason.
+//! - **This machine** (disk full, permissions): the archive stays in the spool and is tried again later; the
+//!   daemon pauses every import for [`ImportSettings::io_backoff`], doubled after each further failure (at most
+//!   [`MAX_IO_BACKOFF`]), so a full disk is not hammered.
 //! - **A crash**: the store is written before any file is moved and the archive is removed last, so the archive is
 //!   still in the spool and its next import completes the job; scratch directories are removed on the next start.
 //!
@@ -61,7 +65,7 @@ use scalelite_core::storage::{MiscStore, RecordingStore, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::archive::{ExtractError, Extracted, extract};
+pub use crate::archive::{ArchiveLimits, ExtractError, Extracted, WriteFault, extract};
 pub use crate::callbacks::{CallbackSettings, jwt_algorithm};
 pub use crate::metadata::{
     FormatMetadata, MetadataError, PublishPolicy, merge_recording, parse_metadata, path_and_query,
@@ -72,6 +76,9 @@ use crate::callbacks::{CallbackJob, CallbackQueue};
 use crate::metrics::Metrics;
 use crate::place::{Destinations, FoundFormat};
 use crate::spool::{SpoolEntry, TarIdentity};
+
+/// The longest pause after repeated failures of this machine (full disk, ...).
+pub const MAX_IO_BACKOFF: Duration = Duration::from_secs(600);
 
 /// Name of the lease that elects the active importer.
 pub const LEASE_NAME: &str = "importer";
@@ -112,6 +119,11 @@ pub struct ImportSettings {
     /// `RECORDING_IMPORT_POLL_INTERVAL`s, at least [`MIN_LEASE_TTL`]. A standby takes over this long after the
     /// active importer died.
     pub lease_ttl: Duration,
+    /// `RECORDING_IMPORT_MAX_ENTRIES`, `RECORDING_IMPORT_MAX_SIZE`, `RECORDING_IMPORT_MAX_FILE_SIZE`.
+    pub limits: ArchiveLimits,
+    /// Pause of the daemon's imports after this machine failed one (full disk, ...), doubled after each further
+    /// failure up to [`MAX_IO_BACKOFF`]; a successful import resets it.
+    pub io_backoff: Duration,
     /// `S3_RECORDING`: upload the files to this bucket instead of placing them in the publish directories.
     /// `from_config` leaves it `None`; the binaries set it from [`S3Bucket::from_config`].
     pub s3: Option<S3Bucket>,
@@ -138,6 +150,12 @@ impl ImportSettings {
             store_attempts: recording.db_connection_retry_count.max(1),
             store_backoff: Duration::from_secs(1),
             lease_ttl: (recording.recording_import_poll_interval * 3).max(MIN_LEASE_TTL),
+            limits: ArchiveLimits {
+                max_entries: recording.recording_import_max_entries,
+                max_total_bytes: recording.recording_import_max_size,
+                max_file_bytes: recording.recording_import_max_file_size,
+            },
+            io_backoff: Duration::from_secs(10),
             s3: None,
         }
     }
@@ -158,6 +176,8 @@ impl ImportSettings {
             store_attempts: 3,
             store_backoff: Duration::from_millis(50),
             lease_ttl: Duration::from_secs(60),
+            limits: ArchiveLimits::default(),
+            io_backoff: Duration::from_millis(200),
             s3: None,
         }
     }
@@ -179,6 +199,7 @@ pub struct ImportContext {
     settings: Arc<ImportSettings>,
     metrics: Arc<Metrics>,
     callbacks: Option<CallbackQueue>,
+    write_fault: Option<WriteFault>,
 }
 
 impl fmt::Debug for ImportContext {
@@ -199,7 +220,16 @@ impl ImportContext {
             settings: Arc::new(settings),
             metrics: Arc::default(),
             callbacks: None,
+            write_fault: None,
         }
+    }
+
+    /// Call `fault` before every file an import unpacks and every format it places; its error stands for that
+    /// write's error. A seam for tests: a full disk cannot be made on demand.
+    #[must_use]
+    pub fn with_write_fault(mut self, fault: WriteFault) -> Self {
+        self.write_fault = Some(fault);
+        self
     }
 
     /// Send recording-ready callbacks after each import, from a background task tracked by `shutdown`. Once
@@ -372,7 +402,8 @@ pub async fn import_one(ctx: &ImportContext, tar: &Path) -> Result<ImportOutcome
     }
     let settings = ctx.settings.clone();
     let tar_path = tar.to_path_buf();
-    let staged = match blocking(move || stage(&settings, &tar_path)).await {
+    let fault = ctx.write_fault.clone();
+    let staged = match blocking(move || stage(&settings, &tar_path, fault.as_ref())).await {
         Err(e) => {
             ctx.metrics.error();
             return Err(e);
@@ -420,7 +451,11 @@ enum Staging {
 }
 
 /// Unpack and read the metadata (blocking).
-fn stage(settings: &ImportSettings, tar: &Path) -> Result<Staging, ImportError> {
+fn stage(
+    settings: &ImportSettings,
+    tar: &Path,
+    fault: Option<&WriteFault>,
+) -> Result<Staging, ImportError> {
     let identity = TarIdentity::of(tar)
         .map_err(|e| ImportError::io(format!("cannot read {}", tar.display()), e))?;
     if !settings.work_dir.is_dir() {
@@ -444,7 +479,7 @@ fn stage(settings: &ImportSettings, tar: &Path) -> Result<Staging, ImportError> 
     std::fs::create_dir(&root)
         .map_err(|e| ImportError::io(format!("cannot create {}", root.display()), e))?;
 
-    let extracted = match archive::extract(tar, &root) {
+    let extracted = match archive::extract(tar, &root, &settings.limits, fault) {
         Ok(extracted) => extracted,
         Err(ExtractError::Io { context, source }) => {
             return Err(ImportError::Io { context, source });
@@ -667,6 +702,7 @@ async fn place_files(
     let trash = staged.scratch.path().join("replaced");
     let id = record_id.to_owned();
     let moves = moves.to_vec();
+    let fault = ctx.write_fault.clone();
     blocking(move || {
         let to = Destinations {
             publish: &publish,
@@ -674,6 +710,10 @@ async fn place_files(
             trash: &trash,
         };
         for (dir, format) in &moves {
+            if let Some(fault) = &fault {
+                fault(dir)
+                    .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+            }
             place::place_format(dir, format, &id, published, &to)
                 .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
         }
@@ -808,6 +848,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
     let mut lease = Lease::new(&ctx, &holder);
     let mut active = false;
     let mut skipped: HashSet<TarIdentity> = HashSet::new();
+    let mut backoff = IoBackoff::default();
     tracing::info!(spool = %settings.spool_dir.display(), "recording importer started");
 
     while !shutdown.is_cancelled() {
@@ -822,7 +863,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
                         remove_scratch_leftovers(&settings.work_dir).await;
                     }
                     // Wake up in time to renew the lease even when nothing arrives.
-                    pass(&ctx, &mut lease, &shutdown, &mut skipped)
+                    pass(&ctx, &mut lease, &shutdown, &mut skipped, &mut backoff)
                         .await
                         .min(lease.renewal_period())
                 }
@@ -865,8 +906,14 @@ async fn pass(
     lease: &mut Lease<'_>,
     shutdown: &CancellationToken,
     skipped: &mut HashSet<TarIdentity>,
+    backoff: &mut IoBackoff,
 ) -> Duration {
     let settings = &ctx.settings;
+    // After a failure of this machine, not even a look at the spool until the pause is over: file events (the
+    // failed import itself reads the archive) would otherwise turn the retry into a hot loop.
+    if let Some(rest) = backoff.remaining() {
+        return rest;
+    }
     let mut wait = settings.poll_interval;
     let spool_dir = settings.spool_dir.clone();
     let entries = match blocking(move || {
@@ -905,7 +952,7 @@ async fn pass(
             }
         };
         match outcome {
-            Ok(ImportOutcome::Imported(_)) => {}
+            Ok(ImportOutcome::Imported(_)) => backoff.succeeded(),
             Ok(ImportOutcome::Rejected { moved_to: None, .. }) => {
                 skipped.insert(entry.identity.clone());
             }
@@ -920,11 +967,57 @@ async fn pass(
                 tracing::debug!(archive = %entry.path.display(), "archive gone before it could be imported");
             }
             Err(e) => {
-                tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}; it stays in the spool");
+                // This machine failed (disk full, permissions, S3): the next archives would fail the same way.
+                let pause = backoff.failed(settings.io_backoff);
+                let disk_full =
+                    matches!(&e, ImportError::Io { source, .. } if is_disk_full(source));
+                tracing::error!(
+                    archive = %entry.path.display(),
+                    disk_full,
+                    "Failed to import recording: {e}; it stays in the spool and imports pause for {pause:?}"
+                );
+                return pause;
             }
         }
     }
     wait
+}
+
+/// The daemon's pause after this machine failed an import: from `io_backoff`, doubled after each further failure
+/// up to [`MAX_IO_BACKOFF`], cleared by a successful import.
+#[derive(Debug, Default)]
+struct IoBackoff {
+    until: Option<tokio::time::Instant>,
+    next: Duration,
+}
+
+impl IoBackoff {
+    /// Time left in the current pause, if one is running.
+    fn remaining(&self) -> Option<Duration> {
+        self.until
+            .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
+            .filter(|rest| !rest.is_zero())
+    }
+
+    /// Start a pause after a failure; returns its length.
+    fn failed(&mut self, base: Duration) -> Duration {
+        let pause = if self.next.is_zero() { base } else { self.next };
+        let pause = pause.min(MAX_IO_BACKOFF);
+        self.next = pause.saturating_mul(2).min(MAX_IO_BACKOFF);
+        self.until = Some(tokio::time::Instant::now() + pause);
+        pause
+    }
+
+    fn succeeded(&mut self) {
+        *self = IoBackoff::default();
+    }
+}
+
+/// A full disk or an exhausted quota (ENOSPC, EDQUOT).
+fn is_disk_full(error: &io::Error) -> bool {
+    error.kind() == ErrorKind::StorageFull
+        || error.kind() == ErrorKind::QuotaExceeded
+        || matches!(error.raw_os_error(), Some(28 | 122))
 }
 
 /// The importer lease as this process holds it: renewed when a third of its time has passed, not before every
