@@ -205,3 +205,6 @@ fn describe(error: &reqwest::Error) -> String {
         format!("{kind}: {cause}")
     }
 }
+
+#[cfg(test)]
+mod tests;

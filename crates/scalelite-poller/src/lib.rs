@@ -65,7 +65,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::load::{LoadRules, compute_load, compute_stats};
+use crate::load::{LoadRules, compute_load, compute_stats, scaled_load};
 use crate::metrics::{PollerMetrics, ServerSample};
 
 /// Name of the lease that elects the active poller.
@@ -593,8 +593,10 @@ impl Poller {
             store.reset_counters(&server.id, true, true).await?;
             patch.online = Some(true);
         }
-        let load = compute_load(&answer.meetings, settings.load_rules(), now_ms())
-            * server.load_multiplier;
+        let load = scaled_load(
+            compute_load(&answer.meetings, settings.load_rules(), now_ms()),
+            server.load_multiplier,
+        );
         match server.state {
             ServerState::Disabled => {}
             ServerState::Cordoned if load == 0.0 => {
