@@ -56,7 +56,7 @@ pub async fn serve_metrics(
 ) -> std::io::Result<()> {
     let limits = connection_limits(&state);
     let app = routes::metrics_router(state);
-    server::run(listener, app, limits, shutdown, Duration::ZERO).await
+    server::run(listener, app, limits, shutdown, Duration::from_secs(1)).await
 }
 
 fn connection_limits(state: &AppState) -> server::ConnectionLimits {

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
@@ -71,13 +71,7 @@ fn refuse(path: &str, error: ApiError, status: StatusCode, text: &'static str) -
     if path.starts_with("/bigbluebutton/api") {
         return error.into_response();
     }
-    let mut response = (status, text).into_response();
-    if status == StatusCode::REQUEST_TIMEOUT {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
+    (status, text).into_response()
 }
 
 /// The middleware: concurrency cap, Content-Length check, then the handler with a bounded, timed body.

@@ -109,3 +109,32 @@ fn a_skipped_format_is_a_warning_and_the_rest_imports() {
         lines[0]
     );
 }
+
+#[test]
+fn the_pause_after_a_machine_failure_doubles_up_to_the_cap_and_resets() {
+    use std::time::Duration;
+
+    use crate::{IoBackoff, MAX_IO_BACKOFF};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut backoff = IoBackoff::default();
+        assert_eq!(backoff.remaining(), None);
+        let base = Duration::from_secs(10);
+        let pauses: Vec<Duration> = (0..8).map(|_| backoff.failed(base)).collect();
+        let secs: Vec<u64> = pauses.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [10, 20, 40, 80, 160, 320, 600, 600]);
+        assert_eq!(MAX_IO_BACKOFF, Duration::from_secs(600));
+        assert!(
+            backoff
+                .remaining()
+                .is_some_and(|rest| rest <= MAX_IO_BACKOFF)
+        );
+        backoff.succeeded();
+        assert_eq!(backoff.remaining(), None);
+        assert_eq!(backoff.failed(base), base);
+    });
+}
