@@ -228,7 +228,10 @@ fn check_timestamp(state: &AppState, action: &str, query: &Params) -> Result<(),
     if fresh {
         Ok(())
     } else {
-        tracing::debug!(action, "admin API call without a timestamp inside ADMIN_API_MAX_AGE");
+        tracing::debug!(
+            action,
+            "admin API call without a timestamp inside ADMIN_API_MAX_AGE"
+        );
         Err(ApiError::Checksum.into_response())
     }
 }

@@ -274,9 +274,16 @@ fn split_checksum_known_cases() {
         ("checksum", "", Some("")),
         // Only the parameter named exactly `checksum` goes; names that merely end in it stay.
         ("xchecksum=abc123", "xchecksum=abc123", None),
-        ("guestchecksum=abc123=true&meetingID=m&checksum=abc123",
-         "guestchecksum=abc123=true&meetingID=m", Some("abc123")),
-        ("a=checksum=abc123&checksum=abc123", "a=checksum=abc123", Some("abc123")),
+        (
+            "guestchecksum=abc123=true&meetingID=m&checksum=abc123",
+            "guestchecksum=abc123=true&meetingID=m",
+            Some("abc123"),
+        ),
+        (
+            "a=checksum=abc123&checksum=abc123",
+            "a=checksum=abc123",
+            Some("abc123"),
+        ),
         ("Checksum=abc123", "Checksum=abc123", None),
         ("a=1", "a=1", None),
         ("", "", None),
@@ -299,7 +306,9 @@ fn a_parameter_ending_in_checksum_is_covered_and_cannot_hide_a_signed_one() {
     let signed = "guest=true&meetingID=m&fullName=A&password=ap";
     let checksum = sha256(&format!("join{signed}{SECRET}"));
     assert!(verify("join", Some(&format!("{signed}&checksum={checksum}")), None).is_ok());
-    let forged = format!("guestchecksum={checksum}=true&meetingID=m&fullName=A&password=ap&checksum={checksum}");
+    let forged = format!(
+        "guestchecksum={checksum}=true&meetingID=m&fullName=A&password=ap&checksum={checksum}"
+    );
     assert!(matches!(
         verify("join", Some(&forged), None),
         Err(RequestError::Checksum(ChecksumError::Mismatch { .. }))

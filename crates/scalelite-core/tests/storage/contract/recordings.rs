@@ -502,26 +502,70 @@ pub async fn recordings_mark_deleted<S: Store>(s: &S) {
 }
 
 pub async fn callback_data<S: Store>(s: &S) {
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), None);
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), None);
     let data = CallbackData {
         meeting_id: "m1".to_owned(),
         recording_id: None,
         recording_ready_url: Some("https://lms.example.com/ready?x=1".to_owned()),
         analytics_callback_url: None,
+        ..CallbackData::default()
     };
     s.put_callback_data(data.clone()).await.unwrap();
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(data));
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), Some(data));
 
     let replaced = CallbackData {
         meeting_id: "m1".to_owned(),
         recording_id: Some(12),
         recording_ready_url: None,
         analytics_callback_url: Some("https://lms.example.com/analytics".to_owned()),
+        ..CallbackData::default()
     };
     s.put_callback_data(replaced.clone()).await.unwrap();
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(replaced));
-    assert_eq!(s.get_callback_data("M1").await.unwrap(), None);
-    assert_eq!(s.get_callback_data("m2").await.unwrap(), None);
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(replaced.clone())
+    );
+    assert_eq!(s.get_callback_data(None, "M1").await.unwrap(), None);
+    assert_eq!(s.get_callback_data(None, "m2").await.unwrap(), None);
+
+    // Keyed by tenant too: two tenants with the same meetingID never see each other's URLs.
+    assert_eq!(s.get_callback_data(Some("t1"), "m1").await.unwrap(), None);
+    let t1 = CallbackData {
+        meeting_id: "m1".to_owned(),
+        tenant_id: Some("t1".to_owned()),
+        server_id: Some("bbb-1".to_owned()),
+        analytics_callback_url: Some("https://t1.example.com/analytics".to_owned()),
+        ..CallbackData::default()
+    };
+    let t2 = CallbackData {
+        tenant_id: Some("t2".to_owned()),
+        server_id: Some("bbb-2".to_owned()),
+        analytics_callback_url: Some("https://t2.example.com/analytics".to_owned()),
+        ..t1.clone()
+    };
+    s.put_callback_data(t1.clone()).await.unwrap();
+    s.put_callback_data(t2.clone()).await.unwrap();
+    assert_eq!(
+        s.get_callback_data(Some("t1"), "m1").await.unwrap(),
+        Some(t1.clone())
+    );
+    assert_eq!(
+        s.get_callback_data(Some("t2"), "m1").await.unwrap(),
+        Some(t2)
+    );
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(replaced)
+    );
+    let cleared = CallbackData {
+        analytics_callback_url: None,
+        ..t1
+    };
+    s.put_callback_data(cleared.clone()).await.unwrap();
+    assert_eq!(
+        s.get_callback_data(Some("t1"), "m1").await.unwrap(),
+        Some(cleared)
+    );
 }
 
 /// A re-import never reverts a publish/unpublish: the upsert decides on the row as it is when it runs, so an
