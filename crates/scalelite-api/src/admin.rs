@@ -133,11 +133,11 @@ async fn admit(
         return Err(ApiError::UnsupportedContentType.into_response());
     }
     let raw_query = parts.uri.query().unwrap_or_default();
-    check_signature(state, action, raw_query, &body)?;
+    check_signature(state, action, raw_query, &body).map_err(IntoResponse::into_response)?;
     let query = Params::parse(raw_query)
         .map_err(|e| ApiError::InvalidParameters(e.to_string()).into_response())?;
-    check_timestamp(state, action, &query)?;
-    let body = json_object(&body)?;
+    check_timestamp(state, action, &query).map_err(IntoResponse::into_response)?;
+    let body = json_object(&body).map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
     if tenants && !state.settings.multitenancy {
         return Err(json_response(
             StatusCode::PRECONDITION_FAILED,
@@ -155,7 +155,7 @@ fn check_signature(
     action: &str,
     raw_query: &str,
     body: &[u8],
-) -> Result<(), Response> {
+) -> Result<(), ApiError> {
     let settings = &state.settings;
     let secrets: &[Secret] = match &settings.admin_secret {
         Some(secret) => std::slice::from_ref(secret),
@@ -200,7 +200,7 @@ fn check_signature(
         }
     }
     tracing::debug!(action, reason = %why, "admin API checksum rejected");
-    Err(ApiError::Checksum.into_response())
+    Err(ApiError::Checksum)
 }
 
 /// `checksum` at the top level of a JSON body (the legacy form only).
@@ -213,7 +213,7 @@ fn body_checksum(body: &[u8]) -> Option<String> {
 
 /// `ADMIN_API_MAX_AGE`: the signed `timestamp` (Unix seconds) must be within the window around now. Answered like
 /// a bad checksum: a replayed or undated call is an unsigned one.
-fn check_timestamp(state: &AppState, action: &str, query: &Params) -> Result<(), Response> {
+fn check_timestamp(state: &AppState, action: &str, query: &Params) -> Result<(), ApiError> {
     let window = state.settings.admin_max_age.as_secs();
     if window == 0 {
         return Ok(());
@@ -232,25 +232,19 @@ fn check_timestamp(state: &AppState, action: &str, query: &Params) -> Result<(),
             action,
             "admin API call without a timestamp inside ADMIN_API_MAX_AGE"
         );
-        Err(ApiError::Checksum.into_response())
+        Err(ApiError::Checksum)
     }
 }
 
-/// The JSON body as an object (empty when there is no body), or the 400 the original answers.
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, Response> {
+/// The JSON body as an object (empty when there is no body), or the message of the 400 answer.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, String> {
     if body.is_empty() {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "the JSON body must be an object",
-        )),
-        Err(e) => Err(error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid JSON body: {e}"),
-        )),
+        Ok(_) => Err("the JSON body must be an object".to_owned()),
+        Err(e) => Err(format!("invalid JSON body: {e}")),
     }
 }
 
