@@ -690,17 +690,29 @@ async fn upsert_recording(c: &mut PgConnection, r: &Recording) -> PgResult<Recor
             .await?;
         }
     }
-    // The original's importer links the meeting's (first) callback data row to the recording it imported. The
-    // column is an `integer`: a row id beyond it is left unlinked rather than failing the import.
-    sqlx::query(
-        "UPDATE callback_data SET recording_id = $2::integer, updated_at = (now() AT TIME ZONE 'UTC') \
-         WHERE id = (SELECT id FROM callback_data WHERE meeting_id = $1 ORDER BY id LIMIT 1) \
-         AND $2 <= 2147483647",
-    )
-    .bind(&r.meeting_id)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    // The original's importer links the meeting's (first) callback data row to the recording it imported: here the
+    // first row the recording's tenant left (the original's rows belong to no tenant). The column is an `integer`:
+    // a row id beyond it is left unlinked rather than failing the import.
+    let tenant = r
+        .metadata
+        .iter()
+        .find(|(key, value)| key == "tenant-id" && !value.is_empty())
+        .map(|(_, value)| value.clone());
+    let row = callback_rows(&mut tx, &r.meeting_id)
+        .await?
+        .into_iter()
+        .find(|(_, _, attrs)| attrs.tenant_id == tenant)
+        .map(|(row, _, _)| row);
+    if let Some(row) = row {
+        sqlx::query(
+            "UPDATE callback_data SET recording_id = $2::integer, updated_at = (now() AT TIME ZONE 'UTC') \
+             WHERE id = $1 AND $2 <= 2147483647",
+        )
+        .bind(row)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
     let stored = get_recording(&mut tx, &r.record_id).await?;
     tx.commit().await?;
     Ok(stored)

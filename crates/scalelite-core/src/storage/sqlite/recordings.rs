@@ -342,11 +342,15 @@ async fn upsert_in(conn: &mut SqliteConnection, recording: &Recording) -> StoreR
         }
     }
 
-    // The original's importer links the meeting's callback data to the recording it imported.
-    sqlx::query("UPDATE callback_data SET recording_id = ?, updated_at = ? WHERE meeting_id = ?")
-        .bind(id)
-        .bind(now_ms())
-        .bind(&recording.meeting_id)
+    // The original's importer links the meeting's callback data to the recording it imported: here the callback
+    // data the recording's tenant left.
+    sqlx::query(
+        "UPDATE callback_data SET recording_id = ?, updated_at = ? WHERE meeting_id = ? AND tenant_id = ?",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .bind(&recording.meeting_id)
+    .bind(recording_tenant(recording).unwrap_or_default())
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -598,4 +602,13 @@ fn recording_from_row(row: &SqliteRow) -> StoreResult<(i64, Recording)> {
         playback_formats: Vec::new(),
     };
     Ok((row.try_get("id").map_err(backend)?, recording))
+}
+
+/// The recording's `tenant-id` metadata, when set.
+fn recording_tenant(recording: &Recording) -> Option<&str> {
+    recording
+        .metadata
+        .iter()
+        .find(|(key, value)| key == "tenant-id" && !value.is_empty())
+        .map(|(_, value)| value.as_str())
 }

@@ -725,19 +725,29 @@ pub async fn recordings_import_links_callback_data<S: Store>(s: &S) {
         recording_id: None,
         recording_ready_url: Some("https://lms.example.com/ready".to_owned()),
         analytics_callback_url: Some("https://lms.example.com/analytics".to_owned()),
+        ..CallbackData::default()
     };
     s.put_callback_data(data.clone()).await.unwrap();
+    // Another tenant's row of the same meetingID is left alone by a tenant-less recording.
+    let other = CallbackData {
+        tenant_id: Some("t9".to_owned()),
+        ..data.clone()
+    };
+    s.put_callback_data(other.clone()).await.unwrap();
     // Another meeting's recording, and a meeting without callback data: nothing linked, nothing created.
     s.upsert_recording(recording("r0", "m0", Some("published"), 0))
         .await
         .unwrap();
-    assert_eq!(s.get_callback_data("m0").await.unwrap(), None);
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(data.clone()));
+    assert_eq!(s.get_callback_data(None, "m0").await.unwrap(), None);
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(data.clone())
+    );
 
     s.upsert_recording(recording("r1", "m1", Some("published"), 1))
         .await
         .unwrap();
-    let linked = s.get_callback_data("m1").await.unwrap().unwrap();
+    let linked = s.get_callback_data(None, "m1").await.unwrap().unwrap();
     let first = linked.recording_id.expect("the import links the recording");
     assert_eq!(
         linked,
@@ -751,7 +761,7 @@ pub async fn recordings_import_links_callback_data<S: Store>(s: &S) {
         .await
         .unwrap();
     let second = s
-        .get_callback_data("m1")
+        .get_callback_data(None, "m1")
         .await
         .unwrap()
         .unwrap()
@@ -765,12 +775,17 @@ pub async fn recordings_import_links_callback_data<S: Store>(s: &S) {
         .await
         .unwrap();
     assert_eq!(
-        s.get_callback_data("m1")
+        s.get_callback_data(None, "m1")
             .await
             .unwrap()
             .unwrap()
             .recording_id,
         Some(first)
+    );
+    assert_eq!(
+        s.get_callback_data(Some("t9"), "m1").await.unwrap(),
+        Some(other),
+        "another tenant's row is not linked"
     );
 }
 
