@@ -211,13 +211,29 @@ pub async fn get_meetings(state: &AppState, req: BbbRequest) -> Result<Response>
     Ok(ok_xml(&xml::meetings(meetings)))
 }
 
-/// Everything the client sent except what is never forwarded and the configured exclusions.
+/// Everything the client sent except what is never forwarded and the configured exclusions, `meta_` names
+/// lower-cased ([`canonical_name`]) so an exclusion applies whatever case the client chose.
 fn pass_through(params: &Params, exclude: &[String]) -> Params {
     params
         .iter()
-        .filter(|(name, _)| !NEVER_FORWARDED.contains(name) && !exclude.iter().any(|e| e == name))
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .map(|(name, value)| (canonical_name(name), value))
+        .filter(|(name, _)| {
+            !NEVER_FORWARDED.contains(&name.as_str())
+                && !exclude.iter().any(|e| canonical_name(e) == *name)
+        })
+        .map(|(name, value)| (name, value.to_owned()))
         .collect()
+}
+
+/// A parameter name as BBB understands it: BBB stores `meta_<key>` as metadata `<key>` lower-cased, so
+/// `meta_Analytics-Callback-Url` and `meta_analytics-callback-url` are the same metadata to it. Every `meta_` name
+/// the balancer compares (callback URLs, exclusions, the forced tenant id, defaults and overrides) is lower-cased
+/// first; forwarding the lower-cased name changes nothing for BBB. Other names are case-sensitive, as in BBB.
+fn canonical_name(name: &str) -> String {
+    match name.strip_prefix("meta_") {
+        Some(key) => format!("meta_{}", key.to_ascii_lowercase()),
+        None => name.to_owned(),
+    }
 }
 
 /// Ruby's `Hash#merge`: `base`'s order, values replaced by `other`'s, `other`'s new keys appended.
@@ -230,7 +246,10 @@ fn merge(base: &Params, other: &Params) -> Params {
 }
 
 fn params_of(pairs: &[(String, String)]) -> Params {
-    pairs.iter().cloned().collect()
+    pairs
+        .iter()
+        .map(|(name, value)| (canonical_name(name), value.clone()))
+        .collect()
 }
 
 /// Tenant settings split into (defaults, overrides).
@@ -243,7 +262,7 @@ async fn tenant_settings(state: &AppState, tenant: Option<&Tenant>) -> Result<(P
         settings.into_iter().partition(|s| s.override_value);
     let to_params = |list: Vec<TenantSetting>| {
         list.into_iter()
-            .map(|s| (s.param, s.value))
+            .map(|s| (canonical_name(&s.param), s.value))
             .collect::<Params>()
     };
     Ok((to_params(defaults), to_params(overrides)))
@@ -557,7 +576,8 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
     let cd = params_of(&settings.default_create_params);
     let co = params_of(&settings.override_create_params);
 
-    let tag_value = first_non_blank(SERVER_TAG, &[&to, &co, &req.params, &td, &cd]);
+    let client = pass_through(&req.params, &[]);
+    let tag_value = first_non_blank(SERVER_TAG, &[&to, &co, &client, &td, &cd]);
     let tags = TagRequest::parse(tag_value.as_deref());
     let mut base = pass_through(&req.params, &settings.create_exclude_params);
     if let Some(tag) = &tag_value {
@@ -689,7 +709,7 @@ async fn create_params(
             params.set("meta_secret-lrs-payload", payload);
         }
     }
-    capture_callbacks(state, req, &mut params).await?;
+    capture_callbacks(state, req, &placement.server.id, &mut params).await?;
     Ok(augment(
         &params,
         &without(cd, SERVER_TAG),
@@ -699,25 +719,45 @@ async fn create_params(
     ))
 }
 
-/// Recording-ready and analytics callback URLs are kept by Scalelite (bbb-api.md 8.5 step 9).
-async fn capture_callbacks(state: &AppState, req: &BbbRequest, params: &mut Params) -> Result<()> {
+/// Recording-ready and analytics callback URLs are kept by Scalelite, keyed by meetingID and tenant, with the
+/// server the meeting is created on (analytics relayed for the meeting must be signed with its secret). Names are
+/// already lower-cased ([`canonical_name`]), so `meta_Analytics-Callback-Url` is captured like the lower-case
+/// name. A create without them clears what an earlier create of the same meetingID left.
+async fn capture_callbacks(
+    state: &AppState,
+    req: &BbbRequest,
+    server_id: &str,
+    params: &mut Params,
+) -> Result<()> {
     let Some(id) = req.params.get("meetingID").map(str::to_owned) else {
         return Ok(());
     };
+    let tenant_id = req.tenant.as_ref().map(|t| t.id.clone());
     let analytics = params.get("meta_analytics-callback-url").map(str::to_owned);
     let ready = params
         .get("meta_bn-recording-ready-url")
         .or_else(|| params.get("meta_bbb-recording-ready-url"))
         .map(str::to_owned);
     if analytics.is_none() && ready.is_none() {
+        let stale = state
+            .store
+            .get_callback_data(tenant_id.as_deref(), &id)
+            .await?
+            .is_some_and(|d| d.analytics_callback_url.is_some() || d.recording_ready_url.is_some());
+        if stale {
+            state
+                .store
+                .put_callback_data(CallbackData {
+                    meeting_id: id,
+                    tenant_id,
+                    server_id: Some(server_id.to_owned()),
+                    ..CallbackData::default()
+                })
+                .await?;
+        }
         return Ok(());
     }
-    let mut data = CallbackData {
-        meeting_id: id,
-        ..CallbackData::default()
-    };
-    if let Some(url) = analytics {
-        data.analytics_callback_url = Some(url);
+    if analytics.is_some() {
         let host = state.settings.url_host.as_deref().unwrap_or("localhost");
         let host = match &req.tenant {
             Some(t) => format!("{}.{host}", t.name),
@@ -727,10 +767,8 @@ async fn capture_callbacks(state: &AppState, req: &BbbRequest, params: &mut Para
             "meta_analytics-callback-url",
             format!("https://{host}/bigbluebutton/api/analytics_callback"),
         );
-    } else if let Some(existing) = state.store.get_callback_data(&data.meeting_id).await? {
-        data.analytics_callback_url = existing.analytics_callback_url;
     }
-    if let Some(url) = ready {
+    if ready.is_some() {
         for key in [
             "meta_bbb-recording-ready-url",
             "meta_canvas-recording-ready-url",
@@ -738,9 +776,18 @@ async fn capture_callbacks(state: &AppState, req: &BbbRequest, params: &mut Para
         ] {
             params.remove(key);
         }
-        data.recording_ready_url = Some(url);
     }
-    state.store.put_callback_data(data).await?;
+    state
+        .store
+        .put_callback_data(CallbackData {
+            meeting_id: id,
+            tenant_id,
+            server_id: Some(server_id.to_owned()),
+            recording_id: None,
+            recording_ready_url: ready,
+            analytics_callback_url: analytics,
+        })
+        .await?;
     Ok(())
 }
 

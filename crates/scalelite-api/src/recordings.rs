@@ -424,6 +424,11 @@ impl MetadataChanges {
             let Some(key) = meta_key(name) else {
                 continue;
             };
+            // The tenant a recording belongs to is the balancer's, set at create: `meta_Tenant-Id` would otherwise
+            // hand a recording to another tenant, or to none.
+            if key == TENANT_ID_KEY {
+                continue;
+            }
             if value.trim().is_empty() {
                 if !changes.deletes.contains(&key) {
                     changes.deletes.push(key);
@@ -441,6 +446,9 @@ impl MetadataChanges {
         self.upserts.is_empty() && self.deletes.is_empty()
     }
 }
+
+/// The metadata key naming a recording's tenant.
+const TENANT_ID_KEY: &str = "tenant-id";
 
 /// The metadata key of a `meta_<key>` parameter: the name without its `meta_` prefix, lower-cased. The same rule
 /// for updateRecordings (the original's) and getRecordings (DECISIONS.md: meta keys are matched consistently; the

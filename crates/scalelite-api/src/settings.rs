@@ -16,6 +16,12 @@ pub struct Settings {
     pub lb_secrets: Vec<Secret>,
     /// `LOADBALANCER_CHECKSUM_ALGORITHM`.
     pub checksum_algorithms: AllowedAlgorithms,
+    /// `ADMIN_API_SECRET`: when set, the only secret the admin API accepts (else `lb_secrets`).
+    pub admin_secret: Option<Secret>,
+    /// `ADMIN_API_LEGACY_CHECKSUM`: also accept the admin checksum that does not cover the body.
+    pub admin_legacy_checksum: bool,
+    /// `ADMIN_API_MAX_AGE`: admin calls need a signed `timestamp` this close to now; zero = off.
+    pub admin_max_age: Duration,
     /// `MULTITENANCY_ENABLED`.
     pub multitenancy: bool,
     /// `URL_HOST`: host allow-list and analytics callback rewrite.
@@ -103,6 +109,9 @@ impl Default for Settings {
         Self {
             lb_secrets: Vec::new(),
             checksum_algorithms: AllowedAlgorithms::default(),
+            admin_secret: None,
+            admin_legacy_checksum: false,
+            admin_max_age: Duration::ZERO,
             multitenancy: false,
             url_host: None,
             build_number: None,
@@ -170,6 +179,9 @@ impl Settings {
         Self {
             lb_secrets: secrets.lb_secrets(),
             checksum_algorithms: secrets.checksum_algorithms(),
+            admin_secret: secrets.admin_api_secret.clone(),
+            admin_legacy_checksum: secrets.admin_api_legacy_checksum,
+            admin_max_age: secrets.admin_api_max_age,
             multitenancy: secrets.multitenancy_enabled,
             url_host: secrets.url_host.clone(),
             build_number: misc.build_number.clone(),

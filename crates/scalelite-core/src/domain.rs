@@ -246,10 +246,16 @@ pub struct TenantSetting {
     pub override_value: bool,
 }
 
-/// Callback URLs captured at create, keyed by the client's meetingID.
+/// Callback URLs captured at create, keyed by the client's meetingID and the tenant (`None` without
+/// multitenancy), so two tenants using the same meetingID never see each other's URLs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallbackData {
     pub meeting_id: String,
+    /// The tenant that created the meeting; part of the key.
+    pub tenant_id: Option<String>,
+    /// The server the meeting was created on: analytics callbacks for the meeting must carry a token signed with
+    /// its secret.
+    pub server_id: Option<String>,
     pub recording_id: Option<i64>,
     pub recording_ready_url: Option<String>,
     pub analytics_callback_url: Option<String>,

@@ -286,7 +286,7 @@ both_backends! {
             param(&params, "meta_analytics-callback-url"),
             Some("https://localhost/bigbluebutton/api/analytics_callback")
         );
-        let data = app.store.get_callback_data("cb").await.unwrap().unwrap();
+        let data = app.store.get_callback_data(None, "cb").await.unwrap().unwrap();
         assert_eq!(data.recording_ready_url.as_deref(), Some("https://a.example/ready"));
         assert_eq!(data.analytics_callback_url.as_deref(), Some("https://a.example/analytics"));
     }

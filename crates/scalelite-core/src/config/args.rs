@@ -66,6 +66,23 @@ pub struct SecretsArgs {
     #[arg(long, env = "FSAPI_AUTH_DISABLED", action = ArgAction::Set, default_value = "false",
           value_parser = parse::bool())]
     pub fsapi_auth_disabled: bool,
+
+    /// Secret of the admin REST API (`/scalelite/api/*`). Set: the only secret accepted there, so front-ends holding
+    /// LOADBALANCER_SECRET cannot manage the pool. Unset: the LB secrets (ours).
+    #[arg(long, env = "ADMIN_API_SECRET", hide_env_values = true, value_parser = parse::optional_secret(),
+          default_value = "", hide_default_value = true)]
+    pub admin_api_secret: std::option::Option<Secret>,
+
+    /// Also accept the original's admin checksum, which covers the action and the query but not the JSON body,
+    /// with a warning per request that uses it (ours).
+    #[arg(long, env = "ADMIN_API_LEGACY_CHECKSUM", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub admin_api_legacy_checksum: bool,
+
+    /// Admin API replay window in seconds: a signed `timestamp` query parameter (Unix seconds) is required and
+    /// must be at most this far from now. 0: no timestamp needed (ours).
+    #[arg(long, env = "ADMIN_API_MAX_AGE", default_value = "0", value_parser = parse::seconds())]
+    pub admin_api_max_age: Duration,
 }
 
 impl SecretsArgs {

@@ -264,6 +264,15 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("FSAPI_AUTH_DISABLED", "true", |a| {
         a.secrets.fsapi_auth_disabled
     }),
+    ("ADMIN_API_SECRET", "adm", |a| {
+        a.secrets.admin_api_secret == Some(Secret::new("adm"))
+    }),
+    ("ADMIN_API_LEGACY_CHECKSUM", "yes", |a| {
+        a.secrets.admin_api_legacy_checksum
+    }),
+    ("ADMIN_API_MAX_AGE", "300", |a| {
+        a.secrets.admin_api_max_age == Duration::from_secs(300)
+    }),
     ("CONNECT_TIMEOUT", "0.5", |a| {
         a.bbb.connect_timeout == Duration::from_millis(500)
     }),
@@ -596,6 +605,7 @@ fn secret_and_url_variables_hide_their_values_in_help() {
         "LOADBALANCER_SECRET",
         "LOADBALANCER_SECRETS",
         "FSAPI_PASSWORD",
+        "ADMIN_API_SECRET",
         "CF_PRIVATE_KEY_B64",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",

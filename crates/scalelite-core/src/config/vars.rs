@@ -42,6 +42,21 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "false",
         "Serve `/fsapi` without authentication when there is no password; otherwise it refuses (ours).",
     ),
+    (
+        "ADMIN_API_SECRET",
+        "",
+        "Only secret accepted by the admin API `/scalelite/api/*`; unset: the LB secrets (ours).",
+    ),
+    (
+        "ADMIN_API_LEGACY_CHECKSUM",
+        "false",
+        "Also accept the original's admin checksum that does not cover the JSON body; logs a warning per use (ours).",
+    ),
+    (
+        "ADMIN_API_MAX_AGE",
+        "0",
+        "Admin API replay window, seconds: a signed `timestamp` (Unix seconds) is then required; 0 = off (ours).",
+    ),
     // Calls to BBB servers.
     (
         "CONNECT_TIMEOUT",

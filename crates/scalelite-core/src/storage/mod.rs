@@ -215,11 +215,13 @@ pub trait RecordingStore: Send + Sync {
         &self,
         record_id: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The callback data of `meeting_id` created by `tenant_id` (`None`: without a tenant).
     fn get_callback_data(
         &self,
+        tenant_id: Option<&str>,
         meeting_id: &str,
     ) -> impl Future<Output = StoreResult<Option<CallbackData>>> + Send;
-    /// Insert or replace the callback data of `data.meeting_id`.
+    /// Insert or replace the callback data of `(data.tenant_id, data.meeting_id)`.
     fn put_callback_data(&self, data: CallbackData)
     -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -211,8 +211,12 @@ impl RecordingStore for Store {
     async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
         delegate!(self.mark_recording_deleted(record_id))
     }
-    async fn get_callback_data(&self, meeting_id: &str) -> StoreResult<Option<CallbackData>> {
-        delegate!(self.get_callback_data(meeting_id))
+    async fn get_callback_data(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+    ) -> StoreResult<Option<CallbackData>> {
+        delegate!(self.get_callback_data(tenant_id, meeting_id))
     }
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
         delegate!(self.put_callback_data(data))

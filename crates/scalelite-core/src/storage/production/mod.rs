@@ -271,8 +271,12 @@ impl RecordingStore for ProductionStore {
         self.pg.mark_recording_deleted(record_id).await
     }
 
-    async fn get_callback_data(&self, meeting_id: &str) -> StoreResult<Option<CallbackData>> {
-        self.pg.get_callback_data(meeting_id).await
+    async fn get_callback_data(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+    ) -> StoreResult<Option<CallbackData>> {
+        self.pg.get_callback_data(tenant_id, meeting_id).await
     }
 
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {

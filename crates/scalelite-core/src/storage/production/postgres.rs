@@ -261,33 +261,26 @@ impl PgStore {
         ))
     }
 
+    /// The first row (by id) of `meeting_id` whose `:tenant_id` attribute is `tenant_id`; the original's rows
+    /// have none, so they belong to no tenant.
     pub(crate) async fn get_callback_data(
         &self,
+        tenant_id: Option<&str>,
         meeting_id: &str,
     ) -> StoreResult<Option<CallbackData>> {
         pg_op!(self, "get callback data", |c| async move {
-            let row = sqlx::query(
-                "SELECT recording_id, callback_attributes FROM callback_data WHERE meeting_id = $1 \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(meeting_id)
-            .fetch_optional(&mut *c)
-            .await?;
-            let Some(row) = row else { return Ok(None) };
-            let recording_id: Option<i32> = row.try_get("recording_id")?;
-            let text: Option<String> = row.try_get("callback_attributes")?;
-            let attrs = match text {
-                Some(text) => callback_yaml::decode(&text).map_err(|e| {
-                    StoreError::Backend(format!("callback_data of meeting {meeting_id}: {e}"))
-                })?,
-                None => CallbackAttributes::default(),
-            };
-            Ok(Some(CallbackData {
-                meeting_id: meeting_id.to_owned(),
-                recording_id: recording_id.map(i64::from),
-                recording_ready_url: attrs.recording_ready_url,
-                analytics_callback_url: attrs.analytics_callback_url,
-            }))
+            let rows = callback_rows(c, meeting_id).await?;
+            Ok(rows
+                .into_iter()
+                .find(|(_, _, attrs)| attrs.tenant_id.as_deref() == tenant_id)
+                .map(|(_, recording_id, attrs)| CallbackData {
+                    meeting_id: meeting_id.to_owned(),
+                    tenant_id: attrs.tenant_id,
+                    server_id: attrs.server_id,
+                    recording_id: recording_id.map(i64::from),
+                    recording_ready_url: attrs.recording_ready_url,
+                    analytics_callback_url: attrs.analytics_callback_url,
+                }))
         })
     }
 
@@ -697,17 +690,29 @@ async fn upsert_recording(c: &mut PgConnection, r: &Recording) -> PgResult<Recor
             .await?;
         }
     }
-    // The original's importer links the meeting's (first) callback data row to the recording it imported. The
-    // column is an `integer`: a row id beyond it is left unlinked rather than failing the import.
-    sqlx::query(
-        "UPDATE callback_data SET recording_id = $2::integer, updated_at = (now() AT TIME ZONE 'UTC') \
-         WHERE id = (SELECT id FROM callback_data WHERE meeting_id = $1 ORDER BY id LIMIT 1) \
-         AND $2 <= 2147483647",
-    )
-    .bind(&r.meeting_id)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    // The original's importer links the meeting's (first) callback data row to the recording it imported: here the
+    // first row the recording's tenant left (the original's rows belong to no tenant). The column is an `integer`:
+    // a row id beyond it is left unlinked rather than failing the import.
+    let tenant = r
+        .metadata
+        .iter()
+        .find(|(key, value)| key == "tenant-id" && !value.is_empty())
+        .map(|(_, value)| value.clone());
+    let row = callback_rows(&mut tx, &r.meeting_id)
+        .await?
+        .into_iter()
+        .find(|(_, _, attrs)| attrs.tenant_id == tenant)
+        .map(|(row, _, _)| row);
+    if let Some(row) = row {
+        sqlx::query(
+            "UPDATE callback_data SET recording_id = $2::integer, updated_at = (now() AT TIME ZONE 'UTC') \
+             WHERE id = $1 AND $2 <= 2147483647",
+        )
+        .bind(row)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
     let stored = get_recording(&mut tx, &r.record_id).await?;
     tx.commit().await?;
     Ok(stored)
@@ -804,6 +809,31 @@ async fn mark_deleted(c: &mut PgConnection, record_id: &str) -> PgResult<()> {
     Ok(())
 }
 
+/// Every `callback_data` row of `meeting_id`, oldest first: `(id, recording_id, attributes)`.
+async fn callback_rows(
+    c: &mut PgConnection,
+    meeting_id: &str,
+) -> PgResult<Vec<(i64, Option<i32>, CallbackAttributes)>> {
+    let rows = sqlx::query(
+        "SELECT id, recording_id, callback_attributes FROM callback_data WHERE meeting_id = $1 ORDER BY id",
+    )
+    .bind(meeting_id)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text: Option<String> = row.try_get("callback_attributes")?;
+        let attrs = match text {
+            Some(text) => callback_yaml::decode(&text).map_err(|e| {
+                StoreError::Backend(format!("callback_data of meeting {meeting_id}: {e}"))
+            })?,
+            None => CallbackAttributes::default(),
+        };
+        out.push((row.try_get("id")?, row.try_get("recording_id")?, attrs));
+    }
+    Ok(out)
+}
+
 async fn put_callback_data(c: &mut PgConnection, data: &CallbackData) -> PgResult<()> {
     let recording_id = data
         .recording_id
@@ -815,6 +845,8 @@ async fn put_callback_data(c: &mut PgConnection, data: &CallbackData) -> PgResul
     let yaml = callback_yaml::encode(&CallbackAttributes {
         recording_ready_url: data.recording_ready_url.clone(),
         analytics_callback_url: data.analytics_callback_url.clone(),
+        tenant_id: data.tenant_id.clone(),
+        server_id: data.server_id.clone(),
     });
     let mut tx = c.begin().await?;
     // No unique index on meeting_id (the original validates in the app): serialise writers of one meeting.
@@ -823,17 +855,22 @@ async fn put_callback_data(c: &mut PgConnection, data: &CallbackData) -> PgResul
         .bind(&data.meeting_id)
         .execute(&mut *tx)
         .await?;
-    let updated = sqlx::query(
-        "UPDATE callback_data SET recording_id = $2, callback_attributes = $3, \
-         updated_at = (now() AT TIME ZONE 'UTC') \
-         WHERE id = (SELECT id FROM callback_data WHERE meeting_id = $1 ORDER BY id LIMIT 1)",
-    )
-    .bind(&data.meeting_id)
-    .bind(recording_id)
-    .bind(&yaml)
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 0 {
+    let existing = callback_rows(&mut tx, &data.meeting_id)
+        .await?
+        .into_iter()
+        .find(|(_, _, attrs)| attrs.tenant_id == data.tenant_id)
+        .map(|(id, _, _)| id);
+    if let Some(id) = existing {
+        sqlx::query(
+            "UPDATE callback_data SET recording_id = $2, callback_attributes = $3, \
+             updated_at = (now() AT TIME ZONE 'UTC') WHERE id = $1",
+        )
+        .bind(id)
+        .bind(recording_id)
+        .bind(&yaml)
+        .execute(&mut *tx)
+        .await?;
+    } else {
         sqlx::query(
             "INSERT INTO callback_data (meeting_id, recording_id, callback_attributes, created_at, updated_at) \
              VALUES ($1, $2, $3, (now() AT TIME ZONE 'UTC'), (now() AT TIME ZONE 'UTC'))",

@@ -121,18 +121,25 @@ impl RecordingStore for SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn get_callback_data(&self, meeting_id: &str) -> StoreResult<Option<CallbackData>> {
+    async fn get_callback_data(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+    ) -> StoreResult<Option<CallbackData>> {
         let row = sqlx::query(
-            "SELECT meeting_id, recording_id, recording_ready_url, analytics_callback_url \
-             FROM callback_data WHERE meeting_id = ?",
+            "SELECT meeting_id, server_id, recording_id, recording_ready_url, analytics_callback_url \
+             FROM callback_data WHERE meeting_id = ? AND tenant_id = ?",
         )
         .bind(meeting_id)
+        .bind(tenant_id.unwrap_or_default())
         .fetch_optional(&self.reader)
         .await
         .map_err(backend)?;
         row.map(|row| {
             Ok(CallbackData {
                 meeting_id: row.try_get("meeting_id").map_err(backend)?,
+                tenant_id: tenant_id.map(str::to_owned),
+                server_id: row.try_get("server_id").map_err(backend)?,
                 recording_id: row.try_get("recording_id").map_err(backend)?,
                 recording_ready_url: row.try_get("recording_ready_url").map_err(backend)?,
                 analytics_callback_url: row.try_get("analytics_callback_url").map_err(backend)?,
@@ -144,13 +151,15 @@ impl RecordingStore for SqliteStore {
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO callback_data (meeting_id, recording_id, recording_ready_url, analytics_callback_url, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (meeting_id) DO UPDATE SET recording_id = excluded.recording_id, \
-             recording_ready_url = excluded.recording_ready_url, \
+            "INSERT INTO callback_data (meeting_id, tenant_id, server_id, recording_id, recording_ready_url, \
+             analytics_callback_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (meeting_id, tenant_id) DO UPDATE SET server_id = excluded.server_id, \
+             recording_id = excluded.recording_id, recording_ready_url = excluded.recording_ready_url, \
              analytics_callback_url = excluded.analytics_callback_url, updated_at = excluded.updated_at",
         )
         .bind(&data.meeting_id)
+        .bind(data.tenant_id.as_deref().unwrap_or_default())
+        .bind(&data.server_id)
         .bind(data.recording_id)
         .bind(&data.recording_ready_url)
         .bind(&data.analytics_callback_url)
@@ -333,11 +342,15 @@ async fn upsert_in(conn: &mut SqliteConnection, recording: &Recording) -> StoreR
         }
     }
 
-    // The original's importer links the meeting's callback data to the recording it imported.
-    sqlx::query("UPDATE callback_data SET recording_id = ?, updated_at = ? WHERE meeting_id = ?")
-        .bind(id)
-        .bind(now_ms())
-        .bind(&recording.meeting_id)
+    // The original's importer links the meeting's callback data to the recording it imported: here the callback
+    // data the recording's tenant left.
+    sqlx::query(
+        "UPDATE callback_data SET recording_id = ?, updated_at = ? WHERE meeting_id = ? AND tenant_id = ?",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .bind(&recording.meeting_id)
+    .bind(recording_tenant(recording).unwrap_or_default())
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
@@ -589,4 +602,13 @@ fn recording_from_row(row: &SqliteRow) -> StoreResult<(i64, Recording)> {
         playback_formats: Vec::new(),
     };
     Ok((row.try_get("id").map_err(backend)?, recording))
+}
+
+/// The recording's `tenant-id` metadata, when set.
+fn recording_tenant(recording: &Recording) -> Option<&str> {
+    recording
+        .metadata
+        .iter()
+        .find(|(key, value)| key == "tenant-id" && !value.is_empty())
+        .map(|(_, value)| value.as_str())
 }

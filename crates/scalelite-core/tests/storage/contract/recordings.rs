@@ -502,26 +502,70 @@ pub async fn recordings_mark_deleted<S: Store>(s: &S) {
 }
 
 pub async fn callback_data<S: Store>(s: &S) {
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), None);
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), None);
     let data = CallbackData {
         meeting_id: "m1".to_owned(),
         recording_id: None,
         recording_ready_url: Some("https://lms.example.com/ready?x=1".to_owned()),
         analytics_callback_url: None,
+        ..CallbackData::default()
     };
     s.put_callback_data(data.clone()).await.unwrap();
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(data));
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), Some(data));
 
     let replaced = CallbackData {
         meeting_id: "m1".to_owned(),
         recording_id: Some(12),
         recording_ready_url: None,
         analytics_callback_url: Some("https://lms.example.com/analytics".to_owned()),
+        ..CallbackData::default()
     };
     s.put_callback_data(replaced.clone()).await.unwrap();
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(replaced));
-    assert_eq!(s.get_callback_data("M1").await.unwrap(), None);
-    assert_eq!(s.get_callback_data("m2").await.unwrap(), None);
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(replaced.clone())
+    );
+    assert_eq!(s.get_callback_data(None, "M1").await.unwrap(), None);
+    assert_eq!(s.get_callback_data(None, "m2").await.unwrap(), None);
+
+    // Keyed by tenant too: two tenants with the same meetingID never see each other's URLs.
+    assert_eq!(s.get_callback_data(Some("t1"), "m1").await.unwrap(), None);
+    let t1 = CallbackData {
+        meeting_id: "m1".to_owned(),
+        tenant_id: Some("t1".to_owned()),
+        server_id: Some("bbb-1".to_owned()),
+        analytics_callback_url: Some("https://t1.example.com/analytics".to_owned()),
+        ..CallbackData::default()
+    };
+    let t2 = CallbackData {
+        tenant_id: Some("t2".to_owned()),
+        server_id: Some("bbb-2".to_owned()),
+        analytics_callback_url: Some("https://t2.example.com/analytics".to_owned()),
+        ..t1.clone()
+    };
+    s.put_callback_data(t1.clone()).await.unwrap();
+    s.put_callback_data(t2.clone()).await.unwrap();
+    assert_eq!(
+        s.get_callback_data(Some("t1"), "m1").await.unwrap(),
+        Some(t1.clone())
+    );
+    assert_eq!(
+        s.get_callback_data(Some("t2"), "m1").await.unwrap(),
+        Some(t2)
+    );
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(replaced)
+    );
+    let cleared = CallbackData {
+        analytics_callback_url: None,
+        ..t1
+    };
+    s.put_callback_data(cleared.clone()).await.unwrap();
+    assert_eq!(
+        s.get_callback_data(Some("t1"), "m1").await.unwrap(),
+        Some(cleared)
+    );
 }
 
 /// A re-import never reverts a publish/unpublish: the upsert decides on the row as it is when it runs, so an
@@ -681,19 +725,29 @@ pub async fn recordings_import_links_callback_data<S: Store>(s: &S) {
         recording_id: None,
         recording_ready_url: Some("https://lms.example.com/ready".to_owned()),
         analytics_callback_url: Some("https://lms.example.com/analytics".to_owned()),
+        ..CallbackData::default()
     };
     s.put_callback_data(data.clone()).await.unwrap();
+    // Another tenant's row of the same meetingID is left alone by a tenant-less recording.
+    let other = CallbackData {
+        tenant_id: Some("t9".to_owned()),
+        ..data.clone()
+    };
+    s.put_callback_data(other.clone()).await.unwrap();
     // Another meeting's recording, and a meeting without callback data: nothing linked, nothing created.
     s.upsert_recording(recording("r0", "m0", Some("published"), 0))
         .await
         .unwrap();
-    assert_eq!(s.get_callback_data("m0").await.unwrap(), None);
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(data.clone()));
+    assert_eq!(s.get_callback_data(None, "m0").await.unwrap(), None);
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(data.clone())
+    );
 
     s.upsert_recording(recording("r1", "m1", Some("published"), 1))
         .await
         .unwrap();
-    let linked = s.get_callback_data("m1").await.unwrap().unwrap();
+    let linked = s.get_callback_data(None, "m1").await.unwrap().unwrap();
     let first = linked.recording_id.expect("the import links the recording");
     assert_eq!(
         linked,
@@ -707,7 +761,7 @@ pub async fn recordings_import_links_callback_data<S: Store>(s: &S) {
         .await
         .unwrap();
     let second = s
-        .get_callback_data("m1")
+        .get_callback_data(None, "m1")
         .await
         .unwrap()
         .unwrap()
@@ -721,12 +775,17 @@ pub async fn recordings_import_links_callback_data<S: Store>(s: &S) {
         .await
         .unwrap();
     assert_eq!(
-        s.get_callback_data("m1")
+        s.get_callback_data(None, "m1")
             .await
             .unwrap()
             .unwrap()
             .recording_id,
         Some(first)
+    );
+    assert_eq!(
+        s.get_callback_data(Some("t9"), "m1").await.unwrap(),
+        Some(other),
+        "another tenant's row is not linked"
     );
 }
 
