@@ -150,6 +150,14 @@ pub const fn seconds_f64() -> EnvValue<Duration> {
     EnvValue::new(parse_seconds_f64)
 }
 
+/// Seconds, fractions allowed, more than zero.
+pub const fn positive_seconds_f64() -> EnvValue<Duration> {
+    EnvValue::new(|text| match parse_seconds_f64(text)? {
+        d if d.is_zero() => Err("expected a number of seconds above 0".to_owned()),
+        d => Ok(d),
+    })
+}
+
 /// Whole seconds.
 pub const fn seconds() -> EnvValue<Duration> {
     EnvValue::new(|text| parse_whole(text, 1, "seconds"))

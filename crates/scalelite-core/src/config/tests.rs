@@ -1107,6 +1107,7 @@ fn a_postgres_url_means_production_with_redis_defaulting_to_localhost() {
             redis_url: "redis://localhost:6379".to_owned(),
             namespace: "scalelite".to_owned(),
             redis_pool: 5,
+            redis_timeout: Duration::from_secs(2),
             prepared_statements: true,
         }
     );
@@ -1126,6 +1127,7 @@ fn a_postgres_url_means_production_with_redis_defaulting_to_localhost() {
             redis_url: "redis://cache:6380/2".to_owned(),
             namespace: "sl2".to_owned(),
             redis_pool: 9,
+            redis_timeout: Duration::from_secs(2),
             prepared_statements: false,
         }
     );
