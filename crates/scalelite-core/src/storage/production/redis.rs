@@ -211,12 +211,14 @@ impl RedisStore {
         let (generation, manager) = self.current();
         match tokio::time::timeout(self.inner.op_timeout, f(manager)).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
-                if e.is_timeout() {
-                    self.replace(generation);
-                }
-                Err(backend(op, e))
+            Ok(Err(e)) if e.is_timeout() => {
+                self.replace(generation);
+                Err(StoreError::Backend(format!(
+                    "redis {op}: no answer within {:?}",
+                    self.inner.op_timeout
+                )))
             }
+            Ok(Err(e)) => Err(backend(op, e)),
             Err(_) => {
                 self.replace(generation);
                 Err(StoreError::Backend(format!(
