@@ -118,3 +118,134 @@ async fn create_storm_places_one_meeting_on_one_server() {
     assert!(poller.poll_once().await.unwrap().stray_meetings_ended.is_empty());
     assert!(store.store.list_abandoned().await.unwrap().is_empty());
 }
+
+/// `end` forgets the meeting only when BBB confirms it or does not know the meeting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_forgets_the_meeting_only_when_bbb_confirms() {
+    let store = test_store(Backend::Production).await;
+    let fake = add_fake(&store.store, "bbb", 0.0).await;
+    let mut env = store.env().to_vec();
+    env.push(("CONNECT_TIMEOUT".into(), "1".into()));
+    env.push(("RESPONSE_TIMEOUT".into(), "1".into()));
+    let service = api(&env).await;
+    let http = client();
+    let create = |id: &str| signed(&service, "create", &format!("meetingID={id}&moderatorPW=mp"));
+    let end = |id: &str, pw: &str| signed(&service, "end", &format!("meetingID={id}&password={pw}"));
+
+    let (_, body) = get(&http, &create("e")).await;
+    assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
+
+    // A wrong password: BBB refuses, the meeting runs on and stays mapped.
+    let (_, body) = get(&http, &end("e", "wrong")).await;
+    assert_eq!(tag(&body, "returncode"), Some("FAILED"), "{body}");
+    assert_eq!(tag(&body, "messageKey"), Some("invalidPassword"), "{body}");
+    assert_eq!(store.store.get_meeting("e").await.unwrap().server_id, "bbb");
+    assert!(fake.meeting("e").is_some());
+
+    // An unreachable server: no answer, the mapping stays (the poller decides).
+    fake.set_fault(Fault::Refuse).await.unwrap();
+    let (_, body) = get(&http, &end("e", "mp")).await;
+    assert_eq!(tag(&body, "returncode"), Some("FAILED"), "{body}");
+    assert!(store.store.get_meeting("e").await.is_ok());
+    fake.set_fault(Fault::Normal).await.unwrap();
+
+    // Confirmed: forgotten.
+    let (_, body) = get(&http, &end("e", "mp")).await;
+    assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
+    assert!(store.store.get_meeting("e").await.is_err());
+    assert!(fake.meeting("e").is_none());
+
+    // BBB does not know the meeting any more: notFound is passed on, and the mapping is forgotten.
+    let (_, body) = get(&http, &create("gone")).await;
+    assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
+    assert!(fake.remove_meeting("gone"));
+    let (_, body) = get(&http, &end("gone", "mp")).await;
+    assert_eq!(tag(&body, "messageKey"), Some("notFound"), "{body}");
+    assert!(store.store.get_meeting("gone").await.is_err());
+}
+
+/// Redis shut down and started again (append-only file) under create load: every create that was answered
+/// SUCCESS keeps its mapping, the health check names Redis while it is down, and the same API process answers
+/// again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_under_load_keeps_every_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = support::OwnRedis::start(dir.path()).await;
+    let store = scalelite_testkit::production_store(&redis.url()).await;
+    let _fake = add_fake(&store.store, "bbb", 0.0).await;
+    let mut env = store.env().to_vec();
+    env.push(("REDIS_TIMEOUT".into(), "1".into()));
+    let service = Arc::new(api(&env).await);
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut load = tokio::task::JoinSet::new();
+    for worker in 0..4 {
+        let (service, stop) = (service.clone(), stop.clone());
+        load.spawn(async move {
+            let http = client();
+            let mut placed = Vec::new();
+            let mut n = 0;
+            while !stop.is_cancelled() {
+                let id = format!("w{worker}-{n}");
+                n += 1;
+                let (_, body) = get(&http, &signed(&service, "create", &format!("meetingID={id}"))).await;
+                if tag(&body, "returncode") == Some("SUCCESS") {
+                    placed.push(id);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            placed
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.shutdown().await;
+
+    let http = client();
+    let health = http.get(service.url("/health_check")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 503);
+    let text = health.text().await.unwrap();
+    assert!(text.contains("redis down"), "{text}");
+    assert!(!text.contains("postgresql down"), "{text}");
+    let (_, body) = get(&http, &signed(&service, "create", "meetingID=while-down")).await;
+    assert_eq!(tag(&body, "returncode"), Some("FAILED"), "{body}");
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.restart().await;
+    // The same process answers again once its connection is re-established (backoff, no restart).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = http
+            .get(service.url("/health_check"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the API did not recover:\n{}", service.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    let mut placed = Vec::new();
+    while let Some(joined) = load.join_next().await {
+        placed.extend(joined.expect("load worker"));
+    }
+    assert!(placed.len() > 10, "the load placed meetings before and after: {placed:?}");
+    // This test's own connection to Redis died with the old process too: its first use fails, then it redials.
+    use scalelite_core::storage::MiscStore;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.store.health_check().await.is_err() {
+        assert!(Instant::now() < deadline, "the test's store did not reconnect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in &placed {
+        let meeting = store.store.get_meeting(id).await.unwrap_or_else(|e| {
+            panic!("meeting {id} answered SUCCESS but its mapping is lost: {e}")
+        });
+        assert_eq!(meeting.server_id, "bbb");
+    }
+    let (_, body) = get(&http, &signed(&service, "create", "meetingID=after")).await;
+    assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
+}
