@@ -8,12 +8,12 @@ use hmac::{Hmac, Mac};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use scalelite_core::bbb::params::{MeetingId, Params};
-use scalelite_core::bbb::xml::{self, Element};
 use scalelite_core::bbb::xml::BbbResponseError;
+use scalelite_core::bbb::xml::{self, Element};
 use scalelite_core::bbb_client::{CallError, XmlBody};
 use scalelite_core::domain::{
-    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, NewMeeting, Server, ServerState, TagRequest, Tenant,
-    TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, NewMeeting, Server, ServerState,
+    TagRequest, Tenant, TenantSetting,
 };
 use scalelite_core::storage::{
     MeetingStore, RecordingStore, SelectError, ServerStore, StoreError, TenantStore,
@@ -600,7 +600,7 @@ async fn find_placement(
     }
 }
 
-/// `create` (bbb-api.md 8.5). Concurrent creates of one meeting ID, in any number of API processes, end on one
+/// `create`. Concurrent creates of one meeting ID, in any number of API processes, end on one
 /// server: the first writes the record with a claim, the others wait for that claim to be confirmed and then send
 /// their create to the same server (BBB answers `duplicateWarning`). A placement whose server fails (no answer,
 /// not BBB's XML) fails over to the next least-loaded server under the same claim; the server given up on is

@@ -70,15 +70,14 @@ async fn create_storm_places_one_meeting_on_one_server() {
     }
     while let Some(joined) = clients.join_next().await {
         if let Err(e) = joined {
-            panic!(
-                "{e}\nAPI 1:\n{}\nAPI 2:\n{}",
-                apis[0].log(),
-                apis[1].log()
-            );
+            panic!("{e}\nAPI 1:\n{}\nAPI 2:\n{}", apis[0].log(), apis[1].log());
         }
     }
     assert!(creates.load(Ordering::Relaxed) >= 8, "every client created");
-    assert_eq!(store.store.get_meeting("storm").await.unwrap().server_id, "fast");
+    assert_eq!(
+        store.store.get_meeting("storm").await.unwrap().server_id,
+        "fast"
+    );
     assert!(fast.meeting("storm").is_some());
 
     // The slow server carries out the create it was sent first, after the balancer gave up on it.
@@ -106,7 +105,10 @@ async fn create_storm_places_one_meeting_on_one_server() {
     );
     let report = poller.poll_once().await.expect("poll");
     assert_eq!(report.stray_meetings_ended, vec!["storm".to_owned()]);
-    assert!(slow.meeting("storm").is_none(), "the stray meeting was ended");
+    assert!(
+        slow.meeting("storm").is_none(),
+        "the stray meeting was ended"
+    );
     assert!(fast.meeting("storm").is_some(), "the real meeting runs on");
     assert_eq!(poller.metrics().stray_meetings_ended_total, 1);
     let metrics = scalelite_poller::metrics::render(&poller.metrics()).unwrap();
@@ -115,7 +117,14 @@ async fn create_storm_places_one_meeting_on_one_server() {
         "{metrics}"
     );
     // Nothing is left to reconcile: a second cycle ends nothing.
-    assert!(poller.poll_once().await.unwrap().stray_meetings_ended.is_empty());
+    assert!(
+        poller
+            .poll_once()
+            .await
+            .unwrap()
+            .stray_meetings_ended
+            .is_empty()
+    );
     assert!(store.store.list_abandoned().await.unwrap().is_empty());
 }
 
@@ -129,8 +138,15 @@ async fn end_forgets_the_meeting_only_when_bbb_confirms() {
     env.push(("RESPONSE_TIMEOUT".into(), "1".into()));
     let service = api(&env).await;
     let http = client();
-    let create = |id: &str| signed(&service, "create", &format!("meetingID={id}&moderatorPW=mp"));
-    let end = |id: &str, pw: &str| signed(&service, "end", &format!("meetingID={id}&password={pw}"));
+    let create = |id: &str| {
+        signed(
+            &service,
+            "create",
+            &format!("meetingID={id}&moderatorPW=mp"),
+        )
+    };
+    let end =
+        |id: &str, pw: &str| signed(&service, "end", &format!("meetingID={id}&password={pw}"));
 
     let (_, body) = get(&http, &create("e")).await;
     assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
@@ -188,7 +204,11 @@ async fn redis_restart_under_load_keeps_every_mapping() {
             while !stop.is_cancelled() {
                 let id = format!("w{worker}-{n}");
                 n += 1;
-                let (_, body) = get(&http, &signed(&service, "create", &format!("meetingID={id}"))).await;
+                let (_, body) = get(
+                    &http,
+                    &signed(&service, "create", &format!("meetingID={id}")),
+                )
+                .await;
                 if tag(&body, "returncode") == Some("SUCCESS") {
                     placed.push(id);
                 }
@@ -223,7 +243,11 @@ async fn redis_restart_under_load_keeps_every_mapping() {
         if status == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "the API did not recover:\n{}", service.log());
+        assert!(
+            Instant::now() < deadline,
+            "the API did not recover:\n{}",
+            service.log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -232,12 +256,18 @@ async fn redis_restart_under_load_keeps_every_mapping() {
     while let Some(joined) = load.join_next().await {
         placed.extend(joined.expect("load worker"));
     }
-    assert!(placed.len() > 10, "the load placed meetings before and after: {placed:?}");
+    assert!(
+        placed.len() > 10,
+        "the load placed meetings before and after: {placed:?}"
+    );
     // This test's own connection to Redis died with the old process too: its first use fails, then it redials.
     use scalelite_core::storage::MiscStore;
     let deadline = Instant::now() + Duration::from_secs(30);
     while store.store.health_check().await.is_err() {
-        assert!(Instant::now() < deadline, "the test's store did not reconnect");
+        assert!(
+            Instant::now() < deadline,
+            "the test's store did not reconnect"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for id in &placed {

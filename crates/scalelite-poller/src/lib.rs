@@ -861,7 +861,12 @@ impl Poller {
             let mut params = Params::default();
             params.set("meetingID", meeting_id);
             params.set("password", &placement.moderator_pw);
-            match self.inner.bbb.call(server, "end", &params, None, false).await {
+            match self
+                .inner
+                .bbb
+                .call(server, "end", &params, None, false)
+                .await
+            {
                 Ok(_) => {
                     tracing::info!(meeting.id = %meeting_id, server.id = %server_id, "ended a stray meeting (created after its placement was given up)");
                     report.stray_meetings_ended.push(meeting_id.clone());

@@ -16,8 +16,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::domain::{
-    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting, NewServer, Recording, RecordingFilter,
-    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 
 /// The one storage error type.
@@ -135,8 +135,10 @@ pub trait MeetingStore: Send + Sync {
         ttl: Duration,
     ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send;
     /// The record and its live claim, read together; `None` when absent or expired.
-    fn meeting_state(&self, id: &str)
-    -> impl Future<Output = StoreResult<Option<MeetingState>>> + Send;
+    fn meeting_state(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<MeetingState>>> + Send;
     /// The `create` succeeded: drop the claim. False (and nothing changed) unless `token` holds it.
     fn confirm_meeting(
         &self,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::config::BackendChoice;
 use crate::domain::{
-    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting, NewServer, Recording, RecordingFilter,
-    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;

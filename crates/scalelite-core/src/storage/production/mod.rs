@@ -16,8 +16,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::domain::{
-    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting, NewServer, Recording, RecordingFilter,
-    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
     MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreError, StoreResult,

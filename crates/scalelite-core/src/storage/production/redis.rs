@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::domain::{
-    AbandonedPlacement, Meeting, MeetingPlacement, MeetingState, NewMeeting, NewServer, Secret, Server, ServerPatch, ServerState,
-    ServerStats, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, Meeting, MeetingPlacement, MeetingState, NewMeeting, NewServer, Secret,
+    Server, ServerPatch, ServerState, ServerStats, TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::production::keys::Keys;
 use crate::storage::{SelectError, StoreError, StoreResult};
@@ -607,8 +607,8 @@ impl RedisStore {
     pub(crate) async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {
         let key = self.inner.keys.abandoned_placements();
         let field = abandoned_field(&placement.meeting_id, &placement.server_id);
-        let value = serde_json::json!({ "pw": placement.moderator_pw, "at": placement.at_ms })
-            .to_string();
+        let value =
+            serde_json::json!({ "pw": placement.moderator_pw, "at": placement.at_ms }).to_string();
         self.run("record abandoned placement", |mut c| async move {
             redis::cmd("HSET")
                 .arg(key)
@@ -652,7 +652,11 @@ impl RedisStore {
         Ok(placements)
     }
 
-    pub(crate) async fn forget_abandoned(&self, meeting_id: &str, server_id: &str) -> StoreResult<()> {
+    pub(crate) async fn forget_abandoned(
+        &self,
+        meeting_id: &str,
+        server_id: &str,
+    ) -> StoreResult<()> {
         let key = self.inner.keys.abandoned_placements();
         let field = abandoned_field(meeting_id, server_id);
         self.run("forget abandoned placement", |mut c| async move {

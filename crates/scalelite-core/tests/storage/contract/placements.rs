@@ -78,7 +78,10 @@ pub async fn placement_move_and_release_by_token<S: Store>(s: &S) {
             .unwrap()
     );
     let moved = s.get_meeting("m").await.unwrap();
-    assert_eq!((moved.server_id.as_str(), moved.moderator_pw.as_str()), ("s2", "pw-2"));
+    assert_eq!(
+        (moved.server_id.as_str(), moved.moderator_pw.as_str()),
+        ("s2", "pw-2")
+    );
     assert_eq!(moved.voice_bridge, "123456789", "the voice bridge stays");
     assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
 
@@ -111,9 +114,14 @@ pub async fn placement_rollback_spares_the_new_owner<S: Store>(s: &S) {
 }
 
 pub async fn placement_claim_lapses<S: Store>(s: &S) {
-    s.claim_meeting(new_meeting("m", "s1"), "tok-a", Duration::from_secs(1), LONG_TTL)
-        .await
-        .unwrap();
+    s.claim_meeting(
+        new_meeting("m", "s1"),
+        "tok-a",
+        Duration::from_secs(1),
+        LONG_TTL,
+    )
+    .await
+    .unwrap();
     assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
     tokio::time::sleep(PAST_SHORT_TTL).await;
     // The record stays (its server may well run the meeting); only the claim is gone, with its rights.
@@ -158,9 +166,15 @@ pub async fn abandoned_placements<S: Store>(s: &S) {
         moderator_pw: format!("pw-{server}"),
         at_ms,
     };
-    s.record_abandoned(placement("m:1", "s:1", 200)).await.unwrap();
-    s.record_abandoned(placement("m:1", "s2", 100)).await.unwrap();
-    s.record_abandoned(placement("m2", "s:1", 300)).await.unwrap();
+    s.record_abandoned(placement("m:1", "s:1", 200))
+        .await
+        .unwrap();
+    s.record_abandoned(placement("m:1", "s2", 100))
+        .await
+        .unwrap();
+    s.record_abandoned(placement("m2", "s:1", 300))
+        .await
+        .unwrap();
     assert_eq!(
         s.list_abandoned().await.unwrap(),
         vec![
@@ -170,7 +184,9 @@ pub async fn abandoned_placements<S: Store>(s: &S) {
         ]
     );
     // One entry per meeting and server: a newer one replaces it.
-    s.record_abandoned(placement("m:1", "s2", 400)).await.unwrap();
+    s.record_abandoned(placement("m:1", "s2", 400))
+        .await
+        .unwrap();
     s.forget_abandoned("m2", "s:1").await.unwrap();
     s.forget_abandoned("absent", "s:1").await.unwrap();
     assert_eq!(
