@@ -566,9 +566,12 @@ async fn find_placement(
 ) -> Result<Placement> {
     loop {
         let current = state.store.meeting_state(request.id).await?;
-        let visible = current.as_ref().is_some_and(|c| match request.tenant {
-            Some(t) => c.meeting.tenant_id.as_deref() == Some(t.id.as_str()),
-            None => true,
+        // As the store's find-or-create decides: only a record of another tenant is someone else's.
+        let visible = current.as_ref().is_some_and(|c| {
+            match (request.tenant, c.meeting.tenant_id.as_deref()) {
+                (Some(t), Some(theirs)) => t.id == theirs,
+                _ => true,
+            }
         });
         match current {
             Some(current) if visible && current.claim.is_some() => {
