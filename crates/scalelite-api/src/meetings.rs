@@ -294,6 +294,7 @@ fn without(params: &Params, name: &str) -> Params {
 
 /// `join`: a 302 to the meeting's server, re-signed with its secret. BBB is not contacted.
 pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
+    settle_placement(state, &req).await?;
     let (meeting, server) = meeting_and_server(state, &req).await?;
     if !server.online || server.state == ServerState::Disabled {
         return Err(ApiError::ServerUnavailable);
@@ -318,6 +319,21 @@ pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
     response.headers_mut().insert(header::LOCATION, location);
     tracing::info!(meeting.id = %meeting.id, server.id = %server.id, "join redirected");
     Ok(response)
+}
+
+/// Wait while the meeting's `create` is in flight (it may still fail over to another server), so a join is never
+/// sent to a server that is about to be given up on. Bounded like a creator's wait.
+async fn settle_placement(state: &AppState, req: &BbbRequest) -> Result<()> {
+    let id = meeting_id(req)?;
+    let attempts = u32::try_from(state.settings.create_attempts.max(1)).unwrap_or(u32::MAX);
+    let wait_until = Instant::now() + claim_for(state) * attempts;
+    while let Some(current) = state.store.meeting_state(id.as_str()).await? {
+        if current.claim.is_none() || Instant::now() >= wait_until {
+            break;
+        }
+        tokio::time::sleep(CLAIM_POLL).await;
+    }
+    Ok(())
 }
 
 /// Voice bridge numbers to try for a meeting: the client's first when external voice bridges are on, then numbers

@@ -68,6 +68,38 @@ async fn create_storm_places_one_meeting_on_one_server() {
             }
         });
     }
+    // And one participant who only joins (as others in the room do): never sent to the slow server either.
+    {
+        let (apis, fast_port) = (apis.clone(), fast_port.clone());
+        clients.spawn(async move {
+            let http = client();
+            let mut n = 0;
+            while Instant::now() < until {
+                n += 1;
+                let response = http
+                    .get(signed(
+                        &apis[n % 2],
+                        "join",
+                        &format!("meetingID=storm&fullName=guest{n}&role=VIEWER"),
+                    ))
+                    .send()
+                    .await
+                    .expect("join answers");
+                if response.status().as_u16() == 302 {
+                    let location = response.headers()["location"].to_str().unwrap().to_owned();
+                    assert!(
+                        location.contains(&fast_port),
+                        "guest join went elsewhere: {location}"
+                    );
+                } else {
+                    // Before the first create wrote the meeting: notFound.
+                    let body = response.text().await.unwrap();
+                    assert_eq!(tag(&body, "messageKey"), Some("notFound"), "{body}");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+    }
     while let Some(joined) = clients.join_next().await {
         if let Err(e) = joined {
             panic!("{e}\nAPI 1:\n{}\nAPI 2:\n{}", apis[0].log(), apis[1].log());
