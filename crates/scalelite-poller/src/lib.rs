@@ -33,7 +33,11 @@
 //!    process: the daemon, a standby that takes over and one-off cycles (`scalelite-cli poll:all`, `--once`) all
 //!    continue the same count, so two one-off runs at least `ended_grace` apart forget an ended meeting exactly as
 //!    two daemon cycles do. (Processes sharing a store must share a clock, within much less than `ended_grace`.)
-//! 6. Clean orphans (`meetings`/`voice_bridges` entries whose record expired).
+//!    A meeting whose `create` is still in flight (a live placement claim) is never forgotten.
+//! 6. End stray meetings: a meeting that a server created after the API gave up on that placement (the store
+//!    remembers abandoned placements), that the store maps to another server or to none, and that nobody is in,
+//!    is ended on that server (`CycleReport::stray_meetings_ended`).
+//! 7. Clean orphans (`meetings`/`voice_bridges` entries whose record expired).
 //!
 //! # Running (`Poller::run`)
 //!
@@ -70,6 +74,9 @@ use crate::metrics::{PollerMetrics, ServerSample};
 
 /// Name of the lease that elects the active poller.
 pub const LEASE_NAME: &str = "poller";
+
+/// How long an abandoned placement is remembered while its server does not report the meeting.
+const ABANDONED_KEEP: Duration = Duration::from_secs(3600);
 
 /// `end` calls of one panicked server in flight at once.
 const END_CONCURRENCY: usize = 8;
@@ -191,6 +198,9 @@ pub struct CycleReport {
     pub meetings_refreshed: usize,
     /// Orphaned `meetings`/`voice_bridges` entries removed.
     pub orphans_cleaned: u64,
+    /// Stray meetings ended: created by a server after the API had given up on it (an abandoned placement),
+    /// mapped to another server or to none, and with nobody in them.
+    pub stray_meetings_ended: Vec<String>,
     /// How long the cycle took.
     pub duration: Duration,
 }
@@ -231,6 +241,8 @@ struct ServerOutcome {
     server: Server,
     /// Meeting ids the server reported, when the poll succeeded.
     reported: Option<HashSet<String>>,
+    /// Of those, the meetings someone is in.
+    attended: HashSet<String>,
     /// How the update went.
     update: StoreResult<Update>,
     duration: Duration,
@@ -409,14 +421,18 @@ impl Poller {
         let mut report = CycleReport::default();
         let mut samples = Vec::new();
         let mut reported_by: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut attended: HashSet<(String, String)> = HashSet::new();
+        let mut polled: HashMap<String, Server> = HashMap::new();
         let mut panicked: Vec<Server> = Vec::new();
         for outcome in self.poll_servers(servers, refresh_versions).await {
             let ServerOutcome {
                 server,
                 reported,
+                attended: attended_here,
                 update,
                 duration,
             } = outcome;
+            attended.extend(attended_here.into_iter().map(|m| (server.id.clone(), m)));
             let failed = reported.is_none();
             if failed {
                 report.servers_failed.push(server.id.clone());
@@ -451,6 +467,7 @@ impl Poller {
             });
             if let Some(ids) = reported {
                 reported_by.insert(server.id.clone(), ids);
+                polled.insert(server.id.clone(), server.clone());
             }
             if update.panicked {
                 report.servers_panicked.push(server.id.clone());
@@ -469,7 +486,10 @@ impl Poller {
             &mut report,
         )
         .await?;
+        self.end_strays(&polled, &reported_by, &attended, &mut report)
+            .await?;
         report.orphans_cleaned = store.clean_orphans().await?;
+        report.stray_meetings_ended.sort();
         report.servers_failed.sort();
         report.servers_panicked.sort();
         report.servers_not_updated.sort();
@@ -516,11 +536,18 @@ impl Poller {
     async fn poll_server(&self, server: Server, refresh_version: bool) -> ServerOutcome {
         let started = Instant::now();
         let answer = self.ask(&server, refresh_version).await;
+        let mut attended = HashSet::new();
         let (reported, update) = match answer {
             Ok(answer) => {
                 let ids = answer
                     .meetings
                     .iter()
+                    .map(|m| m.meeting_id.clone())
+                    .collect();
+                attended = answer
+                    .meetings
+                    .iter()
+                    .filter(|m| m.participant_count > 0 || m.moderator_count > 0)
                     .map(|m| m.meeting_id.clone())
                     .collect();
                 (Some(ids), self.on_success(&server, answer).await)
@@ -533,6 +560,7 @@ impl Poller {
         ServerOutcome {
             server,
             reported,
+            attended,
             update,
             duration: started.elapsed(),
         }
@@ -773,6 +801,15 @@ impl Poller {
             }
             match previous.map(|since| listed_at.saturating_sub(since)) {
                 Some(age) if age >= grace_ms && age <= window_ms => {
+                    // A create still in flight (failing over, perhaps) holds a claim: not ended, not yet begun;
+                    // the mark stays.
+                    let in_flight = store
+                        .meeting_state(&meeting.id)
+                        .await?
+                        .is_some_and(|state| state.claim.is_some());
+                    if in_flight {
+                        continue;
+                    }
                     if store.delete_meeting(&meeting.id).await? {
                         tracing::info!(
                             meeting.id = %meeting.id,
@@ -798,6 +835,71 @@ impl Poller {
                 .await?;
         }
         report.meetings_refreshed = refresh.len();
+        Ok(())
+    }
+
+    /// End the meetings that servers created after the API had given up on them (see `AbandonedPlacement`): a
+    /// meeting reported by the server it was abandoned on, that the store maps to another server or to none, and
+    /// that nobody is in. An abandoned placement the store maps to that same server (with no create in flight)
+    /// became the real one; one nobody is in any more is left alone after `ABANDONED_KEEP`.
+    async fn end_strays(
+        &self,
+        polled: &HashMap<String, Server>,
+        reported_by: &HashMap<String, HashSet<String>>,
+        attended: &HashSet<(String, String)>,
+        report: &mut CycleReport,
+    ) -> StoreResult<()> {
+        let store = &self.inner.store;
+        let abandoned = store.list_abandoned().await?;
+        let now = now_ms();
+        let keep = i64::try_from(ABANDONED_KEEP.as_millis()).unwrap_or(i64::MAX);
+        for placement in abandoned {
+            let (meeting_id, server_id) = (&placement.meeting_id, &placement.server_id);
+            let reported = reported_by
+                .get(server_id)
+                .is_some_and(|ids| ids.contains(meeting_id));
+            if !reported {
+                if now.saturating_sub(placement.at_ms) > keep {
+                    store.forget_abandoned(meeting_id, server_id).await?;
+                }
+                continue;
+            }
+            match store.meeting_state(meeting_id).await? {
+                Some(state) if state.meeting.server_id == *server_id => {
+                    if state.claim.is_none() {
+                        store.forget_abandoned(meeting_id, server_id).await?;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            if attended.contains(&(server_id.clone(), meeting_id.clone())) {
+                tracing::warn!(meeting.id = %meeting_id, server.id = %server_id, "stray meeting has participants; left running");
+                store.forget_abandoned(meeting_id, server_id).await?;
+                continue;
+            }
+            let Some(server) = polled.get(server_id) else {
+                continue;
+            };
+            let mut params = Params::default();
+            params.set("meetingID", meeting_id);
+            params.set("password", &placement.moderator_pw);
+            match self
+                .inner
+                .bbb
+                .call(server, "end", &params, None, false)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(meeting.id = %meeting_id, server.id = %server_id, "ended a stray meeting (created after its placement was given up)");
+                    report.stray_meetings_ended.push(meeting_id.clone());
+                    store.forget_abandoned(meeting_id, server_id).await?;
+                }
+                Err(e) => {
+                    tracing::warn!(meeting.id = %meeting_id, server.id = %server_id, error.message = %e, "could not end a stray meeting");
+                }
+            }
+        }
         Ok(())
     }
 

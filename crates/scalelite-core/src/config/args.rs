@@ -404,6 +404,11 @@ pub struct StorageArgs {
     #[arg(long, env = "REDIS_POOL", default_value = "5", value_parser = parse::positive_count())]
     pub redis_pool: u32,
 
+    /// Longest one Redis operation may take, in seconds (fractions allowed), connecting included; a Redis that
+    /// does not answer fails the operation after this long and the connection is dialled again.
+    #[arg(long, env = "REDIS_TIMEOUT", default_value = "2", value_parser = parse::positive_seconds_f64())]
+    pub redis_timeout: Duration,
+
     /// Use prepared statements on PostgreSQL (turn off behind PgBouncer in transaction mode).
     #[arg(long, env = "PREPARED_STATEMENT", action = ArgAction::Set, default_value = "true",
           value_parser = parse::bool())]
@@ -426,6 +431,7 @@ impl fmt::Debug for StorageArgs {
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_namespace", &self.redis_namespace)
             .field("redis_pool", &self.redis_pool)
+            .field("redis_timeout", &self.redis_timeout)
             .field("prepared_statement", &self.prepared_statement)
             .field("scalelite_data_dir", &self.scalelite_data_dir)
             .finish()
@@ -497,6 +503,7 @@ impl StorageArgs {
                 .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
             namespace: self.redis_namespace.clone(),
             redis_pool: self.redis_pool,
+            redis_timeout: self.redis_timeout,
             prepared_statements: self.prepared_statement,
         })
     }

@@ -428,6 +428,9 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
         a.storage.redis_namespace == "other"
     }),
     ("REDIS_POOL", "20", |a| a.storage.redis_pool == 20),
+    ("REDIS_TIMEOUT", "0.5", |a| {
+        a.storage.redis_timeout == Duration::from_millis(500)
+    }),
     ("PREPARED_STATEMENT", "false", |a| {
         !a.storage.prepared_statement
     }),
@@ -782,6 +785,11 @@ fn bad_values_are_rejected_naming_the_variable() {
         ("LOAD_MIN_USER_COUNT", "many", "expected a whole number"),
         ("DB_CONNECTION_RETRY_COUNT", "x", "expected a whole number"),
         ("REDIS_POOL", "0", "expected a whole number of at least 1"),
+        (
+            "REDIS_TIMEOUT",
+            "0",
+            "expected a number of seconds greater than 0",
+        ),
         (
             "VOICE_BRIDGE_LEN",
             "0",
@@ -1151,6 +1159,7 @@ fn a_postgres_url_means_production_with_redis_defaulting_to_localhost() {
             redis_url: "redis://localhost:6379".to_owned(),
             namespace: "scalelite".to_owned(),
             redis_pool: 5,
+            redis_timeout: Duration::from_secs(2),
             prepared_statements: true,
         }
     );
@@ -1160,6 +1169,7 @@ fn a_postgres_url_means_production_with_redis_defaulting_to_localhost() {
         ("REDIS_URL", "redis://cache:6380/2"),
         ("REDIS_NAMESPACE", "sl2"),
         ("REDIS_POOL", "9"),
+        ("REDIS_TIMEOUT", "0.25"),
         ("PREPARED_STATEMENT", "false"),
     ])
     .unwrap();
@@ -1170,6 +1180,7 @@ fn a_postgres_url_means_production_with_redis_defaulting_to_localhost() {
             redis_url: "redis://cache:6380/2".to_owned(),
             namespace: "sl2".to_owned(),
             redis_pool: 9,
+            redis_timeout: Duration::from_millis(250),
             prepared_statements: false,
         }
     );

@@ -326,6 +326,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ("REDIS_NAMESPACE", "scalelite", "Prefix of every Redis key."),
     ("REDIS_POOL", "5", "Redis connection pool size."),
     (
+        "REDIS_TIMEOUT",
+        "2",
+        "Longest one Redis operation may take, seconds (fractions allowed; ours).",
+    ),
+    (
         "PREPARED_STATEMENT",
         "true",
         "Use prepared statements on PostgreSQL.",

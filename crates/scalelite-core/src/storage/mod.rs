@@ -17,8 +17,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::domain::{
-    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter,
-    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 
 /// The one storage error type.
@@ -120,6 +120,63 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Remove `meetings` set entries and `voice_bridges` entries whose meeting record is gone; returns how many.
     fn clean_orphans(&self) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    // Placements in flight. A `create` that writes a new record also takes a *claim* on it: a token that lives
+    // beside the record (never in it, so the original still reads the record) for `claim_for`. While the claim
+    // lives, other creators wait instead of sending their own `create`; only the claim's holder may move the record
+    // to another server, confirm it, or roll it back, so a placement that timed out never removes a record someone
+    // else owns by now.
+
+    /// `find_or_create_meeting`, and when the record is written here, also a claim `token` for `claim_for`.
+    fn claim_meeting(
+        &self,
+        meeting: NewMeeting,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send;
+    /// The record and its live claim, read together; `None` when absent or expired.
+    fn meeting_state(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<MeetingState>>> + Send;
+    /// The `create` succeeded: drop the claim. False (and nothing changed) unless `token` holds it.
+    fn confirm_meeting(
+        &self,
+        id: &str,
+        token: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Fail over: point the record at another server (with that server's moderator password) and extend the
+    /// claim by `claim_for`. False (and nothing changed) unless `token` holds the claim.
+    fn move_meeting(
+        &self,
+        id: &str,
+        token: &str,
+        server_id: &str,
+        moderator_pw: &str,
+        claim_for: Duration,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Roll back: remove the record (as `delete_meeting`) and the claim. False (and nothing changed) unless
+    /// `token` holds the claim.
+    fn release_meeting(
+        &self,
+        id: &str,
+        token: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Remember a placement given up on (one entry per meeting and server; a newer one replaces it).
+    fn record_abandoned(
+        &self,
+        placement: AbandonedPlacement,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every remembered abandoned placement, oldest first.
+    fn list_abandoned(&self) -> impl Future<Output = StoreResult<Vec<AbandonedPlacement>>> + Send;
+    /// Forget one abandoned placement (absent is not an error).
+    fn forget_abandoned(
+        &self,
+        meeting_id: &str,
+        server_id: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Tenants and their settings.
@@ -265,7 +322,7 @@ pub trait MiscStore: Send + Sync {
         mark: &[(String, i64)],
         clear: &[String],
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Round trip to every back-end (write and read), bounded in time.
+    /// Round trip to every back-end (write and read), bounded in time. The error names each part that failed.
     fn health_check(&self) -> impl Future<Output = StoreResult<()>> + Send;
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::config::BackendChoice;
 use crate::domain::{
-    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter,
-    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
@@ -46,6 +46,7 @@ impl Store {
                 redis_url,
                 namespace,
                 redis_pool,
+                redis_timeout,
                 ..
             } => {
                 let config = ProductionConfig {
@@ -54,6 +55,7 @@ impl Store {
                     namespace: namespace.clone(),
                     pool_size: (*redis_pool).max(2),
                     op_timeout: Duration::from_secs(5),
+                    redis_timeout: *redis_timeout,
                 };
                 Ok(Store::Production(ProductionStore::connect(config).await?))
             }
@@ -139,6 +141,43 @@ impl MeetingStore for Store {
     }
     async fn clean_orphans(&self) -> StoreResult<u64> {
         delegate!(self.clean_orphans())
+    }
+    async fn claim_meeting(
+        &self,
+        meeting: NewMeeting,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
+        delegate!(self.claim_meeting(meeting, token, claim_for, ttl))
+    }
+    async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
+        delegate!(self.meeting_state(id))
+    }
+    async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        delegate!(self.confirm_meeting(id, token))
+    }
+    async fn move_meeting(
+        &self,
+        id: &str,
+        token: &str,
+        server_id: &str,
+        moderator_pw: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        delegate!(self.move_meeting(id, token, server_id, moderator_pw, claim_for))
+    }
+    async fn release_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        delegate!(self.release_meeting(id, token))
+    }
+    async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {
+        delegate!(self.record_abandoned(placement))
+    }
+    async fn list_abandoned(&self) -> StoreResult<Vec<AbandonedPlacement>> {
+        delegate!(self.list_abandoned())
+    }
+    async fn forget_abandoned(&self, meeting_id: &str, server_id: &str) -> StoreResult<()> {
+        delegate!(self.forget_abandoned(meeting_id, server_id))
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod meetings;
 pub mod misc;
+pub mod placements;
 pub mod recordings;
 pub mod servers;
 pub mod tenants;
@@ -59,6 +60,12 @@ macro_rules! contract_suite {
             meetings::meetings_concurrent_same_id,
             meetings::meetings_concurrent_distinct_voice_bridges,
             meetings::meetings_ttl_refresh_and_orphans,
+            placements::placement_claim_and_confirm,
+            placements::placement_move_and_release_by_token,
+            placements::placement_rollback_spares_the_new_owner,
+            placements::placement_claim_lapses,
+            placements::placement_concurrent_claims_one_winner,
+            placements::abandoned_placements,
             tenants::tenants_crud,
             tenants::tenants_name_index_takeover,
             tenants::tenant_settings,
