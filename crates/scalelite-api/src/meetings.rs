@@ -45,15 +45,17 @@ async fn scoped_meeting(
     tenant: Option<&Tenant>,
 ) -> Result<Option<Meeting>> {
     match state.store.get_meeting(id).await {
-        Ok(meeting) => {
-            let visible = match tenant {
-                Some(t) => meeting.tenant_id.as_deref() == Some(t.id.as_str()),
-                None => true,
-            };
-            Ok(visible.then_some(meeting))
-        }
+        Ok(meeting) => Ok(visible_to(&meeting, tenant).then_some(meeting)),
         Err(StoreError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// With a tenant, only its own meetings are visible.
+fn visible_to(meeting: &Meeting, tenant: Option<&Tenant>) -> bool {
+    match tenant {
+        Some(t) => meeting.tenant_id.as_deref() == Some(t.id.as_str()),
+        None => true,
     }
 }
 
@@ -63,6 +65,10 @@ async fn meeting_and_server(state: &AppState, req: &BbbRequest) -> Result<(Meeti
     let meeting = scoped_meeting(state, id.as_str(), req.tenant.as_ref())
         .await?
         .ok_or(ApiError::MeetingNotFound)?;
+    with_server(state, meeting).await
+}
+
+async fn with_server(state: &AppState, meeting: Meeting) -> Result<(Meeting, Server)> {
     match state.store.get_server(&meeting.server_id).await {
         Ok(server) => Ok((meeting, server)),
         Err(StoreError::NotFound(_)) => Err(ApiError::MeetingNotFound),
@@ -313,8 +319,11 @@ fn without(params: &Params, name: &str) -> Params {
 
 /// `join`: a 302 to the meeting's server, re-signed with its secret. BBB is not contacted.
 pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
-    settle_placement(state, &req).await?;
-    let (meeting, server) = meeting_and_server(state, &req).await?;
+    let meeting = settle_placement(state, &req)
+        .await?
+        .filter(|meeting| visible_to(meeting, req.tenant.as_ref()))
+        .ok_or(ApiError::MeetingNotFound)?;
+    let (meeting, server) = with_server(state, meeting).await?;
     if !server.online || server.state == ServerState::Disabled {
         return Err(ApiError::ServerUnavailable);
     }
@@ -341,18 +350,22 @@ pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
 }
 
 /// Wait while the meeting's `create` is in flight (it may still fail over to another server), so a join is never
-/// sent to a server that is about to be given up on. Bounded like a creator's wait.
-async fn settle_placement(state: &AppState, req: &BbbRequest) -> Result<()> {
+/// sent to a server that is about to be given up on. Bounded like a creator's wait. Returns the meeting as that
+/// last read saw it: the caller must use this very record, since a second read could find a placement claimed
+/// after this one (the meeting absent here, claimed on a server that is about to be given up on there).
+async fn settle_placement(state: &AppState, req: &BbbRequest) -> Result<Option<Meeting>> {
     let id = meeting_id(req)?;
     let attempts = u32::try_from(state.settings.create_attempts.max(1)).unwrap_or(u32::MAX);
     let wait_until = Instant::now() + claim_for(state) * attempts;
-    while let Some(current) = state.store.meeting_state(id.as_str()).await? {
+    loop {
+        let Some(current) = state.store.meeting_state(id.as_str()).await? else {
+            return Ok(None);
+        };
         if current.claim.is_none() || Instant::now() >= wait_until {
-            break;
+            return Ok(Some(current.meeting));
         }
         tokio::time::sleep(CLAIM_POLL).await;
     }
-    Ok(())
 }
 
 /// Voice bridge numbers to try for a meeting: the client's first when external voice bridges are on, then numbers
