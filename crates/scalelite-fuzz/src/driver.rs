@@ -28,7 +28,7 @@ pub struct Target {
     /// A structure-aware edit.
     pub structured: Option<fn(&mut Vec<u8>, &mut Rng)>,
     /// A fix-up after the edits.
-    pub fix_up: Option<fn(&mut Vec<u8>)>,
+    pub fix_up: Option<fn(&mut [u8])>,
     /// Generated cases when `FUZZ_CASES` is not set: a few seconds in a debug build.
     pub default_cases: u64,
     /// Generated inputs are cut to this many bytes.

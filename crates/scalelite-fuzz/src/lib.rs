@@ -50,6 +50,11 @@ impl Rng {
         self.below(n) == 0
     }
 
+    /// One of a non-empty list of byte strings.
+    pub fn token<'a>(&mut self, tokens: &[&'a [u8]]) -> &'a [u8] {
+        tokens[self.below(tokens.len())]
+    }
+
     /// One element of a non-empty slice.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]

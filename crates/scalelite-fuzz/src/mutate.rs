@@ -19,7 +19,7 @@ pub struct Mutator<'a> {
     /// A structure-aware edit, used as one of the edits.
     pub structured: Option<fn(&mut Vec<u8>, &mut Rng)>,
     /// Run after all edits, most of the time (not always, so broken structure is tried too).
-    pub fix_up: Option<fn(&mut Vec<u8>)>,
+    pub fix_up: Option<fn(&mut [u8])>,
 }
 
 /// Tokens every target gets: URL syntax, the checksum parameter, bad escapes and bad UTF-8, quotes, separators.
@@ -198,9 +198,9 @@ impl Mutator<'_> {
 
     fn token(&self, rng: &mut Rng) -> &[u8] {
         match rng.below(3) {
-            0 if !self.tokens.is_empty() => *rng.pick(self.tokens),
-            1 => *rng.pick(NUMBERS),
-            _ => *rng.pick(COMMON_TOKENS),
+            0 if !self.tokens.is_empty() => rng.token(self.tokens),
+            1 => rng.token(NUMBERS),
+            _ => rng.token(COMMON_TOKENS),
         }
     }
 

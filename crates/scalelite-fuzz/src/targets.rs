@@ -537,10 +537,10 @@ fn tar_edit(data: &mut Vec<u8>, rng: &mut Rng) {
     let at = *rng.pick(&headers);
     let header = &mut data[at..at + 512];
     match rng.below(9) {
-        0 => set_field(&mut header[0..100], *rng.pick(HOSTILE_PATHS)),
+        0 => set_field(&mut header[0..100], rng.token(HOSTILE_PATHS)),
         1 => header[156] = *rng.pick(b"0123456 7gxLKSDMVNZ\0"),
         2 | 3 => {
-            let size: &[u8] = *rng.pick(&[
+            let size = rng.token(&[
                 b"77777777777\0" as &[u8],
                 b"00000001000\0",
                 b"00000000000\0",
@@ -553,12 +553,12 @@ fn tar_edit(data: &mut Vec<u8>, rng: &mut Rng) {
             let field = rng.pick(&[124..136, 100..108, 108..116, 136..148]).clone();
             set_field(&mut header[field], size);
         }
-        4 => set_field(&mut header[157..257], *rng.pick(HOSTILE_PATHS)),
-        5 => set_field(&mut header[345..500], *rng.pick(HOSTILE_PATHS)),
+        4 => set_field(&mut header[157..257], rng.token(HOSTILE_PATHS)),
+        5 => set_field(&mut header[345..500], rng.token(HOSTILE_PATHS)),
         6 => {
             // GNU sparse map: an offset far past the data, and the matching real size.
             header[156] = b'S';
-            let offset: &[u8] = *rng.pick(&[
+            let offset = rng.token(&[
                 b"77777777777\0" as &[u8],
                 b"\x80\0\0\0\0\0\0\x01\0\0\0\0",
                 b"00000010000\0",
@@ -568,7 +568,7 @@ fn tar_edit(data: &mut Vec<u8>, rng: &mut Rng) {
             set_field(&mut header[483..495], offset);
         }
         7 => {
-            let path = *rng.pick(HOSTILE_PATHS);
+            let path = rng.token(HOSTILE_PATHS);
             let extension = if rng.one_in(2) {
                 pax_header(path)
             } else {
@@ -584,7 +584,7 @@ fn tar_edit(data: &mut Vec<u8>, rng: &mut Rng) {
 }
 
 /// Recompute the checksum of every block that looks like a tar header, so edits get past the reader's first check.
-fn fix_tar_checksums(data: &mut Vec<u8>) {
+fn fix_tar_checksums(data: &mut [u8]) {
     for block in 0..data.len() / 512 {
         let header = &mut data[block * 512..block * 512 + 512];
         if header[257..262] == *b"ustar" {
