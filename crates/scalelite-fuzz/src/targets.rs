@@ -18,7 +18,9 @@ use scalelite_core::bbb::xml::{self, BbbResponse};
 use scalelite_core::domain::Secret;
 use scalelite_core::jwt::{self, JwtAlgorithm};
 use scalelite_core::management::{parse_bool, parse_load_multiplier};
-use scalelite_recording_importer::{PublishPolicy, extract, merge_recording, parse_metadata};
+use scalelite_recording_importer::{
+    ArchiveLimits, PublishPolicy, extract, merge_recording, parse_metadata,
+};
 use serde_json::Value;
 use sha2::{Sha256, Sha512};
 
@@ -265,7 +267,8 @@ pub fn metadata(data: &[u8]) {
 }
 
 /// The importer's tar extraction, into a scratch directory three levels below a fresh root. Nothing may appear
-/// outside the target directory, and inside it only directories and regular files.
+/// outside the target directory, inside it only directories and regular files, and no more file bytes than the
+/// archive holds or the limits allow.
 pub fn tar(data: &[u8]) {
     let Ok(root) = tempfile::tempdir() else {
         return;
@@ -276,7 +279,17 @@ pub fn tar(data: &[u8]) {
     if fs::create_dir_all(&target).is_err() || fs::write(&archive, data).is_err() {
         return;
     }
-    let extracted = extract(&archive, &target);
+    // The production limits, or (for every other input) tight ones, so the limit checks are fuzzed too.
+    let limits = if data.len() % 2 == 0 {
+        ArchiveLimits::default()
+    } else {
+        ArchiveLimits {
+            max_entries: 8,
+            max_total_bytes: 4096,
+            max_file_bytes: 1024,
+        }
+    };
+    let extracted = extract(&archive, &target, &limits, None);
     let mut outside = Vec::new();
     let expected = [
         root.path().join("w1"),
@@ -300,6 +313,7 @@ pub fn tar(data: &[u8]) {
         "extraction wrote outside its directory: {outside:?}"
     );
     if let Ok(extracted) = extracted {
+        assert!(extracted.bytes <= limits.max_total_bytes);
         assert!(
             extracted.bytes <= data.len() as u64,
             "{} bytes of files from a {}-byte archive",
