@@ -31,6 +31,7 @@ use scalelite_core::management::{
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::settings::Settings;
 use crate::state::AppState;
 
 /// The `/scalelite/api/*` routes. Any other method on these paths falls through to `unsupportedRequest`, like the
@@ -51,7 +52,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A request that passed the filters: the decoded query and the JSON body (empty when there is none).
-struct AdminRequest {
+pub struct AdminRequest {
     query: Params,
     body: Map<String, Value>,
 }
@@ -68,7 +69,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Text of a JSON scalar (strings, numbers, booleans); `None` for null, arrays and objects.
-fn scalar(value: &Value) -> Option<String> {
+pub fn scalar(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -78,8 +79,29 @@ fn scalar(value: &Value) -> Option<String> {
 }
 
 impl AdminRequest {
+    /// The filters that read the request itself, after the method, size and content-type checks: the checksum,
+    /// the query, `ADMIN_API_MAX_AGE`'s timestamp and the JSON body. No I/O, so it can be fuzzed.
+    ///
+    /// # Errors
+    /// The response to send: `checksumError` for a wrong checksum or a stale timestamp, `invalidParameters` for a
+    /// query that is not UTF-8, 400 for a body that is not a JSON object.
+    #[allow(clippy::result_large_err)] // the response the filters answer with, as every handler here returns
+    pub fn verified(
+        settings: &Settings,
+        action: &str,
+        raw_query: &str,
+        body: &[u8],
+    ) -> Result<AdminRequest, Response> {
+        check_signature(settings, action, raw_query, body).map_err(IntoResponse::into_response)?;
+        let query = Params::parse(raw_query)
+            .map_err(|e| ApiError::InvalidParameters(e.to_string()).into_response())?;
+        check_timestamp(settings, action, &query).map_err(IntoResponse::into_response)?;
+        let body = json_object(body).map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
+        Ok(AdminRequest { query, body })
+    }
+
     /// A top-level parameter: the query first, then the JSON body.
-    fn param(&self, name: &str) -> Option<String> {
+    pub fn param(&self, name: &str) -> Option<String> {
         self.query
             .get(name)
             .map(str::to_owned)
@@ -88,7 +110,10 @@ impl AdminRequest {
 
     /// The object the action reads its fields from: `body[key]` when it is an object, else the whole body (the
     /// original's parameter wrapping). Missing or empty → the original's `ParameterMissing`.
-    fn root(&self, key: &str) -> Result<&Map<String, Value>, String> {
+    ///
+    /// # Errors
+    /// The message of the original's `ParameterMissing`.
+    pub fn root(&self, key: &str) -> Result<&Map<String, Value>, String> {
         let root = match self.body.get(key) {
             Some(Value::Object(inner)) => inner,
             _ => &self.body,
@@ -132,31 +157,30 @@ async fn admit(
     {
         return Err(ApiError::UnsupportedContentType.into_response());
     }
-    let raw_query = parts.uri.query().unwrap_or_default();
-    check_signature(state, action, raw_query, &body).map_err(IntoResponse::into_response)?;
-    let query = Params::parse(raw_query)
-        .map_err(|e| ApiError::InvalidParameters(e.to_string()).into_response())?;
-    check_timestamp(state, action, &query).map_err(IntoResponse::into_response)?;
-    let body = json_object(&body).map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
+    let request = AdminRequest::verified(
+        &state.settings,
+        action,
+        parts.uri.query().unwrap_or_default(),
+        &body,
+    )?;
     if tenants && !state.settings.multitenancy {
         return Err(json_response(
             StatusCode::PRECONDITION_FAILED,
             json!({ "message": "Multitenancy is disabled" }),
         ));
     }
-    Ok(AdminRequest { query, body })
+    Ok(request)
 }
 
 /// The admin checksum: `H(action + query without checksum + raw body + secret)`, with `ADMIN_API_SECRET` or else
 /// the LB secrets (tenant secrets never count). Nothing of the body is read before it verifies, unless the
 /// operator opted into the original's form, which leaves the body out (`ADMIN_API_LEGACY_CHECKSUM`).
 fn check_signature(
-    state: &AppState,
+    settings: &Settings,
     action: &str,
     raw_query: &str,
     body: &[u8],
 ) -> Result<(), ApiError> {
-    let settings = &state.settings;
     let secrets: &[Secret] = match &settings.admin_secret {
         Some(secret) => std::slice::from_ref(secret),
         None => &settings.lb_secrets,
@@ -213,8 +237,8 @@ fn body_checksum(body: &[u8]) -> Option<String> {
 
 /// `ADMIN_API_MAX_AGE`: the signed `timestamp` (Unix seconds) must be within the window around now. Answered like
 /// a bad checksum: a replayed or undated call is an unsigned one.
-fn check_timestamp(state: &AppState, action: &str, query: &Params) -> Result<(), ApiError> {
-    let window = state.settings.admin_max_age.as_secs();
+fn check_timestamp(settings: &Settings, action: &str, query: &Params) -> Result<(), ApiError> {
+    let window = settings.admin_max_age.as_secs();
     if window == 0 {
         return Ok(());
     }

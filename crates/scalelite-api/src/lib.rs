@@ -12,7 +12,7 @@
 //! - `server`: the HTTP server under the router (header and keep-alive timeouts, graceful shutdown). `limits`:
 //!   the concurrency cap, body sizes and the body timeout every request passes first.
 
-mod admin;
+pub mod admin;
 mod callbacks;
 pub mod error;
 pub mod fsapi;

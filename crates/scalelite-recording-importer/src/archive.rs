@@ -250,9 +250,12 @@ fn write_file(entry: &mut impl Read, path: &Path, mtime: Option<u64>) -> Result<
         io::Write::write_all(&mut file, &buffer[..n]).map_err(|e| write_error(path, e))?;
         written += n as u64;
     }
-    if let Some(mtime) = mtime {
-        // Keep the recording's file times (as `tar -x` does); not being able to is harmless.
-        let _ = file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime));
+    // Keep the recording's file times (as `tar -x` does); not being able to is harmless. A time past what
+    // `SystemTime` holds (base-256 header fields reach 2^64 seconds) is ignored rather than overflowing.
+    if let Some(time) =
+        mtime.and_then(|s| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+    {
+        let _ = file.set_modified(time);
     }
     Ok(written)
 }

@@ -7,6 +7,8 @@
 //! images. Ignored: `processing_time`, `size`, `raw_size`, `meeting`, `breakout*`. Elements are found by name, so
 //! their order does not matter.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use scalelite_core::bbb::xml::{self, Element, XmlError};
 use scalelite_core::domain::{PlaybackFormat, RECORDING_STATES, Recording, Thumbnail};
@@ -200,9 +202,7 @@ pub fn merge_recording(
         if format.endtime.is_some() {
             recording.endtime = format.endtime;
         }
-        for (key, value) in &format.metadata {
-            upsert_pair(&mut recording.metadata, key, value);
-        }
+        upsert_pairs(&mut recording.metadata, format.metadata.iter().cloned());
         recording.playback_formats.push(format.playback.clone());
     }
     recording
@@ -287,19 +287,33 @@ fn parse_state(state: &str) -> Result<String, MetadataError> {
 
 fn metadata_rows(meta: &Element) -> Vec<(String, String)> {
     let mut rows = Vec::new();
-    for child in meta.elements() {
-        if NOT_METADATA.contains(&child.name.as_str()) {
-            continue;
-        }
-        upsert_pair(&mut rows, &child.name, &child.text());
-    }
+    upsert_pairs(
+        &mut rows,
+        meta.elements()
+            .filter(|child| !NOT_METADATA.contains(&child.name.as_str()))
+            .map(|child| (child.name.clone(), child.text())),
+    );
     rows
 }
 
-fn upsert_pair(pairs: &mut Vec<(String, String)>, key: &str, value: &str) {
-    match pairs.iter_mut().find(|(k, _)| k == key) {
-        Some((_, v)) => value.clone_into(v),
-        None => pairs.push((key.to_owned(), value.to_owned())),
+/// Adds `pairs` to `rows`: a key already there keeps its first position and takes the last value. Indexed, so it
+/// stays linear in the number of pairs (a hostile `metadata.xml` may hold hundreds of thousands of `meta` children).
+fn upsert_pairs(
+    rows: &mut Vec<(String, String)>,
+    pairs: impl IntoIterator<Item = (String, String)>,
+) {
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    for (i, (key, _)) in rows.iter().enumerate() {
+        index.entry(key.clone()).or_insert(i);
+    }
+    for (key, value) in pairs {
+        match index.get(&key) {
+            Some(&i) => rows[i].1 = value,
+            None => {
+                index.insert(key.clone(), rows.len());
+                rows.push((key, value));
+            }
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Parsing bytes into the DOM, defensively: the input comes from BBB servers and from recording archives.
 
+use std::collections::HashSet;
+
 use quick_xml::errors::{Error as QuickError, SyntaxError};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -176,8 +178,16 @@ fn start_element(start: &BytesStart<'_>, position: u64) -> Result<Element, XmlEr
         return Err(malformed(position, "element without a name"));
     }
     let mut element = Element::new(name);
-    for attribute in start.attributes() {
+    // quick-xml's own duplicate check compares each attribute with every earlier one, quadratic in their number;
+    // a set does the same check in linear time.
+    let mut attributes = start.attributes();
+    attributes.with_checks(false);
+    let mut seen = HashSet::new();
+    for attribute in attributes {
         let attribute = attribute.map_err(|e| malformed(position, &e.to_string()))?;
+        if !seen.insert(attribute.key) {
+            return Err(malformed(position, "duplicate attribute"));
+        }
         let key = std::str::from_utf8(attribute.key.as_ref())
             .map_err(|e| malformed(position, &e.to_string()))?
             .to_owned();

@@ -199,6 +199,8 @@ fn malformed_documents() {
         b"<a>&unknown;</a>",
         b"<a>& x</a>",
         b"<a x=\"1\" x=\"2\"/>",
+        b"<a x=\"1\" y=\"2\" z=\"3\" y=\"4\"></a>",
+        b"<a><b p:x='1' p:x='1'/></a>",
         b"<a x=1/>",
         b"<a x/>",
         b"<a>&#0;</a>",
