@@ -28,7 +28,7 @@ fn settings_follow_the_original_variables() {
             load_min_user_count: 9,
             load_join_buffer: Duration::from_secs(120),
             meeting_ttl: Duration::from_secs(3600),
-            concurrency: 64,
+            concurrency: 4,
             interval: Duration::from_millis(2500),
             server_timeout: Duration::from_secs(7),
             ended_grace: None,
@@ -37,14 +37,17 @@ fn settings_follow_the_original_variables() {
     );
 }
 
+/// POLLER_THREADS is the original's pool size plus one; 1, which fails there, polls one server at a time.
 #[test]
-fn many_poller_threads_mean_more_concurrency() {
-    let poller = PollerArgs {
-        poller_threads: 201,
-        ..PollerArgs::default()
-    };
-    let settings = PollSettings::from_config(&poller, &MeetingArgs::default());
-    assert_eq!(settings.concurrency, 200);
+fn poller_threads_is_the_original_pool_size_plus_one() {
+    for (threads, concurrency) in [(1, 1), (2, 1), (3, 2), (5, 4), (201, 200)] {
+        let poller = PollerArgs {
+            poller_threads: threads,
+            ..PollerArgs::default()
+        };
+        let settings = PollSettings::from_config(&poller, &MeetingArgs::default());
+        assert_eq!(settings.concurrency, concurrency, "POLLER_THREADS={threads}");
+    }
 }
 
 #[test]

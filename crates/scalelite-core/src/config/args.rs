@@ -209,7 +209,8 @@ pub struct PollerArgs {
     #[arg(long, env = "SERVER_UNHEALTHY_THRESHOLD", default_value = "2", value_parser = parse::count())]
     pub server_unhealthy_threshold: u32,
 
-    /// How many servers the poller talks to at once (at least 1).
+    /// The poller's pool size, as in the original: POLLER_THREADS − 1 servers are polled at once (1 also polls one
+    /// at a time), and as many again among the servers that are offline or failed their last poll.
     #[arg(long, env = "POLLER_THREADS", default_value = "5", value_parser = parse::positive_count())]
     pub poller_threads: u32,
 

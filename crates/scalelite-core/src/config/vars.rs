@@ -143,7 +143,8 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "POLLER_THREADS",
         "5",
-        "Servers the poller talks to at once (at least 1).",
+        "Poller pool size as in the original: POLLER_THREADS − 1 servers polled at once (at least 1), as many again \
+         among offline ones.",
     ),
     (
         "POLLER_WAIT_TIMEOUT",
