@@ -22,7 +22,8 @@ use tokio_util::task::TaskTracker;
 use crate::FakeError;
 use crate::api::{self, RawRequest, Reply};
 use crate::model::{
-    Fault, InFlight, LoggedRequest, Meeting, MeetingSnapshot, SeedMeeting, State, now_ms, random_alphanumeric,
+    Fault, InFlight, LoggedRequest, Meeting, MeetingSnapshot, SeedMeeting, State, now_ms,
+    random_alphanumeric,
 };
 
 /// The BBB version a fake server reports by default.
@@ -396,7 +397,10 @@ async fn handle(
     let (fault, _counted) = {
         let mut state = shared.state();
         state.log.push(api::log_entry(&raw, &prepared));
-        (state.fault.clone(), state.in_flight.as_ref().map(InFlight::enter))
+        (
+            state.fault.clone(),
+            state.in_flight.as_ref().map(InFlight::enter),
+        )
     };
     match fault {
         Fault::Normal | Fault::Refuse => {}

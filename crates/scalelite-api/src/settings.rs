@@ -189,3 +189,6 @@ fn random_key() -> Secret {
     rand::rng().fill(&mut bytes[..]);
     Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
+
+#[cfg(test)]
+mod tests;
