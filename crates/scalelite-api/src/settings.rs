@@ -140,6 +140,7 @@ impl Settings {
         recordings: &config::RecordingArgs,
         misc: &config::MiscArgs,
     ) -> Self {
+        warn_unsupported(recordings);
         Self {
             lb_secrets: secrets.lb_secrets(),
             checksum_algorithms: secrets.checksum_algorithms(),
@@ -180,6 +181,24 @@ impl Settings {
             server_id_is_hostname: meetings.server_id_is_hostname,
             ..Settings::default()
         }
+    }
+}
+
+/// CloudFront playback is not implemented: say so at start-up instead of silently serving playback from here.
+fn warn_unsupported(recordings: &config::RecordingArgs) {
+    let set = [
+        ("CLOUDFRONT_URL", recordings.cloudfront_url.is_some()),
+        (
+            "CF_PRIVATE_KEY_B64",
+            recordings.cf_private_key_b64.is_some(),
+        ),
+        ("CF_KEY_PAIR_ID", recordings.cf_key_pair_id.is_some()),
+    ];
+    for (name, _) in set.iter().filter(|(_, is_set)| *is_set) {
+        tracing::warn!(
+            "{name} is set but CloudFront signed cookies are not supported: it is ignored, playback is served by \
+             this Scalelite"
+        );
     }
 }
 

@@ -265,14 +265,18 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "CLOUDFRONT_URL",
         "",
-        "Serve playback through this CloudFront URL with signed cookies.",
+        "CloudFront playback URL; not supported yet: a warning at start-up, then ignored.",
     ),
     (
         "CF_PRIVATE_KEY_B64",
         "",
-        "CloudFront signing key, base64-encoded PEM.",
+        "CloudFront signing key, base64-encoded PEM; not supported yet (warned, ignored).",
     ),
-    ("CF_KEY_PAIR_ID", "", "CloudFront key-pair id."),
+    (
+        "CF_KEY_PAIR_ID",
+        "",
+        "CloudFront key-pair id; not supported yet (warned, ignored).",
+    ),
     // Storage.
     (
         "DATABASE_URL",
@@ -343,7 +347,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "",
         "Key signing the protected-recording playback cookies.",
     ),
-    ("DEFAULT_LOCALE", "en", "Locale of error pages."),
+    (
+        "DEFAULT_LOCALE",
+        "en",
+        "Locale of error pages; English is the only one (as in the original), so it has no effect.",
+    ),
 ];
 
 /// Variables the original (or its scripts) reads that have no effect here: `(name, why)`. They are accepted and
