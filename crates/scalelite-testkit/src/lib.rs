@@ -7,10 +7,13 @@
 //! - `process`: the real service binaries run as child processes (`CARGO_BIN_EXE_<name>` in a package's
 //!   integration tests), on a random port, with their log captured.
 //!
+//! - `s3`: a tiny in-memory S3 that checks Signature V4 with its own code.
+//!
 //! It depends on `scalelite-core` only, so the service packages can take it as a dev-dependency without a cycle.
 
 pub mod contract;
 pub mod process;
+pub mod s3;
 mod store;
 
 pub use store::{Backend, TestStore, postgres_url, production_store, redis_url, test_store};
