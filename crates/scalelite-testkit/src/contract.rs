@@ -124,3 +124,148 @@ pub fn free_port() -> u16 {
         .expect("a free port")
         .port()
 }
+
+/// A TCP relay in front of a dependency (PostgreSQL, Redis) that shows what a service does with it: how many
+/// connections it holds at once, and the bytes it sends.
+pub struct TapProxy {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<TapSeen>>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+#[derive(Default)]
+struct TapSeen {
+    open: usize,
+    max_open: usize,
+    connections: usize,
+    /// Client-to-server bytes, the first 4 MiB.
+    sent: Vec<u8>,
+}
+
+impl TapProxy {
+    /// Listen on a random 127.0.0.1 port and relay every connection to `target` (`HOST:PORT`).
+    pub async fn start(target: &str) -> TapProxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a port");
+        let addr = listener.local_addr().expect("local address");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(TapSeen::default()));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (target, shared, token) = (target.to_owned(), seen.clone(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = token.cancelled() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((client, _)) = accepted else { continue };
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                {
+                    let mut seen = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    seen.open += 1;
+                    seen.connections += 1;
+                    seen.max_open = seen.max_open.max(seen.open);
+                }
+                let (shared, token) = (shared.clone(), token.clone());
+                tokio::spawn(async move {
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let tap = shared.clone();
+                    let upstream = async move {
+                        let mut buffer = vec![0u8; 16 * 1024];
+                        loop {
+                            let n = match client_read.read(&mut buffer).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            {
+                                let mut seen = tap.lock().unwrap_or_else(|e| e.into_inner());
+                                if seen.sent.len() < 4 << 20 {
+                                    seen.sent.extend_from_slice(&buffer[..n]);
+                                }
+                            }
+                            if server_write.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let downstream = tokio::io::copy(&mut server_read, &mut client_write);
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        () = upstream => {}
+                        _ = downstream => {}
+                    }
+                    let mut seen = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    seen.open -= 1;
+                });
+            }
+        });
+        TapProxy { addr, seen, stop }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// The most connections that were open at once.
+    pub fn max_open(&self) -> usize {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).max_open
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .connections
+    }
+
+    /// Whether the clients sent `needle` (in the first 4 MiB).
+    pub fn sent_contains(&self, needle: &[u8]) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.sent.windows(needle.len()).any(|w| w == needle)
+    }
+}
+
+impl Drop for TapProxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The Redis keys matching `pattern` (e.g. `ns:meeting:*`) on the test Redis.
+pub async fn redis_keys(pattern: &str) -> Vec<String> {
+    let client = redis::Client::open(crate::redis_url()).expect("a Redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers");
+    redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS")
+}
+
+/// Delete the Redis keys matching `pattern` on the test Redis (for namespaces a test made up).
+pub async fn redis_delete(pattern: &str) {
+    let keys = redis_keys(pattern).await;
+    if keys.is_empty() {
+        return;
+    }
+    let client = redis::Client::open(crate::redis_url()).expect("a Redis URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers");
+    let _: () = redis::cmd("DEL")
+        .arg(keys)
+        .query_async(&mut conn)
+        .await
+        .expect("DEL");
+}

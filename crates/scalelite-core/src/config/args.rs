@@ -360,11 +360,13 @@ pub struct StorageArgs {
     #[arg(long, env = "REDIS_NAMESPACE", default_value = "scalelite", value_parser = parse::string())]
     pub redis_namespace: String,
 
-    /// Redis connection pool size.
+    /// PostgreSQL connection pool size (at least 2; the name is the original's). Redis uses one multiplexed
+    /// connection.
     #[arg(long, env = "REDIS_POOL", default_value = "5", value_parser = parse::positive_count())]
     pub redis_pool: u32,
 
-    /// Use prepared statements on PostgreSQL (turn off behind PgBouncer in transaction mode).
+    /// Accepted but no effect yet: statements are always prepared (PgBouncer in transaction mode needs 1.21+ with
+    /// max_prepared_statements).
     #[arg(long, env = "PREPARED_STATEMENT", action = ArgAction::Set, default_value = "true",
           value_parser = parse::bool())]
     pub prepared_statement: bool,

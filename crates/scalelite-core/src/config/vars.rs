@@ -289,11 +289,15 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "Redis URL (needs DATABASE_URL).",
     ),
     ("REDIS_NAMESPACE", "scalelite", "Prefix of every Redis key."),
-    ("REDIS_POOL", "5", "Redis connection pool size."),
+    (
+        "REDIS_POOL",
+        "5",
+        "PostgreSQL connection pool size (at least 2); Redis uses one multiplexed connection.",
+    ),
     (
         "PREPARED_STATEMENT",
         "true",
-        "Use prepared statements on PostgreSQL.",
+        "Accepted, no effect yet: statements are always prepared (PgBouncer transaction mode needs 1.21+).",
     ),
     (
         "SCALELITE_DATA_DIR",
