@@ -9,8 +9,8 @@ use std::time::Duration;
 use fake_bbb::{FakeServer, Fault};
 
 use scalelite_testkit::contract::{
-    SECRET, TapProxy, eventually, free_port, get, redis_delete, redis_keys, register, signed_query,
-    with_env,
+    SECRET, TapProxy, eventually, free_port, get, postgres_host, postgres_through, redis_delete,
+    redis_keys, register, signed_query, with_env,
 };
 use scalelite_testkit::process::Service;
 use scalelite_testkit::{Backend, TestStore, postgres_url, test_store};
@@ -34,25 +34,6 @@ async fn answering(env: &[(String, String)]) -> (Service, u16) {
     })
     .await;
     (service, port)
-}
-
-/// The production store's environment with PostgreSQL reached through `proxy`.
-fn through_postgres_proxy(store: &TestStore, proxy: &TapProxy) -> Vec<(String, String)> {
-    let direct = postgres_url();
-    let host = direct
-        .rsplit_once('@')
-        .map_or(direct.as_str(), |(_, host)| host);
-    store
-        .env()
-        .iter()
-        .map(|(k, v)| {
-            if k == "DATABASE_URL" {
-                (k.clone(), v.replace(host, &proxy.addr().to_string()))
-            } else {
-                (k.clone(), v.clone())
-            }
-        })
-        .collect()
 }
 
 // --- storage ----------------------------------------------------------------------------------------------------
@@ -142,9 +123,9 @@ async fn contract_redis_pool() {
     // REDIS_POOL sizes the PostgreSQL pool (Redis uses one multiplexed connection): many recording calls at once
     // never hold more than 3 connections.
     let store = test_store(Backend::Production).await;
-    let proxy = TapProxy::start(&postgres_url().rsplit_once('@').unwrap().1.to_owned()).await;
+    let proxy = TapProxy::start(&postgres_host()).await;
     let api = listening(&with_env(
-        &through_postgres_proxy(&store, &proxy),
+        &postgres_through(store.env(), &proxy),
         &[("REDIS_POOL", "3")],
     ))
     .await;
@@ -189,9 +170,9 @@ where
 #[tokio::test]
 async fn contract_prepared_statement() {
     let store = test_store(Backend::Production).await;
-    let proxy = TapProxy::start(&postgres_url().rsplit_once('@').unwrap().1.to_owned()).await;
+    let proxy = TapProxy::start(&postgres_host()).await;
     let api = listening(&with_env(
-        &through_postgres_proxy(&store, &proxy),
+        &postgres_through(store.env(), &proxy),
         &[("PREPARED_STATEMENT", "false")],
     ))
     .await;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use scalelite_core::storage::{MiscStore, RecordingStore};
 use scalelite_recording_importer::fixture::FixtureRecording;
-use scalelite_testkit::contract::{eventually, with_env};
+use scalelite_testkit::contract::{
+    PATIENCE, TapProxy, eventually, postgres_host, postgres_through, with_env,
+};
 use scalelite_testkit::process::Service;
 use scalelite_testkit::s3::{ACCESS_KEY_ID, FakeS3, SECRET_ACCESS_KEY};
 use scalelite_testkit::{Backend, TestStore, test_store};
@@ -342,4 +344,53 @@ async fn contract_aws_endpoint_url() {
         "{:?}",
         fake.log()
     );
+}
+
+/// PostgreSQL goes away while an archive waits: with 2 attempts the import is given up for this pass after the
+/// second (the default makes 3), and the archive is imported once the database is back.
+#[tokio::test]
+async fn contract_db_connection_retry_count() {
+    let root = tempfile::tempdir().unwrap();
+    let store = test_store(Backend::Production).await;
+    let proxy = TapProxy::start(&postgres_host()).await;
+    let mut env = postgres_through(store.env(), &proxy);
+    for (name, dir) in [
+        ("RECORDING_SPOOL_DIR", "spool"),
+        ("RECORDING_WORK_DIR", "work"),
+        ("RECORDING_PUBLISH_DIR", "published"),
+        ("RECORDING_UNPUBLISH_DIR", "unpublished"),
+    ] {
+        env.push((name.to_owned(), root.path().join(dir).display().to_string()));
+    }
+    env.push(("DB_CONNECTION_RETRY_COUNT".to_owned(), "2".to_owned()));
+    env.push(("RECORDING_IMPORT_POLL_INTERVAL".to_owned(), "1".to_owned()));
+    let service = Service::spawn(Path::new(BIN), &[], &with_env(&env, &[]));
+    assert!(
+        service
+            .wait_for_log("this importer is active", PATIENCE)
+            .await,
+        "{}",
+        service.log()
+    );
+    proxy.cut();
+    let recording = recording();
+    recording.write_tar(&root.path().join("spool")).unwrap();
+    assert!(
+        service
+            .wait_for_log("the store is unavailable (2 attempts)", PATIENCE)
+            .await,
+        "{}",
+        service.log()
+    );
+    assert!(!service.log().contains("(3 attempts)"));
+    proxy.restore();
+    appears(
+        &root
+            .path()
+            .join("published")
+            .join("presentation")
+            .join(&recording.record_id),
+        &service,
+    )
+    .await;
 }

@@ -126,7 +126,8 @@ pub fn free_port() -> u16 {
 }
 
 /// A TCP relay in front of a dependency (PostgreSQL, Redis) that shows what a service does with it: how many
-/// connections it holds at once, and the bytes it sends.
+/// connections it holds at once, and the bytes it sends. It can be cut (open connections dropped, new ones closed
+/// at once) to play an outage.
 pub struct TapProxy {
     addr: std::net::SocketAddr,
     seen: std::sync::Arc<std::sync::Mutex<TapSeen>>,
@@ -140,6 +141,10 @@ struct TapSeen {
     connections: usize,
     /// Client-to-server bytes, the first 4 MiB.
     sent: Vec<u8>,
+    /// Whether connections are refused.
+    down: bool,
+    /// Cancelled to drop the connections open when the relay is cut.
+    generation: tokio_util::sync::CancellationToken,
 }
 
 impl TapProxy {
@@ -161,6 +166,13 @@ impl TapProxy {
                     accepted = listener.accept() => accepted,
                 };
                 let Ok((client, _)) = accepted else { continue };
+                let generation = {
+                    let seen = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    if seen.down {
+                        continue;
+                    }
+                    seen.generation.clone()
+                };
                 let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
                     continue;
                 };
@@ -196,6 +208,7 @@ impl TapProxy {
                     let downstream = tokio::io::copy(&mut server_read, &mut client_write);
                     tokio::select! {
                         () = token.cancelled() => {}
+                        () = generation.cancelled() => {}
                         () = upstream => {}
                         _ = downstream => {}
                     }
@@ -205,6 +218,19 @@ impl TapProxy {
             }
         });
         TapProxy { addr, seen, stop }
+    }
+
+    /// Play an outage: drop every open connection and close new ones at once, until [`TapProxy::restore`].
+    pub fn cut(&self) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.down = true;
+        seen.generation.cancel();
+        seen.generation = tokio_util::sync::CancellationToken::new();
+    }
+
+    /// Relay again after [`TapProxy::cut`].
+    pub fn restore(&self) {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).down = false;
     }
 
     /// `127.0.0.1:<port>`.
@@ -268,4 +294,32 @@ pub async fn redis_delete(pattern: &str) {
         .query_async(&mut conn)
         .await
         .expect("DEL");
+}
+
+/// `env` (a production store's environment) with `DATABASE_URL` reaching PostgreSQL through `proxy`.
+pub fn postgres_through(env: &[(String, String)], proxy: &TapProxy) -> Vec<(String, String)> {
+    let direct = crate::postgres_url();
+    let host = direct
+        .rsplit_once('@')
+        .map_or(direct.as_str(), |(_, host)| host)
+        .to_owned();
+    env.iter()
+        .map(|(k, v)| {
+            let v = if k == "DATABASE_URL" {
+                v.replace(&host, &proxy.addr().to_string())
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// `HOST:PORT` of the test PostgreSQL.
+pub fn postgres_host() -> String {
+    let direct = crate::postgres_url();
+    let host = direct
+        .rsplit_once('@')
+        .map_or(direct.as_str(), |(_, host)| host);
+    host.trim_end_matches('/').to_owned()
 }
