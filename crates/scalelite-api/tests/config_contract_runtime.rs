@@ -13,7 +13,7 @@ use scalelite_testkit::contract::{
     redis_keys, register, signed_query, with_env,
 };
 use scalelite_testkit::process::Service;
-use scalelite_testkit::{Backend, TestStore, postgres_url, test_store};
+use scalelite_testkit::{Backend, TestStore, test_store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scalelite-api");
 
