@@ -18,7 +18,8 @@ use scalelite_testkit::contract::{
 };
 use scalelite_testkit::process::Service;
 use scalelite_testkit::{Backend, TestStore, test_store};
-use sha2::Sha256;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scalelite-api");
 const FAKE_SECRET: &str = "fake-bbb-secret";
@@ -144,11 +145,27 @@ async fn contract_loadbalancer_secrets() {
 
 #[tokio::test]
 async fn contract_loadbalancer_checksum_algorithm() {
-    // SHA-256 checksums (what the helper signs with) are refused when only SHA1 is allowed; outbound calls are then
-    // signed with SHA1 (the fake BBB checks them its own way).
+    // Only SHA1: SHA-256 checksums (what the helper signs with) are refused, SHA1 ones accepted, and outbound calls
+    // are signed with SHA1 (40 hex digits; the fake BBB checks them its own way).
     let api = Api::start(&[("LOADBALANCER_CHECKSUM_ALGORITHM", "SHA1")]).await;
     let body = api.body("getMeetings", "").await;
     assert_eq!(message_key(&body), "checksumError", "{body}");
+    let query = "meetingID=sha1&name=s";
+    let checksum = hex::encode(Sha1::digest(format!("create{query}{SECRET}").as_bytes()));
+    let url = api.service.url(&format!(
+        "/bigbluebutton/api/create?{query}&checksum={checksum}"
+    ));
+    let (_, _, body) = get(&url).await;
+    assert!(body.contains("<returncode>SUCCESS</returncode>"), "{body}");
+    let forwarded = api.last_forwarded("create");
+    assert_eq!(forwarded.checksum_ok, Some(true));
+    let outbound = forwarded
+        .query
+        .as_deref()
+        .and_then(|q| q.split("checksum=").nth(1))
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(outbound.len(), 40, "SHA1 outbound: {outbound}");
     let api = Api::start(&[("LOADBALANCER_CHECKSUM_ALGORITHM", "SHA256")]).await;
     let body = api.body("getMeetings", "").await;
     assert!(body.contains("<returncode>SUCCESS</returncode>"), "{body}");

@@ -57,10 +57,18 @@ fn recording() -> FixtureRecording {
     FixtureRecording::new("recorded-meeting", 1_700_000_000_000).with_format("presentation")
 }
 
-/// Wait until `path` exists.
+/// Wait until `path` exists; on failure show the importer's log.
 async fn appears(path: &Path, service: &Service) {
-    let what = format!("{} appears; log:\n{}", path.display(), service.log());
-    eventually(&what, || async { path.exists() }).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !path.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} did not appear within {PATIENCE:?}; log:\n{}",
+            path.display(),
+            service.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
