@@ -197,8 +197,8 @@ impl MeetingArgs {
 /// The poller: cycle interval, health thresholds, concurrency, load rules.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct PollerArgs {
-    /// Seconds the poller sleeps between cycles (fractions allowed).
-    #[arg(long, env = "POLL_INTERVAL", default_value = "60", value_parser = parse::seconds_f64())]
+    /// Seconds the poller sleeps between cycles (fractions allowed, above 0).
+    #[arg(long, env = "POLL_INTERVAL", default_value = "60", value_parser = parse::interval_seconds())]
     pub poll_interval: Duration,
 
     /// Consecutive successful polls before an offline server is online again.
@@ -283,8 +283,8 @@ pub struct RecordingArgs {
     #[arg(long, env = "PROTECTED_RECORDINGS_TIMEOUT", default_value = "360", value_parser = parse::minutes())]
     pub protected_recordings_timeout: Duration,
 
-    /// Seconds the importer waits between scans of the spool directory (fractions allowed).
-    #[arg(long, env = "RECORDING_IMPORT_POLL_INTERVAL", default_value = "60", value_parser = parse::seconds_f64())]
+    /// Seconds the importer waits between scans of the spool directory (fractions allowed, above 0).
+    #[arg(long, env = "RECORDING_IMPORT_POLL_INTERVAL", default_value = "60", value_parser = parse::interval_seconds())]
     pub recording_import_poll_interval: Duration,
 
     /// Importer: attempts at reaching the database before an import is given up for this pass.

@@ -150,6 +150,14 @@ pub const fn seconds_f64() -> EnvValue<Duration> {
     EnvValue::new(parse_seconds_f64)
 }
 
+/// The pause of a loop: seconds, fractions allowed, above 0 (0 would make the loop spin without pause).
+pub const fn interval_seconds() -> EnvValue<Duration> {
+    EnvValue::new(|text| match parse_seconds_f64(text) {
+        Ok(interval) if !interval.is_zero() => Ok(interval),
+        _ => Err("expected a number of seconds above 0".to_owned()),
+    })
+}
+
 /// Whole seconds.
 pub const fn seconds() -> EnvValue<Duration> {
     EnvValue::new(|text| parse_whole(text, 1, "seconds"))

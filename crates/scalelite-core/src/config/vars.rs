@@ -128,7 +128,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "POLL_INTERVAL",
         "60",
-        "Seconds between poller cycles (fractions allowed).",
+        "Seconds between poller cycles (fractions allowed, above 0).",
     ),
     (
         "SERVER_HEALTHY_THRESHOLD",
@@ -220,7 +220,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "RECORDING_IMPORT_POLL_INTERVAL",
         "60",
-        "Seconds between spool directory scans (fractions allowed).",
+        "Seconds between spool directory scans (fractions allowed, above 0).",
     ),
     (
         "DB_CONNECTION_RETRY_COUNT",
