@@ -56,17 +56,25 @@ fn young_meeting(participants: u32) -> SeedMeeting {
 async fn contract_poll_interval() {
     let (store, fakes) = pool(1).await;
     let env = with_env(store.env(), &[("POLL_INTERVAL", "0.2")]);
-    let _poller = Service::spawn(Path::new(BIN), &[], &env);
+    let poller = Service::spawn(Path::new(BIN), &[], &env);
     // The default interval (60 s) would allow one cycle in the test's patience.
-    eventually("three cycles", || async {
+    let cycles = || {
         fakes[0]
             .requests()
             .iter()
             .filter(|r| r.call == "getMeetings")
             .count()
-            >= 3
-    })
-    .await;
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while cycles() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} cycles within {PATIENCE:?}:\n{}",
+            cycles(),
+            poller.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
