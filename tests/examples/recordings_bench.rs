@@ -95,6 +95,7 @@ async fn main() -> BoxResult<()> {
         namespace,
         pool_size: 8,
         op_timeout: Duration::from_secs(60),
+        redis_timeout: Duration::from_secs(60),
     })
     .await?;
 

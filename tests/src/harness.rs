@@ -23,12 +23,16 @@ pub use scalelite_testkit::{
     Backend, TestStore, postgres_url, production_store, redis_url, test_store,
 };
 
-/// Settings every test starts from: one LB secret, short timeouts.
+/// Settings every test starts from: one LB secret, short timeouts, `/metrics` on the API's port (the tests scrape
+/// it there) and `/fsapi` open without a password (the dial-plan tests post without credentials). The defaults of
+/// the last two are tested against the real binary (`crates/scalelite-api/tests/config_contract_limits.rs`).
 pub fn test_settings() -> Settings {
     Settings {
         lb_secrets: vec![Secret::new(LB_SECRET)],
         connect_timeout: Duration::from_secs(1),
         response_timeout: Duration::from_secs(2),
+        metrics_public: true,
+        fsapi_auth_disabled: true,
         ..Settings::default()
     }
 }

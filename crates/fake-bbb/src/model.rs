@@ -25,6 +25,9 @@ pub enum Fault {
     Hang,
     /// Answer normally after this delay.
     Delay(Duration),
+    /// `create` calls take effect and answer after this delay, also when the caller has stopped waiting (as a
+    /// loaded BBB server carries out a create whose client timed out); every other call answers normally.
+    SlowCreate(Duration),
     /// HTTP 500 with an HTML error page that is not a BBB reply.
     Http500,
     /// HTTP 200 with an HTML page instead of XML.
@@ -42,6 +45,7 @@ impl fmt::Debug for Fault {
             Self::Refuse => f.write_str("Refuse"),
             Self::Hang => f.write_str("Hang"),
             Self::Delay(d) => write!(f, "Delay({}ms)", d.as_millis()),
+            Self::SlowCreate(d) => write!(f, "SlowCreate({}ms)", d.as_millis()),
             Self::Http500 => f.write_str("Http500"),
             Self::Html => f.write_str("Html"),
             Self::Garbage => f.write_str("Garbage"),
@@ -51,13 +55,13 @@ impl fmt::Debug for Fault {
 }
 
 /// The JSON form of a [`Fault`] used by the control API:
-/// `{"mode": "normal" | "refuse" | "hang" | "delay" | "http500" | "html" | "garbage" | "failed",
+/// `{"mode": "normal" | "refuse" | "hang" | "delay" | "slow_create" | "http500" | "html" | "garbage" | "failed",
 ///   "delay_ms": 1500, "message_key": "internalError", "message": "…"}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultSpec {
     /// The fault's name, lower case.
     pub mode: String,
-    /// For `delay`: the delay in milliseconds.
+    /// For `delay` and `slow_create`: the delay in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
     /// For `failed`: the messageKey every call answers with.
@@ -81,6 +85,10 @@ impl From<&Fault> for FaultSpec {
             Fault::Delay(d) => FaultSpec {
                 delay_ms: Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 ..mode("delay")
+            },
+            Fault::SlowCreate(d) => FaultSpec {
+                delay_ms: Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                ..mode("slow_create")
             },
             Fault::Http500 => mode("http500"),
             Fault::Html => mode("html"),
@@ -107,6 +115,12 @@ impl TryFrom<FaultSpec> for Fault {
                     FakeError::InvalidFault("mode delay needs delay_ms".to_owned())
                 })?;
                 Self::Delay(Duration::from_millis(ms))
+            }
+            "slow_create" => {
+                let ms = spec.delay_ms.ok_or_else(|| {
+                    FakeError::InvalidFault("mode slow_create needs delay_ms".to_owned())
+                })?;
+                Self::SlowCreate(Duration::from_millis(ms))
             }
             "http500" => Self::Http500,
             "html" => Self::Html,

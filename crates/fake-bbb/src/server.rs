@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::FakeError;
-use crate::api::{self, RawRequest, Reply};
+use crate::api::{self, RawRequest, Reply, Route};
 use crate::model::{
     Fault, InFlight, LoggedRequest, Meeting, MeetingSnapshot, SeedMeeting, State, now_ms,
     random_alphanumeric,
@@ -403,7 +403,20 @@ async fn handle(
         )
     };
     match fault {
-        Fault::Normal | Fault::Refuse => {}
+        Fault::SlowCreate(delay) if matches!(&prepared.route, Route::Call(c) if c == "create") => {
+            // Carried out by a task of its own, so the create happens even if the caller hangs up meanwhile.
+            let task_shared = shared.clone();
+            let task = tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let mut state = task_shared.state();
+                api::dispatch(&mut state, &task_shared.bbb_version, &raw, &prepared)
+            });
+            return match task.await {
+                Ok(reply) => respond(reply),
+                Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            };
+        }
+        Fault::Normal | Fault::Refuse | Fault::SlowCreate(_) => {}
         // Never answer; the connection is dropped when the server stops or starts refusing.
         Fault::Hang => return std::future::pending().await,
         Fault::Delay(delay) => tokio::time::sleep(delay).await,
@@ -417,6 +430,10 @@ async fn handle(
         Fault::Failed(key, message) => return xml(api::failed_xml(&key, &message)),
     }
     let reply = api::dispatch(&mut shared.state(), &shared.bbb_version, &raw, &prepared);
+    respond(reply)
+}
+
+fn respond(reply: Reply) -> Response {
     match reply {
         Reply::Xml(body) => xml(body),
         Reply::Html(body) => html(body).into_response(),

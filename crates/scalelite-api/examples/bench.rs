@@ -181,6 +181,7 @@ async fn open_store(args: &Args) -> anyhow::Result<(Store, Option<tempfile::Temp
                 namespace: namespace.clone(),
                 pool_size: 8,
                 op_timeout: Duration::from_secs(5),
+                redis_timeout: Duration::from_secs(5),
             })
             .await
             .context("could not open the production store")?;

@@ -1,12 +1,15 @@
-//! The admin REST API, `/scalelite/api/*` (operations.md 4.3): servers and tenants as JSON, over the same
+//! The admin REST API, `/scalelite/api/*`: servers and tenants as JSON, over the same
 //! management layer as `scalelite-cli`.
 //!
-//! Every call goes through the original's filters, in order: a POST with a body must be `application/json`
-//! (else `unsupportedContentType` XML), then the BBB-style checksum over `action + query without checksum +
-//! LB secret` (the JSON body is not covered; tenant secrets never count), then, for the tenant calls,
-//! `MULTITENANCY_ENABLED` (else 412). Filter failures answer BBB XML with HTTP 200, as the original does.
+//! Every call goes through these filters, in order: a POST with a body must be `application/json` (else
+//! `unsupportedContentType` XML), then the checksum `H(action + query without checksum + raw body + secret)` with
+//! `ADMIN_API_SECRET` or else the LB secrets (tenant secrets never count), then, with `ADMIN_API_MAX_AGE`, a fresh
+//! signed `timestamp`, then, for the tenant calls, `MULTITENANCY_ENABLED` (else 412). Filter failures answer BBB
+//! XML with HTTP 200, as the original does.
 //!
-//! Differences from the original (section 11, items 9 to 11): `load_multiplier` is always a JSON number, tenants
+//! Differences from the original: the checksum covers the body (the original's covers the action and query only,
+//! so one logged URL per action let anyone send any body; `ADMIN_API_LEGACY_CHECKSUM` accepts that form again,
+//! with a warning per call). `load_multiplier` is always a JSON number, tenants
 //! carry no `new_record`/`destroyed` flags, `panicServer` reads `keep_state` at the top level or under `server`
 //! with strict booleans (`"false"` is false), and a failing BBB `end` no longer fails the panic (the meetings are
 //! forgotten either way). `updateServer` also accepts `url`.
@@ -18,7 +21,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use scalelite_core::bbb::checksum;
-use scalelite_core::bbb::params::Params;
+use scalelite_core::bbb::params::{self, Params};
 use scalelite_core::domain::{Secret, ServerState};
 use scalelite_core::management::json::{ServerJson, TenantJson, TenantSummaryJson};
 use scalelite_core::management::{
@@ -130,47 +133,119 @@ async fn admit(
         return Err(ApiError::UnsupportedContentType.into_response());
     }
     let raw_query = parts.uri.query().unwrap_or_default();
+    check_signature(state, action, raw_query, &body).map_err(IntoResponse::into_response)?;
     let query = Params::parse(raw_query)
         .map_err(|e| ApiError::InvalidParameters(e.to_string()).into_response())?;
-    let body = if body.is_empty() {
-        Map::new()
-    } else {
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    "the JSON body must be an object",
-                ));
-            }
-            Err(e) => {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    format!("invalid JSON body: {e}"),
-                ));
-            }
-        }
-    };
-    let request = AdminRequest { query, body };
-    let supplied = request.param("checksum").unwrap_or_default();
-    let check_string = checksum::strip_checksum(raw_query, &supplied);
-    if let Err(why) = checksum::verify(
-        action,
-        &check_string,
-        &supplied,
-        &state.settings.lb_secrets,
-        &state.settings.checksum_algorithms,
-    ) {
-        tracing::debug!(action, reason = %why, "admin API checksum rejected");
-        return Err(ApiError::Checksum.into_response());
-    }
+    check_timestamp(state, action, &query).map_err(IntoResponse::into_response)?;
+    let body = json_object(&body).map_err(|message| error(StatusCode::BAD_REQUEST, message))?;
     if tenants && !state.settings.multitenancy {
         return Err(json_response(
             StatusCode::PRECONDITION_FAILED,
             json!({ "message": "Multitenancy is disabled" }),
         ));
     }
-    Ok(request)
+    Ok(AdminRequest { query, body })
+}
+
+/// The admin checksum: `H(action + query without checksum + raw body + secret)`, with `ADMIN_API_SECRET` or else
+/// the LB secrets (tenant secrets never count). Nothing of the body is read before it verifies, unless the
+/// operator opted into the original's form, which leaves the body out (`ADMIN_API_LEGACY_CHECKSUM`).
+fn check_signature(
+    state: &AppState,
+    action: &str,
+    raw_query: &str,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let settings = &state.settings;
+    let secrets: &[Secret] = match &settings.admin_secret {
+        Some(secret) => std::slice::from_ref(secret),
+        None => &settings.lb_secrets,
+    };
+    let (query, in_query) = params::split_checksum(raw_query);
+    // A body that is not UTF-8 cannot be JSON; it is refused like a bad checksum, unread.
+    let covered = std::str::from_utf8(body).map(|body| format!("{query}{body}"));
+    let supplied = in_query.clone().unwrap_or_default();
+    let full = match &covered {
+        Ok(covered) => checksum::verify(
+            action,
+            covered,
+            &supplied,
+            secrets,
+            &settings.checksum_algorithms,
+        ),
+        Err(_) => Err(checksum::ChecksumError::Missing),
+    };
+    let why = match full {
+        Ok(_) => return Ok(()),
+        Err(why) => why,
+    };
+    if settings.admin_legacy_checksum {
+        // The original's form: the checksum may also come in the JSON body, which it does not cover.
+        let supplied = in_query.or_else(|| body_checksum(body)).unwrap_or_default();
+        if checksum::verify(
+            action,
+            &query,
+            &supplied,
+            secrets,
+            &settings.checksum_algorithms,
+        )
+        .is_ok()
+        {
+            tracing::warn!(
+                action,
+                "admin API call accepted with the legacy checksum, which does not cover the request body \
+                 (ADMIN_API_LEGACY_CHECKSUM); sign the body too"
+            );
+            return Ok(());
+        }
+    }
+    tracing::debug!(action, reason = %why, "admin API checksum rejected");
+    Err(ApiError::Checksum)
+}
+
+/// `checksum` at the top level of a JSON body (the legacy form only).
+fn body_checksum(body: &[u8]) -> Option<String> {
+    match serde_json::from_slice::<Value>(body).ok()? {
+        Value::Object(map) => map.get("checksum").and_then(scalar),
+        _ => None,
+    }
+}
+
+/// `ADMIN_API_MAX_AGE`: the signed `timestamp` (Unix seconds) must be within the window around now. Answered like
+/// a bad checksum: a replayed or undated call is an unsigned one.
+fn check_timestamp(state: &AppState, action: &str, query: &Params) -> Result<(), ApiError> {
+    let window = state.settings.admin_max_age.as_secs();
+    if window == 0 {
+        return Ok(());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let fresh = query
+        .get("timestamp")
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .is_some_and(|t| t.abs_diff(now) <= window);
+    if fresh {
+        Ok(())
+    } else {
+        tracing::debug!(
+            action,
+            "admin API call without a timestamp inside ADMIN_API_MAX_AGE"
+        );
+        Err(ApiError::Checksum)
+    }
+}
+
+/// The JSON body as an object (empty when there is no body), or the message of the 400 answer.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, String> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("the JSON body must be an object".to_owned()),
+        Err(e) => Err(format!("invalid JSON body: {e}")),
+    }
 }
 
 fn management(state: &AppState) -> Management {

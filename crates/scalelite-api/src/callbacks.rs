@@ -1,17 +1,22 @@
-//! `POST /bigbluebutton/api/analytics_callback` (bbb-api.md 8.14, operations.md 7.3): BBB servers post their
-//! learning-analytics JSON here; Scalelite relays it to the URL the front-end gave at create.
+//! `POST /bigbluebutton/api/analytics_callback`: BBB servers post their learning-analytics JSON here; Scalelite
+//! relays it to the URL the front-end gave at create.
 //!
-//! The caller proves it is a registered BBB server with `Authorization: Bearer <JWT HS512>` signed with that
-//! server's secret. The JSON is forwarded with `customer` (the tenant name, else `scalelite`) added, signed with a
-//! fresh JWT (HS512, expiring in 24 h) made with each LB secret (or tenant secret) in turn until the receiver
-//! answers 2xx. The answer to BBB is always 204; what went wrong is logged.
+//! The JSON names its meeting (`meeting_id`). The callback data of that meeting is looked up for the tenant of the
+//! Host header (none without multitenancy), and the caller must prove it is the server the meeting was created on:
+//! `Authorization: Bearer <JWT HS512>` signed with that server's secret, carrying an `exp` that has not passed. The
+//! JSON is forwarded with `customer` (the meeting's tenant name, else `scalelite`) added, signed with a fresh JWT
+//! (HS512, expiring in 24 h) made with each secret of the meeting's tenant (else each LB secret) in turn until the
+//! receiver answers 2xx. The answer to BBB is always 204; what went wrong is logged.
+//!
+//! Differences from the original, which accepts a token from any registered server (with or without `exp`) for any
+//! meeting, keys callback URLs by meetingID alone, and signs with the tenant of the Host header.
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scalelite_core::bbb::params::Params;
-use scalelite_core::domain::{Secret, Tenant};
+use scalelite_core::domain::{CallbackData, Secret, Tenant};
 use scalelite_core::jwt::{self, JwtAlgorithm};
-use scalelite_core::storage::{RecordingStore, ServerStore, StoreError};
+use scalelite_core::storage::{MeetingStore, RecordingStore, ServerStore, StoreError, TenantStore};
 use serde_json::{Map, Value};
 
 use crate::error::Result;
@@ -57,29 +62,37 @@ pub async fn analytics_callback(state: &AppState, incoming: Incoming<'_>) -> Res
 
 async fn relay(
     state: &AppState,
-    tenant: Option<&Tenant>,
+    host_tenant: Option<&Tenant>,
     incoming: &Incoming<'_>,
 ) -> Result<(), DropReason> {
     let token = bearer_token(incoming.headers).ok_or(DropReason::NoToken)?;
-    if !token_from_a_server(state, token).await? {
-        return Err(DropReason::InvalidToken);
-    }
     let mut body = parameters(incoming)?;
     let meeting_id = match body.get("meeting_id") {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(DropReason::NoMeetingId),
     };
-    let url = state
+    let data = state
         .store
-        .get_callback_data(&meeting_id)
+        .get_callback_data(host_tenant.map(|t| t.id.as_str()), &meeting_id)
         .await?
-        .and_then(|data| data.analytics_callback_url)
         .ok_or(DropReason::NoCallback)?;
-    let customer = tenant.map_or("scalelite", |t| t.name.as_str());
+    let url = data
+        .analytics_callback_url
+        .clone()
+        .ok_or(DropReason::NoCallback)?;
+    if !token_from_the_meetings_server(state, &data, token).await? {
+        return Err(DropReason::InvalidToken);
+    }
+    // Signed for the tenant that created the meeting, whatever the Host header said.
+    let tenant = match data.tenant_id.as_deref() {
+        Some(id) => Some(state.store.get_tenant(id).await?),
+        None => None,
+    };
+    let customer = tenant.as_ref().map_or("scalelite", |t| t.name.as_str());
     body.insert("customer".into(), Value::String(customer.to_owned()));
     let payload = serde_json::to_vec(&Value::Object(body)).map_err(|_| DropReason::BadBody)?;
-    let secrets: &[Secret] = match tenant {
+    let secrets: &[Secret] = match &tenant {
         Some(t) => &t.secrets,
         None => &state.settings.lb_secrets,
     };
@@ -128,19 +141,34 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Whether `token` verifies (HS512, `exp` enforced) with the secret of some registered BBB server.
-async fn token_from_a_server(state: &AppState, token: &str) -> Result<bool, StoreError> {
-    let now = now_epoch_seconds();
-    let servers = state.store.list_servers().await?;
-    Ok(servers.iter().any(|server| {
-        jwt::decode::<Value>(
-            token,
-            server.secret.expose().as_bytes(),
-            JwtAlgorithm::Hs512,
-            now,
-        )
-        .is_ok()
-    }))
+/// Whether `token` is an unexpired HS512 token (an `exp` claim is required) signed with the secret of the server
+/// the meeting was created on. Callback data written by the original does not name the server: the server the
+/// meeting is on now stands in, when the meeting record belongs to the same tenant.
+async fn token_from_the_meetings_server(
+    state: &AppState,
+    data: &CallbackData,
+    token: &str,
+) -> Result<bool, StoreError> {
+    let server_id = match &data.server_id {
+        Some(id) => id.clone(),
+        None => match state.store.get_meeting(&data.meeting_id).await {
+            Ok(meeting) if meeting.tenant_id == data.tenant_id => meeting.server_id,
+            Ok(_) | Err(StoreError::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        },
+    };
+    let server = match state.store.get_server(&server_id).await {
+        Ok(server) => server,
+        Err(StoreError::NotFound(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let claims = jwt::decode::<Value>(
+        token,
+        server.secret.expose().as_bytes(),
+        JwtAlgorithm::Hs512,
+        now_epoch_seconds(),
+    );
+    Ok(claims.is_ok_and(|claims| claims.get("exp").is_some_and(Value::is_number)))
 }
 
 /// The request parameters as a JSON object: the JSON body (or a form body), with URL query parameters winning.

@@ -44,6 +44,12 @@ pub enum ApiError {
     InvalidParameters(String),
     #[error("request body too large")]
     BodyTooLarge,
+    /// The body did not arrive within `HTTP_BODY_TIMEOUT` (HTTP 408, connection closed).
+    #[error("request body timed out")]
+    BodyTimeout,
+    /// `MAX_CONCURRENT_REQUESTS` requests are already being handled (HTTP 503).
+    #[error("too many requests at once")]
+    Busy,
     /// `internalError` with a message the client may see.
     #[error("internal error: {0}")]
     Internal(String),
@@ -96,6 +102,8 @@ impl ApiError {
             ApiError::RecordingsNotFound => ("notFound", "We could not find recordings".into()),
             ApiError::InvalidParameters(why) => ("invalidParameters", format!("Invalid request parameters: {why}")),
             ApiError::BodyTooLarge => ("requestTooLarge", "The request body is too large.".into()),
+            ApiError::BodyTimeout => ("requestTimeout", "The request body was not received in time.".into()),
+            ApiError::Busy => ("serviceUnavailable", "Too many requests at once; try again later.".into()),
             ApiError::Internal(message) => ("internalError", message.clone()),
             ApiError::Bbb { key, message } => (key.as_str(), message.clone()),
             ApiError::Store(_) => ("internalError", "Unable to reach the Scalelite data store.".into()),
@@ -109,7 +117,18 @@ impl IntoResponse for ApiError {
             tracing::error!(error.message = %e, error.cause_chain = ?e, "storage failure");
         }
         let (key, message) = self.key_and_message();
-        let mut response = xml_response(StatusCode::OK, &xml::failed(key, &message));
+        // Refusals that are not the call's answer carry their HTTP status, so proxies and clients see them too.
+        let status = match self {
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::OK,
+        };
+        let mut response = xml_response(status, &xml::failed(key, &message));
+        if status == StatusCode::REQUEST_TIMEOUT {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response.extensions_mut().insert(FailedKey(key.to_owned()));
         response
     }

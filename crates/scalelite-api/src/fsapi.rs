@@ -3,7 +3,8 @@
 //! A FreeSWITCH gateway's `mod_xml_curl` asks for the dial plan of each call. Without a PIN the caller is prompted
 //! for one; a PIN is a meeting's voice bridge (or a breakout room's: one more digit), and the call is bridged over
 //! SIP to the server holding that meeting; an unknown PIN prompts again. HTTP Basic auth with user `fsapi` and
-//! `FSAPI_PASSWORD` (default: the first LB secret; empty: no auth).
+//! `FSAPI_PASSWORD` (default: the first LB secret). Without a password (set but empty, or no LB secret) every
+//! request is refused unless `FSAPI_AUTH_DISABLED` opens the API on purpose.
 //!
 //! Every value put into the dial plan is escaped so it cannot expand FreeSWITCH variables (`${...}`), and the
 //! dialled number is regex-escaped in the condition.
@@ -34,13 +35,28 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     if parts.method != Method::POST {
         return ApiError::UnsupportedRequest.into_response();
     }
-    if let Some(password) = &state.settings.fsapi_password {
-        if !authorized(&parts.headers, password) {
-            return unauthorized(state.settings.url_host.as_deref());
+    match &state.settings.fsapi_password {
+        Some(password) => {
+            if !authorized(&parts.headers, password) {
+                return unauthorized(state.settings.url_host.as_deref());
+            }
+        }
+        // No password: open only when the operator said so, never by accident of an empty variable.
+        None if state.settings.fsapi_auth_disabled => {}
+        None => {
+            tracing::warn!(
+                "fsapi: refused, no password is configured (set FSAPI_PASSWORD, or FSAPI_AUTH_DISABLED=true)"
+            );
+            return (
+                StatusCode::FORBIDDEN,
+                "The dial-plan API has no password configured.\n",
+            )
+                .into_response();
         }
     }
-    let Ok(body) = axum::body::to_bytes(body, state.settings.max_body_bytes).await else {
-        return ApiError::BodyTooLarge.into_response();
+    let body = match axum::body::to_bytes(body, state.settings.max_body_bytes).await {
+        Ok(body) => body,
+        Err(e) => return crate::limits::body_read_error(&e).into_response(),
     };
     let params = match parameters(parts.uri.query(), &parts.headers, &body) {
         Some(params) => params,

@@ -9,11 +9,14 @@
 //! - `settings`, `state`: configuration resolved at start-up and the shared handler state.
 //! - `callbacks`: the analytics callback relay. `lrs`: the tenant's LRS payload on create. `fsapi`: the
 //!   FreeSWITCH dial plan. `metrics`: Prometheus metrics and the layer that counts requests.
+//! - `server`: the HTTP server under the router (header and keep-alive timeouts, graceful shutdown). `limits`:
+//!   the concurrency cap, body sizes and the body timeout every request passes first.
 
 mod admin;
 mod callbacks;
 pub mod error;
 pub mod fsapi;
+pub mod limits;
 pub mod lrs;
 mod meetings;
 pub mod metrics;
@@ -21,6 +24,7 @@ pub mod playback;
 mod recordings;
 pub mod request;
 pub mod routes;
+pub mod server;
 pub mod settings;
 pub mod state;
 
@@ -39,22 +43,25 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
+    let limits = connection_limits(&state);
     let app = routes::router(state);
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = stopped_tx.send(());
-    };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-    let server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = server => result,
-        () = async {
-            let _ = stopped_rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(?grace, "requests still running after the grace period; stopping anyway");
-            Ok(())
-        }
+    server::run(listener, app, limits, shutdown, grace).await
+}
+
+/// Serve `GET /metrics` alone on `listener` (`METRICS_BIND`) until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = connection_limits(&state);
+    let app = routes::metrics_router(state);
+    server::run(listener, app, limits, shutdown, Duration::from_secs(1)).await
+}
+
+fn connection_limits(state: &AppState) -> server::ConnectionLimits {
+    server::ConnectionLimits {
+        header: state.settings.header_timeout,
+        keep_alive: state.settings.keepalive_timeout,
     }
 }

@@ -6,8 +6,8 @@ use anyhow::Context;
 use clap::Parser;
 use scalelite_api::{AppState, Settings};
 use scalelite_core::config::{
-    BbbClientArgs, HttpArgs, LogArgs, MeetingArgs, MiscArgs, PollerArgs, RecordingArgs,
-    SecretsArgs, ShutdownArgs, StorageArgs,
+    BbbClientArgs, HttpArgs, LogArgs, MeetingArgs, MetricsArgs, MiscArgs, PollerArgs,
+    RecordingArgs, SecretsArgs, ShutdownArgs, StorageArgs,
 };
 use scalelite_core::s3::S3Bucket;
 use scalelite_core::shutdown::{self, Shutdown};
@@ -40,6 +40,8 @@ struct Cli {
     #[command(flatten)]
     http: HttpArgs,
     #[command(flatten)]
+    metrics: MetricsArgs,
+    #[command(flatten)]
     shutdown: ShutdownArgs,
     #[command(flatten)]
     log: LogArgs,
@@ -66,6 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         &cli.meetings,
         &cli.recordings,
         &cli.misc,
+        &cli.http,
     );
     let s3 = S3Bucket::from_config(&cli.recordings).context("S3_RECORDING")?;
     let settings = Settings {
@@ -98,6 +101,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             importer,
             shutdown.token(),
         ));
+    }
+
+    if let Some(addr) = cli.metrics.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("could not listen on {addr} (METRICS_BIND)"))?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        tracing::info!(%addr, "metrics at /metrics");
+        // Not tracked by the drain: a scrape never delays the exit.
+        let (state, stop) = (state.clone(), shutdown.cancelled_owned());
+        tokio::spawn(async move {
+            if let Err(e) = scalelite_api::serve_metrics(listener, state, stop).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
     }
 
     let addr = cli.http.listen_addr();

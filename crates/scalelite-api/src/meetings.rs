@@ -9,17 +9,19 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use scalelite_core::bbb::params::{MeetingId, Params};
+use scalelite_core::bbb::xml::BbbResponseError;
 use scalelite_core::bbb::xml::{self, Element};
-use scalelite_core::bbb_client::XmlBody;
+use scalelite_core::bbb_client::{CallError, XmlBody};
 use scalelite_core::domain::{
-    CallbackData, Meeting, MeetingPlacement, NewMeeting, Server, ServerState, TagRequest, Tenant,
-    TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, NewMeeting, Server, ServerState,
+    TagRequest, Tenant, TenantSetting,
 };
 use scalelite_core::storage::{
     MeetingStore, RecordingStore, SelectError, ServerStore, StoreError, TenantStore,
 };
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
+use tokio::time::{Duration, Instant};
 
 use crate::error::{ApiError, Result, xml_response};
 use crate::request::BbbRequest;
@@ -44,15 +46,17 @@ async fn scoped_meeting(
     tenant: Option<&Tenant>,
 ) -> Result<Option<Meeting>> {
     match state.store.get_meeting(id).await {
-        Ok(meeting) => {
-            let visible = match tenant {
-                Some(t) => meeting.tenant_id.as_deref() == Some(t.id.as_str()),
-                None => true,
-            };
-            Ok(visible.then_some(meeting))
-        }
+        Ok(meeting) => Ok(visible_to(&meeting, tenant).then_some(meeting)),
         Err(StoreError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// With a tenant, only its own meetings are visible.
+fn visible_to(meeting: &Meeting, tenant: Option<&Tenant>) -> bool {
+    match tenant {
+        Some(t) => meeting.tenant_id.as_deref() == Some(t.id.as_str()),
+        None => true,
     }
 }
 
@@ -62,6 +66,10 @@ async fn meeting_and_server(state: &AppState, req: &BbbRequest) -> Result<(Meeti
     let meeting = scoped_meeting(state, id.as_str(), req.tenant.as_ref())
         .await?
         .ok_or(ApiError::MeetingNotFound)?;
+    with_server(state, meeting).await
+}
+
+async fn with_server(state: &AppState, meeting: Meeting) -> Result<(Meeting, Server)> {
     match state.store.get_server(&meeting.server_id).await {
         Ok(server) => Ok((meeting, server)),
         Err(StoreError::NotFound(_)) => Err(ApiError::MeetingNotFound),
@@ -128,21 +136,41 @@ pub async fn is_meeting_running(state: &AppState, req: BbbRequest) -> Result<Res
     .await
 }
 
-/// `end`: the meeting is forgotten first, then the server is asked to end it (only meetingID and password go).
+/// `end`: only meetingID and password go to the meeting's server. The meeting is forgotten once the server
+/// confirms the end or says it does not know the meeting (`notFound`); any other answer (a wrong password) leaves
+/// it, and so does no answer: the poller forgets a meeting its server stops reporting.
 pub async fn end(state: &AppState, req: BbbRequest) -> Result<Response> {
     let (meeting, server) = meeting_and_server(state, &req).await?;
-    state.store.delete_meeting(&meeting.id).await?;
     let mut params = only_meeting_id(&meeting.id);
     params.set("password", req.params.get("password").unwrap_or_default());
-    proxy(
-        state,
-        &server,
-        "end",
-        &params,
-        None,
-        UNABLE_TO_ACCESS_MEETING,
-    )
-    .await
+    let answer = state
+        .bbb
+        .call(&server, "end", &params, None, !server.online)
+        .await;
+    let ended = match &answer {
+        Ok(_) => true,
+        Err(CallError::Response(BbbResponseError::Failed { message_key, .. })) => {
+            message_key.as_deref() == Some("notFound")
+        }
+        Err(_) => false,
+    };
+    if ended {
+        forget_ended(state, &meeting).await?;
+    }
+    let response = answer.map_err(|e| ApiError::from_call(e, UNABLE_TO_ACCESS_MEETING))?;
+    Ok(ok_xml(&response.root))
+}
+
+/// Forget a meeting its server ended, unless the record was placed again meanwhile (another server, or a create
+/// in flight).
+async fn forget_ended(state: &AppState, ended: &Meeting) -> Result<()> {
+    let Some(current) = state.store.meeting_state(&ended.id).await? else {
+        return Ok(());
+    };
+    if current.meeting.server_id == ended.server_id && current.claim.is_none() {
+        state.store.delete_meeting(&ended.id).await?;
+    }
+    Ok(())
 }
 
 /// `insertDocument`: the XML body is forwarded to the meeting's server.
@@ -212,13 +240,29 @@ pub async fn get_meetings(state: &AppState, req: BbbRequest) -> Result<Response>
     Ok(ok_xml(&xml::meetings(meetings)))
 }
 
-/// Everything the client sent except what is never forwarded and the configured exclusions.
+/// Everything the client sent except what is never forwarded and the configured exclusions, `meta_` names
+/// lower-cased ([`canonical_name`]) so an exclusion applies whatever case the client chose.
 fn pass_through(params: &Params, exclude: &[String]) -> Params {
     params
         .iter()
-        .filter(|(name, _)| !NEVER_FORWARDED.contains(name) && !exclude.iter().any(|e| e == name))
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .map(|(name, value)| (canonical_name(name), value))
+        .filter(|(name, _)| {
+            !NEVER_FORWARDED.contains(&name.as_str())
+                && !exclude.iter().any(|e| canonical_name(e) == *name)
+        })
+        .map(|(name, value)| (name, value.to_owned()))
         .collect()
+}
+
+/// A parameter name as BBB understands it: BBB stores `meta_<key>` as metadata `<key>` lower-cased, so
+/// `meta_Analytics-Callback-Url` and `meta_analytics-callback-url` are the same metadata to it. Every `meta_` name
+/// the balancer compares (callback URLs, exclusions, the forced tenant id, defaults and overrides) is lower-cased
+/// first; forwarding the lower-cased name changes nothing for BBB. Other names are case-sensitive, as in BBB.
+fn canonical_name(name: &str) -> String {
+    match name.strip_prefix("meta_") {
+        Some(key) => format!("meta_{}", key.to_ascii_lowercase()),
+        None => name.to_owned(),
+    }
 }
 
 /// Ruby's `Hash#merge`: `base`'s order, values replaced by `other`'s, `other`'s new keys appended.
@@ -231,7 +275,10 @@ fn merge(base: &Params, other: &Params) -> Params {
 }
 
 fn params_of(pairs: &[(String, String)]) -> Params {
-    pairs.iter().cloned().collect()
+    pairs
+        .iter()
+        .map(|(name, value)| (canonical_name(name), value.clone()))
+        .collect()
 }
 
 /// Tenant settings split into (defaults, overrides).
@@ -244,7 +291,7 @@ async fn tenant_settings(state: &AppState, tenant: Option<&Tenant>) -> Result<(P
         settings.into_iter().partition(|s| s.override_value);
     let to_params = |list: Vec<TenantSetting>| {
         list.into_iter()
-            .map(|s| (s.param, s.value))
+            .map(|s| (canonical_name(&s.param), s.value))
             .collect::<Params>()
     };
     Ok((to_params(defaults), to_params(overrides)))
@@ -273,7 +320,11 @@ fn without(params: &Params, name: &str) -> Params {
 
 /// `join`: a 302 to the meeting's server, re-signed with its secret. BBB is not contacted.
 pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
-    let (meeting, server) = meeting_and_server(state, &req).await?;
+    let meeting = settle_placement(state, &req)
+        .await?
+        .filter(|meeting| visible_to(meeting, req.tenant.as_ref()))
+        .ok_or(ApiError::MeetingNotFound)?;
+    let (meeting, server) = with_server(state, meeting).await?;
     if !server.online || server.state == ServerState::Disabled {
         return Err(ApiError::ServerUnavailable);
     }
@@ -297,6 +348,25 @@ pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
     response.headers_mut().insert(header::LOCATION, location);
     tracing::info!(meeting.id = %meeting.id, server.id = %server.id, "join redirected");
     Ok(response)
+}
+
+/// Wait while the meeting's `create` is in flight (it may still fail over to another server), so a join is never
+/// sent to a server that is about to be given up on. Bounded like a creator's wait. Returns the meeting as that
+/// last read saw it: the caller must use this very record, since a second read could find a placement claimed
+/// after this one (the meeting absent here, claimed on a server that is about to be given up on there).
+async fn settle_placement(state: &AppState, req: &BbbRequest) -> Result<Option<Meeting>> {
+    let id = meeting_id(req)?;
+    let attempts = u32::try_from(state.settings.create_attempts.max(1)).unwrap_or(u32::MAX);
+    let wait_until = Instant::now() + claim_for(state) * attempts;
+    loop {
+        let Some(current) = state.store.meeting_state(id.as_str()).await? else {
+            return Ok(None);
+        };
+        if current.claim.is_none() || Instant::now() >= wait_until {
+            return Ok(Some(current.meeting));
+        }
+        tokio::time::sleep(CLAIM_POLL).await;
+    }
 }
 
 /// Most voice bridge numbers tried for one new meeting (the original gives up after 10 tries).
@@ -373,15 +443,28 @@ fn first_non_blank(name: &str, sources: &[&Params]) -> Option<String> {
     })
 }
 
-/// Where a create goes: a server, and whether this request created the meeting record (so it owns the rollback).
+/// Where a create goes: a server, and the claim token when this request placed the meeting (so it owns the
+/// failover, the confirmation and the rollback).
 struct Placement {
     meeting: Meeting,
     server: Server,
-    created: bool,
+    claim: Option<String>,
 }
 
-/// An existing meeting is reused only when its server can still host it; otherwise it is forgotten (DECISIONS.md)
-/// and placed again. A meeting on a cordoned server is kept only if that server says it is running.
+/// How often a creator looks again at a placement someone else has in flight.
+const CLAIM_POLL: Duration = Duration::from_millis(50);
+/// Time a claim lives beyond the longest `create` call, for the store writes around it.
+const CLAIM_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long one placement attempt holds its claim: the longest `create` call plus a margin. A creator that dies
+/// holds the meeting up for at most this long.
+fn claim_for(state: &AppState) -> Duration {
+    let timeouts = state.bbb.timeouts();
+    timeouts.connect + timeouts.response + CLAIM_MARGIN
+}
+
+/// An existing meeting is reused only when its server can still host it; otherwise it is forgotten and placed
+/// again. A meeting on a cordoned server is kept only if that server says it is running.
 async fn reusable_placement(state: &AppState, meeting: Meeting) -> Result<Option<Placement>> {
     let server = match state.store.get_server(&meeting.server_id).await {
         Ok(server) => server,
@@ -413,7 +496,7 @@ async fn reusable_placement(state: &AppState, meeting: Meeting) -> Result<Option
         Ok(Some(Placement {
             meeting,
             server,
-            created: false,
+            claim: None,
         }))
     } else {
         tracing::info!(meeting.id = %meeting.id, server.id = %server.id, "forgetting meeting on an unusable server");
@@ -422,95 +505,70 @@ async fn reusable_placement(state: &AppState, meeting: Meeting) -> Result<Option
     }
 }
 
-/// Pick a server (atomically bumping its load) and claim the meeting id on it.
-async fn place_new(
-    state: &AppState,
-    id: &str,
-    tags: &TagRequest,
-    exclude: &[String],
-    moderator_pw: Option<&str>,
-    external_voice_bridge: Option<&str>,
-    tenant: Option<&Tenant>,
-) -> Result<Placement> {
-    let server = if exclude.is_empty() {
-        state
-            .store
-            .select_server(tags)
-            .await
-            .map_err(select_error)?
-    } else {
-        // A retry after a failed create: the least-loaded other server (rare, so not atomic with the bump).
-        let candidates: Vec<Server> = state
-            .store
-            .available_servers()
-            .await?
-            .into_iter()
-            .filter(|s| !exclude.contains(&s.id))
-            .collect();
-        let server = pick(&candidates, tags).map_err(select_error)?;
-        state
-            .store
-            .increment_load(&server.id, server.load_multiplier)
-            .await?;
-        server
-    };
+/// What the create request asks for, as far as placing it goes.
+struct CreateRequest<'a> {
+    id: &'a str,
+    tags: &'a TagRequest,
+    moderator_pw: Option<&'a str>,
+    external_voice_bridge: Option<&'a str>,
+    tenant: Option<&'a Tenant>,
+}
+
+/// Pick a server (atomically bumping its load) and claim the meeting id on it. `None` when someone else's record
+/// won (the bump is given back): the caller looks at that record.
+async fn place_new(state: &AppState, request: &CreateRequest<'_>) -> Result<Option<Placement>> {
+    let id = request.id;
+    let server = state
+        .store
+        .select_server(request.tags)
+        .await
+        .map_err(select_error)?;
+    let token: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect();
     let new = NewMeeting {
         id: id.to_owned(),
         server_id: server.id.clone(),
-        moderator_pw: moderator_pw.map_or_else(|| derived_password(&server, id), str::to_owned),
+        moderator_pw: moderator_password(&server, request),
         voice_bridge_candidates: voice_bridge_candidates(
             id,
             state.settings.voice_bridge_len,
-            external_voice_bridge.filter(|_| state.settings.use_external_voice_bridge),
+            request
+                .external_voice_bridge
+                .filter(|_| state.settings.use_external_voice_bridge),
         ),
-        tenant_id: tenant.map(|t| t.id.clone()),
+        tenant_id: request.tenant.map(|t| t.id.clone()),
     };
     let placement = state
         .store
-        .find_or_create_meeting(new, state.settings.meeting_ttl)
+        .claim_meeting(new, &token, claim_for(state), state.settings.meeting_ttl)
         .await;
-    let placement = match placement {
-        Ok(p) => p,
-        Err(e) => {
-            state
-                .store
-                .increment_load(&server.id, -server.load_multiplier)
-                .await?;
-            return Err(match e {
-                StoreError::Conflict(_) => conflict_error(state, id, tenant).await,
-                other => other.into(),
-            });
-        }
-    };
+    let created = matches!(placement, Ok(MeetingPlacement::Created(_)));
+    if !created {
+        // Someone else placed it first, or the claim failed: give the bump back.
+        state
+            .store
+            .increment_load(&server.id, -server.load_multiplier)
+            .await?;
+    }
     match placement {
-        MeetingPlacement::Created(meeting) => Ok(Placement {
+        Ok(MeetingPlacement::Created(meeting)) => Ok(Some(Placement {
             meeting,
             server,
-            created: true,
-        }),
-        MeetingPlacement::Existing(meeting) => {
-            // Someone else placed it first: give the bump back and follow their choice.
-            state
-                .store
-                .increment_load(&server.id, -server.load_multiplier)
-                .await?;
-            let actual = match state.store.get_server(&meeting.server_id).await {
-                Ok(actual) => actual,
-                Err(StoreError::NotFound(_)) => {
-                    return Err(ApiError::Internal(format!(
-                        "Couldn't find Server with id={}",
-                        meeting.server_id
-                    )));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            Ok(Placement {
-                meeting,
-                server: actual,
-                created: false,
-            })
-        }
+            claim: Some(token),
+        })),
+        Ok(MeetingPlacement::Existing(_)) => Ok(None),
+        Err(StoreError::Conflict(_)) => Err(conflict_error(state, id, request.tenant).await),
+        Err(other) => Err(other.into()),
     }
+}
+
+fn moderator_password(server: &Server, request: &CreateRequest<'_>) -> String {
+    request
+        .moderator_pw
+        .map_or_else(|| derived_password(server, request.id), str::to_owned)
 }
 
 async fn conflict_error(state: &AppState, id: &str, tenant: Option<&Tenant>) -> ApiError {
@@ -539,8 +597,8 @@ fn select_error(e: SelectError) -> ApiError {
     }
 }
 
-/// The original's `find_available` over an already sorted candidate list (used for retries only; the first pick is
-/// the store's atomic `select_server`).
+/// The original's `find_available` over an already sorted candidate list (used for fail-over only; the first pick
+/// is the store's atomic `select_server`).
 fn pick(available: &[Server], tags: &TagRequest) -> Result<Server, SelectError> {
     if available.is_empty() {
         return Err(SelectError::NoServers);
@@ -571,7 +629,57 @@ fn pick(available: &[Server], tags: &TagRequest) -> Result<Server, SelectError> 
         .ok_or(SelectError::NoServers)
 }
 
-/// `create` (bbb-api.md 8.5).
+/// The placement this create uses: a confirmed record whose server can host it, or a new one claimed here. A
+/// record another creator has in flight is waited for (until `wait_until`), never created twice.
+async fn find_placement(
+    state: &AppState,
+    request: &CreateRequest<'_>,
+    wait_until: Instant,
+) -> Result<Placement> {
+    loop {
+        let current = state.store.meeting_state(request.id).await?;
+        // As the store's find-or-create decides: only a record of another tenant is someone else's.
+        let visible = current.as_ref().is_some_and(|c| {
+            match (request.tenant, c.meeting.tenant_id.as_deref()) {
+                (Some(t), Some(theirs)) => t.id == theirs,
+                _ => true,
+            }
+        });
+        match current {
+            Some(current) if visible && current.claim.is_some() => {
+                if Instant::now() >= wait_until {
+                    tracing::warn!(meeting.id = %request.id, "create: gave up waiting for a placement in flight");
+                    return Err(ApiError::Internal(
+                        "Unable to create meeting on server.".into(),
+                    ));
+                }
+                tokio::time::sleep(CLAIM_POLL).await;
+            }
+            Some(current) if visible => {
+                if let Some(placement) = reusable_placement(state, current.meeting).await? {
+                    return Ok(placement);
+                }
+            }
+            // Absent, or another tenant's (the claim then answers the original's error).
+            _ => {
+                if let Some(placement) = place_new(state, request).await? {
+                    return Ok(placement);
+                }
+            }
+        }
+        if Instant::now() >= wait_until {
+            return Err(ApiError::Internal(
+                "Unable to create meeting on server.".into(),
+            ));
+        }
+    }
+}
+
+/// `create`. Concurrent creates of one meeting ID, in any number of API processes, end on one
+/// server: the first writes the record with a claim, the others wait for that claim to be confirmed and then send
+/// their create to the same server (BBB answers `duplicateWarning`). A placement whose server fails (no answer,
+/// not BBB's XML) fails over to the next least-loaded server under the same claim; the server given up on is
+/// remembered so the poller can end a meeting it creates late.
 pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
     let id = meeting_id(&req)?;
     let id = id.as_str();
@@ -581,46 +689,30 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
     let cd = params_of(&settings.default_create_params);
     let co = params_of(&settings.override_create_params);
 
-    let tag_value = first_non_blank(SERVER_TAG, &[&to, &co, &req.params, &td, &cd]);
+    let client = pass_through(&req.params, &[]);
+    let tag_value = first_non_blank(SERVER_TAG, &[&to, &co, &client, &td, &cd]);
     let tags = TagRequest::parse(tag_value.as_deref());
     let mut base = pass_through(&req.params, &settings.create_exclude_params);
     if let Some(tag) = &tag_value {
         base.set(SERVER_TAG, tag);
     }
-
-    let mut placement = match scoped_meeting(state, id, tenant).await? {
-        Some(meeting) => reusable_placement(state, meeting).await?,
-        None => None,
+    let request = CreateRequest {
+        id,
+        tags: &tags,
+        moderator_pw: req.params.get("moderatorPW").filter(|pw| !pw.is_empty()),
+        external_voice_bridge: req.params.get("voiceBridge"),
+        tenant,
     };
-    let moderator_pw = req.params.get("moderatorPW").filter(|pw| !pw.is_empty());
+    // Long enough for a placement in flight to try every server it may fail over to.
+    let attempts = u32::try_from(settings.create_attempts.max(1)).unwrap_or(u32::MAX);
+    let wait_until = Instant::now() + claim_for(state) * attempts;
+
+    let mut current = find_placement(state, &request, wait_until).await?;
     let mut tried: Vec<String> = Vec::new();
-    let mut last_error = None;
     loop {
-        let current = match placement.take() {
-            Some(p) => p,
-            None => {
-                let external_vb = req.params.get("voiceBridge");
-                let placed =
-                    place_new(state, id, &tags, &tried, moderator_pw, external_vb, tenant).await;
-                match (placed, last_error.take()) {
-                    (Ok(p), _) => p,
-                    // Nowhere else to go after a failure: the caller gets that failure.
-                    (
-                        Err(ApiError::Internal(_) | ApiError::ServerTagUnavailable(_)),
-                        Some(error),
-                    ) => {
-                        return Err(ApiError::from_call(
-                            error,
-                            "Unable to create meeting on server.",
-                        ));
-                    }
-                    (Err(e), _) => return Err(e),
-                }
-            }
-        };
         let params = create_params(state, &req, &base, &current, &td, &to, &cd, &co).await?;
         let body = req.xml_body.as_ref().map(|b| XmlBody(b.to_vec()));
-        match state
+        let answer = state
             .bbb
             .call(
                 &current.server,
@@ -629,39 +721,151 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
                 body,
                 !current.server.online,
             )
-            .await
-        {
+            .await;
+        let error = match answer {
             Ok(response) => {
+                if let Some(token) = &current.claim {
+                    confirm(state, &current, token).await;
+                }
                 tracing::info!(meeting.id = %id, server.id = %current.server.id, "meeting created");
                 return Ok(ok_xml(&response.root));
             }
-            Err(error) => {
-                tracing::warn!(meeting.id = %id, server.id = %current.server.id, error = %error, "create failed");
-                let retry = current.created
-                    && error.is_server_fault()
-                    && tried.len() + 1 < settings.create_attempts;
-                if current.created {
-                    rollback(state, &current).await;
-                }
-                if !retry {
-                    return Err(ApiError::from_call(
-                        error,
-                        "Unable to create meeting on server.",
-                    ));
-                }
-                tried.push(current.server.id.clone());
-                last_error = Some(error);
+            Err(error) => error,
+        };
+        tracing::warn!(meeting.id = %id, server.id = %current.server.id, error = %error, "create failed");
+        let Some(token) = current.claim.clone() else {
+            // Someone else's placement: their server's answer is the answer.
+            return Err(ApiError::from_call(
+                error,
+                "Unable to create meeting on server.",
+            ));
+        };
+        give_back_load(state, &current.server).await;
+        if error.is_server_fault() {
+            abandon(state, &current).await;
+        }
+        tried.push(current.server.id.clone());
+        let next = if error.is_server_fault() && tried.len() < settings.create_attempts {
+            next_server(state, &tags, &tried).await
+        } else {
+            None
+        };
+        let Some(next) = next else {
+            release(state, id, &token).await;
+            return Err(ApiError::from_call(
+                error,
+                "Unable to create meeting on server.",
+            ));
+        };
+        let moderator_pw = moderator_password(&next, &request);
+        let moved = state
+            .store
+            .move_meeting(id, &token, &next.id, &moderator_pw, claim_for(state))
+            .await;
+        match moved {
+            Ok(true) => {
+                tracing::info!(meeting.id = %id, server.id = %next.id, "create: failing over");
+                current = Placement {
+                    meeting: Meeting {
+                        server_id: next.id.clone(),
+                        moderator_pw,
+                        ..current.meeting
+                    },
+                    server: next,
+                    claim: Some(token),
+                };
+            }
+            Ok(false) => {
+                // Our claim lapsed and someone else holds the meeting now: follow their placement.
+                give_back_load(state, &next).await;
+                current = find_placement(state, &request, wait_until).await?;
+            }
+            Err(e) => {
+                give_back_load(state, &next).await;
+                release(state, id, &token).await;
+                return Err(e.into());
             }
         }
     }
 }
 
-/// Undo what a failed create wrote: the meeting record and the load bump.
-async fn rollback(state: &AppState, placement: &Placement) {
-    if let Err(e) = state.store.delete_meeting(&placement.meeting.id).await {
-        tracing::error!(meeting.id = %placement.meeting.id, error = %e, "rollback: could not forget the meeting");
+/// The least-loaded available server not tried yet, with its load bumped (rare, so not atomic with the pick).
+async fn next_server(state: &AppState, tags: &TagRequest, tried: &[String]) -> Option<Server> {
+    let available = match state.store.available_servers().await {
+        Ok(available) => available,
+        Err(e) => {
+            tracing::error!(error = %e, "create: could not list the servers to fail over to");
+            return None;
+        }
+    };
+    let candidates: Vec<Server> = available
+        .into_iter()
+        .filter(|s| !tried.contains(&s.id))
+        .collect();
+    let server = pick(&candidates, tags).ok()?;
+    match state
+        .store
+        .increment_load(&server.id, server.load_multiplier)
+        .await
+    {
+        Ok(_) => Some(server),
+        Err(e) => {
+            tracing::error!(server.id = %server.id, error = %e, "create: could not bump the load");
+            None
+        }
     }
-    let server = &placement.server;
+}
+
+/// The create succeeded: the claim is dropped so waiting creators follow. Should the claim have lapsed and the
+/// meeting be placed elsewhere meanwhile, this server's meeting is a stray: remembered for the poller.
+async fn confirm(state: &AppState, placement: &Placement, token: &str) {
+    match state
+        .store
+        .confirm_meeting(&placement.meeting.id, token)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(meeting.id = %placement.meeting.id, server.id = %placement.server.id, "create: the placement was taken over meanwhile");
+            abandon(state, placement).await;
+        }
+        Err(e) => {
+            // The claim lapses by itself; the record already points at this server.
+            tracing::error!(meeting.id = %placement.meeting.id, error = %e, "create: could not confirm the placement");
+        }
+    }
+}
+
+/// Remember that `placement`'s server may still create the meeting although the balancer gave up on it.
+async fn abandon(state: &AppState, placement: &Placement) {
+    let abandoned = AbandonedPlacement {
+        meeting_id: placement.meeting.id.clone(),
+        server_id: placement.server.id.clone(),
+        moderator_pw: placement.meeting.moderator_pw.clone(),
+        at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+    };
+    if let Err(e) = state.store.record_abandoned(abandoned).await {
+        tracing::error!(meeting.id = %placement.meeting.id, error = %e, "create: could not remember the abandoned placement");
+    }
+}
+
+/// Undo the record this request wrote, only while its claim holds it.
+async fn release(state: &AppState, id: &str, token: &str) {
+    match state.store.release_meeting(id, token).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(meeting.id = %id, "rollback: the meeting belongs to another placement now; left alone")
+        }
+        Err(e) => {
+            tracing::error!(meeting.id = %id, error = %e, "rollback: could not forget the meeting")
+        }
+    }
+}
+
+/// Give back the load bump of a placement that did not happen.
+async fn give_back_load(state: &AppState, server: &Server) {
     if let Err(e) = state
         .store
         .increment_load(&server.id, -server.load_multiplier)
@@ -713,7 +917,7 @@ async fn create_params(
             params.set("meta_secret-lrs-payload", payload);
         }
     }
-    capture_callbacks(state, req, &mut params).await?;
+    capture_callbacks(state, req, &placement.server.id, &mut params).await?;
     Ok(augment(
         &params,
         &without(cd, SERVER_TAG),
@@ -723,25 +927,45 @@ async fn create_params(
     ))
 }
 
-/// Recording-ready and analytics callback URLs are kept by Scalelite (bbb-api.md 8.5 step 9).
-async fn capture_callbacks(state: &AppState, req: &BbbRequest, params: &mut Params) -> Result<()> {
+/// Recording-ready and analytics callback URLs are kept by Scalelite, keyed by meetingID and tenant, with the
+/// server the meeting is created on (analytics relayed for the meeting must be signed with its secret). Names are
+/// already lower-cased ([`canonical_name`]), so `meta_Analytics-Callback-Url` is captured like the lower-case
+/// name. A create without them clears what an earlier create of the same meetingID left.
+async fn capture_callbacks(
+    state: &AppState,
+    req: &BbbRequest,
+    server_id: &str,
+    params: &mut Params,
+) -> Result<()> {
     let Some(id) = req.params.get("meetingID").map(str::to_owned) else {
         return Ok(());
     };
+    let tenant_id = req.tenant.as_ref().map(|t| t.id.clone());
     let analytics = params.get("meta_analytics-callback-url").map(str::to_owned);
     let ready = params
         .get("meta_bn-recording-ready-url")
         .or_else(|| params.get("meta_bbb-recording-ready-url"))
         .map(str::to_owned);
     if analytics.is_none() && ready.is_none() {
+        let stale = state
+            .store
+            .get_callback_data(tenant_id.as_deref(), &id)
+            .await?
+            .is_some_and(|d| d.analytics_callback_url.is_some() || d.recording_ready_url.is_some());
+        if stale {
+            state
+                .store
+                .put_callback_data(CallbackData {
+                    meeting_id: id,
+                    tenant_id,
+                    server_id: Some(server_id.to_owned()),
+                    ..CallbackData::default()
+                })
+                .await?;
+        }
         return Ok(());
     }
-    let mut data = CallbackData {
-        meeting_id: id,
-        ..CallbackData::default()
-    };
-    if let Some(url) = analytics {
-        data.analytics_callback_url = Some(url);
+    if analytics.is_some() {
         let host = state.settings.url_host.as_deref().unwrap_or("localhost");
         let host = match &req.tenant {
             Some(t) => format!("{}.{host}", t.name),
@@ -751,10 +975,8 @@ async fn capture_callbacks(state: &AppState, req: &BbbRequest, params: &mut Para
             "meta_analytics-callback-url",
             format!("https://{host}/bigbluebutton/api/analytics_callback"),
         );
-    } else if let Some(existing) = state.store.get_callback_data(&data.meeting_id).await? {
-        data.analytics_callback_url = existing.analytics_callback_url;
     }
-    if let Some(url) = ready {
+    if ready.is_some() {
         for key in [
             "meta_bbb-recording-ready-url",
             "meta_canvas-recording-ready-url",
@@ -762,9 +984,18 @@ async fn capture_callbacks(state: &AppState, req: &BbbRequest, params: &mut Para
         ] {
             params.remove(key);
         }
-        data.recording_ready_url = Some(url);
     }
-    state.store.put_callback_data(data).await?;
+    state
+        .store
+        .put_callback_data(CallbackData {
+            meeting_id: id,
+            tenant_id,
+            server_id: Some(server_id.to_owned()),
+            recording_id: None,
+            recording_ready_url: ready,
+            analytics_callback_url: analytics,
+        })
+        .await?;
     Ok(())
 }
 

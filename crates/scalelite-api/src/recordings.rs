@@ -1,11 +1,15 @@
-//! The recording calls: getRecordings, publishRecordings, updateRecordings, deleteRecordings (bbb-api.md 8.9-8.13),
-//! answered from the store and the recording directories, never from a BBB server.
+//! The recording calls: getRecordings, publishRecordings, updateRecordings, deleteRecordings, answered from the
+//! store and the recording directories, never from a BBB server.
 //!
-//! DECISIONS.md's fixes: the tenant condition of getRecordings is independent of the `meta_` filters, `meta_` keys
-//! are normalised alike by getRecordings and updateRecordings, `offset` and `limit` paginate (BBB 2.6+),
-//! `updateRecordings protect=` applies to every listed recording, `deleteRecordings` also removes the unpublished
-//! copy (also in S3 mode, `S3_RECORDING`: both prefixes). File moves are atomic per recording: the files move first, then the row is
-//! updated; if either fails, the files go back (see `files`).
+//! Fixes over the original: the tenant condition of getRecordings is independent of the `meta_` filters, `meta_`
+//! keys are normalised alike by getRecordings and updateRecordings, `offset` and `limit` paginate (BBB 2.6+),
+//! `updateRecordings` applies metadata and `protect=` to every listed recording in one transaction,
+//! `deleteRecordings` also removes the unpublished copy (also in S3 mode, `S3_RECORDING`: both prefixes).
+//!
+//! File moves are atomic per recording and happen with the recording's row locked: the row is read afresh under
+//! the lock, the files move, then the row is updated and the lock released; if either step fails, the files go
+//! back (see `files`). Two concurrent publish/unpublish/delete calls on one recording therefore run one after the
+//! other, each seeing what the other did.
 
 mod files;
 
@@ -123,6 +127,8 @@ pub fn recordings_disabled() -> ApiError {
 
 /// `publishRecordings`: move each listed recording whose `published` differs between the publish and unpublish
 /// directories, then record the change. Only recordings in state published/unpublished (of the tenant) count.
+/// Each change runs with the recording's row locked (read afresh under the lock), and in a task of its own so a
+/// client that hangs up cannot stop it between the file moves and the row update.
 pub async fn publish_recordings(state: &AppState, req: BbbRequest) -> Result<Response> {
     let record_id = required(&req.params, "recordID").ok_or(ApiError::MissingRecordId)?;
     let publish = required(&req.params, "publish").ok_or(ApiError::MissingPublish)?;
@@ -138,17 +144,21 @@ pub async fn publish_recordings(state: &AppState, req: BbbRequest) -> Result<Res
         return Err(ApiError::RecordingsNotFound);
     }
     for recording in recordings.iter().filter(|r| r.published != publish) {
-        set_published(state, recording, publish)
-            .await
-            .map_err(|e| {
-                tracing::warn!(
-                    record_id = %recording.record_id,
-                    publish,
-                    error.message = %e,
-                    "could not publish/unpublish the recording"
-                );
-                ApiError::Internal(PUBLISH_FAILED.to_owned())
-            })?;
+        let (task_state, record_id) = (state.clone(), recording.record_id.clone());
+        let changed =
+            tokio::spawn(async move { set_published(&task_state, &record_id, publish).await })
+                .await
+                .map_err(ChangeError::from)
+                .and_then(|changed| changed);
+        changed.map_err(|e| {
+            tracing::warn!(
+                record_id = %recording.record_id,
+                publish,
+                error.message = %e,
+                "could not publish/unpublish the recording"
+            );
+            ApiError::Internal(PUBLISH_FAILED.to_owned())
+        })?;
     }
     Ok(ok_xml(&xml::published(publish)))
 }
@@ -169,20 +179,15 @@ pub async fn update_recordings(state: &AppState, req: BbbRequest) -> Result<Resp
     }
     let changes = MetadataChanges::from_params(&req.params);
     let protect = required(&req.params, "protect").map(rails_boolean);
-    if !changes.is_empty() {
-        state
-            .store
-            .update_metadata(&ids, &changes.upserts, &changes.deletes)
-            .await?;
+    if changes.is_empty() && protect.is_none() {
+        return Ok(ok_xml(&xml::updated(false)));
     }
-    if let Some(protect) = protect {
-        for id in &ids {
-            state.store.set_protected(id, protect).await?;
-        }
-    }
-    Ok(ok_xml(&xml::updated(
-        !changes.is_empty() || protect.is_some(),
-    )))
+    // Metadata and protection in one transaction: all of it or nothing.
+    state
+        .store
+        .update_recordings(&ids, &changes.upserts, &changes.deletes, protect)
+        .await?;
+    Ok(ok_xml(&xml::updated(true)))
 }
 
 /// `deleteRecordings`: remove every copy of the files (published and unpublished), then mark each recording
@@ -199,7 +204,13 @@ pub async fn delete_recordings(state: &AppState, req: BbbRequest) -> Result<Resp
         return Err(ApiError::RecordingsNotFound);
     }
     for recording in &recordings {
-        delete_recording(state, recording).await.map_err(|e| {
+        let (task_state, task_recording) = (state.clone(), recording.clone());
+        let deleted =
+            tokio::spawn(async move { delete_recording(&task_state, &task_recording).await })
+                .await
+                .map_err(ChangeError::from)
+                .and_then(|deleted| deleted);
+        deleted.map_err(|e| {
             tracing::warn!(
                 record_id = %recording.record_id,
                 error.message = %e,
@@ -224,13 +235,25 @@ enum ChangeError {
     S3(#[from] S3Error),
 }
 
-/// Move the files of every format to the other directory, then update the row; put the files back if the row
-/// cannot be updated.
+/// With the row locked: if the recording (read afresh) still needs the change, move the files of every format to
+/// the other directory, then update the row; put the files back if the row cannot be updated.
 async fn set_published(
     state: &AppState,
-    recording: &Recording,
+    record_id: &str,
     publish: bool,
 ) -> Result<(), ChangeError> {
+    let lock = state.store.lock_recording(record_id).await?;
+    let recording = lock.recording();
+    let still_wanted = recording.published != publish
+        && matches!(
+            recording.state.as_deref(),
+            Some("published" | "unpublished")
+        );
+    if !still_wanted {
+        // Another call changed it meanwhile: nothing left to do.
+        lock.release().await;
+        return Ok(());
+    }
     let settings = &state.settings;
     let (from, to) = if publish {
         (
@@ -243,27 +266,31 @@ async fn set_published(
             settings.recording_unpublish_dir.clone(),
         )
     };
-    let record_id = recording.record_id.clone();
+    let id = record_id.to_owned();
     let formats: Vec<String> = recording
         .playback_formats
         .iter()
         .map(|f| f.format.clone())
         .collect();
-    let journal =
-        tokio::task::spawn_blocking(move || files::move_formats(&from, &to, &formats, &record_id))
-            .await??;
-    finish(
-        journal,
-        state
-            .store
-            .set_published(&recording.record_id, publish)
-            .await,
-    )
-    .await
+    let moved =
+        tokio::task::spawn_blocking(move || files::move_formats(&from, &to, &formats, &id)).await;
+    let journal = match moved {
+        Ok(Ok(journal)) => journal,
+        Ok(Err(e)) => {
+            lock.release().await;
+            return Err(e.into());
+        }
+        Err(e) => {
+            lock.release().await;
+            return Err(e.into());
+        }
+    };
+    finish(journal, lock.set_published(publish).await).await
 }
 
-/// Set every copy of the files aside, mark the recording deleted, then remove the copies (or restore them if the
-/// row cannot be updated). In S3 mode, delete the recording's objects instead (no filesystem deletion).
+/// With the row locked: set every copy of the files aside, mark the recording deleted, then remove the copies (or
+/// restore them if the row cannot be updated). In S3 mode, delete the recording's objects instead (no filesystem
+/// deletion; the objects go first and the row is marked after, without holding the lock over the network calls).
 async fn delete_recording(state: &AppState, recording: &Recording) -> Result<(), ChangeError> {
     if let Some(bucket) = &state.settings.s3 {
         delete_objects(bucket, recording).await?;
@@ -273,22 +300,26 @@ async fn delete_recording(state: &AppState, recording: &Recording) -> Result<(),
             .await?;
         return Ok(());
     }
+    let lock = state.store.lock_recording(&recording.record_id).await?;
     let dirs = [
         state.settings.recording_publish_dir.clone(),
         state.settings.recording_unpublish_dir.clone(),
     ];
     let record_id = recording.record_id.clone();
-    let journal =
-        tokio::task::spawn_blocking(move || files::set_aside_everywhere(&dirs, &record_id))
-            .await??;
-    finish(
-        journal,
-        state
-            .store
-            .mark_recording_deleted(&recording.record_id)
-            .await,
-    )
-    .await
+    let set_aside =
+        tokio::task::spawn_blocking(move || files::set_aside_everywhere(&dirs, &record_id)).await;
+    let journal = match set_aside {
+        Ok(Ok(journal)) => journal,
+        Ok(Err(e)) => {
+            lock.release().await;
+            return Err(e.into());
+        }
+        Err(e) => {
+            lock.release().await;
+            return Err(e.into());
+        }
+    };
+    finish(journal, lock.mark_deleted().await).await
 }
 
 /// Delete every object of every playback format of the recording (S3 mode, bbb-api.md 8.12): the objects under
@@ -393,6 +424,11 @@ impl MetadataChanges {
             let Some(key) = meta_key(name) else {
                 continue;
             };
+            // The tenant a recording belongs to is the balancer's, set at create: `meta_Tenant-Id` would otherwise
+            // hand a recording to another tenant, or to none.
+            if key == TENANT_ID_KEY {
+                continue;
+            }
             if value.trim().is_empty() {
                 if !changes.deletes.contains(&key) {
                     changes.deletes.push(key);
@@ -410,6 +446,9 @@ impl MetadataChanges {
         self.upserts.is_empty() && self.deletes.is_empty()
     }
 }
+
+/// The metadata key naming a recording's tenant.
+const TENANT_ID_KEY: &str = "tenant-id";
 
 /// The metadata key of a `meta_<key>` parameter: the name without its `meta_` prefix, lower-cased. The same rule
 /// for updateRecordings (the original's) and getRecordings (DECISIONS.md: meta keys are matched consistently; the

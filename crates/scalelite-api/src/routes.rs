@@ -14,18 +14,24 @@ use scalelite_core::storage::MiscStore;
 use crate::error::{ApiError, Result, xml_response};
 use crate::request::{self, BodyKind, Incoming};
 use crate::state::AppState;
-use crate::{callbacks, fsapi, meetings, metrics, playback, recordings};
+use crate::{callbacks, fsapi, limits, meetings, metrics, playback, recordings};
 
 /// The whole HTTP surface of `scalelite-api`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new();
+    // `/metrics` is for the monitoring network: on its own listener (`METRICS_BIND`), here only when asked for.
+    let router = if state.settings.metrics_public {
+        router.route("/metrics", get(metrics::scrape))
+    } else {
+        router
+    };
+    router
         .route("/bigbluebutton/api", any(index))
         .route("/bigbluebutton/api/", any(index))
         .route("/bigbluebutton/api/{call}", any(api_call))
         .route("/health_check", any(health_check))
         .route("/", any(health_check))
         .route("/fsapi", any(fsapi::handle))
-        .route("/metrics", get(metrics::scrape))
         .merge(crate::admin::router())
         .route(
             "/recording/{record_id}/{format}",
@@ -48,10 +54,18 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             host_allow_list,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
+        .with_state(state)
+}
+
+/// The metrics listener's router: `GET /metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::scrape))
         .with_state(state)
 }
 
@@ -93,11 +107,11 @@ async fn host_allow_list(State(state): State<AppState>, request: Request, next: 
     next.run(request).await
 }
 
-/// Read the body with the configured cap.
+/// Read the body; `limits::guard` has bounded its size and the time it may take.
 async fn read_body(state: &AppState, body: Body) -> Result<Bytes> {
     axum::body::to_bytes(body, state.settings.max_body_bytes)
         .await
-        .map_err(|_| ApiError::BodyTooLarge)
+        .map_err(|e| limits::body_read_error(&e))
 }
 
 /// `GET|POST /bigbluebutton/api`: the version reply, no checksum.

@@ -16,6 +16,12 @@ pub struct Settings {
     pub lb_secrets: Vec<Secret>,
     /// `LOADBALANCER_CHECKSUM_ALGORITHM`.
     pub checksum_algorithms: AllowedAlgorithms,
+    /// `ADMIN_API_SECRET`: when set, the only secret the admin API accepts (else `lb_secrets`).
+    pub admin_secret: Option<Secret>,
+    /// `ADMIN_API_LEGACY_CHECKSUM`: also accept the admin checksum that does not cover the body.
+    pub admin_legacy_checksum: bool,
+    /// `ADMIN_API_MAX_AGE`: admin calls need a signed `timestamp` this close to now; zero = off.
+    pub admin_max_age: Duration,
     /// `MULTITENANCY_ENABLED`.
     pub multitenancy: bool,
     /// `URL_HOST`: host allow-list and analytics callback rewrite.
@@ -62,12 +68,30 @@ pub struct Settings {
     /// `CONNECT_TIMEOUT` and `RESPONSE_TIMEOUT`.
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
-    /// Largest request body accepted (ours; the original relies on the proxy in front of it).
+    /// `MAX_REQUEST_BODY_SIZE`: largest body of create, insertDocument and analytics_callback (ours; the original
+    /// relies on the proxy in front of it).
     pub max_body_bytes: usize,
+    /// `MAX_SMALL_BODY_SIZE`: largest body of every other route.
+    pub max_small_body_bytes: u64,
+    /// `HTTP_HEADER_TIMEOUT`: request line and headers must arrive within it.
+    pub header_timeout: Duration,
+    /// `HTTP_BODY_TIMEOUT`: a request's whole body must arrive within it.
+    pub body_timeout: Duration,
+    /// `HTTP_KEEPALIVE_TIMEOUT`: an idle kept-alive connection is closed after it.
+    pub keepalive_timeout: Duration,
+    /// `MAX_CONCURRENT_REQUESTS`: requests handled at once; more are answered 503.
+    pub max_concurrent_requests: usize,
+    /// `METRICS_PUBLIC`: serve `/metrics` on the API's port too.
+    pub metrics_public: bool,
+    /// `BBB_MAX_RESPONSE_SIZE`: largest answer read from a BBB server.
+    pub bbb_max_response_bytes: u64,
     /// How many servers a failing create tries before giving up (ours; the original tries one).
     pub create_attempts: usize,
-    /// `FSAPI_PASSWORD` in effect (unset: the first LB secret); `None` turns the dial-plan API's auth off.
+    /// `FSAPI_PASSWORD` in effect (unset: the first LB secret); `None`: no password, so `/fsapi` refuses every
+    /// request unless `fsapi_auth_disabled`.
     pub fsapi_password: Option<Secret>,
+    /// `FSAPI_AUTH_DISABLED`: without a password, serve `/fsapi` to anyone.
+    pub fsapi_auth_disabled: bool,
     /// `VOICE_BRIDGE_MIN` / `VOICE_BRIDGE_MAX`: digits the dial-in PIN prompt accepts.
     pub voice_bridge_min: u32,
     pub voice_bridge_max: u32,
@@ -85,6 +109,9 @@ impl Default for Settings {
         Self {
             lb_secrets: Vec::new(),
             checksum_algorithms: AllowedAlgorithms::default(),
+            admin_secret: None,
+            admin_legacy_checksum: false,
+            admin_max_age: Duration::ZERO,
             multitenancy: false,
             url_host: None,
             build_number: None,
@@ -120,8 +147,16 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(10),
             max_body_bytes: 32 * 1024 * 1024,
+            max_small_body_bytes: 64 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(75),
+            max_concurrent_requests: 1024,
+            metrics_public: false,
+            bbb_max_response_bytes: 16 * 1024 * 1024,
             create_attempts: 3,
             fsapi_password: None,
+            fsapi_auth_disabled: false,
             voice_bridge_min: 5,
             voice_bridge_max: 9,
             fsapi_max_duration: Duration::ZERO,
@@ -139,11 +174,15 @@ impl Settings {
         meetings: &config::MeetingArgs,
         recordings: &config::RecordingArgs,
         misc: &config::MiscArgs,
+        http: &config::HttpArgs,
     ) -> Self {
         warn_unsupported(recordings);
         Self {
             lb_secrets: secrets.lb_secrets(),
             checksum_algorithms: secrets.checksum_algorithms(),
+            admin_secret: secrets.admin_api_secret.clone(),
+            admin_legacy_checksum: secrets.admin_api_legacy_checksum,
+            admin_max_age: secrets.admin_api_max_age,
             multitenancy: secrets.multitenancy_enabled,
             url_host: secrets.url_host.clone(),
             build_number: misc.build_number.clone(),
@@ -175,6 +214,15 @@ impl Settings {
             connect_timeout: bbb.connect_timeout,
             response_timeout: bbb.response_timeout,
             fsapi_password: secrets.effective_fsapi_password(),
+            fsapi_auth_disabled: secrets.fsapi_auth_disabled,
+            max_body_bytes: usize::try_from(http.max_request_body_size).unwrap_or(usize::MAX),
+            max_small_body_bytes: http.max_small_body_size,
+            header_timeout: http.http_header_timeout,
+            body_timeout: http.http_body_timeout,
+            keepalive_timeout: http.http_keepalive_timeout,
+            max_concurrent_requests: http.max_concurrent_requests as usize,
+            metrics_public: http.metrics_public,
+            bbb_max_response_bytes: bbb.bbb_max_response_size,
             voice_bridge_min: meetings.voice_bridge_min,
             voice_bridge_max: meetings.voice_bridge_max,
             fsapi_max_duration: meetings.effective_fsapi_max_duration(),

@@ -8,6 +8,7 @@ use scalelite_core::bbb_client::{BbbClient, Timeouts};
 use scalelite_core::storage::store::Store;
 use scalelite_poller::Poller;
 use scalelite_recording_importer::ImportContext;
+use tokio::sync::Semaphore;
 
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -20,6 +21,8 @@ pub struct AppState {
     /// Outbound HTTP that is not a BBB call: the analytics callback relay and the LRS token fetch.
     pub http: reqwest::Client,
     pub metrics: Arc<Metrics>,
+    /// One permit per request being handled (`MAX_CONCURRENT_REQUESTS`).
+    pub in_flight: Arc<Semaphore>,
     /// The poller running in this process (all-in-one), whose metrics `/metrics` adds.
     pub poller: Option<Poller>,
     /// The recording importer running in this process (all-in-one), whose metrics `/metrics` adds.
@@ -32,7 +35,8 @@ impl AppState {
             connect: settings.connect_timeout,
             response: settings.response_timeout,
         };
-        let bbb = BbbClient::new(timeouts, settings.checksum_algorithms.outbound());
+        let bbb = BbbClient::new(timeouts, settings.checksum_algorithms.outbound())
+            .with_max_response_size(settings.bbb_max_response_bytes);
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.connect_timeout + settings.response_timeout)
@@ -40,12 +44,18 @@ impl AppState {
             .build()
             // Only a broken TLS back-end makes this fail; fall back to the defaults rather than refuse to start.
             .unwrap_or_default();
+        let in_flight = Arc::new(Semaphore::new(
+            settings
+                .max_concurrent_requests
+                .clamp(1, Semaphore::MAX_PERMITS),
+        ));
         Self {
             settings: Arc::new(settings),
             store,
             bbb,
             http,
             metrics: Arc::new(Metrics::default()),
+            in_flight,
             poller: None,
             importer: None,
         }

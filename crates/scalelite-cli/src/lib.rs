@@ -111,7 +111,8 @@ async fn execute(mut cli: Cli, out: &mut Out) -> anyhow::Result<()> {
         connect: cli.bbb.connect_timeout,
         response: cli.bbb.response_timeout,
     };
-    let bbb = BbbClient::new(timeouts, cli.secrets.checksum_algorithms().outbound());
+    let bbb = BbbClient::new(timeouts, cli.secrets.checksum_algorithms().outbound())
+        .with_max_response_size(cli.bbb.bbb_max_response_size);
     let options = ManagementOptions {
         server_id_is_hostname: cli.meetings.server_id_is_hostname,
         multitenancy: cli.secrets.multitenancy_enabled,

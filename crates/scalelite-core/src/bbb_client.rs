@@ -59,12 +59,16 @@ impl Timeouts {
     }
 }
 
+/// The default of [`BbbClient::with_max_response_size`]: 16 MiB, room for getMeetings of a busy server.
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 16 * 1024 * 1024;
+
 /// HTTP client for BBB servers. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct BbbClient {
     http: reqwest::Client,
     timeouts: Timeouts,
     algorithm: Algorithm,
+    max_response_size: u64,
 }
 
 impl BbbClient {
@@ -81,7 +85,16 @@ impl BbbClient {
             http,
             timeouts,
             algorithm,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
         }
+    }
+
+    /// Read at most `bytes` of an answer (`BBB_MAX_RESPONSE_SIZE`); a longer one fails as
+    /// [`CallError::Transport`], like a server that does not answer.
+    #[must_use]
+    pub fn with_max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = bytes;
+        self
     }
 
     pub fn timeouts(&self) -> Timeouts {
@@ -131,15 +144,36 @@ impl BbbClient {
             _ => self.http.get(url),
         };
         let total = timeouts.connect + timeouts.response;
+        let limit = self.max_response_size;
         let exchange = async {
-            let response = request
+            let mut response = request
                 .send()
                 .await
                 .map_err(|e| CallError::Transport(describe(&e)))?;
-            response
-                .bytes()
+            let too_large = || {
+                CallError::Transport(format!(
+                    "answer larger than {limit} bytes (BBB_MAX_RESPONSE_SIZE)"
+                ))
+            };
+            if response
+                .content_length()
+                .is_some_and(|length| length > limit)
+            {
+                return Err(too_large());
+            }
+            // Read chunk by chunk so a server sending an endless answer costs at most `limit` bytes of memory.
+            let mut body = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
                 .await
-                .map_err(|e| CallError::Transport(describe(&e)))
+                .map_err(|e| CallError::Transport(describe(&e)))?
+            {
+                if (body.len() as u64).saturating_add(chunk.len() as u64) > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
         };
         let body = tokio::time::timeout(total, exchange)
             .await
@@ -171,3 +205,6 @@ fn describe(error: &reqwest::Error) -> String {
         format!("{kind}: {cause}")
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -219,6 +219,28 @@ impl MeetingPlacement {
     }
 }
 
+/// A meeting record together with the in-flight placement that holds it, if any (`MeetingStore::meeting_state`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeetingState {
+    pub meeting: Meeting,
+    /// The token of the placement whose `create` is still on its way to `meeting.server_id`; `None` once the
+    /// placement was confirmed, or when its claim lapsed (its holder gave up or died).
+    pub claim: Option<String>,
+}
+
+/// A placement the balancer gave up on: `create` was sent to `server_id` but no answer came in time, so the
+/// server may still create the meeting later. The poller ends such a meeting if the store does not map it to that
+/// server and nobody joined it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AbandonedPlacement {
+    pub meeting_id: String,
+    pub server_id: String,
+    /// The moderator password sent with that `create` (needed to `end` it on BBB 2.x).
+    pub moderator_pw: String,
+    /// When it was abandoned, milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
 /// A tenant (multitenancy): resolved from the first label of the request host.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Tenant {
@@ -246,10 +268,16 @@ pub struct TenantSetting {
     pub override_value: bool,
 }
 
-/// Callback URLs captured at create, keyed by the client's meetingID.
+/// Callback URLs captured at create, keyed by the client's meetingID and the tenant (`None` without
+/// multitenancy), so two tenants using the same meetingID never see each other's URLs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallbackData {
     pub meeting_id: String,
+    /// The tenant that created the meeting; part of the key.
+    pub tenant_id: Option<String>,
+    /// The server the meeting was created on: analytics callbacks for the meeting must carry a token signed with
+    /// its secret.
+    pub server_id: Option<String>,
     pub recording_id: Option<i64>,
     pub recording_ready_url: Option<String>,
     pub analytics_callback_url: Option<String>,

@@ -22,14 +22,22 @@
 //!    timeouts (the server is most likely unreachable, and the cycle must not wait for it).
 //! 5. Reconcile meetings with what the servers reported. A reported meeting gets its TTL refreshed
 //!    (`DEFAULT_MEETING_TTL`), so the TTL only reaps what nobody reports. A stored meeting that its
-//!    successfully polled server did not report (or whose server was removed from the pool) is *missing*; it is
-//!    forgotten once it has been missing in two consecutive cycles of this poller **and** for at least
-//!    `ended_grace` (by default the BBB client's connect + response timeout, the longest a `create` can still be
-//!    on its way to the server). So a meeting created between two polls, or whose `create` is still in flight,
-//!    is never reaped, even with a very short `POLL_INTERVAL`. A failed poll of its server, or a cycle this poller
-//!    did not run (another poller held the lease), starts the count again. Because the count lives in the poller,
-//!    a one-off `poll_once` (the CLI's `poll:all`) never forgets a meeting; a long-running poller does.
-//! 6. Clean orphans (`meetings`/`voice_bridges` entries whose record expired).
+//!    successfully polled server did not report (or whose server was removed from the pool) is *missing*. The
+//!    first cycle to find it missing marks it in the store with the time that cycle read the meetings; a later
+//!    cycle that finds it missing again forgets it when the mark is at least `ended_grace` old (by default the BBB
+//!    client's connect + response timeout, the longest a `create` can still be on its way to the server) and at
+//!    most [`PollSettings::mark_window`] old (an older mark says nothing about the meeting now: it may have been
+//!    created again since, so it is replaced by a fresh one). A cycle that sees the meeting reported, or cannot
+//!    poll its server, removes the mark. So a meeting created between two polls, or whose `create` is still in
+//!    flight, is never reaped, even with a very short `POLL_INTERVAL`. The marks live in the store, not in the
+//!    process: the daemon, a standby that takes over and one-off cycles (`scalelite-cli poll:all`, `--once`) all
+//!    continue the same count, so two one-off runs at least `ended_grace` apart forget an ended meeting exactly as
+//!    two daemon cycles do. (Processes sharing a store must share a clock, within much less than `ended_grace`.)
+//!    A meeting whose `create` is still in flight (a live placement claim) is never forgotten.
+//! 6. End stray meetings: a meeting that a server created after the API gave up on that placement (the store
+//!    remembers abandoned placements), that the store maps to another server or to none, and that nobody is in,
+//!    is ended on that server (`CycleReport::stray_meetings_ended`).
+//! 7. Clean orphans (`meetings`/`voice_bridges` entries whose record expired).
 //!
 //! # Running (`Poller::run`)
 //!
@@ -61,11 +69,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::load::{LoadRules, compute_load, compute_stats};
+use crate::load::{LoadRules, compute_load, compute_stats, scaled_load};
 use crate::metrics::{PollerMetrics, ServerSample};
 
 /// Name of the lease that elects the active poller.
 pub const LEASE_NAME: &str = "poller";
+
+/// How long an abandoned placement is remembered while its server does not report the meeting.
+const ABANDONED_KEEP: Duration = Duration::from_secs(3600);
 
 /// `end` calls of one panicked server in flight at once.
 const END_CONCURRENCY: usize = 8;
@@ -131,6 +142,12 @@ impl PollSettings {
         }
     }
 
+    /// The oldest a missing-meeting mark may be and still count (see the module documentation): two intervals and
+    /// two server timeouts (room for two cycles of the daemon), plus the grace itself.
+    pub fn mark_window(&self, grace: Duration) -> Duration {
+        self.interval * 2 + self.server_timeout * 2 + grace
+    }
+
     /// How long the poller lease lasts: two intervals, and at least one interval plus a second, so renewing it
     /// once per cycle (and during long cycles) never lets it lapse.
     pub fn lease_ttl(&self) -> Duration {
@@ -185,6 +202,9 @@ pub struct CycleReport {
     pub meetings_refreshed: usize,
     /// Orphaned `meetings`/`voice_bridges` entries removed.
     pub orphans_cleaned: u64,
+    /// Stray meetings ended: created by a server after the API had given up on it (an abandoned placement),
+    /// mapped to another server or to none, and with nobody in them.
+    pub stray_meetings_ended: Vec<String>,
     /// How long the cycle took.
     pub duration: Duration,
 }
@@ -211,9 +231,6 @@ struct Inner {
 struct Memory {
     /// Cycles started by this poller.
     cycles: u64,
-    /// Meetings missing in the previous cycle, with when that started (the store read of the cycle that first
-    /// found them missing).
-    missing: HashMap<String, Instant>,
 }
 
 /// The answers of one server.
@@ -228,6 +245,8 @@ struct ServerOutcome {
     server: Server,
     /// Meeting ids the server reported, when the poll succeeded.
     reported: Option<HashSet<String>>,
+    /// Of those, the meetings someone is in.
+    attended: HashSet<String>,
     /// How the update went.
     update: StoreResult<Update>,
     duration: Duration,
@@ -276,7 +295,7 @@ impl Poller {
     pub async fn poll_once(&self) -> StoreResult<CycleReport> {
         let mut memory = self.inner.memory.lock().await;
         let started = Instant::now();
-        let result = self.cycle(&mut memory, started).await;
+        let result = self.cycle(&mut memory).await;
         memory.cycles += 1;
         drop(memory);
         let duration = started.elapsed();
@@ -327,8 +346,6 @@ impl Poller {
                 settings.interval
             } else {
                 tracing::debug!("another poller holds the lease; standing by");
-                // Cycles run elsewhere meanwhile: what this poller saw missing is stale.
-                self.inner.memory.lock().await.missing.clear();
                 settings.interval / 2
             };
             tokio::select! {
@@ -393,13 +410,13 @@ impl Poller {
         metrics.active = active;
     }
 
-    async fn cycle(
-        &self,
-        memory: &mut Memory,
-        started: Instant,
-    ) -> StoreResult<(CycleReport, Vec<ServerSample>)> {
+    async fn cycle(&self, memory: &mut Memory) -> StoreResult<(CycleReport, Vec<ServerSample>)> {
         let store = &self.inner.store;
         let servers = store.list_servers().await?;
+        // The time the marks of this cycle carry: before the meetings are read, so a meeting read here was
+        // recorded no later than this.
+        // Wall-clock time, not `Instant`: the marks are shared between processes.
+        let listed_at = now_ms();
         let meetings_before = store.list_meetings().await?;
         let known: HashSet<String> = servers.iter().map(|s| s.id.clone()).collect();
         let refresh_versions =
@@ -408,14 +425,18 @@ impl Poller {
         let mut report = CycleReport::default();
         let mut samples = Vec::new();
         let mut reported_by: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut attended: HashSet<(String, String)> = HashSet::new();
+        let mut polled: HashMap<String, Server> = HashMap::new();
         let mut panicked: Vec<Server> = Vec::new();
         for outcome in self.poll_servers(servers, refresh_versions).await {
             let ServerOutcome {
                 server,
                 reported,
+                attended: attended_here,
                 update,
                 duration,
             } = outcome;
+            attended.extend(attended_here.into_iter().map(|m| (server.id.clone(), m)));
             let failed = reported.is_none();
             if failed {
                 report.servers_failed.push(server.id.clone());
@@ -450,6 +471,7 @@ impl Poller {
             });
             if let Some(ids) = reported {
                 reported_by.insert(server.id.clone(), ids);
+                polled.insert(server.id.clone(), server.clone());
             }
             if update.panicked {
                 report.servers_panicked.push(server.id.clone());
@@ -464,12 +486,14 @@ impl Poller {
             &known,
             &reported_by,
             &panicked_ids,
-            started,
-            memory,
+            listed_at,
             &mut report,
         )
         .await?;
+        self.end_strays(&polled, &reported_by, &attended, &mut report)
+            .await?;
         report.orphans_cleaned = store.clean_orphans().await?;
+        report.stray_meetings_ended.sort();
         report.servers_failed.sort();
         report.servers_panicked.sort();
         report.servers_not_updated.sort();
@@ -516,11 +540,18 @@ impl Poller {
     async fn poll_server(&self, server: Server, refresh_version: bool) -> ServerOutcome {
         let started = Instant::now();
         let answer = self.ask(&server, refresh_version).await;
+        let mut attended = HashSet::new();
         let (reported, update) = match answer {
             Ok(answer) => {
                 let ids = answer
                     .meetings
                     .iter()
+                    .map(|m| m.meeting_id.clone())
+                    .collect();
+                attended = answer
+                    .meetings
+                    .iter()
+                    .filter(|m| m.participant_count > 0 || m.moderator_count > 0)
                     .map(|m| m.meeting_id.clone())
                     .collect();
                 (Some(ids), self.on_success(&server, answer).await)
@@ -533,6 +564,7 @@ impl Poller {
         ServerOutcome {
             server,
             reported,
+            attended,
             update,
             duration: started.elapsed(),
         }
@@ -593,8 +625,10 @@ impl Poller {
             store.reset_counters(&server.id, true, true).await?;
             patch.online = Some(true);
         }
-        let load = compute_load(&answer.meetings, settings.load_rules(), now_ms())
-            * server.load_multiplier;
+        let load = scaled_load(
+            compute_load(&answer.meetings, settings.load_rules(), now_ms()),
+            server.load_multiplier,
+        );
         match server.state {
             ServerState::Disabled => {}
             ServerState::Cordoned if load == 0.0 => {
@@ -709,30 +743,41 @@ impl Poller {
         });
     }
 
-    /// Refresh the TTL of reported meetings; forget those missing long enough (see the module documentation).
-    #[allow(clippy::too_many_arguments)]
+    /// Refresh the TTL of reported meetings; mark missing ones, forget those missing long enough (see the module
+    /// documentation).
     async fn reconcile_meetings(
         &self,
         meetings_before: Vec<Meeting>,
         known_servers: &HashSet<String>,
         reported_by: &HashMap<String, HashSet<String>>,
         panicked: &HashSet<String>,
-        listed_at: Instant,
-        memory: &mut Memory,
+        listed_at: i64,
         report: &mut CycleReport,
     ) -> StoreResult<()> {
         let store = &self.inner.store;
         let grace = self.ended_grace();
-        let previously_missing = std::mem::take(&mut memory.missing);
+        let grace_ms = duration_ms(grace);
+        let window_ms = duration_ms(self.inner.settings.mark_window(grace));
+        let mut marks = store.missing_meetings().await?;
+        let mut mark = Vec::new();
+        let mut clear = Vec::new();
         // Servers absent from this cycle's list: removed, or added since? Asked once each.
         let mut removed_servers: HashMap<String, bool> = HashMap::new();
         let mut refresh = Vec::new();
         for meeting in meetings_before {
+            let previous = marks.remove(&meeting.id);
             if panicked.contains(&meeting.server_id) {
+                // Forgotten with its server.
+                if previous.is_some() {
+                    clear.push(meeting.id);
+                }
                 continue;
             }
             let missing = match reported_by.get(&meeting.server_id) {
                 Some(ids) if ids.contains(&meeting.id) => {
+                    if previous.is_some() {
+                        clear.push(meeting.id.clone());
+                    }
                     refresh.push(meeting.id);
                     continue;
                 }
@@ -752,33 +797,113 @@ impl Poller {
                 },
             };
             if !missing {
+                // Its server could not be polled: this cycle says nothing about it, the count starts again.
+                if previous.is_some() {
+                    clear.push(meeting.id);
+                }
                 continue;
             }
-            match previously_missing.get(&meeting.id) {
-                Some(since) if listed_at.duration_since(*since) >= grace => {
+            match previous.map(|since| listed_at.saturating_sub(since)) {
+                Some(age) if age >= grace_ms && age <= window_ms => {
+                    // A create still in flight (failing over, perhaps) holds a claim: not ended, not yet begun;
+                    // the mark stays.
+                    let in_flight = store
+                        .meeting_state(&meeting.id)
+                        .await?
+                        .is_some_and(|state| state.claim.is_some());
+                    if in_flight {
+                        continue;
+                    }
                     if store.delete_meeting(&meeting.id).await? {
                         tracing::info!(
                             meeting.id = %meeting.id,
                             server.id = %meeting.server_id,
                             "Meeting has ended"
                         );
-                        report.meetings_removed.push(meeting.id);
+                        report.meetings_removed.push(meeting.id.clone());
                     }
+                    clear.push(meeting.id);
                 }
-                Some(since) => {
-                    memory.missing.insert(meeting.id, *since);
-                }
-                None => {
-                    memory.missing.insert(meeting.id, listed_at);
-                }
+                // Marked recently (or by a cycle that read the meetings after this one): keep counting.
+                Some(age) if age < grace_ms => {}
+                // Not marked, or marked too long ago to mean anything now.
+                _ => mark.push((meeting.id, listed_at)),
             }
         }
+        // Marks of meetings that are gone.
+        clear.extend(marks.into_keys());
+        store.update_missing_meetings(&mark, &clear).await?;
         if !refresh.is_empty() {
             store
                 .refresh_meetings(&refresh, self.inner.settings.meeting_ttl)
                 .await?;
         }
         report.meetings_refreshed = refresh.len();
+        Ok(())
+    }
+
+    /// End the meetings that servers created after the API had given up on them (see `AbandonedPlacement`): a
+    /// meeting reported by the server it was abandoned on, that the store maps to another server or to none, and
+    /// that nobody is in. An abandoned placement the store maps to that same server (with no create in flight)
+    /// became the real one; one nobody is in any more is left alone after `ABANDONED_KEEP`.
+    async fn end_strays(
+        &self,
+        polled: &HashMap<String, Server>,
+        reported_by: &HashMap<String, HashSet<String>>,
+        attended: &HashSet<(String, String)>,
+        report: &mut CycleReport,
+    ) -> StoreResult<()> {
+        let store = &self.inner.store;
+        let abandoned = store.list_abandoned().await?;
+        let now = now_ms();
+        let keep = i64::try_from(ABANDONED_KEEP.as_millis()).unwrap_or(i64::MAX);
+        for placement in abandoned {
+            let (meeting_id, server_id) = (&placement.meeting_id, &placement.server_id);
+            let reported = reported_by
+                .get(server_id)
+                .is_some_and(|ids| ids.contains(meeting_id));
+            if !reported {
+                if now.saturating_sub(placement.at_ms) > keep {
+                    store.forget_abandoned(meeting_id, server_id).await?;
+                }
+                continue;
+            }
+            match store.meeting_state(meeting_id).await? {
+                Some(state) if state.meeting.server_id == *server_id => {
+                    if state.claim.is_none() {
+                        store.forget_abandoned(meeting_id, server_id).await?;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            if attended.contains(&(server_id.clone(), meeting_id.clone())) {
+                tracing::warn!(meeting.id = %meeting_id, server.id = %server_id, "stray meeting has participants; left running");
+                store.forget_abandoned(meeting_id, server_id).await?;
+                continue;
+            }
+            let Some(server) = polled.get(server_id) else {
+                continue;
+            };
+            let mut params = Params::default();
+            params.set("meetingID", meeting_id);
+            params.set("password", &placement.moderator_pw);
+            match self
+                .inner
+                .bbb
+                .call(server, "end", &params, None, false)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(meeting.id = %meeting_id, server.id = %server_id, "ended a stray meeting (created after its placement was given up)");
+                    report.stray_meetings_ended.push(meeting_id.clone());
+                    store.forget_abandoned(meeting_id, server_id).await?;
+                }
+                Err(e) => {
+                    tracing::warn!(meeting.id = %meeting_id, server.id = %server_id, error.message = %e, "could not end a stray meeting");
+                }
+            }
+        }
         Ok(())
     }
 
@@ -793,6 +918,10 @@ impl Poller {
 /// Whether a server is likely not to answer: offline, or its last poll failed.
 fn is_suspect(server: &Server) -> bool {
     !server.online || server.unhealthy_counter > 0
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn now_ms() -> i64 {

@@ -19,6 +19,9 @@ pub struct LoadRules {
 /// original adds `moderatorCount` on top of `participantCount`, which already includes moderators); a meeting
 /// created less than `join_buffer` before `now_ms` counts at least `min_user_count`, so a fresh meeting reserves
 /// room for the people about to join it. Breakout rooms add nothing (their participants are counted in the parent).
+///
+/// The counts come from the BBB server's answer, so the sums saturate: absurd counts give a huge load, never an
+/// overflow (a panic, or a wrapped negative load that would attract every new meeting).
 pub fn compute_load(meetings: &[MeetingSummary], rules: LoadRules, now_ms: i64) -> f64 {
     let buffer_ms = i64::try_from(rules.join_buffer.as_millis()).unwrap_or(i64::MAX);
     let young_since = now_ms.saturating_sub(buffer_ms);
@@ -33,8 +36,19 @@ pub fn compute_load(meetings: &[MeetingSummary], rules: LoadRules, now_ms: i64) 
                 attendees
             }
         })
-        .sum();
+        .fold(0i64, i64::saturating_add);
     total as f64
+}
+
+/// `load × load_multiplier`, kept finite whatever the multiplier, so the stores (Redis refuses an infinite float)
+/// and the ordering of servers stay sound.
+pub fn scaled_load(load: f64, multiplier: f64) -> f64 {
+    let scaled = load * multiplier;
+    if scaled.is_nan() {
+        0.0
+    } else {
+        scaled.clamp(f64::MIN, f64::MAX)
+    }
 }
 
 /// Statistics over every meeting of a server, breakout rooms included: meetings, users (`participantCount`),
@@ -42,13 +56,19 @@ pub fn compute_load(meetings: &[MeetingSummary], rules: LoadRules, now_ms: i64) 
 pub fn compute_stats(meetings: &[MeetingSummary]) -> ServerStats {
     ServerStats {
         meetings: meetings.len() as i64,
-        users: meetings.iter().map(|m| m.participant_count.max(0)).sum(),
+        users: meetings
+            .iter()
+            .map(|m| m.participant_count.max(0))
+            .fold(0, i64::saturating_add),
         largest_meeting: meetings
             .iter()
             .map(|m| m.participant_count.max(0))
             .max()
             .unwrap_or(0),
-        videos: meetings.iter().map(|m| m.video_count.max(0)).sum(),
+        videos: meetings
+            .iter()
+            .map(|m| m.video_count.max(0))
+            .fold(0, i64::saturating_add),
     }
 }
 

@@ -55,7 +55,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         connect: cli.bbb.connect_timeout,
         response: cli.bbb.response_timeout,
     };
-    let bbb = BbbClient::new(timeouts, cli.secrets.checksum_algorithms().outbound());
+    let bbb = BbbClient::new(timeouts, cli.secrets.checksum_algorithms().outbound())
+        .with_max_response_size(cli.bbb.bbb_max_response_size);
     let poller = Poller::new(
         store,
         bbb,

@@ -61,6 +61,8 @@ pub struct PollerMetrics {
     pub servers_panicked_total: u64,
     /// Meetings forgotten because no server reports them any more, in total.
     pub meetings_removed_total: u64,
+    /// Stray meetings ended (created by a server after the API had given up on it), in total.
+    pub stray_meetings_ended_total: u64,
     /// Server updates that failed because the store did, in total.
     pub store_errors_total: u64,
     /// Per server (by id) as of the last successful cycle; a server removed from the pool drops out, one the store
@@ -110,6 +112,7 @@ impl PollerMetrics {
         self.servers_offline = report.servers_offline;
         self.servers_panicked_total += report.servers_panicked.len() as u64;
         self.meetings_removed_total += report.meetings_removed.len() as u64;
+        self.stray_meetings_ended_total += report.stray_meetings_ended.len() as u64;
         self.store_errors_total += report.servers_not_updated.len() as u64;
         let mut previous = std::mem::take(&mut self.servers);
         for sample in samples {
@@ -184,7 +187,7 @@ fn unix_seconds(time: SystemTime) -> f64 {
 /// A fresh registry holding `snapshot` as Prometheus metrics: `scalelite_poller_active`, `_cycles_total`,
 /// `_cycle_failures_total`, `_cycle_duration_seconds` (sum and count), `_last_cycle_duration_seconds`,
 /// `_last_cycle_end_timestamp_seconds`, `_servers_polled`, `_servers_online`, `_servers_offline`,
-/// `_servers_panicked_total`, `_meetings_removed_total`, `_store_errors_total`, and per server
+/// `_servers_panicked_total`, `_meetings_removed_total`, `_stray_meetings_ended_total`, `_store_errors_total`, and per server
 /// `_server_errors_total`, `_server_last_poll_failed`, `_server_last_poll_duration_seconds`.
 pub fn registry(snapshot: &PollerMetrics) -> Registry {
     let mut registry = Registry::with_prefix("scalelite_poller");
@@ -260,6 +263,11 @@ pub fn registry(snapshot: &PollerMetrics) -> Registry {
         "meetings_removed",
         "Meetings forgotten because no server reports them any more",
         ConstCounter::new(snapshot.meetings_removed_total),
+    );
+    registry.register(
+        "stray_meetings_ended",
+        "Meetings a server created after the API had given up on it, ended because nobody joined them",
+        ConstCounter::new(snapshot.stray_meetings_ended_total),
     );
     registry.register(
         "store_errors",

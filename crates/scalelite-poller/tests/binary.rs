@@ -46,7 +46,7 @@ async fn a_zero_poll_interval_is_refused_at_start_up() {
     assert!(status.is_some_and(|s| !s.success()), "{status:?}");
     let log = poller.log();
     assert!(
-        log.contains("POLL_INTERVAL") && log.contains("above 0"),
+        log.contains("POLL_INTERVAL") && log.contains("greater than 0"),
         "{log}"
     );
 }

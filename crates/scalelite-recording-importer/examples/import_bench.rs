@@ -152,6 +152,7 @@ async fn open_store(args: &Args, root: &Path) -> anyhow::Result<Store> {
                 namespace: format!("bench-{}", uuid::Uuid::new_v4().simple()),
                 pool_size: 4,
                 op_timeout: Duration::from_secs(5),
+                redis_timeout: Duration::from_secs(5),
             })
             .await?,
         ),

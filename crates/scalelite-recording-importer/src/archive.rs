@@ -6,13 +6,20 @@
 //! Every path goes through `paths::safe_join`, and since nothing but directories and files is ever created, no
 //! path inside the target can lead out of it either.
 //!
-//! Errors are split by who is at fault: the archive ([`ExtractError::Corrupt`], [`ExtractError::Unsafe`]; moving
-//! it to `failed/` is right) or this machine ([`ExtractError::Io`]: a full disk, permissions; try again later).
+//! Nothing unbounded is accepted ([`ArchiveLimits`]): an archive with more entries than allowed, a file larger than
+//! allowed, or more bytes in all than allowed is refused before the offending entry is written (sizes are read
+//! from the entry headers, and a file's data is cut at its announced size). Sparse entries are refused, since
+//! their unpacked size is not what their header says.
+//!
+//! Errors are split by who is at fault: the archive ([`ExtractError::Corrupt`], [`ExtractError::Unsafe`],
+//! [`ExtractError::OverLimit`]; moving it to `failed/` is right) or this machine ([`ExtractError::Io`]: a full
+//! disk, permissions; try again later).
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use scalelite_core::paths::{UnsafePath, safe_join};
@@ -32,6 +39,9 @@ pub enum ExtractError {
         /// What is wrong with it.
         why: String,
     },
+    /// The archive is over one of the [`ArchiveLimits`].
+    #[error("archive over a limit: {0}")]
+    OverLimit(String),
     /// Writing the unpacked files failed on this machine.
     #[error("{context}: {source}")]
     Io {
@@ -42,6 +52,31 @@ pub enum ExtractError {
         source: io::Error,
     },
 }
+
+/// The most an archive may hold. The defaults are far above any real recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveLimits {
+    /// Entries of any kind (`RECORDING_IMPORT_MAX_ENTRIES`).
+    pub max_entries: u64,
+    /// Bytes of all files together (`RECORDING_IMPORT_MAX_SIZE`).
+    pub max_total_bytes: u64,
+    /// Bytes of one file (`RECORDING_IMPORT_MAX_FILE_SIZE`).
+    pub max_file_bytes: u64,
+}
+
+impl Default for ArchiveLimits {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_total_bytes: 20 * 1024 * 1024 * 1024,
+            max_file_bytes: 8 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// Called before each file an extraction creates; an error is reported as that file's write error. A seam for
+/// tests (a full disk cannot be made on demand); `None` in production.
+pub type WriteFault = Arc<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
 
 /// What an extraction produced.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -56,27 +91,50 @@ pub struct Extracted {
 ///
 /// # Errors
 /// See [`ExtractError`]. On error `target` may hold part of the archive; the caller discards it.
-pub fn extract(archive: &Path, target: &Path) -> Result<Extracted, ExtractError> {
+pub fn extract(
+    archive: &Path,
+    target: &Path,
+    limits: &ArchiveLimits,
+    fault: Option<&WriteFault>,
+) -> Result<Extracted, ExtractError> {
     let file = File::open(archive).map_err(|source| ExtractError::Io {
         context: format!("cannot open {}", archive.display()),
         source,
     })?;
-    extract_from(BufReader::with_capacity(256 * 1024, file), target)
+    extract_from(
+        BufReader::with_capacity(256 * 1024, file),
+        target,
+        limits,
+        fault,
+    )
 }
 
 /// [`extract`] from any reader.
 ///
 /// # Errors
 /// See [`ExtractError`].
-pub fn extract_from(reader: impl Read, target: &Path) -> Result<Extracted, ExtractError> {
+pub fn extract_from(
+    reader: impl Read,
+    target: &Path,
+    limits: &ArchiveLimits,
+    fault: Option<&WriteFault>,
+) -> Result<Extracted, ExtractError> {
     let mut archive = tar::Archive::new(reader);
     let mut extracted = Extracted::default();
+    let mut entries_seen = 0u64;
     // Directories known to exist: on some filesystems even a `mkdir` that fails with EEXIST is slow.
     let mut dirs: HashSet<PathBuf> = HashSet::new();
     dirs.insert(target.to_path_buf());
     let entries = archive.entries().map_err(corrupt)?;
     for entry in entries {
         let mut entry = entry.map_err(corrupt)?;
+        entries_seen += 1;
+        if entries_seen > limits.max_entries {
+            return Err(ExtractError::OverLimit(format!(
+                "more than {} entries (RECORDING_IMPORT_MAX_ENTRIES)",
+                limits.max_entries
+            )));
+        }
         let raw_path = entry.path_bytes().into_owned();
         let display = String::from_utf8_lossy(&raw_path).into_owned();
         let Ok(relative) = std::str::from_utf8(&raw_path) else {
@@ -95,14 +153,34 @@ pub fn extract_from(reader: impl Read, target: &Path) -> Result<Extracted, Extra
                 let path = join(target, relative, &display)?;
                 ensure_dir(&path, &mut dirs)?;
             }
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+            EntryType::GNUSparse => return Err(unsafe_entry(display, "sparse file")),
+            EntryType::Regular | EntryType::Continuous => {
+                if is_pax_sparse(&mut entry) {
+                    return Err(unsafe_entry(display, "sparse file"));
+                }
                 let path = join(target, relative, &display)?;
                 let size = entry.size();
+                if size > limits.max_file_bytes {
+                    return Err(ExtractError::OverLimit(format!(
+                        "{display:?} has {size} bytes, more than {} (RECORDING_IMPORT_MAX_FILE_SIZE)",
+                        limits.max_file_bytes
+                    )));
+                }
+                if extracted.bytes.saturating_add(size) > limits.max_total_bytes {
+                    return Err(ExtractError::OverLimit(format!(
+                        "more than {} bytes unpacked (RECORDING_IMPORT_MAX_SIZE)",
+                        limits.max_total_bytes
+                    )));
+                }
                 let mtime = entry.header().mtime().ok();
                 if let Some(parent) = path.parent() {
                     ensure_dir(parent, &mut dirs)?;
                 }
-                let written = write_file(&mut entry, &path, mtime)?;
+                if let Some(fault) = fault {
+                    fault(&path).map_err(|e| write_error(&path, e))?;
+                }
+                // Never more than the header announced, whatever the reader yields.
+                let written = write_file(&mut (&mut entry).take(size), &path, mtime)?;
                 if written != size {
                     return Err(ExtractError::Corrupt(format!(
                         "{display:?} is truncated ({written} of {size} bytes)"
@@ -128,6 +206,16 @@ pub fn extract_from(reader: impl Read, target: &Path) -> Result<Extracted, Extra
         }
     }
     Ok(extracted)
+}
+
+/// A PAX-format sparse file (`GNU.sparse.*` records): its data is a map of holes, not the file.
+fn is_pax_sparse<R: Read>(entry: &mut tar::Entry<'_, R>) -> bool {
+    let Ok(Some(extensions)) = entry.pax_extensions() else {
+        return false;
+    };
+    extensions
+        .flatten()
+        .any(|extension| extension.key_bytes().starts_with(b"GNU.sparse."))
 }
 
 fn join(target: &Path, relative: &str, display: &str) -> Result<PathBuf, ExtractError> {

@@ -305,7 +305,16 @@ fn last_attempt_outcome(metrics: &Metrics, job: &CallbackJob, outcome: Delivery)
 
 impl Sender {
     async fn deliver(&self, job: &CallbackJob) -> Delivery {
-        let data = match self.store.get_callback_data(&job.meeting_id).await {
+        // The callback data is the one the recording's tenant left at create (with multitenancy).
+        let tenant_id = job
+            .tenant_id
+            .as_deref()
+            .filter(|id| !id.is_empty() && self.settings.multitenancy);
+        let data = match self
+            .store
+            .get_callback_data(tenant_id, &job.meeting_id)
+            .await
+        {
             Ok(Some(data)) => data,
             Ok(None) => return Delivery::NotWanted,
             Err(e) => return Delivery::Retry(format!("cannot read the callback data: {e}")),

@@ -17,7 +17,11 @@
 //!   archive's other formats are imported, as in the original.
 //! - **The store** (unreachable, timing out): a few attempts with growing pauses, then the archive stays in the
 //!   spool and is tried again on a later pass.
-//! - **This machine** (disk full, permissions): the archive stays in the spool and is tried again later.
+//! - **The archive is too big** (more entries, bytes or bytes in one file than [`ArchiveLimits`] allow, or sparse
+//!   files): like any archive at fault, it goes to `failed/` with the reason.
+//! - **This machine** (disk full, permissions): the archive stays in the spool and is tried again later; the
+//!   daemon pauses every import for [`ImportSettings::io_backoff`], doubled after each further failure (at most
+//!   [`MAX_IO_BACKOFF`]), so a full disk is not hammered.
 //! - **A crash**: the store is written before any file is moved and the archive is removed last, so the archive is
 //!   still in the spool and its next import completes the job; scratch directories are removed on the next start.
 //!
@@ -29,8 +33,11 @@
 //!
 //! Publish state on re-import: when an API call has published or unpublished the recording before
 //! (`publish_updated`), the stored flag is kept (the original meant to, but its re-import overwrote it); otherwise
-//! `RECORDING_IMPORT_UNPUBLISHED` makes it unpublished, else the metadata's `<published>` decides. `protected` is
-//! set from `PROTECTED_RECORDINGS_ENABLED` on every import, as in the original.
+//! `RECORDING_IMPORT_UNPUBLISHED` makes it unpublished, else the metadata's `<published>` decides. The store's
+//! upsert applies that rule to the row as it is when it writes, so a publish that lands during an import is not
+//! reverted either, and the files go where the written row says. `protected` is set from
+//! `PROTECTED_RECORDINGS_ENABLED` on every import, as in the original. The same write links the meeting's
+//! `callback_data` to the recording, as the original's importer does.
 
 mod archive;
 mod callbacks;
@@ -58,7 +65,7 @@ use scalelite_core::storage::{MiscStore, RecordingStore, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::archive::{ExtractError, Extracted, extract};
+pub use crate::archive::{ArchiveLimits, ExtractError, Extracted, WriteFault, extract};
 pub use crate::callbacks::{CallbackSettings, jwt_algorithm};
 pub use crate::metadata::{
     FormatMetadata, MetadataError, PublishPolicy, merge_recording, parse_metadata, path_and_query,
@@ -70,8 +77,15 @@ use crate::metrics::Metrics;
 use crate::place::{Destinations, FoundFormat};
 use crate::spool::{SpoolEntry, TarIdentity};
 
+/// The longest pause after repeated failures of this machine (full disk, ...).
+pub const MAX_IO_BACKOFF: Duration = Duration::from_secs(600);
+
 /// Name of the lease that elects the active importer.
 pub const LEASE_NAME: &str = "importer";
+
+/// The shortest `importer` lease: long enough that a renewal delayed by one slow store operation (bounded at 5 s)
+/// does not let it lapse.
+pub const MIN_LEASE_TTL: Duration = Duration::from_secs(6);
 
 /// Prefix of the scratch directories under `RECORDING_WORK_DIR` (leftovers of a crash are removed on start).
 const SCRATCH_PREFIX: &str = ".scalelite-import-";
@@ -101,8 +115,15 @@ pub struct ImportSettings {
     pub store_attempts: u32,
     /// Pause after the first failed store attempt, doubled after each further one (capped at 30 s).
     pub store_backoff: Duration,
-    /// How long the `importer` lease lasts unless renewed (it is renewed well before).
+    /// How long the `importer` lease lasts unless renewed (it is renewed well before): three
+    /// `RECORDING_IMPORT_POLL_INTERVAL`s, at least [`MIN_LEASE_TTL`]. A standby takes over this long after the
+    /// active importer died.
     pub lease_ttl: Duration,
+    /// `RECORDING_IMPORT_MAX_ENTRIES`, `RECORDING_IMPORT_MAX_SIZE`, `RECORDING_IMPORT_MAX_FILE_SIZE`.
+    pub limits: ArchiveLimits,
+    /// Pause of the daemon's imports after this machine failed one (full disk, ...), doubled after each further
+    /// failure up to [`MAX_IO_BACKOFF`]; a successful import resets it.
+    pub io_backoff: Duration,
     /// `S3_RECORDING`: upload the files to this bucket instead of placing them in the publish directories.
     /// `from_config` leaves it `None`; the binaries set it from [`S3Bucket::from_config`].
     pub s3: Option<S3Bucket>,
@@ -128,7 +149,13 @@ impl ImportSettings {
             settle_time: Duration::from_secs(2),
             store_attempts: recording.db_connection_retry_count.max(1),
             store_backoff: Duration::from_secs(1),
-            lease_ttl: (recording.recording_import_poll_interval * 3).max(Duration::from_secs(60)),
+            lease_ttl: (recording.recording_import_poll_interval * 3).max(MIN_LEASE_TTL),
+            limits: ArchiveLimits {
+                max_entries: recording.recording_import_max_entries,
+                max_total_bytes: recording.recording_import_max_size,
+                max_file_bytes: recording.recording_import_max_file_size,
+            },
+            io_backoff: Duration::from_secs(10),
             s3: None,
         }
     }
@@ -149,6 +176,8 @@ impl ImportSettings {
             store_attempts: 3,
             store_backoff: Duration::from_millis(50),
             lease_ttl: Duration::from_secs(60),
+            limits: ArchiveLimits::default(),
+            io_backoff: Duration::from_millis(200),
             s3: None,
         }
     }
@@ -170,6 +199,7 @@ pub struct ImportContext {
     settings: Arc<ImportSettings>,
     metrics: Arc<Metrics>,
     callbacks: Option<CallbackQueue>,
+    write_fault: Option<WriteFault>,
 }
 
 impl fmt::Debug for ImportContext {
@@ -190,7 +220,16 @@ impl ImportContext {
             settings: Arc::new(settings),
             metrics: Arc::default(),
             callbacks: None,
+            write_fault: None,
         }
+    }
+
+    /// Call `fault` before every file an import unpacks and every format it places; its error stands for that
+    /// write's error. A seam for tests: a full disk cannot be made on demand.
+    #[must_use]
+    pub fn with_write_fault(mut self, fault: WriteFault) -> Self {
+        self.write_fault = Some(fault);
+        self
     }
 
     /// Send recording-ready callbacks after each import, from a background task tracked by `shutdown`. Once
@@ -363,7 +402,8 @@ pub async fn import_one(ctx: &ImportContext, tar: &Path) -> Result<ImportOutcome
     }
     let settings = ctx.settings.clone();
     let tar_path = tar.to_path_buf();
-    let staged = match blocking(move || stage(&settings, &tar_path)).await {
+    let fault = ctx.write_fault.clone();
+    let staged = match blocking(move || stage(&settings, &tar_path, fault.as_ref())).await {
         Err(e) => {
             ctx.metrics.error();
             return Err(e);
@@ -411,7 +451,11 @@ enum Staging {
 }
 
 /// Unpack and read the metadata (blocking).
-fn stage(settings: &ImportSettings, tar: &Path) -> Result<Staging, ImportError> {
+fn stage(
+    settings: &ImportSettings,
+    tar: &Path,
+    fault: Option<&WriteFault>,
+) -> Result<Staging, ImportError> {
     let identity = TarIdentity::of(tar)
         .map_err(|e| ImportError::io(format!("cannot read {}", tar.display()), e))?;
     if !settings.work_dir.is_dir() {
@@ -435,7 +479,7 @@ fn stage(settings: &ImportSettings, tar: &Path) -> Result<Staging, ImportError> 
     std::fs::create_dir(&root)
         .map_err(|e| ImportError::io(format!("cannot create {}", root.display()), e))?;
 
-    let extracted = match archive::extract(tar, &root) {
+    let extracted = match archive::extract(tar, &root, &settings.limits, fault) {
         Ok(extracted) => extracted,
         Err(ExtractError::Io { context, source }) => {
             return Err(ImportError::Io { context, source });
@@ -537,40 +581,62 @@ async fn write_and_place(
         })
         .await?;
         let metadata: Vec<&FormatMetadata> = formats.iter().map(|f| &f.metadata).collect();
-        let recording = merge_recording(&metadata, stored.as_ref(), settings.policy);
-        let published = recording.published;
-        let written: Recording =
-            with_store_retries(settings, || ctx.store.upsert_recording(recording.clone())).await?;
-
-        // Files last: the store already says what they are, and a crash from here on is repaired by importing
-        // the archive (still in the spool) again.
         let moves: Vec<(PathBuf, String)> = formats
             .iter()
             .map(|f| (f.dir.clone(), f.metadata.playback.format.clone()))
             .collect();
-        if let Some(bucket) = &settings.s3 {
-            for (dir, format) in &moves {
-                upload::upload_format(bucket, dir, format, record_id, published).await?;
-            }
-        } else {
-            let publish = settings.publish_dir.clone();
-            let unpublish = settings.unpublish_dir.clone();
-            let trash = staged.scratch.path().join("replaced");
-            let id = record_id.clone();
-            blocking(move || {
-                let to = Destinations {
-                    publish: &publish,
-                    unpublish: &unpublish,
-                    trash: &trash,
-                };
-                for (dir, format) in &moves {
-                    place::place_format(dir, format, &id, published, &to)
-                        .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+        let written = match (&settings.s3, stored) {
+            // A re-import on the filesystem: the row stays locked from the write until the files are in place,
+            // so a publish/unpublish call (which moves files under the same lock) runs wholly before or after.
+            (None, Some(_)) => {
+                let (lock, written) = with_store_retries(settings, || async {
+                    let mut lock = ctx.store.lock_recording(record_id).await?;
+                    let recording =
+                        merge_recording(&metadata, Some(lock.recording()), settings.policy);
+                    match lock.upsert(&recording).await {
+                        Ok(written) => Ok((lock, written)),
+                        Err(e) => {
+                            lock.release().await;
+                            Err(e)
+                        }
+                    }
+                })
+                .await?;
+                if let Err(e) = place_files(ctx, staged, record_id, &moves, written.published).await
+                {
+                    lock.release().await;
+                    return Err(e);
                 }
-                Ok(())
-            })
-            .await?;
-        }
+                // Should the commit fail, the files are placed but the row is the old one; the archive stays in
+                // the spool and its next import repairs the row.
+                lock.commit().await.map_err(|source| ImportError::Store {
+                    attempts: 1,
+                    source,
+                })?;
+                written
+            }
+            // A first import (no publish call can reach a row that does not exist yet), or S3 (uploads are too
+            // slow to hold a lock over; publishing is not supported there): the row first, then the files.
+            (_, stored) => {
+                let recording = merge_recording(&metadata, stored.as_ref(), settings.policy);
+                let written: Recording =
+                    with_store_retries(settings, || ctx.store.upsert_recording(recording.clone()))
+                        .await?;
+                // Files last: the store already says what they are, and a crash from here on is repaired by
+                // importing the archive (still in the spool) again. The written row decides where they go (the
+                // upsert is conditional on the row as it is when it runs).
+                if let Some(bucket) = &settings.s3 {
+                    for (dir, format) in &moves {
+                        upload::upload_format(bucket, dir, format, record_id, written.published)
+                            .await?;
+                    }
+                } else {
+                    place_files(ctx, staged, record_id, &moves, written.published).await?;
+                }
+                written
+            }
+        };
+        let published = written.published;
 
         let format_names: Vec<String> = formats
             .iter()
@@ -621,6 +687,39 @@ async fn write_and_place(
         }
     }
     Ok(report)
+}
+
+/// Move each unpacked format directory into the publish or unpublish tree (replacing any copy in either).
+async fn place_files(
+    ctx: &ImportContext,
+    staged: &Staged,
+    record_id: &str,
+    moves: &[(PathBuf, String)],
+    published: bool,
+) -> Result<(), ImportError> {
+    let publish = ctx.settings.publish_dir.clone();
+    let unpublish = ctx.settings.unpublish_dir.clone();
+    let trash = staged.scratch.path().join("replaced");
+    let id = record_id.to_owned();
+    let moves = moves.to_vec();
+    let fault = ctx.write_fault.clone();
+    blocking(move || {
+        let to = Destinations {
+            publish: &publish,
+            unpublish: &unpublish,
+            trash: &trash,
+        };
+        for (dir, format) in &moves {
+            if let Some(fault) = &fault {
+                fault(dir)
+                    .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+            }
+            place::place_format(dir, format, &id, published, &to)
+                .map_err(|e| ImportError::io(format!("cannot place {format}/{id}"), e))?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Move a rejected archive to `failed/` and log why, once.
@@ -749,6 +848,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
     let mut lease = Lease::new(&ctx, &holder);
     let mut active = false;
     let mut skipped: HashSet<TarIdentity> = HashSet::new();
+    let mut backoff = IoBackoff::default();
     tracing::info!(spool = %settings.spool_dir.display(), "recording importer started");
 
     while !shutdown.is_cancelled() {
@@ -763,7 +863,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
                         remove_scratch_leftovers(&settings.work_dir).await;
                     }
                     // Wake up in time to renew the lease even when nothing arrives.
-                    pass(&ctx, &mut lease, &shutdown, &mut skipped)
+                    pass(&ctx, &mut lease, &shutdown, &mut skipped, &mut backoff)
                         .await
                         .min(lease.renewal_period())
                 }
@@ -806,8 +906,14 @@ async fn pass(
     lease: &mut Lease<'_>,
     shutdown: &CancellationToken,
     skipped: &mut HashSet<TarIdentity>,
+    backoff: &mut IoBackoff,
 ) -> Duration {
     let settings = &ctx.settings;
+    // After a failure of this machine, not even a look at the spool until the pause is over: file events (the
+    // failed import itself reads the archive) would otherwise turn the retry into a hot loop.
+    if let Some(rest) = backoff.remaining() {
+        return rest;
+    }
     let mut wait = settings.poll_interval;
     let spool_dir = settings.spool_dir.clone();
     let entries = match blocking(move || {
@@ -846,7 +952,7 @@ async fn pass(
             }
         };
         match outcome {
-            Ok(ImportOutcome::Imported(_)) => {}
+            Ok(ImportOutcome::Imported(_)) => backoff.succeeded(),
             Ok(ImportOutcome::Rejected { moved_to: None, .. }) => {
                 skipped.insert(entry.identity.clone());
             }
@@ -861,11 +967,57 @@ async fn pass(
                 tracing::debug!(archive = %entry.path.display(), "archive gone before it could be imported");
             }
             Err(e) => {
-                tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}; it stays in the spool");
+                // This machine failed (disk full, permissions, S3): the next archives would fail the same way.
+                let pause = backoff.failed(settings.io_backoff);
+                let disk_full =
+                    matches!(&e, ImportError::Io { source, .. } if is_disk_full(source));
+                tracing::error!(
+                    archive = %entry.path.display(),
+                    disk_full,
+                    "Failed to import recording: {e}; it stays in the spool and imports pause for {pause:?}"
+                );
+                return pause;
             }
         }
     }
     wait
+}
+
+/// The daemon's pause after this machine failed an import: from `io_backoff`, doubled after each further failure
+/// up to [`MAX_IO_BACKOFF`], cleared by a successful import.
+#[derive(Debug, Default)]
+struct IoBackoff {
+    until: Option<tokio::time::Instant>,
+    next: Duration,
+}
+
+impl IoBackoff {
+    /// Time left in the current pause, if one is running.
+    fn remaining(&self) -> Option<Duration> {
+        self.until
+            .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
+            .filter(|rest| !rest.is_zero())
+    }
+
+    /// Start a pause after a failure; returns its length.
+    fn failed(&mut self, base: Duration) -> Duration {
+        let pause = if self.next.is_zero() { base } else { self.next };
+        let pause = pause.min(MAX_IO_BACKOFF);
+        self.next = pause.saturating_mul(2).min(MAX_IO_BACKOFF);
+        self.until = Some(tokio::time::Instant::now() + pause);
+        pause
+    }
+
+    fn succeeded(&mut self) {
+        *self = IoBackoff::default();
+    }
+}
+
+/// A full disk or an exhausted quota (ENOSPC, EDQUOT).
+fn is_disk_full(error: &io::Error) -> bool {
+    error.kind() == ErrorKind::StorageFull
+        || error.kind() == ErrorKind::QuotaExceeded
+        || matches!(error.raw_os_error(), Some(28 | 122))
 }
 
 /// The importer lease as this process holds it: renewed when a third of its time has passed, not before every
@@ -927,9 +1079,15 @@ impl<'a> Lease<'a> {
                 result = &mut import => return Some(result),
                 _ = renew.tick() => {
                     // The import in hand is finished even if the lease slipped away: stopping half-way is worse.
+                    // The renewal is bounded: the import is not polled meanwhile, and on the embedded store it may
+                    // hold the only write connection (a recording lock) that the renewal waits for.
                     self.renewed = None;
-                    if let Ok(false) = self.keep().await {
-                        tracing::warn!("the importer lease was taken over during an import");
+                    match tokio::time::timeout(self.renewal_period(), self.keep()).await {
+                        Ok(Ok(false)) => {
+                            tracing::warn!("the importer lease was taken over during an import");
+                        }
+                        Ok(_) => {}
+                        Err(_) => tracing::debug!("the importer lease renewal is waiting; trying again later"),
                     }
                 }
             }

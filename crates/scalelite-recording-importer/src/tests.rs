@@ -129,6 +129,9 @@ fn import_settings_take_their_variables() {
         ("RECORDING_DISABLED", "true"),
         ("RECORDING_IMPORT_POLL_INTERVAL", "2.5"),
         ("DB_CONNECTION_RETRY_COUNT", "7"),
+        ("RECORDING_IMPORT_MAX_ENTRIES", "101"),
+        ("RECORDING_IMPORT_MAX_SIZE", "102"),
+        ("RECORDING_IMPORT_MAX_FILE_SIZE", "103"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -144,6 +147,14 @@ fn import_settings_take_their_variables() {
     assert!(s.disabled);
     assert_eq!(s.poll_interval, Duration::from_millis(2500));
     assert_eq!(s.store_attempts, 7);
+    assert_eq!(
+        (
+            s.limits.max_entries,
+            s.limits.max_total_bytes,
+            s.limits.max_file_bytes
+        ),
+        (101, 102, 103)
+    );
     assert!(
         s.s3.is_none(),
         "the binaries set S3 from S3Bucket::from_config"
@@ -164,4 +175,33 @@ fn import_settings_take_their_variables() {
     assert!(!d.policy.import_unpublished && !d.policy.protected && !d.disabled);
     assert_eq!(d.poll_interval, Duration::from_secs(60));
     assert_eq!(d.store_attempts, 3);
+}
+
+#[test]
+fn the_pause_after_a_machine_failure_doubles_up_to_the_cap_and_resets() {
+    use std::time::Duration;
+
+    use crate::{IoBackoff, MAX_IO_BACKOFF};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut backoff = IoBackoff::default();
+        assert_eq!(backoff.remaining(), None);
+        let base = Duration::from_secs(10);
+        let pauses: Vec<Duration> = (0..8).map(|_| backoff.failed(base)).collect();
+        let secs: Vec<u64> = pauses.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [10, 20, 40, 80, 160, 320, 600, 600]);
+        assert_eq!(MAX_IO_BACKOFF, Duration::from_secs(600));
+        assert!(
+            backoff
+                .remaining()
+                .is_some_and(|rest| rest <= MAX_IO_BACKOFF)
+        );
+        backoff.succeeded();
+        assert_eq!(backoff.remaining(), None);
+        assert_eq!(backoff.failed(base), base);
+    });
 }

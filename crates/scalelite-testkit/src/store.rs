@@ -146,6 +146,7 @@ pub async fn production_store(redis_url: &str) -> TestStore {
         namespace: namespace.clone(),
         pool_size: 4,
         op_timeout: Duration::from_secs(5),
+        redis_timeout: Duration::from_secs(5),
     };
     let store = ProductionStore::connect(config)
         .await

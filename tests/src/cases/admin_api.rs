@@ -1,4 +1,4 @@
-//! The admin REST API `/scalelite/api/*` (operations.md 4.3, 10.8, 10.9), against both back-ends.
+//! The admin REST API `/scalelite/api/*`, against both back-ends.
 
 use fake_bbb::Fault;
 use scalelite_core::bbb::checksum::AllowedAlgorithms;
@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-/// `/scalelite/api/<action>?<query>&checksum=<sha256(action + query + LB secret)>`, signed independently of the
-/// core.
-fn admin_url(app: &TestApp, action: &str, query: &str) -> String {
-    let checksum = sha256_hex(&format!("{action}{query}{LB_SECRET}"));
+/// `/scalelite/api/<action>?<query>&checksum=<sha256(action + query + body + LB secret)>`, signed independently
+/// of the core.
+fn admin_url(app: &TestApp, action: &str, query: &str, body: &str) -> String {
+    let checksum = sha256_hex(&format!("{action}{query}{body}{LB_SECRET}"));
     let sep = if query.is_empty() { "" } else { "&" };
     app.url(&format!(
         "/scalelite/api/{action}?{query}{sep}checksum={checksum}"
@@ -29,7 +29,7 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
 async fn get(app: &TestApp, action: &str, query: &str) -> (u16, Value) {
     answer(
         app.http
-            .get(admin_url(app, action, query))
+            .get(admin_url(app, action, query, ""))
             .send()
             .await
             .expect("request"),
@@ -38,11 +38,12 @@ async fn get(app: &TestApp, action: &str, query: &str) -> (u16, Value) {
 }
 
 async fn post(app: &TestApp, action: &str, query: &str, body: Value) -> (u16, Value) {
+    let body = body.to_string();
     let response = app
         .http
-        .post(admin_url(app, action, query))
+        .post(admin_url(app, action, query, &body))
         .header("content-type", "application/json")
-        .body(body.to_string())
+        .body(body)
         .send()
         .await
         .expect("request");
@@ -196,7 +197,7 @@ both_backends! {
         assert_eq!(status, 400);
         assert!(body["error"].as_str().unwrap().contains("invalid load multiplier"), "{body}");
         // No body at all: the original's ParameterMissing, as BBB XML.
-        let response = app.http.post(admin_url(&app, "addServer", "")).send().await.unwrap();
+        let response = app.http.post(admin_url(&app, "addServer", "", "")).send().await.unwrap();
         let (status, body) = answer(response).await;
         assert_xml_failed(status, &body, "internalError");
         assert!(body.as_str().unwrap().contains("param is missing or the value is empty: server"));
@@ -325,50 +326,101 @@ both_backends! {
             let http = app.http.clone();
             async move { answer(http.post(url).header("content-type", content_type).body(body).send().await.unwrap()).await }
         };
-        // SHA1, SHA256 and SHA512 of "addServer" + secret (the body is not covered).
+        // SHA1, SHA256 and SHA512 of "addServer" + body + secret.
+        let signed = format!("addServer{body}{LB_SECRET}");
         let sha512 = {
             use sha2::Digest;
-            hex::encode(sha2::Sha512::digest(format!("addServer{LB_SECRET}").as_bytes()))
+            hex::encode(sha2::Sha512::digest(signed.as_bytes()))
         };
-        for checksum in [sha1_hex(&format!("addServer{LB_SECRET}")), sha256_hex(&format!("addServer{LB_SECRET}")), sha512] {
+        for checksum in [sha1_hex(&signed), sha256_hex(&signed), sha512] {
             let (status, body) = send(app.url(&format!("/scalelite/api/addServer?checksum={checksum}")), "application/json").await;
             assert_eq!(status, 201, "{body}");
         }
         // Upper-case hex is accepted.
-        let upper = sha256_hex(&format!("addServer{LB_SECRET}")).to_uppercase();
+        let upper = sha256_hex(&signed).to_uppercase();
         let (status, _) = send(app.url(&format!("/scalelite/api/addServer?checksum={upper}")), "application/json").await;
         assert_eq!(status, 201);
-        // Wrong secret, missing checksum, wrong action.
-        let wrong = sha256_hex("addServerother-secret");
-        let (status, body) = send(app.url(&format!("/scalelite/api/addServer?checksum={wrong}")), "application/json").await;
-        assert_xml_failed(status, &body, "checksumError");
-        let (status, body) = send(app.url("/scalelite/api/addServer"), "application/json").await;
-        assert_xml_failed(status, &body, "checksumError");
-        let other_action = sha256_hex(&format!("getServers{LB_SECRET}"));
-        let (status, body) = send(app.url(&format!("/scalelite/api/addServer?checksum={other_action}")), "application/json").await;
-        assert_xml_failed(status, &body, "checksumError");
+        // Wrong secret, missing checksum, wrong action, and the original's form that leaves the body out.
+        let wrong = sha256_hex(&format!("addServer{body}other-secret"));
+        let (status, body_) = send(app.url(&format!("/scalelite/api/addServer?checksum={wrong}")), "application/json").await;
+        assert_xml_failed(status, &body_, "checksumError");
+        let (status, body_) = send(app.url("/scalelite/api/addServer"), "application/json").await;
+        assert_xml_failed(status, &body_, "checksumError");
+        let other_action = sha256_hex(&format!("getServers{body}{LB_SECRET}"));
+        let (status, body_) = send(app.url(&format!("/scalelite/api/addServer?checksum={other_action}")), "application/json").await;
+        assert_xml_failed(status, &body_, "checksumError");
+        let legacy = sha256_hex(&format!("addServer{LB_SECRET}"));
+        let (status, body_) = send(app.url(&format!("/scalelite/api/addServer?checksum={legacy}")), "application/json").await;
+        assert_xml_failed(status, &body_, "checksumError");
         // The right checksum with a form body.
-        let right = sha256_hex(&format!("addServer{LB_SECRET}"));
-        let (status, body) = send(app.url(&format!("/scalelite/api/addServer?checksum={right}")), "application/x-www-form-urlencoded").await;
-        assert_xml_failed(status, &body, "unsupportedContentType");
+        let right = sha256_hex(&signed);
+        let (status, body_) = send(app.url(&format!("/scalelite/api/addServer?checksum={right}")), "application/x-www-form-urlencoded").await;
+        assert_xml_failed(status, &body_, "unsupportedContentType");
         assert_eq!(app.store.list_servers().await.unwrap().len(), 4, "only the accepted calls added a server");
 
-        // The checksum covers the rest of the query; it may also come in the JSON body.
+        // The checksum covers the rest of the query and the body; it is only read from the query.
         let id = app.store.list_servers().await.unwrap()[0].id.clone();
         let (status, _) = get(&app, "getServerInfo", &format!("id={id}")).await;
         assert_eq!(status, 200);
         let forged = format!("/scalelite/api/getServerInfo?id={id}&checksum={}", sha256_hex(&format!("getServerInfoid=other{LB_SECRET}")));
-        let (status, body) = answer(app.http.get(app.url(&forged)).send().await.unwrap()).await;
-        assert_xml_failed(status, &body, "checksumError");
+        let (status, body_) = answer(app.http.get(app.url(&forged)).send().await.unwrap()).await;
+        assert_xml_failed(status, &body_, "checksumError");
         let in_body = json!({"id": id, "checksum": sha256_hex(&format!("deleteServer{LB_SECRET}"))}).to_string();
-        let response = app.http.post(app.url("/scalelite/api/deleteServer")).header("content-type", "application/json").body(in_body).send().await.unwrap();
-        assert_eq!(response.status(), 200);
+        let (status, body_) = answer(app.http.post(app.url("/scalelite/api/deleteServer")).header("content-type", "application/json").body(in_body).send().await.unwrap()).await;
+        assert_xml_failed(status, &body_, "checksumError");
+        let tampered = json!({"id": id}).to_string();
+        let url = admin_url(&app, "getServerInfo", "", &json!({"id": "other"}).to_string());
+        let (status, body_) = answer(app.http.get(url).header("content-type", "application/json").body(tampered).send().await.unwrap()).await;
+        assert_xml_failed(status, &body_, "checksumError");
+        assert_eq!(app.store.list_servers().await.unwrap().len(), 4);
 
         // Other methods fall through to unsupportedRequest.
-        let (status, body) = answer(app.http.get(admin_url(&app, "addServer", "")).send().await.unwrap()).await;
-        assert_xml_failed(status, &body, "unsupportedRequest");
-        let (status, body) = answer(app.http.post(admin_url(&app, "getServers", "")).send().await.unwrap()).await;
-        assert_xml_failed(status, &body, "unsupportedRequest");
+        let (status, body_) = answer(app.http.get(admin_url(&app, "addServer", "", "")).send().await.unwrap()).await;
+        assert_xml_failed(status, &body_, "unsupportedRequest");
+        let (status, body_) = answer(app.http.post(admin_url(&app, "getServers", "", "")).send().await.unwrap()).await;
+        assert_xml_failed(status, &body_, "unsupportedRequest");
+    }
+
+    async fn legacy_checksum_only_when_opted_in(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |s| s.admin_legacy_checksum = true).await;
+        let body = json!({"server": {"url": "https://l.example.com/bigbluebutton/api/", "secret": "s"}}).to_string();
+        // The original's form: the body is not covered; the checksum in the query or in the JSON body.
+        let legacy = sha256_hex(&format!("addServer{LB_SECRET}"));
+        let response = app.http.post(app.url(&format!("/scalelite/api/addServer?checksum={legacy}")))
+            .header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        let id = app.store.list_servers().await.unwrap()[0].id.clone();
+        let in_body = json!({"id": id, "checksum": sha256_hex(&format!("getServerInfo{LB_SECRET}"))}).to_string();
+        let response = app.http.get(app.url("/scalelite/api/getServerInfo"))
+            .header("content-type", "application/json").body(in_body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        // The current form still works alongside.
+        let (status, _) = post(&app, "addServer", "", json!({"server": {"url": "https://m.example.com/bigbluebutton/api/", "secret": "s"}})).await;
+        assert_eq!(status, 201);
+    }
+
+    async fn admin_secret_replaces_the_lb_secrets(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |s| s.admin_secret = Some(Secret::new("admin-only"))).await;
+        let (status, body) = get(&app, "getServers", "").await;
+        assert_xml_failed(status, &body, "checksumError");
+        let checksum = sha256_hex("getServersadmin-only");
+        let response = app.http.get(app.url(&format!("/scalelite/api/getServers?checksum={checksum}"))).send().await.unwrap();
+        assert_eq!(response.status(), 404, "no servers, but the call was admitted");
+    }
+
+    async fn timestamps_with_a_max_age(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |s| s.admin_max_age = std::time::Duration::from_secs(300)).await;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let (status, body) = get(&app, "getServers", "").await;
+        assert_xml_failed(status, &body, "checksumError");
+        let (status, _) = get(&app, "getServers", &format!("timestamp={now}")).await;
+        assert_eq!(status, 404, "admitted");
+        for stale in [now - 3600, now + 3600] {
+            let (status, body) = get(&app, "getServers", &format!("timestamp={stale}")).await;
+            assert_xml_failed(status, &body, "checksumError");
+        }
+        let (status, body) = get(&app, "getServers", "timestamp=soon").await;
+        assert_xml_failed(status, &body, "checksumError");
     }
 
     async fn checksum_algorithms_and_tenant_secrets(backend: Backend) {
@@ -455,9 +507,9 @@ both_backends! {
         assert_eq!(status, 404);
 
         // SHA1 of "addTenant" + secret, and a form body refused.
-        let sha1 = sha1_hex(&format!("addTenant{LB_SECRET}"));
-        let url = app.url(&format!("/scalelite/api/addTenant?checksum={sha1}"));
         let body = json!({"tenant": {"name": "t9", "secrets": "x"}}).to_string();
+        let sha1 = sha1_hex(&format!("addTenant{body}{LB_SECRET}"));
+        let url = app.url(&format!("/scalelite/api/addTenant?checksum={sha1}"));
         let (status, _) = answer(app.http.post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap()).await;
         assert_eq!(status, 201);
         let (status, body) = answer(app.http.post(&url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap()).await;

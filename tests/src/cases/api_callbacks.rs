@@ -1,8 +1,8 @@
-//! The analytics callback relay (bbb-api.md 8.14, operations.md 7.3) and its capture at create (8.5 step 9).
+//! The analytics callback relay and its capture at create.
 
 use scalelite_core::domain::{Secret, Tenant};
 use scalelite_core::jwt::{self, JwtAlgorithm};
-use scalelite_core::storage::{RecordingStore, TenantStore};
+use scalelite_core::storage::{MeetingStore, RecordingStore, TenantStore};
 use serde_json::json;
 
 use crate::harness::*;
@@ -89,7 +89,7 @@ both_backends! {
             sent.param("meta_analytics-callback-url"),
             Some("https://lb.test/bigbluebutton/api/analytics_callback")
         );
-        let stored = app.store.get_callback_data("a1").await.unwrap().expect("callback data");
+        let stored = app.store.get_callback_data(None, "a1").await.unwrap().expect("callback data");
         assert_eq!(stored.analytics_callback_url.as_deref(), Some(original.as_str()));
 
         let body = json!({
@@ -114,7 +114,7 @@ both_backends! {
         expected["customer"] = json!("scalelite");
         assert_eq!(relayed.json(), expected);
         // The callback data is left as it was.
-        assert_eq!(app.store.get_callback_data("a1").await.unwrap(), Some(stored));
+        assert_eq!(app.store.get_callback_data(None, "a1").await.unwrap(), Some(stored));
     }
 
     async fn relay_tries_each_secret_until_a_2xx(backend: Backend) {
@@ -126,6 +126,7 @@ both_backends! {
         let receiver = Receiver::start(500, "{}").await;
         let mut data = scalelite_core::domain::CallbackData {
             meeting_id: "m1".into(),
+            server_id: Some("bbb1".into()),
             ..Default::default()
         };
         data.analytics_callback_url = Some(receiver.url("/cb"));
@@ -153,12 +154,14 @@ both_backends! {
         let receiver = Receiver::start(200, "{}").await;
         app.store.put_callback_data(scalelite_core::domain::CallbackData {
             meeting_id: "m1".into(),
+            server_id: Some("bbb1".into()),
             analytics_callback_url: Some(receiver.url("/cb")),
             ..Default::default()
         }).await.unwrap();
         let body = json!({ "meeting_id": "m1" });
         let expired = jwt::encode(&json!({ "exp": now() - 10 }), b"bbb1-secret", JwtAlgorithm::Hs512);
         let hs256 = jwt::encode(&json!({ "exp": now() + 600 }), b"bbb1-secret", JwtAlgorithm::Hs256);
+        let no_exp = jwt::encode(&json!({ "meeting_id": "m1" }), b"bbb1-secret", JwtAlgorithm::Hs512);
         let cases = [
             None,
             Some("Bearer".to_owned()),
@@ -167,14 +170,17 @@ both_backends! {
             Some(format!("Bearer {}", server_token(LB_SECRET))),
             Some(format!("Bearer {expired}")),
             Some(format!("Bearer {hs256}")),
+            Some(format!("Bearer {no_exp}")),
+            // Another registered server's token: the meeting was created on bbb1.
+            Some(format!("Bearer {}", server_token("bbb2-secret"))),
             Some("Bearer not.a.token".to_owned()),
         ];
         for authorization in &cases {
             no_content(post_callback(&app, None, authorization.as_deref(), &body).await).await;
         }
         assert!(receiver.requests().is_empty(), "{:?}", receiver.requests());
-        // A valid token (any registered server's) but no callback for the meeting, or no meeting_id at all.
-        let authorization = format!("Bearer {}", server_token("bbb2-secret"));
+        // The meeting's server's token but no callback for the meeting, or no meeting_id at all.
+        let authorization = format!("Bearer {}", server_token("bbb1-secret"));
         for body in [json!({ "meeting_id": "unknown" }), json!({ "other": 1 })] {
             no_content(post_callback(&app, None, Some(&authorization), &body).await).await;
         }
@@ -221,6 +227,49 @@ both_backends! {
         let unknown = post_callback(&app, Some("nobody.api.test"), Some(&authorization), &body).await;
         Xml::from(unknown).await.assert_failed("checksumError");
         assert_eq!(receiver.requests().len(), 2);
+
+        // Another tenant's Host: that tenant has no callback for mt1, so nothing is relayed (the original relayed
+        // bn's analytics signed with the other tenant's secrets and named after it).
+        app.store.add_tenant(Tenant {
+            id: "tid-other".into(),
+            name: "other".into(),
+            secrets: vec![Secret::new("other-s1")],
+            ..Tenant::default()
+        }).await.unwrap();
+        no_content(post_callback(&app, Some("other.api.test"), Some(&authorization), &body).await).await;
+        assert_eq!(receiver.requests().len(), 2);
+
+        // Once bn's meeting is over, the other tenant uses the same meetingID with its own URL: each tenant keeps
+        // its own.
+        app.store.delete_meeting("mt1").await.unwrap();
+        let other_receiver = Receiver::start(200, "{}").await;
+        let query = format!("meetingID=mt1&meta_analytics-callback-url={}", other_receiver.url("/o").replace(':', "%3A").replace('/', "%2F"));
+        let created = app.http.get(app.signed_with("create", &query, "other-s1"))
+            .header("X-Forwarded-Host", "other.api.test").send().await.unwrap();
+        Xml::from(created).await.assert_success();
+        let bn = app.store.get_callback_data(Some("tid-bn"), "mt1").await.unwrap().unwrap();
+        assert_eq!(bn.analytics_callback_url.as_deref(), Some(receiver.url("/cb").as_str()));
+        let other = app.store.get_callback_data(Some("tid-other"), "mt1").await.unwrap().unwrap();
+        assert_eq!(other.analytics_callback_url.as_deref(), Some(other_receiver.url("/o").as_str()));
+    }
+
+    async fn a_create_without_callbacks_clears_the_earlier_ones(backend: Backend) {
+        let mut app = TestApp::spawn_with(backend, |s| s.url_host = Some("lb.test".into())).await;
+        app.add_server("bbb1").await;
+        let receiver = Receiver::start(200, "{}").await;
+        let encoded = receiver.url("/cb").replace(':', "%3A").replace('/', "%2F");
+        let query = format!("meetingID=c1&meta_analytics-callback-url={encoded}&meta_bbb-recording-ready-url={encoded}");
+        Xml::from(app.http.get(app.signed("create", &query)).header("Host", "lb.test").send().await.unwrap()).await.assert_success();
+        let stored = app.store.get_callback_data(None, "c1").await.unwrap().unwrap();
+        assert!(stored.analytics_callback_url.is_some() && stored.recording_ready_url.is_some());
+        assert_eq!(stored.server_id.as_deref(), Some("bbb1"));
+
+        Xml::from(app.http.get(app.signed("create", "meetingID=c1")).header("Host", "lb.test").send().await.unwrap()).await.assert_success();
+        let stored = app.store.get_callback_data(None, "c1").await.unwrap().unwrap();
+        assert_eq!((stored.analytics_callback_url, stored.recording_ready_url), (None, None));
+        let authorization = format!("Bearer {}", server_token("bbb1-secret"));
+        no_content(post_callback(&app, Some("lb.test"), Some(&authorization), &json!({ "meeting_id": "c1" })).await).await;
+        assert!(receiver.requests().is_empty());
     }
 }
 

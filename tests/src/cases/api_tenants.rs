@@ -3,7 +3,7 @@
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, KeyIvInit};
 use base64::Engine;
-use scalelite_core::domain::{Secret, Tenant, TenantSetting};
+use scalelite_core::domain::{NewMeeting, Secret, Tenant, TenantSetting};
 use scalelite_core::storage::{MeetingStore, TenantStore};
 use sha2::Sha256;
 
@@ -180,6 +180,27 @@ both_backends! {
         assert_eq!(ids(&bn), ["m-bn"]);
         let other = call_as(&app, OTHER, "getMeetings", "", "other-s1").await;
         assert_eq!(ids(&other), ["m-other"]);
+    }
+
+    // A meeting without a tenant (placed before multitenancy was turned on) is the tenant's to reuse, as the
+    // store's find-or-create decides; the create goes to its server once.
+    async fn a_tenant_create_reuses_a_meeting_without_tenant(backend: Backend) {
+        let (app, fake) = mt_app(backend).await;
+        let legacy = NewMeeting {
+            id: "legacy".into(),
+            server_id: "bbb1".into(),
+            moderator_pw: "mp".into(),
+            voice_bridge_candidates: vec!["712345678".into()],
+            tenant_id: None,
+        };
+        app.store
+            .find_or_create_meeting(legacy, std::time::Duration::from_secs(3600))
+            .await
+            .unwrap();
+        call_as(&app, BN, "create", "meetingID=legacy", "bn-s1").await.assert_success();
+        assert_eq!(fake.requests().iter().filter(|r| r.call == "create").count(), 1);
+        let meeting = app.store.get_meeting("legacy").await.unwrap();
+        assert_eq!((meeting.server_id.as_str(), meeting.tenant_id), ("bbb1", None));
     }
 
     async fn meeting_ids_are_global_across_tenants(backend: Backend) {

@@ -35,4 +35,5 @@ mod importer;
 mod playback;
 mod poller;
 mod recordings;
+mod reliability;
 mod s3;

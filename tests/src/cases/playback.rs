@@ -448,6 +448,99 @@ fn every_template_passes_nginx_t() {
     }
 }
 
+/// The proxying templates bound what they pass to the API, in step with the API's defaults, and never pass on a
+/// client's own X-Forwarded-Host.
+#[test]
+fn proxying_templates_set_limits_and_their_own_x_forwarded_host() {
+    let api_body_limit = Settings::default().max_body_bytes;
+    assert_eq!(
+        api_body_limit,
+        32 * 1024 * 1024,
+        "client_max_body_size 32m below follows it"
+    );
+    for template in [Template::Plain, Template::Proxy, Template::Ssl] {
+        let text = std::fs::read_to_string(
+            templates_dir().join(format!("templates/{}.template", template.file())),
+        )
+        .unwrap();
+        for directive in [
+            "client_max_body_size 32m;",
+            "client_header_timeout 10s;",
+            "client_body_timeout 60s;",
+            "keepalive_timeout 75s;",
+            "proxy_set_header  X-Forwarded-Host $http_host;",
+        ] {
+            assert_eq!(
+                text.matches(directive).count(),
+                1,
+                "{template:?}: {directive}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_refuses_oversized_bodies_and_replaces_a_clients_x_forwarded_host() {
+    let app =
+        TestApp::spawn_with(Backend::Embedded, |s| s.url_host = Some("127.0.0.1".into())).await;
+    let dirs = RecordingDirs::new();
+    let nginx = Nginx::start(&dirs, Template::Plain, app.addr);
+
+    // A client-supplied X-Forwarded-Host does not reach the API: the host allow-list sees the real Host.
+    let response = app
+        .http
+        .get(format!("{}/bigbluebutton/api", nginx.base()))
+        .header("x-forwarded-host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the API saw the client's X-Forwarded-Host"
+    );
+    // The same request straight to the API with that header is refused, so the check above means something.
+    let direct = app
+        .http
+        .get(app.url("/bigbluebutton/api"))
+        .header("host", "127.0.0.1")
+        .header("x-forwarded-host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.status(), 403);
+
+    // A body announced over client_max_body_size is refused by nginx before it is sent.
+    let (status, _) = raw_request(
+        nginx.addr,
+        &format!(
+            "POST /bigbluebutton/api/create HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/xml\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            32 * 1024 * 1024 + 1
+        ),
+    );
+    assert_eq!(status, 413);
+    nginx.stop();
+}
+
+/// Send `head` as is and return the status and the answer.
+fn raw_request(addr: SocketAddr, head: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"));
+    (status, answer)
+}
+
 #[test]
 fn start_script_picks_the_template() {
     let script = templates_dir().join("start");

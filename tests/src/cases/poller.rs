@@ -431,6 +431,45 @@ both_backends! {
         assert!(pool.meeting_exists("m").await);
     }
 
+    async fn the_missing_count_is_shared_by_every_poller_through_the_store(backend: Backend) {
+        let mut pool = Pool::new(backend).await;
+        pool.add("bbb-1", ServerState::Enabled, 1.0).await;
+        pool.place("ended", "bbb-1", HOUR).await;
+        // One poller (a one-off run, say) finds it missing; another poller process finds it missing again.
+        let report = pool.poller(settings()).poll_once().await.unwrap();
+        assert!(report.meetings_removed.is_empty(), "{report:?}");
+        assert!(pool.store.missing_meetings().await.unwrap().contains_key("ended"), "marked in the store");
+        let report = pool.poller(settings()).poll_once().await.unwrap();
+        assert_eq!(report.meetings_removed, ["ended"]);
+        assert!(pool.store.missing_meetings().await.unwrap().is_empty(), "the mark goes with the meeting");
+    }
+
+    async fn a_mark_older_than_the_window_starts_the_count_again(backend: Backend) {
+        let mut pool = Pool::new(backend).await;
+        let fake = pool.add("bbb-1", ServerState::Enabled, 1.0).await;
+        pool.place("m", "bbb-1", HOUR).await;
+        let settings = settings();
+        let window = settings.mark_window(Duration::ZERO);
+        // A mark left long ago (by a run days before, say): it says nothing about the meeting now.
+        let long_ago = i64::try_from(now_ms()).unwrap() - i64::try_from(window.as_millis()).unwrap() - 60_000;
+        pool.store.update_missing_meetings(&[("m".to_owned(), long_ago)], &[]).await.unwrap();
+        let poller = pool.poller(settings);
+        let report = poller.poll_once().await.unwrap();
+        assert!(report.meetings_removed.is_empty(), "a stale mark must not forget the meeting: {report:?}");
+        assert!(pool.meeting_exists("m").await);
+        let marks = pool.store.missing_meetings().await.unwrap();
+        assert!(marks["m"] > long_ago, "marked afresh: {marks:?}");
+        // Seen running: the mark goes; missing twice from then on: forgotten.
+        fake.seed_meeting(seed("m", 1, 1)).unwrap();
+        poller.poll_once().await.unwrap();
+        assert!(pool.store.missing_meetings().await.unwrap().is_empty());
+        assert!(fake.remove_meeting("m"));
+        poller.poll_once().await.unwrap();
+        assert!(pool.meeting_exists("m").await);
+        let report = poller.poll_once().await.unwrap();
+        assert_eq!(report.meetings_removed, ["m"]);
+    }
+
     async fn a_meeting_created_between_two_polls_survives(backend: Backend) {
         let mut pool = Pool::new(backend).await;
         let fake = pool.add("bbb-1", ServerState::Enabled, 1.0).await;

@@ -990,6 +990,14 @@ both_backends! {
         assert_eq!(stored.metadata.len(), before.1);
         assert!(!stored.protected);
         assert!(!app.store.get_recording(&mine.record_id).await.unwrap().protected);
+
+        // The tenant a recording belongs to cannot be changed or removed through its metadata, whatever the case.
+        for change in ["meta_tenant-id=other-id", "meta_Tenant-Id=other-id", "meta_TENANT-ID="] {
+            call_on_host(&app, BN_HOST, "updateRecordings", &format!("recordID={}&{change}", mine.record_id), "bn-secret-1").await.assert_success();
+            let stored = app.store.get_recording(&mine.record_id).await.unwrap();
+            let tenant = stored.metadata.iter().find(|(k, _)| k == "tenant-id").map(|(_, v)| v.as_str());
+            assert_eq!(tenant, Some("bn-id"), "{change}");
+        }
     }
 
     async fn delete_recordings_removes_every_copy(backend: Backend) {

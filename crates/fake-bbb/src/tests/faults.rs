@@ -258,3 +258,36 @@ async fn request_log_records_and_clears() {
     server.clear_requests();
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn slow_create_happens_after_the_caller_gave_up() {
+    let server = start().await;
+    server
+        .set_fault(Fault::SlowCreate(Duration::from_millis(600)))
+        .await
+        .expect("slow create");
+    let error = client_with_timeout(Duration::from_millis(100))
+        .get(signed_url(&server, "create", "meetingID=late"))
+        .send()
+        .await
+        .expect_err("too slow for a short timeout");
+    assert!(error.is_timeout(), "{error:?}");
+    // Other calls are not delayed, and the create has not happened yet.
+    let body = client_with_timeout(Duration::from_millis(400))
+        .get(signed_url(&server, "getMeetings", ""))
+        .send()
+        .await
+        .expect("getMeetings is not delayed")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(returncode(&body), "SUCCESS");
+    assert!(server.meeting("late").is_none());
+    for _ in 0..100 {
+        if server.meeting("late").is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the create never took effect");
+}

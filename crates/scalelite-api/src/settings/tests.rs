@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use scalelite_core::bbb::checksum::Algorithm;
 use scalelite_core::config::{
-    BbbClientArgs, MeetingArgs, MiscArgs, RecordingArgs, SecretsArgs, from_env_map,
+    BbbClientArgs, HttpArgs, MeetingArgs, MiscArgs, RecordingArgs, SecretsArgs, from_env_map,
 };
 
 use super::Settings;
@@ -46,6 +46,18 @@ const ENV: &[(&str, &str)] = &[
     ("VOICE_BRIDGE_MAX", "8"),
     ("FSAPI_MAX_DURATION", "30"),
     ("SERVER_ID_IS_HOSTNAME", "true"),
+    ("ADMIN_API_SECRET", "admin-secret"),
+    ("ADMIN_API_LEGACY_CHECKSUM", "true"),
+    ("ADMIN_API_MAX_AGE", "301"),
+    ("FSAPI_AUTH_DISABLED", "true"),
+    ("HTTP_HEADER_TIMEOUT", "11.5"),
+    ("HTTP_BODY_TIMEOUT", "12.5"),
+    ("HTTP_KEEPALIVE_TIMEOUT", "13.5"),
+    ("MAX_REQUEST_BODY_SIZE", "1000001"),
+    ("MAX_SMALL_BODY_SIZE", "1002"),
+    ("MAX_CONCURRENT_REQUESTS", "17"),
+    ("METRICS_PUBLIC", "true"),
+    ("BBB_MAX_RESPONSE_SIZE", "1000003"),
 ];
 
 fn settings(env: &[(&str, &str)]) -> Settings {
@@ -59,6 +71,7 @@ fn settings(env: &[(&str, &str)]) -> Settings {
         &from_env_map::<MeetingArgs>(&env).unwrap(),
         &from_env_map::<RecordingArgs>(&env).unwrap(),
         &from_env_map::<MiscArgs>(&env).unwrap(),
+        &from_env_map::<HttpArgs>(&env).unwrap(),
     )
 }
 
@@ -108,9 +121,23 @@ fn every_field_takes_its_variable() {
     assert_eq!((s.voice_bridge_min, s.voice_bridge_max), (4, 8));
     assert_eq!(s.fsapi_max_duration, Duration::from_secs(30 * 60));
     assert!(s.server_id_is_hostname);
+    assert_eq!(
+        s.admin_secret.as_ref().map(|x| x.expose()),
+        Some("admin-secret")
+    );
+    assert!(s.admin_legacy_checksum);
+    assert_eq!(s.admin_max_age, Duration::from_secs(301));
+    assert!(s.fsapi_auth_disabled);
+    assert_eq!(s.header_timeout, Duration::from_millis(11_500));
+    assert_eq!(s.body_timeout, Duration::from_millis(12_500));
+    assert_eq!(s.keepalive_timeout, Duration::from_millis(13_500));
+    assert_eq!(s.max_body_bytes, 1_000_001);
+    assert_eq!(s.max_small_body_bytes, 1002);
+    assert_eq!(s.max_concurrent_requests, 17);
+    assert!(s.metrics_public);
+    assert_eq!(s.bbb_max_response_bytes, 1_000_003);
     // Not configurable: our own limits keep their defaults.
     let default = Settings::default();
-    assert_eq!(s.max_body_bytes, default.max_body_bytes);
     assert_eq!(s.create_attempts, default.create_attempts);
     assert!(s.s3.is_none(), "main sets S3 from S3Bucket::from_config");
 }

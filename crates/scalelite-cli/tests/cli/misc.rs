@@ -193,6 +193,28 @@ both_backends! {
         assert!(out.success().stdout.contains(" online   1         4 "), "{out:?}");
     }
 
+    async fn poll_all_run_twice_forgets_ended_meetings(backend: Backend) {
+        let mut cli = Cli::new(backend).await;
+        // The grace is the BBB client's connect + response timeout: 0.3 s here.
+        cli.set_env("CONNECT_TIMEOUT", "0.1");
+        cli.set_env("RESPONSE_TIMEOUT", "0.2");
+        let fake = cli.add_fake("s1").await;
+        cli.add_meeting("running", "s1", Some(&fake)).await;
+        cli.add_meeting("ended", "s1", None).await;
+
+        // The first one-off run finds "ended" missing and marks it in the store; it keeps it, in case its create
+        // is still on the way to the server.
+        cli.run(&["poll:all"]).await.success();
+        assert_eq!(cli.meeting_ids().await, ["ended", "running"]);
+        // Well past the grace, a second one-off run (a new process) finds it missing again: forgotten.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        cli.run(&["poll:all"]).await.success();
+        assert_eq!(cli.meeting_ids().await, ["running"]);
+        // The running meeting stays however often it runs.
+        cli.run(&["poll:all"]).await.success();
+        assert_eq!(cli.meeting_ids().await, ["running"]);
+    }
+
     async fn poll_loop_runs_until_sigterm(backend: Backend) {
         let cli = Cli::new(backend).await;
         let fake = fake_bbb::FakeServer::start("sec").await.unwrap();

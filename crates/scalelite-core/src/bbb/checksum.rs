@@ -1,13 +1,11 @@
-//! BBB API checksums: hash algorithms, the `LOADBALANCER_CHECKSUM_ALGORITHM` allow-list, stripping the
-//! checksum pair from a raw query, verifying an inbound checksum and signing an outbound call.
+//! BBB API checksums: hash algorithms, the `LOADBALANCER_CHECKSUM_ALGORITHM` allow-list, verifying an inbound
+//! checksum and signing an outbound call.
 //!
 //! A BBB checksum is `lowercase_hex(H(call + queryWithoutChecksum + secret))` where `H` is inferred from the
-//! length of the hex string (see `../shared/spec/bbb-wire.md` section 2.2). [`verify`] holds the only
-//! constant-time comparison of the code base.
+//! length of the hex string. [`verify`] holds the only constant-time comparison of the code base; removing the
+//! checksum parameter from a query is `crate::bbb::params::split_checksum`.
 //!
-//! Differences from the original, on purpose (DECISIONS.md): upper-case hex is accepted (as bbb-web 2.5.7+
-//! does); the checksum pair is removed by literal substring search (the original interpolates the value
-//! into a regular expression unescaped, which only matters for values that fail anyway).
+//! Difference from the original, on purpose: upper-case hex is accepted (as bbb-web 2.5.7+ does).
 
 #[cfg(test)]
 mod tests;
@@ -256,43 +254,11 @@ impl Default for AllowedAlgorithms {
     }
 }
 
-/// Removes the checksum pair from a raw (still encoded) query string, the way Scalelite does: one
-/// left-to-right pass which, at each position, removes `&checksum=X`, else `checksum=X&`, else
-/// `checksum=X`, where `X` is the checksum value taken from the parameters. Nothing is decoded or reordered.
-///
-/// `"&checksum=abc"` gives `""`; `"checksum=abc&a=1"` gives `"a=1"`; `"a=1&checksum=abc&b=2"` gives
-/// `"a=1&b=2"`.
-pub fn strip_checksum(raw_query: &str, checksum: &str) -> String {
-    // A regex with the three alternatives finds, leftmost first, a match that always contains
-    // `checksum=X`. So find the leftmost `checksum=X` (linear-time substring search) and widen it: to the
-    // `&` before it if that is not already consumed (first alternative, which starts one position earlier
-    // and so wins), else to the `&` after it (second alternative).
-    let core = format!("checksum={checksum}");
-    let mut out = String::with_capacity(raw_query.len());
-    let mut cursor = 0;
-    while let Some(found) = raw_query[cursor..].find(&core) {
-        let at = cursor + found;
-        let mut end = at + core.len();
-        let start = if at > cursor && raw_query.as_bytes()[at - 1] == b'&' {
-            at - 1
-        } else {
-            if raw_query.as_bytes().get(end) == Some(&b'&') {
-                end += 1;
-            }
-            at
-        };
-        out.push_str(&raw_query[cursor..start]);
-        cursor = end;
-    }
-    out.push_str(&raw_query[cursor..]);
-    out
-}
-
 /// Verifies an inbound checksum: `checksum` must equal `hex(H(call + check_string + secret))` for one of
 /// `secrets`, where `H` is inferred from the checksum's length and must be allowed by `allowed`.
 ///
-/// `check_string` is the query without the checksum pair ([`strip_checksum`], or the rebuilt body string
-/// of `crate::bbb::params::verify_request`). Hex is compared case-insensitively (upper-case accepted, as
+/// `check_string` is the query without the checksum parameter (`crate::bbb::params::split_checksum`), or the
+/// rebuilt body string of `crate::bbb::params::verify_request`. Hex is compared case-insensitively (upper-case accepted, as
 /// BBB 2.5.7+ does) and in constant time; every secret is tried, with no early exit.
 ///
 /// # Errors

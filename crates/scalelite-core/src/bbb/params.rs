@@ -188,18 +188,18 @@ impl fmt::Display for MeetingId {
 }
 
 /// Checksum-verifies a BBB API request and returns the parameters the checksum covers (never `checksum`
-/// itself), following DECISIONS.md: a parameter the checksum does not cover is never acted on.
+/// itself): a parameter the checksum does not cover is never acted on.
 ///
 /// - `raw_query`: the URL query as it arrived, without `?`.
 /// - `form_body`: the body of a POST whose content type is `application/x-www-form-urlencoded`, else `None`
 ///   (XML or multipart bodies are not parameters here, so their fields are never acted on).
 ///
 /// The rules:
-/// - **Non-empty URL query** (Scalelite and bbb-web): the check string is the raw query with the checksum
-///   pair removed ([`checksum::strip_checksum`]); the checksum value comes from the query, or from the body
-///   when the query has none. The query's parameters are returned; body parameters are not covered, so
+/// - **Non-empty URL query** (Scalelite and bbb-web): the check string is the raw query without the
+///   parameters named exactly `checksum` ([`split_checksum`]); the checksum value comes from the query, or
+///   from the body when the query has none. The query's parameters are returned; body parameters are not covered, so
 ///   they are dropped.
-/// - **Empty or absent query, form body** (bbb-web 2.5–2.7, `../shared/spec/bbb-wire.md` 2.2): the check
+/// - **Empty or absent query, form body** (bbb-web 2.5–2.7): the check
 ///   string is rebuilt from the body: names and values stripped of control characters and trimmed, names
 ///   sorted in Java string order, `checksum` skipped, one `name=value` per value, values re-encoded like
 ///   Java's `URLEncoder`, joined with `&`. The returned parameters are those sanitized pairs (a repeated
@@ -222,11 +222,11 @@ pub fn verify_request(
     match raw_query.filter(|query| !query.is_empty()) {
         Some(query) => {
             let query_pairs = raw_pairs(query);
-            let supplied = match last_checksum(&query_pairs) {
+            let (check_string, in_query) = split_checksum(query);
+            let supplied = match in_query {
                 Some(value) => value,
                 None => last_checksum(&body_pairs()).unwrap_or_default(),
             };
-            let check_string = checksum::strip_checksum(query, &supplied);
             checksum::verify(call, &check_string, &supplied, secrets, allowed)?;
             let mut params = Params::default();
             for (name, value) in query_pairs {
@@ -256,6 +256,30 @@ pub fn verify_request(
                 .collect())
         }
     }
+}
+
+/// Splits a raw (still encoded) query into the string a checksum covers and the checksum value.
+///
+/// Every `&`-separated piece whose name percent-decodes to exactly `checksum` is removed; every other piece is
+/// kept byte for byte, empty pieces included, so a client that appended `&checksum=X` to the string it signed
+/// gets that string back. The value is the last such piece's (Rack: the last occurrence wins), decoded.
+///
+/// Only a parameter *named* `checksum` goes: the original removed the text `checksum=X` wherever it appeared,
+/// so `guestchecksum=X=true&...&checksum=X` verified as if `guest` had never been sent.
+///
+/// `"a=1&checksum=X&b=2"` gives `("a=1&b=2", Some("X"))`; `"a=1"` gives `("a=1", None)`.
+pub fn split_checksum(raw_query: &str) -> (String, Option<String>) {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut value = None;
+    for piece in raw_query.split('&') {
+        let (name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+        if percent_decode(name) == CHECKSUM.as_bytes() {
+            value = Some(String::from_utf8_lossy(&percent_decode(raw_value)).into_owned());
+        } else {
+            kept.push(piece);
+        }
+    }
+    (kept.join("&"), value)
 }
 
 /// The value of `name` if present and not blank (absent, empty and whitespace-only all count as missing):

@@ -60,6 +60,29 @@ pub struct SecretsArgs {
     /// no authentication.
     #[arg(long, env = "FSAPI_PASSWORD", hide_env_values = true, value_parser = parse::secret())]
     pub fsapi_password: Option<Secret>,
+
+    /// Serve `/fsapi` without authentication when FSAPI_PASSWORD is set but empty (or no password can be derived).
+    /// Without it such a configuration refuses every `/fsapi` request.
+    #[arg(long, env = "FSAPI_AUTH_DISABLED", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub fsapi_auth_disabled: bool,
+
+    /// Secret of the admin REST API (`/scalelite/api/*`). Set: the only secret accepted there, so front-ends holding
+    /// LOADBALANCER_SECRET cannot manage the pool. Unset: the LB secrets (ours).
+    #[arg(long, env = "ADMIN_API_SECRET", hide_env_values = true, value_parser = parse::optional_secret(),
+          default_value = "", hide_default_value = true)]
+    pub admin_api_secret: std::option::Option<Secret>,
+
+    /// Also accept the original's admin checksum, which covers the action and the query but not the JSON body,
+    /// with a warning per request that uses it (ours).
+    #[arg(long, env = "ADMIN_API_LEGACY_CHECKSUM", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub admin_api_legacy_checksum: bool,
+
+    /// Admin API replay window in seconds: a signed `timestamp` query parameter (Unix seconds) is required and
+    /// must be at most this far from now. 0: no timestamp needed (ours).
+    #[arg(long, env = "ADMIN_API_MAX_AGE", default_value = "0", value_parser = parse::seconds())]
+    pub admin_api_max_age: Duration,
 }
 
 impl SecretsArgs {
@@ -111,6 +134,11 @@ pub struct BbbClientArgs {
     /// offline use a tenth of it, clamped.
     #[arg(long, env = "RESPONSE_TIMEOUT", default_value = "10", value_parser = parse::seconds_f64())]
     pub response_timeout: Duration,
+
+    /// Largest answer read from a BBB server, in bytes; a longer answer counts as no answer (the server is
+    /// unreachable). Large enough for getMeetings of a busy server.
+    #[arg(long, env = "BBB_MAX_RESPONSE_SIZE", default_value = "16777216", value_parser = parse::whole_number())]
+    pub bbb_max_response_size: u64,
 }
 
 /// Meetings: create/join parameter rewriting, durations, voice bridges.
@@ -198,7 +226,7 @@ impl MeetingArgs {
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct PollerArgs {
     /// Seconds the poller sleeps between cycles (fractions allowed, above 0).
-    #[arg(long, env = "POLL_INTERVAL", default_value = "60", value_parser = parse::interval_seconds())]
+    #[arg(long, env = "POLL_INTERVAL", default_value = "60", value_parser = parse::positive_seconds_f64())]
     pub poll_interval: Duration,
 
     /// Consecutive successful polls before an offline server is online again.
@@ -284,12 +312,25 @@ pub struct RecordingArgs {
     pub protected_recordings_timeout: Duration,
 
     /// Seconds the importer waits between scans of the spool directory (fractions allowed, above 0).
-    #[arg(long, env = "RECORDING_IMPORT_POLL_INTERVAL", default_value = "60", value_parser = parse::interval_seconds())]
+    #[arg(long, env = "RECORDING_IMPORT_POLL_INTERVAL", default_value = "60", value_parser = parse::positive_seconds_f64())]
     pub recording_import_poll_interval: Duration,
 
     /// Importer: attempts at reaching the database before an import is given up for this pass.
     #[arg(long, env = "DB_CONNECTION_RETRY_COUNT", default_value = "3", value_parser = parse::count())]
     pub db_connection_retry_count: u32,
+
+    /// Importer: most entries (files and directories) an archive may hold; a larger one goes to `failed/`.
+    #[arg(long, env = "RECORDING_IMPORT_MAX_ENTRIES", default_value = "100000", value_parser = parse::whole_number())]
+    pub recording_import_max_entries: u64,
+
+    /// Importer: most bytes an archive may unpack to, all files together; a larger one goes to `failed/`.
+    #[arg(long, env = "RECORDING_IMPORT_MAX_SIZE", default_value = "21474836480", value_parser = parse::whole_number())]
+    pub recording_import_max_size: u64,
+
+    /// Importer: largest single file an archive may hold, in bytes; a larger one goes to `failed/`.
+    #[arg(long, env = "RECORDING_IMPORT_MAX_FILE_SIZE", default_value = "8589934592",
+          value_parser = parse::whole_number())]
+    pub recording_import_max_file_size: u64,
 
     /// Recordings live in S3 (S3_BUCKET_NAME) instead of the publish directory.
     #[arg(long, env = "S3_RECORDING", action = ArgAction::Set, default_value = "false",
@@ -365,6 +406,11 @@ pub struct StorageArgs {
     #[arg(long, env = "REDIS_POOL", default_value = "5", value_parser = parse::positive_count())]
     pub redis_pool: u32,
 
+    /// Longest one Redis operation may take, in seconds (fractions allowed), connecting included; a Redis that
+    /// does not answer fails the operation after this long and the connection is dialled again.
+    #[arg(long, env = "REDIS_TIMEOUT", default_value = "2", value_parser = parse::positive_seconds_f64())]
+    pub redis_timeout: Duration,
+
     /// Accepted but no effect yet: statements are always prepared (PgBouncer in transaction mode needs 1.21+ with
     /// max_prepared_statements).
     #[arg(long, env = "PREPARED_STATEMENT", action = ArgAction::Set, default_value = "true",
@@ -388,6 +434,7 @@ impl fmt::Debug for StorageArgs {
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_namespace", &self.redis_namespace)
             .field("redis_pool", &self.redis_pool)
+            .field("redis_timeout", &self.redis_timeout)
             .field("prepared_statement", &self.prepared_statement)
             .field("scalelite_data_dir", &self.scalelite_data_dir)
             .finish()
@@ -459,6 +506,7 @@ impl StorageArgs {
                 .unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()),
             namespace: self.redis_namespace.clone(),
             redis_pool: self.redis_pool,
+            redis_timeout: self.redis_timeout,
             prepared_statements: self.prepared_statement,
         })
     }
@@ -475,6 +523,38 @@ pub struct HttpArgs {
     /// precedence over PORT.
     #[arg(long, env = "BIND", value_parser = parse::bind_address(), default_value = "", hide_default_value = true)]
     pub bind: std::option::Option<SocketAddr>,
+
+    /// Seconds a client may take to send a request's line and headers, from the connection's start or from its
+    /// first byte on a kept-alive connection (fractions allowed). Past it the connection is closed.
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT", default_value = "10", value_parser = parse::positive_seconds_f64())]
+    pub http_header_timeout: Duration,
+
+    /// Seconds a client may take to send a request's whole body (fractions allowed). Past it the request fails
+    /// and the connection is closed.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT", default_value = "60", value_parser = parse::positive_seconds_f64())]
+    pub http_body_timeout: Duration,
+
+    /// Seconds an idle kept-alive connection stays open waiting for the next request (fractions allowed).
+    #[arg(long, env = "HTTP_KEEPALIVE_TIMEOUT", default_value = "75", value_parser = parse::positive_seconds_f64())]
+    pub http_keepalive_timeout: Duration,
+
+    /// Largest request body of create and insertDocument (pre-uploaded presentations), in bytes. A longer body is
+    /// refused before it is read.
+    #[arg(long, env = "MAX_REQUEST_BODY_SIZE", default_value = "33554432", value_parser = parse::whole_number())]
+    pub max_request_body_size: u64,
+
+    /// Largest request body of every other route, in bytes.
+    #[arg(long, env = "MAX_SMALL_BODY_SIZE", default_value = "65536", value_parser = parse::whole_number())]
+    pub max_small_body_size: u64,
+
+    /// Requests handled at once; one more is answered 503 at once (BBB `FAILED` on the API).
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value = "1024", value_parser = parse::positive_count())]
+    pub max_concurrent_requests: u32,
+
+    /// Also serve `GET /metrics` on the API's own port. Off: metrics only on METRICS_BIND.
+    #[arg(long, env = "METRICS_PUBLIC", action = ArgAction::Set, default_value = "false",
+          value_parser = parse::bool())]
+    pub metrics_public: bool,
 }
 
 impl HttpArgs {
@@ -487,11 +567,11 @@ impl HttpArgs {
     }
 }
 
-/// The metrics listener of the standalone poller and importer (the API serves `/metrics` on its own port).
+/// The metrics listener: a separate `HOST:PORT` serving `GET /metrics` (API, poller, importer).
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct MetricsArgs {
     /// Address (`HOST:PORT`, e.g. `127.0.0.1:9100`) of a listener serving Prometheus metrics at `GET /metrics`.
-    /// Unset: no listener.
+    /// Unset: no listener (the API then serves none unless METRICS_PUBLIC is on).
     #[arg(long, env = "METRICS_BIND", value_parser = parse::bind_address(), default_value = "",
           hide_default_value = true)]
     pub metrics_bind: std::option::Option<SocketAddr>,

@@ -27,6 +27,7 @@ mod vars;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Command, FromArgMatches};
 
@@ -157,6 +158,8 @@ pub enum BackendChoice {
         namespace: String,
         /// `REDIS_POOL`.
         redis_pool: u32,
+        /// `REDIS_TIMEOUT`: the bound of one Redis operation.
+        redis_timeout: Duration,
         /// `PREPARED_STATEMENT`.
         prepared_statements: bool,
     },
@@ -171,6 +174,7 @@ impl fmt::Debug for BackendChoice {
                 redis_url,
                 namespace,
                 redis_pool,
+                redis_timeout,
                 prepared_statements,
             } => f
                 .debug_struct("Production")
@@ -178,6 +182,7 @@ impl fmt::Debug for BackendChoice {
                 .field("redis_url", &redact_url(redis_url))
                 .field("namespace", namespace)
                 .field("redis_pool", redis_pool)
+                .field("redis_timeout", redis_timeout)
                 .field("prepared_statements", prepared_statements)
                 .finish(),
         }

@@ -150,11 +150,20 @@ pub const fn seconds_f64() -> EnvValue<Duration> {
     EnvValue::new(parse_seconds_f64)
 }
 
-/// The pause of a loop: seconds, fractions allowed, above 0 (0 would make the loop spin without pause).
-pub const fn interval_seconds() -> EnvValue<Duration> {
+/// Seconds, fractions allowed, more than zero.
+pub const fn positive_seconds_f64() -> EnvValue<Duration> {
     EnvValue::new(|text| match parse_seconds_f64(text) {
-        Ok(interval) if !interval.is_zero() => Ok(interval),
-        _ => Err("expected a number of seconds above 0".to_owned()),
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err("expected a number of seconds greater than 0".to_owned()),
+    })
+}
+
+/// A whole number (`u64`): a size in bytes, a number of entries.
+pub const fn whole_number() -> EnvValue<u64> {
+    EnvValue::new(|text| {
+        text.trim()
+            .parse::<u64>()
+            .map_err(|_| "expected a whole number".to_owned())
     })
 }
 

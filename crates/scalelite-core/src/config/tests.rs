@@ -261,11 +261,26 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("FSAPI_PASSWORD", "pw", |a| {
         a.secrets.fsapi_password == Some(Secret::new("pw"))
     }),
+    ("FSAPI_AUTH_DISABLED", "true", |a| {
+        a.secrets.fsapi_auth_disabled
+    }),
+    ("ADMIN_API_SECRET", "adm", |a| {
+        a.secrets.admin_api_secret == Some(Secret::new("adm"))
+    }),
+    ("ADMIN_API_LEGACY_CHECKSUM", "yes", |a| {
+        a.secrets.admin_api_legacy_checksum
+    }),
+    ("ADMIN_API_MAX_AGE", "300", |a| {
+        a.secrets.admin_api_max_age == Duration::from_secs(300)
+    }),
     ("CONNECT_TIMEOUT", "0.5", |a| {
         a.bbb.connect_timeout == Duration::from_millis(500)
     }),
     ("RESPONSE_TIMEOUT", "2.25", |a| {
         a.bbb.response_timeout == Duration::from_millis(2250)
+    }),
+    ("BBB_MAX_RESPONSE_SIZE", "1024", |a| {
+        a.bbb.bbb_max_response_size == 1024
     }),
     ("MAX_MEETING_DURATION", "90", |a| {
         a.meeting.max_meeting_duration == mins(90)
@@ -366,6 +381,15 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("DB_CONNECTION_RETRY_COUNT", "9", |a| {
         a.recording.db_connection_retry_count == 9
     }),
+    ("RECORDING_IMPORT_MAX_ENTRIES", "10", |a| {
+        a.recording.recording_import_max_entries == 10
+    }),
+    ("RECORDING_IMPORT_MAX_SIZE", "1000", |a| {
+        a.recording.recording_import_max_size == 1000
+    }),
+    ("RECORDING_IMPORT_MAX_FILE_SIZE", "100", |a| {
+        a.recording.recording_import_max_file_size == 100
+    }),
     ("S3_RECORDING", "true", |a| a.recording.s3_recording),
     ("S3_BUCKET_NAME", "bucket", |a| {
         a.recording.s3_bucket_name.as_deref() == Some("bucket")
@@ -404,6 +428,9 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
         a.storage.redis_namespace == "other"
     }),
     ("REDIS_POOL", "20", |a| a.storage.redis_pool == 20),
+    ("REDIS_TIMEOUT", "0.5", |a| {
+        a.storage.redis_timeout == Duration::from_millis(500)
+    }),
     ("PREPARED_STATEMENT", "false", |a| {
         !a.storage.prepared_statement
     }),
@@ -417,6 +444,25 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("METRICS_BIND", "127.0.0.1:9100", |a| {
         a.metrics.metrics_bind == Some("127.0.0.1:9100".parse().unwrap())
     }),
+    ("HTTP_HEADER_TIMEOUT", "1.5", |a| {
+        a.http.http_header_timeout == Duration::from_millis(1500)
+    }),
+    ("HTTP_BODY_TIMEOUT", "2", |a| {
+        a.http.http_body_timeout == secs(2)
+    }),
+    ("HTTP_KEEPALIVE_TIMEOUT", "3", |a| {
+        a.http.http_keepalive_timeout == secs(3)
+    }),
+    ("MAX_REQUEST_BODY_SIZE", "1000", |a| {
+        a.http.max_request_body_size == 1000
+    }),
+    ("MAX_SMALL_BODY_SIZE", "100", |a| {
+        a.http.max_small_body_size == 100
+    }),
+    ("MAX_CONCURRENT_REQUESTS", "4", |a| {
+        a.http.max_concurrent_requests == 4
+    }),
+    ("METRICS_PUBLIC", "yes", |a| a.http.metrics_public),
     ("SHUTDOWN_GRACE_PERIOD", "1.5", |a| {
         a.shutdown.shutdown_grace_period == Duration::from_millis(1500)
     }),
@@ -562,6 +608,7 @@ fn secret_and_url_variables_hide_their_values_in_help() {
         "LOADBALANCER_SECRET",
         "LOADBALANCER_SECRETS",
         "FSAPI_PASSWORD",
+        "ADMIN_API_SECRET",
         "CF_PRIVATE_KEY_B64",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
@@ -680,18 +727,22 @@ fn bad_values_are_rejected_naming_the_variable() {
         (
             "POLL_INTERVAL",
             "NaN",
-            "expected a number of seconds above 0",
+            "expected a number of seconds greater than 0",
         ),
-        ("POLL_INTERVAL", "0", "expected a number of seconds above 0"),
+        (
+            "POLL_INTERVAL",
+            "0",
+            "expected a number of seconds greater than 0",
+        ),
         (
             "RECORDING_IMPORT_POLL_INTERVAL",
             "0.0",
-            "expected a number of seconds above 0",
+            "expected a number of seconds greater than 0",
         ),
         (
             "RECORDING_IMPORT_POLL_INTERVAL",
             "inf",
-            "expected a number of seconds above 0",
+            "expected a number of seconds greater than 0",
         ),
         (
             "SHUTDOWN_GRACE_PERIOD",
@@ -748,6 +799,11 @@ fn bad_values_are_rejected_naming_the_variable() {
         ("LOAD_MIN_USER_COUNT", "many", "expected a whole number"),
         ("DB_CONNECTION_RETRY_COUNT", "x", "expected a whole number"),
         ("REDIS_POOL", "0", "expected a whole number of at least 1"),
+        (
+            "REDIS_TIMEOUT",
+            "0",
+            "expected a number of seconds greater than 0",
+        ),
         (
             "VOICE_BRIDGE_LEN",
             "0",
@@ -1117,6 +1173,7 @@ fn a_postgres_url_means_production_with_redis_defaulting_to_localhost() {
             redis_url: "redis://localhost:6379".to_owned(),
             namespace: "scalelite".to_owned(),
             redis_pool: 5,
+            redis_timeout: Duration::from_secs(2),
             prepared_statements: true,
         }
     );
@@ -1126,6 +1183,7 @@ fn a_postgres_url_means_production_with_redis_defaulting_to_localhost() {
         ("REDIS_URL", "redis://cache:6380/2"),
         ("REDIS_NAMESPACE", "sl2"),
         ("REDIS_POOL", "9"),
+        ("REDIS_TIMEOUT", "0.25"),
         ("PREPARED_STATEMENT", "false"),
     ])
     .unwrap();
@@ -1136,6 +1194,7 @@ fn a_postgres_url_means_production_with_redis_defaulting_to_localhost() {
             redis_url: "redis://cache:6380/2".to_owned(),
             namespace: "sl2".to_owned(),
             redis_pool: 9,
+            redis_timeout: Duration::from_millis(250),
             prepared_statements: false,
         }
     );

@@ -37,6 +37,26 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "first LB secret",
         "Basic-auth password of `/fsapi`; set but empty: no authentication.",
     ),
+    (
+        "FSAPI_AUTH_DISABLED",
+        "false",
+        "Serve `/fsapi` without authentication when there is no password; otherwise it refuses (ours).",
+    ),
+    (
+        "ADMIN_API_SECRET",
+        "",
+        "Only secret accepted by the admin API `/scalelite/api/*`; unset: the LB secrets (ours).",
+    ),
+    (
+        "ADMIN_API_LEGACY_CHECKSUM",
+        "false",
+        "Also accept the original's admin checksum that does not cover the JSON body; logs a warning per use (ours).",
+    ),
+    (
+        "ADMIN_API_MAX_AGE",
+        "0",
+        "Admin API replay window, seconds: a signed `timestamp` (Unix seconds) is then required; 0 = off (ours).",
+    ),
     // Calls to BBB servers.
     (
         "CONNECT_TIMEOUT",
@@ -47,6 +67,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "RESPONSE_TIMEOUT",
         "10",
         "Response timeout of calls to BBB servers, seconds (fractions allowed).",
+    ),
+    (
+        "BBB_MAX_RESPONSE_SIZE",
+        "16777216",
+        "Largest answer read from a BBB server, bytes; longer counts as no answer (ours).",
     ),
     // Meetings.
     (
@@ -228,6 +253,21 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "Importer: attempts at reaching the database before giving up a pass.",
     ),
     (
+        "RECORDING_IMPORT_MAX_ENTRIES",
+        "100000",
+        "Most entries a recording archive may hold; more: the archive goes to `failed/` (ours).",
+    ),
+    (
+        "RECORDING_IMPORT_MAX_SIZE",
+        "21474836480",
+        "Most bytes a recording archive may unpack to; more: `failed/` (ours).",
+    ),
+    (
+        "RECORDING_IMPORT_MAX_FILE_SIZE",
+        "8589934592",
+        "Largest file in a recording archive, bytes; larger: `failed/` (ours).",
+    ),
+    (
         "S3_RECORDING",
         "false",
         "Recordings live in S3 (S3_BUCKET_NAME).",
@@ -295,6 +335,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "PostgreSQL connection pool size (at least 2); Redis uses one multiplexed connection.",
     ),
     (
+        "REDIS_TIMEOUT",
+        "2",
+        "Longest one Redis operation may take, seconds (fractions allowed; ours).",
+    ),
+    (
         "PREPARED_STATEMENT",
         "true",
         "Accepted, no effect yet: statements are always prepared (PgBouncer transaction mode needs 1.21+).",
@@ -316,9 +361,44 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "Listen address `tcp://HOST:PORT` or `HOST:PORT`; takes precedence over PORT.",
     ),
     (
+        "HTTP_HEADER_TIMEOUT",
+        "10",
+        "Seconds a client may take to send a request's line and headers (ours).",
+    ),
+    (
+        "HTTP_BODY_TIMEOUT",
+        "60",
+        "Seconds a client may take to send a request's body (ours).",
+    ),
+    (
+        "HTTP_KEEPALIVE_TIMEOUT",
+        "75",
+        "Seconds an idle kept-alive connection stays open (ours).",
+    ),
+    (
+        "MAX_REQUEST_BODY_SIZE",
+        "33554432",
+        "Largest body of create, insertDocument and analytics_callback, bytes (ours).",
+    ),
+    (
+        "MAX_SMALL_BODY_SIZE",
+        "65536",
+        "Largest body of every other request, bytes (ours).",
+    ),
+    (
+        "MAX_CONCURRENT_REQUESTS",
+        "1024",
+        "Requests handled at once; more are answered 503 (ours).",
+    ),
+    (
+        "METRICS_PUBLIC",
+        "false",
+        "Also serve `/metrics` on the API's port (ours).",
+    ),
+    (
         "METRICS_BIND",
         "",
-        "Standalone poller/importer: `HOST:PORT` serving Prometheus `/metrics`; unset: none (ours).",
+        "`HOST:PORT` of a listener serving Prometheus `/metrics` (API, poller, importer); unset: none (ours).",
     ),
     (
         "SHUTDOWN_GRACE_PERIOD",

@@ -12,12 +12,13 @@ pub mod production;
 pub mod sqlite;
 pub mod store;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use crate::domain::{
-    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter,
-    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 
 /// The one storage error type.
@@ -119,6 +120,63 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Remove `meetings` set entries and `voice_bridges` entries whose meeting record is gone; returns how many.
     fn clean_orphans(&self) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    // Placements in flight. A `create` that writes a new record also takes a *claim* on it: a token that lives
+    // beside the record (never in it, so the original still reads the record) for `claim_for`. While the claim
+    // lives, other creators wait instead of sending their own `create`; only the claim's holder may move the record
+    // to another server, confirm it, or roll it back, so a placement that timed out never removes a record someone
+    // else owns by now.
+
+    /// `find_or_create_meeting`, and when the record is written here, also a claim `token` for `claim_for`.
+    fn claim_meeting(
+        &self,
+        meeting: NewMeeting,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send;
+    /// The record and its live claim, read together; `None` when absent or expired.
+    fn meeting_state(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<MeetingState>>> + Send;
+    /// The `create` succeeded: drop the claim. False (and nothing changed) unless `token` holds it.
+    fn confirm_meeting(
+        &self,
+        id: &str,
+        token: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Fail over: point the record at another server (with that server's moderator password) and extend the
+    /// claim by `claim_for`. False (and nothing changed) unless `token` holds the claim.
+    fn move_meeting(
+        &self,
+        id: &str,
+        token: &str,
+        server_id: &str,
+        moderator_pw: &str,
+        claim_for: Duration,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Roll back: remove the record (as `delete_meeting`) and the claim. False (and nothing changed) unless
+    /// `token` holds the claim.
+    fn release_meeting(
+        &self,
+        id: &str,
+        token: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Remember a placement given up on (one entry per meeting and server; a newer one replaces it).
+    fn record_abandoned(
+        &self,
+        placement: AbandonedPlacement,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every remembered abandoned placement, oldest first.
+    fn list_abandoned(&self) -> impl Future<Output = StoreResult<Vec<AbandonedPlacement>>> + Send;
+    /// Forget one abandoned placement (absent is not an error).
+    fn forget_abandoned(
+        &self,
+        meeting_id: &str,
+        server_id: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Tenants and their settings.
@@ -150,8 +208,15 @@ pub trait TenantStore: Send + Sync {
 
 /// Recordings (the original's PostgreSQL tables) and callback data.
 pub trait RecordingStore: Send + Sync {
-    /// Insert or update the recording by `record_id`, upsert its metadata by key and its playback formats by
-    /// format (replacing each format's thumbnails), all in one transaction. Returns the stored recording.
+    /// The importer's write: insert or update the recording by `record_id`, upsert its metadata by key and its
+    /// playback formats by format (replacing each format's thumbnails), and link the `callback_data` of its meeting
+    /// to it (as the original's importer does), all in one transaction. Returns the stored recording.
+    ///
+    /// The update is conditional: once a publish or unpublish call has set `publish_updated`, the stored
+    /// `published` wins over the given one, `state` stays published/unpublished accordingly (an incoming
+    /// published/unpublished state is replaced by the stored flag's; another state, such as `processing`, is taken),
+    /// and `publish_updated` is never reset. The decision is made on the row as it is when the statement runs, so a
+    /// publish that lands between the importer's read and its write is not reverted.
     fn upsert_recording(
         &self,
         recording: Recording,
@@ -182,21 +247,44 @@ pub trait RecordingStore: Send + Sync {
         upserts: &[(String, String)],
         deletes: &[String],
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// updateRecordings: on every listed recording, in ONE transaction, upsert `upserts`, delete the keys in
+    /// `deletes` and, when given, set `protected`. Either all of it is stored or none.
+    fn update_recordings(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+        protect: Option<bool>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Lock the recording's row for a change that goes with file moves (publish, unpublish, delete): the row is
+    /// read afresh under the lock, which is held until the lock is committed through one of its changes or
+    /// released (dropping it releases it too). PostgreSQL: `SELECT ... FOR UPDATE` in a transaction (the lock the
+    /// original takes); SQLite: a `BEGIN IMMEDIATE` transaction (the database write lock). `NotFound` when absent.
+    ///
+    /// While holding it, make no other write through the same store from the same task: on SQLite the lock holds
+    /// the process's only write connection.
+    fn lock_recording(
+        &self,
+        record_id: &str,
+    ) -> impl Future<Output = StoreResult<RecordingLock>> + Send;
     /// Delete metadata and playback formats (with thumbnails) and set `state = 'deleted'`; the row stays.
     fn mark_recording_deleted(
         &self,
         record_id: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The callback data of `meeting_id` created by `tenant_id` (`None`: without a tenant).
     fn get_callback_data(
         &self,
+        tenant_id: Option<&str>,
         meeting_id: &str,
     ) -> impl Future<Output = StoreResult<Option<CallbackData>>> + Send;
-    /// Insert or replace the callback data of `data.meeting_id`.
+    /// Insert or replace the callback data of `(data.tenant_id, data.meeting_id)`.
     fn put_callback_data(&self, data: CallbackData)
     -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// Small shared state: one-time playback tokens, leases for single-active daemons, health.
+/// Small shared state: one-time playback tokens, leases for single-active daemons, the poller's missing-meeting
+/// marks, health.
 pub trait MiscStore: Send + Sync {
     /// Store a one-time protected-recording token for `ttl`.
     fn put_playback_token(
@@ -224,6 +312,103 @@ pub trait MiscStore: Send + Sync {
         name: &str,
         holder: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Round trip to every back-end (write and read), bounded in time.
+    /// The poller's marks: meetings some poll cycle found missing (not reported by their server), each with the
+    /// time (milliseconds since the epoch) the cycle that first found it missing read the meetings. Kept in the
+    /// store so every poller process and every one-off cycle (`poll:all`) continues the same count.
+    fn missing_meetings(&self) -> impl Future<Output = StoreResult<HashMap<String, i64>>> + Send;
+    /// Set the marks in `mark` (replacing older ones) and remove those of `clear`.
+    fn update_missing_meetings(
+        &self,
+        mark: &[(String, i64)],
+        clear: &[String],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Round trip to every back-end (write and read), bounded in time. The error names each part that failed.
     fn health_check(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// A recording row locked for a change that goes with file moves (see `RecordingStore::lock_recording`).
+///
+/// Commit it through `set_published` or `mark_deleted`, or give it up with `release`; dropping it gives it up
+/// too (the transaction is rolled back).
+pub struct RecordingLock {
+    recording: Recording,
+    tx: LockTx,
+}
+
+enum LockTx {
+    Embedded(sqlite::RecordingTx),
+    Production(production::RecordingTx),
+}
+
+impl std::fmt::Debug for RecordingLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingLock")
+            .field("record_id", &self.recording.record_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordingLock {
+    pub(crate) fn embedded(recording: Recording, tx: sqlite::RecordingTx) -> Self {
+        Self {
+            recording,
+            tx: LockTx::Embedded(tx),
+        }
+    }
+
+    pub(crate) fn production(recording: Recording, tx: production::RecordingTx) -> Self {
+        Self {
+            recording,
+            tx: LockTx::Production(tx),
+        }
+    }
+
+    /// The row as read under the lock, with its metadata and formats.
+    pub fn recording(&self) -> &Recording {
+        &self.recording
+    }
+
+    /// Set `published`, `publish_updated = true` and `state` = published/unpublished, then commit (releasing
+    /// the lock).
+    pub async fn set_published(self, published: bool) -> StoreResult<()> {
+        match self.tx {
+            LockTx::Embedded(tx) => tx.set_published(published).await,
+            LockTx::Production(tx) => tx.set_published(published).await,
+        }
+    }
+
+    /// Mark the recording deleted (as `RecordingStore::mark_recording_deleted`), then commit.
+    pub async fn mark_deleted(self) -> StoreResult<()> {
+        match self.tx {
+            LockTx::Embedded(tx) => tx.mark_deleted().await,
+            LockTx::Production(tx) => tx.mark_deleted().await,
+        }
+    }
+
+    /// The importer's conditional upsert (as `RecordingStore::upsert_recording`, callback link included) inside
+    /// the lock's transaction; nothing is visible to others until `commit`. Returns the row as written.
+    pub async fn upsert(&mut self, recording: &Recording) -> StoreResult<Recording> {
+        let stored = match &mut self.tx {
+            LockTx::Embedded(tx) => tx.upsert(recording).await?,
+            LockTx::Production(tx) => tx.upsert(recording).await?,
+        };
+        self.recording = stored.clone();
+        Ok(stored)
+    }
+
+    /// Commit what was written through the lock and release it.
+    pub async fn commit(self) -> StoreResult<()> {
+        match self.tx {
+            LockTx::Embedded(tx) => tx.commit().await,
+            LockTx::Production(tx) => tx.commit().await,
+        }
+    }
+
+    /// Give the lock up without changing anything.
+    pub async fn release(self) {
+        match self.tx {
+            LockTx::Embedded(tx) => tx.release().await,
+            LockTx::Production(tx) => tx.release().await,
+        }
+    }
 }

@@ -2,18 +2,19 @@
 //!
 //! Dispatch is a `match` on a two-variant enum: static, no boxing, and handlers carry no generic parameter.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::BackendChoice;
 use crate::domain::{
-    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter,
-    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{
-    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreError, StoreResult,
-    TenantStore,
+    MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
+    StoreResult, TenantStore,
 };
 
 /// The storage back-end of this process.
@@ -45,6 +46,7 @@ impl Store {
                 redis_url,
                 namespace,
                 redis_pool,
+                redis_timeout,
                 ..
             } => {
                 let config = ProductionConfig {
@@ -53,6 +55,7 @@ impl Store {
                     namespace: namespace.clone(),
                     pool_size: (*redis_pool).max(2),
                     op_timeout: Duration::from_secs(5),
+                    redis_timeout: *redis_timeout,
                 };
                 Ok(Store::Production(ProductionStore::connect(config).await?))
             }
@@ -139,6 +142,43 @@ impl MeetingStore for Store {
     async fn clean_orphans(&self) -> StoreResult<u64> {
         delegate!(self.clean_orphans())
     }
+    async fn claim_meeting(
+        &self,
+        meeting: NewMeeting,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
+        delegate!(self.claim_meeting(meeting, token, claim_for, ttl))
+    }
+    async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
+        delegate!(self.meeting_state(id))
+    }
+    async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        delegate!(self.confirm_meeting(id, token))
+    }
+    async fn move_meeting(
+        &self,
+        id: &str,
+        token: &str,
+        server_id: &str,
+        moderator_pw: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        delegate!(self.move_meeting(id, token, server_id, moderator_pw, claim_for))
+    }
+    async fn release_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        delegate!(self.release_meeting(id, token))
+    }
+    async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {
+        delegate!(self.record_abandoned(placement))
+    }
+    async fn list_abandoned(&self) -> StoreResult<Vec<AbandonedPlacement>> {
+        delegate!(self.list_abandoned())
+    }
+    async fn forget_abandoned(&self, meeting_id: &str, server_id: &str) -> StoreResult<()> {
+        delegate!(self.forget_abandoned(meeting_id, server_id))
+    }
 }
 
 impl TenantStore for Store {
@@ -195,11 +235,27 @@ impl RecordingStore for Store {
     ) -> StoreResult<()> {
         delegate!(self.update_metadata(record_ids, upserts, deletes))
     }
+    async fn update_recordings(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+        protect: Option<bool>,
+    ) -> StoreResult<()> {
+        delegate!(self.update_recordings(record_ids, upserts, deletes, protect))
+    }
+    async fn lock_recording(&self, record_id: &str) -> StoreResult<RecordingLock> {
+        delegate!(self.lock_recording(record_id))
+    }
     async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
         delegate!(self.mark_recording_deleted(record_id))
     }
-    async fn get_callback_data(&self, meeting_id: &str) -> StoreResult<Option<CallbackData>> {
-        delegate!(self.get_callback_data(meeting_id))
+    async fn get_callback_data(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+    ) -> StoreResult<Option<CallbackData>> {
+        delegate!(self.get_callback_data(tenant_id, meeting_id))
     }
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
         delegate!(self.put_callback_data(data))
@@ -224,6 +280,16 @@ impl MiscStore for Store {
     }
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         delegate!(self.release_lease(name, holder))
+    }
+    async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
+        delegate!(self.missing_meetings())
+    }
+    async fn update_missing_meetings(
+        &self,
+        mark: &[(String, i64)],
+        clear: &[String],
+    ) -> StoreResult<()> {
+        delegate!(self.update_missing_meetings(mark, clear))
     }
     async fn health_check(&self) -> StoreResult<()> {
         delegate!(self.health_check())

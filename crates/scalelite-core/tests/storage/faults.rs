@@ -63,6 +63,7 @@ fn via_proxy(url: &str, port: u16) -> String {
 
 fn fast(mut config: ProductionConfig) -> ProductionConfig {
     config.op_timeout = Duration::from_millis(800);
+    config.redis_timeout = Duration::from_millis(800);
     config
 }
 

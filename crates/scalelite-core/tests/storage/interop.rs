@@ -777,12 +777,13 @@ async fn reads_and_writes_recordings_in_the_originals_tables() {
     assert_eq!(thumbs, [0, 1], "ordered by sequence");
     assert_eq!(r.playback_formats[0].processing_time, Some(5));
     assert_eq!(
-        s.get_callback_data("meet-1").await.unwrap(),
+        s.get_callback_data(None, "meet-1").await.unwrap(),
         Some(CallbackData {
             meeting_id: "meet-1".into(),
             recording_id: Some(10),
             recording_ready_url: Some("https://lms.example/ready?id=7&x=y".into()),
             analytics_callback_url: Some("https://lms.example/analytics".into()),
+            ..CallbackData::default()
         })
     );
 
@@ -833,6 +834,7 @@ async fn reads_and_writes_recordings_in_the_originals_tables() {
         recording_id: None,
         recording_ready_url: Some("https://gl.example/recording_ready".into()),
         analytics_callback_url: None,
+        ..CallbackData::default()
     })
     .await
     .unwrap();

@@ -263,7 +263,7 @@ async fn adopts_a_database_built_by_the_originals_migrations() {
     assert_eq!(ids, ["old-1", "old-2"]);
     assert_eq!(
         store
-            .get_callback_data("meet-1")
+            .get_callback_data(None, "meet-1")
             .await
             .unwrap()
             .unwrap()

@@ -202,6 +202,7 @@ impl TestEnv {
             namespace: self.namespace.clone(),
             pool_size: 4,
             op_timeout: Duration::from_secs(5),
+            redis_timeout: Duration::from_secs(5),
         }
     }
 

@@ -761,19 +761,23 @@ async fn metadata_updates_deletion_and_callback_data() {
         .unwrap();
     assert_eq!(orphans, 2, "only r2's thumbnails remain");
 
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), None);
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), None);
     let mut cb = CallbackData {
         meeting_id: "m1".into(),
         recording_id: None,
         recording_ready_url: Some("https://lms.example/ready?x=1".into()),
         analytics_callback_url: None,
+        ..CallbackData::default()
     };
     s.put_callback_data(cb.clone()).await.unwrap();
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(cb.clone()));
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(cb.clone())
+    );
     cb.recording_id = Some(42);
     cb.analytics_callback_url = Some("https://a.example/cb".into());
     s.put_callback_data(cb.clone()).await.unwrap();
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(cb));
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), Some(cb));
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM callback_data")
         .fetch_one(env.pg())
         .await

@@ -3,7 +3,7 @@ use std::time::Duration;
 use scalelite_core::bbb::xml::{self, MeetingSummary};
 use scalelite_core::domain::ServerStats;
 
-use crate::load::{LoadRules, compute_load, compute_stats};
+use crate::load::{LoadRules, compute_load, compute_stats, scaled_load};
 
 const NOW: i64 = 10_000_000_000;
 const RULES: LoadRules = LoadRules {
@@ -117,4 +117,35 @@ fn load_from_a_get_meetings_answer() {
         ),
         (3, 16, 8, 3)
     );
+}
+
+#[test]
+fn absurd_counts_saturate_instead_of_overflowing() {
+    let huge = [
+        meeting(i64::MAX, 0, i64::MAX, 0, false),
+        meeting(i64::MAX, 0, i64::MAX, 0, false),
+    ];
+    check(&huge, i64::MAX as f64);
+    let stats = compute_stats(&huge);
+    assert_eq!(stats.users, i64::MAX);
+    assert_eq!(stats.videos, i64::MAX);
+    // Just under the edge, the sum is exact.
+    check(
+        &[
+            meeting(i64::MAX - 1, 0, 0, 0, false),
+            meeting(1, 0, 0, 0, false),
+        ],
+        i64::MAX as f64,
+    );
+}
+
+#[test]
+fn the_scaled_load_stays_finite() {
+    assert_eq!(scaled_load(10.0, 2.5), 25.0);
+    assert_eq!(scaled_load(f64::MAX, 2.0), f64::MAX);
+    assert_eq!(scaled_load(1e300, 1e300), f64::MAX);
+    assert_eq!(scaled_load(10.0, -1.0), -10.0);
+    assert_eq!(scaled_load(f64::MAX, -2.0), f64::MIN);
+    assert_eq!(scaled_load(0.0, f64::MAX), 0.0);
+    assert_eq!(scaled_load(f64::NAN, 1.0), 0.0);
 }

@@ -130,6 +130,7 @@ fn render_shows_the_snapshot_values() {
         servers_offline: 1,
         servers_panicked_total: 5,
         meetings_removed_total: 6,
+        stray_meetings_ended_total: 3,
         store_errors_total: 2,
         servers,
     };
@@ -150,6 +151,7 @@ fn render_shows_the_snapshot_values() {
         "scalelite_poller_servers_offline 1",
         "scalelite_poller_servers_panicked_total 5",
         "scalelite_poller_meetings_removed_total 6",
+        "scalelite_poller_stray_meetings_ended_total 3",
         "scalelite_poller_store_errors_total 2",
         "scalelite_poller_server_errors_total{server=\"a\"} 3",
         "scalelite_poller_server_errors_total{server=\"b\"} 7",

@@ -3,7 +3,7 @@ use std::path::Path;
 
 use tar::{EntryType, Header};
 
-use crate::archive::{ExtractError, extract, extract_from};
+use crate::archive::{ArchiveLimits, ExtractError, WriteFault, extract, extract_from};
 use crate::fixture::build_tar;
 
 /// A raw header with `name` written verbatim (no validation, unlike `Builder::append_data`).
@@ -59,7 +59,15 @@ impl Sandbox {
     }
 
     fn extract(&self, bytes: &[u8]) -> Result<crate::archive::Extracted, ExtractError> {
-        extract_from(bytes, &self.target)
+        self.extract_within(bytes, &ArchiveLimits::default())
+    }
+
+    fn extract_within(
+        &self,
+        bytes: &[u8],
+        limits: &ArchiveLimits,
+    ) -> Result<crate::archive::Extracted, ExtractError> {
+        extract_from(bytes, &self.target, limits, None)
     }
 
     /// Nothing but `target` and the untouched victim next to it.
@@ -335,7 +343,171 @@ fn an_empty_file_is_an_empty_archive() {
 fn a_missing_archive_is_an_io_error() {
     let sandbox = Sandbox::new();
     assert!(matches!(
-        extract(&sandbox.outer.join("nope.tar"), &sandbox.target),
+        extract(
+            &sandbox.outer.join("nope.tar"),
+            &sandbox.target,
+            &ArchiveLimits::default(),
+            None
+        ),
         Err(ExtractError::Io { .. })
     ));
+}
+
+// --- limits -----------------------------------------------------------------------------------------------------
+
+/// `files` regular files of `size` bytes each under `presentation/r1/`, plus that directory: `files + 1` entries.
+fn tar_of(files: usize, size: usize) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut dir = Header::new_gnu();
+    dir.set_entry_type(EntryType::Directory);
+    dir.set_size(0);
+    dir.set_mode(0o755);
+    builder
+        .append_data(&mut dir, "presentation/r1/", std::io::empty())
+        .unwrap();
+    for i in 0..files {
+        let mut header = Header::new_gnu();
+        header.set_size(size as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(
+                &mut header,
+                format!("presentation/r1/f{i}"),
+                &vec![b'x'; size][..],
+            )
+            .unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+fn over_limit(result: Result<crate::archive::Extracted, ExtractError>, variable: &str) {
+    match result {
+        Err(ExtractError::OverLimit(why)) => assert!(why.contains(variable), "{why}"),
+        other => panic!("expected an over-limit refusal naming {variable}, got {other:?}"),
+    }
+}
+
+#[test]
+fn entry_count_limit() {
+    let limits = ArchiveLimits {
+        max_entries: 4,
+        ..ArchiveLimits::default()
+    };
+    // 1 directory + 3 files = 4 entries: at the limit.
+    let sandbox = Sandbox::new();
+    assert_eq!(
+        sandbox
+            .extract_within(&tar_of(3, 1), &limits)
+            .unwrap()
+            .files,
+        3
+    );
+    let sandbox = Sandbox::new();
+    over_limit(
+        sandbox.extract_within(&tar_of(4, 1), &limits),
+        "RECORDING_IMPORT_MAX_ENTRIES",
+    );
+}
+
+#[test]
+fn file_size_limit() {
+    let limits = ArchiveLimits {
+        max_file_bytes: 1000,
+        ..ArchiveLimits::default()
+    };
+    let sandbox = Sandbox::new();
+    assert_eq!(
+        sandbox
+            .extract_within(&tar_of(1, 1000), &limits)
+            .unwrap()
+            .bytes,
+        1000
+    );
+    let sandbox = Sandbox::new();
+    over_limit(
+        sandbox.extract_within(&tar_of(1, 1001), &limits),
+        "RECORDING_IMPORT_MAX_FILE_SIZE",
+    );
+    // Refused before a byte of it is written.
+    assert!(!sandbox.target.join("presentation/r1/f0").exists());
+}
+
+#[test]
+fn total_size_limit() {
+    let limits = ArchiveLimits {
+        max_total_bytes: 3000,
+        ..ArchiveLimits::default()
+    };
+    let sandbox = Sandbox::new();
+    assert_eq!(
+        sandbox
+            .extract_within(&tar_of(3, 1000), &limits)
+            .unwrap()
+            .bytes,
+        3000
+    );
+    let sandbox = Sandbox::new();
+    over_limit(
+        sandbox.extract_within(&tar_of(3, 1001), &limits),
+        "RECORDING_IMPORT_MAX_SIZE",
+    );
+    // The files before the one that passes the limit were written; the rest was not.
+    assert!(sandbox.target.join("presentation/r1/f1").exists());
+    assert!(!sandbox.target.join("presentation/r1/f2").exists());
+}
+
+#[test]
+fn sparse_entries_are_refused() {
+    // Old GNU sparse entry (type 'S'): one byte stored, a terabyte announced.
+    let mut header = raw_header(b"presentation/r1/big", EntryType::GNUSparse, 1);
+    let gnu = header.as_gnu_mut().unwrap();
+    gnu.set_real_size(1 << 40);
+    gnu.sparse[0].set_offset((1 << 40) - 1);
+    gnu.sparse[0].set_length(1);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&header, &b"x"[..]).unwrap();
+    let sandbox = Sandbox::new();
+    assert_unsafe(sandbox.extract(&builder.into_inner().unwrap()), "sparse");
+
+    // PAX sparse (format 1.0): a regular entry announced by GNU.sparse.* records.
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_pax_extensions([
+            ("GNU.sparse.major", &b"1"[..]),
+            ("GNU.sparse.minor", &b"0"[..]),
+            ("GNU.sparse.name", &b"presentation/r1/big"[..]),
+            ("GNU.sparse.realsize", &b"1099511627776"[..]),
+        ])
+        .unwrap();
+    let mut header = Header::new_ustar();
+    header.set_size(0);
+    header.set_mode(0o644);
+    builder
+        .append_data(
+            &mut header,
+            "presentation/r1/GNUSparseFile.0/big",
+            std::io::empty(),
+        )
+        .unwrap();
+    let sandbox = Sandbox::new();
+    assert_unsafe(sandbox.extract(&builder.into_inner().unwrap()), "sparse");
+}
+
+#[test]
+fn a_full_disk_is_this_machines_fault() {
+    let sandbox = Sandbox::new();
+    let fault: WriteFault =
+        std::sync::Arc::new(|_: &Path| Err(std::io::Error::from(std::io::ErrorKind::StorageFull)));
+    match extract_from(
+        &tar_of(1, 10)[..],
+        &sandbox.target,
+        &ArchiveLimits::default(),
+        Some(&fault),
+    ) {
+        Err(ExtractError::Io { source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
 }

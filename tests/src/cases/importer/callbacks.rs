@@ -119,6 +119,7 @@ async fn want_callback(env: &Env, meeting_id: &str, url: &str) {
             recording_id: None,
             recording_ready_url: Some(url.into()),
             analytics_callback_url: None,
+            ..CallbackData::default()
         })
         .await
         .unwrap();
@@ -166,7 +167,7 @@ both_backends! {
         assert_eq!(header["alg"], "HS256");
         assert_eq!(ctx.metrics().callbacks_failed, 0);
         // The callback data is still there.
-        assert!(env.store.get_callback_data("room-cb").await.unwrap().is_some());
+        assert!(env.store.get_callback_data(None, "room-cb").await.unwrap().is_some());
         shutdown.trigger();
         assert!(shutdown.drain(Duration::from_secs(10)).await);
     }
@@ -183,7 +184,18 @@ both_backends! {
             .await
             .unwrap();
         let receiver = Receiver::start(|_| 200).await;
-        want_callback(&env, "room-mt", &receiver.url).await;
+        env.store
+            .put_callback_data(CallbackData {
+                meeting_id: "room-mt".into(),
+                tenant_id: Some("tenant-uuid-1".into()),
+                recording_ready_url: Some(receiver.url.clone()),
+                ..CallbackData::default()
+            })
+            .await
+            .unwrap();
+        // The same meetingID without the tenant (another tenant's, or none) is never notified.
+        let other = Receiver::start(|_| 200).await;
+        want_callback(&env, "room-mt", &other.url).await;
         let mut callback_settings = settings(&["lb-secret"]);
         callback_settings.multitenancy = true;
         callback_settings.algorithm = jwt_algorithm(&AllowedAlgorithms::parse(Some("SHA1:SHA512")).unwrap());
@@ -201,6 +213,7 @@ both_backends! {
         shutdown.trigger();
         assert!(shutdown.drain(Duration::from_secs(10)).await);
         assert_eq!(receiver.hits().len(), 1);
+        assert!(other.hits().is_empty());
     }
 
     async fn a_failing_receiver_does_not_stop_imports(backend: Backend) {

@@ -5,6 +5,7 @@
 mod archives;
 mod callbacks;
 mod daemon;
+mod limits;
 mod outage;
 
 use std::path::{Path, PathBuf};

@@ -153,6 +153,7 @@ async fn proxied_store(proxy: &Proxy) -> (Store, ProxiedCleanup) {
         namespace: namespace.clone(),
         pool_size: 2,
         op_timeout: Duration::from_secs(2),
+        redis_timeout: Duration::from_secs(2),
     })
     .await
     .expect("Redis and PostgreSQL must be running");

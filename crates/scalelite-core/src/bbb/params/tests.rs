@@ -4,8 +4,8 @@ use sha2::{Digest, Sha256};
 
 use crate::bbb::checksum::{Algorithm, AllowedAlgorithms, ChecksumError};
 use crate::bbb::params::{
-    MeetingId, MissingMeetingId, Params, ParamsError, RequestError, required, split_list,
-    verify_request,
+    MeetingId, MissingMeetingId, Params, ParamsError, RequestError, required, split_checksum,
+    split_list, verify_request,
 };
 use crate::domain::Secret;
 
@@ -255,6 +255,64 @@ fn query_returns_every_covered_parameter_without_checksum() {
             ("record", "true")
         ]
     );
+}
+
+#[test]
+fn split_checksum_known_cases() {
+    let cases = [
+        ("&checksum=abc123", "", Some("abc123")),
+        ("checksum=abc123", "", Some("abc123")),
+        ("checksum=abc123&a=1", "a=1", Some("abc123")),
+        ("a=1&checksum=abc123", "a=1", Some("abc123")),
+        ("a=1&checksum=abc123&b=2", "a=1&b=2", Some("abc123")),
+        ("&checksum=abc123&", "&", Some("abc123")),
+        ("a=1&&checksum=abc123", "a=1&", Some("abc123")),
+        ("checksum=abc123&&b=2", "&b=2", Some("abc123")),
+        ("checksum=old&a=1&checksum=abc123", "a=1", Some("abc123")),
+        ("%63hecksum=abc123&a=1", "a=1", Some("abc123")),
+        ("checksum=&a=1", "a=1", Some("")),
+        ("checksum", "", Some("")),
+        // Only the parameter named exactly `checksum` goes; names that merely end in it stay.
+        ("xchecksum=abc123", "xchecksum=abc123", None),
+        (
+            "guestchecksum=abc123=true&meetingID=m&checksum=abc123",
+            "guestchecksum=abc123=true&meetingID=m",
+            Some("abc123"),
+        ),
+        (
+            "a=checksum=abc123&checksum=abc123",
+            "a=checksum=abc123",
+            Some("abc123"),
+        ),
+        ("Checksum=abc123", "Checksum=abc123", None),
+        ("a=1", "a=1", None),
+        ("", "", None),
+        ("name=%C3%BC&checksum=abc123", "name=%C3%BC", Some("abc123")),
+        ("name=ü&checksum=abc123&é=1", "name=ü&é=1", Some("abc123")),
+    ];
+    for (raw, stripped, value) in cases {
+        assert_eq!(
+            split_checksum(raw),
+            (stripped.to_owned(), value.map(str::to_owned)),
+            "{raw}"
+        );
+    }
+}
+
+/// Attack: a join signed over `guest=true&meetingID=m&...`, rewritten so that `guest` becomes part of a longer
+/// name ending in `checksum=<X>`. Removing the text `checksum=<X>` anywhere would give back the signed string.
+#[test]
+fn a_parameter_ending_in_checksum_is_covered_and_cannot_hide_a_signed_one() {
+    let signed = "guest=true&meetingID=m&fullName=A&password=ap";
+    let checksum = sha256(&format!("join{signed}{SECRET}"));
+    assert!(verify("join", Some(&format!("{signed}&checksum={checksum}")), None).is_ok());
+    let forged = format!(
+        "guestchecksum={checksum}=true&meetingID=m&fullName=A&password=ap&checksum={checksum}"
+    );
+    assert!(matches!(
+        verify("join", Some(&forged), None),
+        Err(RequestError::Checksum(ChecksumError::Mismatch { .. }))
+    ));
 }
 
 #[test]

@@ -16,6 +16,10 @@ pub struct CallbackAttributes {
     pub recording_ready_url: Option<String>,
     /// `:analytics_callback_url`, where BBB's analytics are relayed.
     pub analytics_callback_url: Option<String>,
+    /// `:tenant_id` (ours): the tenant that created the meeting. The original never writes it and ignores it.
+    pub tenant_id: Option<String>,
+    /// `:server_id` (ours): the server the meeting was created on.
+    pub server_id: Option<String>,
 }
 
 /// Why a stored `callback_attributes` value could not be read.
@@ -28,6 +32,8 @@ pub enum YamlError {
 
 const RECORDING_READY_URL: &str = "recording_ready_url";
 const ANALYTICS_CALLBACK_URL: &str = "analytics_callback_url";
+const TENANT_ID: &str = "tenant_id";
+const SERVER_ID: &str = "server_id";
 
 /// Serialise as Psych does for a Hash with symbol keys (analytics first: the original's create handlers set it
 /// first and merge the recording-ready URL after it).
@@ -38,6 +44,8 @@ pub fn encode(attrs: &CallbackAttributes) -> String {
             attrs.analytics_callback_url.as_deref(),
         ),
         (RECORDING_READY_URL, attrs.recording_ready_url.as_deref()),
+        (TENANT_ID, attrs.tenant_id.as_deref()),
+        (SERVER_ID, attrs.server_id.as_deref()),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -64,6 +72,8 @@ pub fn decode(text: &str) -> Result<CallbackAttributes, YamlError> {
         match key {
             RECORDING_READY_URL => attrs.recording_ready_url = value,
             ANALYTICS_CALLBACK_URL => attrs.analytics_callback_url = value,
+            TENANT_ID => attrs.tenant_id = value,
+            SERVER_ID => attrs.server_id = value,
             _ => {}
         }
     }

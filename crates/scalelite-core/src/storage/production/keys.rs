@@ -93,6 +93,18 @@ impl Keys {
         self.logical("meeting:")
     }
 
+    /// STRING: the token of the placement in flight for meeting `id`, expiring with its claim (ours; kept out of
+    /// the meeting hash, whose fields the original reads as attributes).
+    pub fn meeting_claim(&self, id: &str) -> String {
+        self.logical(&format!("meeting_claim:{id}"))
+    }
+
+    /// HASH of placements given up on: field `["<meeting id>","<server id>"]` (JSON), value
+    /// `{"pw":…,"at":<ms>}` (ours).
+    pub fn abandoned_placements(&self) -> String {
+        self.logical("abandoned_placements")
+    }
+
     /// HASH voice bridge number → meeting id.
     pub fn voice_bridges(&self) -> String {
         self.logical("voice_bridges")
@@ -131,6 +143,11 @@ impl Keys {
     /// STRING written and read by the health check.
     pub fn health_check(&self) -> String {
         self.logical("__health_check_set__")
+    }
+
+    /// HASH meeting id → when a poll cycle first found it missing, in ms (ours; the original keeps no such state).
+    pub fn missing_meetings(&self) -> String {
+        self.logical("poller_missing_meetings")
     }
 
     /// STRING holding the holder of a lease (ours; the original has no leases).

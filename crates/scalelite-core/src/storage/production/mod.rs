@@ -12,18 +12,21 @@ mod keys;
 mod postgres;
 mod redis;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
 use crate::domain::{
-    CallbackData, Meeting, MeetingPlacement, NewMeeting, NewServer, Recording, RecordingFilter,
-    Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
-    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreResult, TenantStore,
+    MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
+    StoreResult, TenantStore,
 };
 
 pub use keys::Keys;
+pub(crate) use postgres::RecordingTx;
 
 /// How to reach the two production back-ends.
 #[derive(Clone)]
@@ -36,9 +39,12 @@ pub struct ProductionConfig {
     pub namespace: String,
     /// Maximum number of PostgreSQL connections.
     pub pool_size: u32,
-    /// Upper bound of one storage operation (connecting included); an unreachable back-end gives
+    /// Upper bound of one PostgreSQL operation (connecting included); an unreachable database gives
     /// `StoreError::Backend` after about this long.
     pub op_timeout: Duration,
+    /// Upper bound of one Redis operation (`REDIS_TIMEOUT`, connecting included); after it the connection is
+    /// dialled again.
+    pub redis_timeout: Duration,
 }
 
 impl fmt::Debug for ProductionConfig {
@@ -49,6 +55,7 @@ impl fmt::Debug for ProductionConfig {
             .field("namespace", &self.namespace)
             .field("pool_size", &self.pool_size)
             .field("op_timeout", &self.op_timeout)
+            .field("redis_timeout", &self.redis_timeout)
             .finish()
     }
 }
@@ -82,10 +89,11 @@ impl fmt::Debug for ProductionStore {
 }
 
 impl ProductionStore {
-    /// Connect to Redis and PostgreSQL (each must answer within `op_timeout`) and run the PostgreSQL migrations.
+    /// Connect to Redis (within `redis_timeout`) and PostgreSQL (within `op_timeout`) and run the PostgreSQL
+    /// migrations.
     pub async fn connect(config: ProductionConfig) -> StoreResult<Self> {
         let redis =
-            redis::RedisStore::connect(&config.redis_url, &config.namespace, config.op_timeout)
+            redis::RedisStore::connect(&config.redis_url, &config.namespace, config.redis_timeout)
                 .await?;
         let pg =
             postgres::PgStore::connect(&config.database_url, config.pool_size, config.op_timeout)
@@ -177,6 +185,55 @@ impl MeetingStore for ProductionStore {
     async fn clean_orphans(&self) -> StoreResult<u64> {
         self.redis.clean_orphans().await
     }
+
+    async fn claim_meeting(
+        &self,
+        meeting: NewMeeting,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
+        self.redis
+            .claim_meeting(meeting, token, claim_for, ttl)
+            .await
+    }
+
+    async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
+        self.redis.meeting_state(id).await
+    }
+
+    async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        self.redis.confirm_meeting(id, token).await
+    }
+
+    async fn move_meeting(
+        &self,
+        id: &str,
+        token: &str,
+        server_id: &str,
+        moderator_pw: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        self.redis
+            .move_meeting(id, token, server_id, moderator_pw, claim_for)
+            .await
+    }
+
+    async fn release_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        self.redis.release_meeting(id, token).await
+    }
+
+    async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {
+        self.redis.record_abandoned(placement).await
+    }
+
+    async fn list_abandoned(&self) -> StoreResult<Vec<AbandonedPlacement>> {
+        self.redis.list_abandoned().await
+    }
+
+    async fn forget_abandoned(&self, meeting_id: &str, server_id: &str) -> StoreResult<()> {
+        self.redis.forget_abandoned(meeting_id, server_id).await
+    }
 }
 
 impl TenantStore for ProductionStore {
@@ -247,12 +304,33 @@ impl RecordingStore for ProductionStore {
         self.pg.update_metadata(record_ids, upserts, deletes).await
     }
 
+    async fn update_recordings(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+        protect: Option<bool>,
+    ) -> StoreResult<()> {
+        self.pg
+            .update_recordings(record_ids, upserts, deletes, protect)
+            .await
+    }
+
+    async fn lock_recording(&self, record_id: &str) -> StoreResult<RecordingLock> {
+        let (recording, tx) = self.pg.lock_recording(record_id).await?;
+        Ok(RecordingLock::production(recording, tx))
+    }
+
     async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
         self.pg.mark_recording_deleted(record_id).await
     }
 
-    async fn get_callback_data(&self, meeting_id: &str) -> StoreResult<Option<CallbackData>> {
-        self.pg.get_callback_data(meeting_id).await
+    async fn get_callback_data(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+    ) -> StoreResult<Option<CallbackData>> {
+        self.pg.get_callback_data(tenant_id, meeting_id).await
     }
 
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
@@ -285,8 +363,33 @@ impl MiscStore for ProductionStore {
         self.redis.release_lease(name, holder).await
     }
 
+    async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
+        self.redis.missing_meetings().await
+    }
+
+    async fn update_missing_meetings(
+        &self,
+        mark: &[(String, i64)],
+        clear: &[String],
+    ) -> StoreResult<()> {
+        self.redis.update_missing_meetings(mark, clear).await
+    }
+
     async fn health_check(&self) -> StoreResult<()> {
         let (redis, pg) = tokio::join!(self.redis.health_check(), self.pg.health_check());
-        redis.and(pg)
+        let down: Vec<String> = [("redis", redis), ("postgresql", pg)]
+            .into_iter()
+            .filter_map(|(part, result)| {
+                result.err().map(|e| match e {
+                    StoreError::Backend(message) => format!("{part} down: {message}"),
+                    other => format!("{part} down: {other}"),
+                })
+            })
+            .collect();
+        if down.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(down.join("; ")))
+        }
     }
 }

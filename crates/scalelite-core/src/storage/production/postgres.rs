@@ -191,44 +191,189 @@ impl PgStore {
         ))
     }
 
+    pub(crate) async fn update_recordings(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+        protect: Option<bool>,
+    ) -> StoreResult<()> {
+        pg_op!(self, "update recordings", |c| async move {
+            let mut tx = c.begin().await?;
+            update_metadata(&mut tx, record_ids, upserts, deletes).await?;
+            if let Some(protect) = protect {
+                sqlx::query("UPDATE recordings SET protected = $2 WHERE record_id = ANY($1)")
+                    .bind(record_ids)
+                    .bind(protect)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            PgResult::Ok(())
+        })
+    }
+
+    /// Begin a transaction and lock the recording's row (`FOR UPDATE`, the lock the original's `with_lock` takes,
+    /// so the two implementations exclude each other too), then read it.
+    pub(crate) async fn lock_recording(
+        &self,
+        record_id: &str,
+    ) -> StoreResult<(Recording, RecordingTx)> {
+        let op = "lock recording";
+        let deadline = Instant::now() + self.op_timeout;
+        let begun = tokio::time::timeout_at(deadline, self.pool.begin()).await;
+        let mut tx = match begun {
+            Ok(Ok(tx)) => tx,
+            Ok(Err(e)) => return Err(db_error(op, e)),
+            Err(_) => return Err(self.timed_out(op)),
+        };
+        let read = tokio::time::timeout_at(deadline, async {
+            let locked: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM recordings WHERE record_id = $1 FOR UPDATE")
+                    .bind(record_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if locked.is_none() {
+                return Err(StoreError::NotFound(format!("recording {record_id}")).into());
+            }
+            get_recording(&mut tx, record_id).await
+        })
+        .await;
+        match read {
+            Ok(Ok(recording)) => Ok((
+                recording,
+                RecordingTx {
+                    tx,
+                    record_id: record_id.to_owned(),
+                    op_timeout: self.op_timeout,
+                },
+            )),
+            Ok(Err(PgOpError::Store(e))) => Err(e),
+            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            // Dropping the transaction rolls it back once the connection is free again.
+            Err(_) => Err(self.timed_out(op)),
+        }
+    }
+
     pub(crate) async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
         pg_op!(self, "mark recording deleted", |c| mark_deleted(
             c, record_id
         ))
     }
 
+    /// The first row (by id) of `meeting_id` whose `:tenant_id` attribute is `tenant_id`; the original's rows
+    /// have none, so they belong to no tenant.
     pub(crate) async fn get_callback_data(
         &self,
+        tenant_id: Option<&str>,
         meeting_id: &str,
     ) -> StoreResult<Option<CallbackData>> {
         pg_op!(self, "get callback data", |c| async move {
-            let row = sqlx::query(
-                "SELECT recording_id, callback_attributes FROM callback_data WHERE meeting_id = $1 \
-                 ORDER BY id LIMIT 1",
-            )
-            .bind(meeting_id)
-            .fetch_optional(&mut *c)
-            .await?;
-            let Some(row) = row else { return Ok(None) };
-            let recording_id: Option<i32> = row.try_get("recording_id")?;
-            let text: Option<String> = row.try_get("callback_attributes")?;
-            let attrs = match text {
-                Some(text) => callback_yaml::decode(&text).map_err(|e| {
-                    StoreError::Backend(format!("callback_data of meeting {meeting_id}: {e}"))
-                })?,
-                None => CallbackAttributes::default(),
-            };
-            Ok(Some(CallbackData {
-                meeting_id: meeting_id.to_owned(),
-                recording_id: recording_id.map(i64::from),
-                recording_ready_url: attrs.recording_ready_url,
-                analytics_callback_url: attrs.analytics_callback_url,
-            }))
+            let rows = callback_rows(c, meeting_id).await?;
+            Ok(rows
+                .into_iter()
+                .find(|(_, _, attrs)| attrs.tenant_id.as_deref() == tenant_id)
+                .map(|(_, recording_id, attrs)| CallbackData {
+                    meeting_id: meeting_id.to_owned(),
+                    tenant_id: attrs.tenant_id,
+                    server_id: attrs.server_id,
+                    recording_id: recording_id.map(i64::from),
+                    recording_ready_url: attrs.recording_ready_url,
+                    analytics_callback_url: attrs.analytics_callback_url,
+                }))
         })
     }
 
     pub(crate) async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
         pg_op!(self, "put callback data", |c| put_callback_data(c, &data))
+    }
+}
+
+/// The production half of a `RecordingLock`: a transaction holding the row's `FOR UPDATE` lock.
+pub(crate) struct RecordingTx {
+    tx: sqlx::Transaction<'static, Postgres>,
+    record_id: String,
+    op_timeout: Duration,
+}
+
+impl RecordingTx {
+    pub(crate) async fn set_published(self, published: bool) -> StoreResult<()> {
+        let record_id = self.record_id.clone();
+        self.finish("set published", |c| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE recordings SET published = $2, publish_updated = true, \
+                     state = CASE WHEN $2 THEN 'published' ELSE 'unpublished' END WHERE record_id = $1",
+                )
+                .bind(&record_id)
+                .bind(published)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn mark_deleted(self) -> StoreResult<()> {
+        let record_id = self.record_id.clone();
+        self.finish("mark recording deleted", |c| {
+            Box::pin(async move { mark_deleted(c, &record_id).await })
+        })
+        .await
+    }
+
+    pub(crate) async fn upsert(&mut self, recording: &Recording) -> StoreResult<Recording> {
+        let op = "upsert locked recording";
+        match tokio::time::timeout(self.op_timeout, upsert_recording(&mut self.tx, recording)).await
+        {
+            Ok(Ok(stored)) => Ok(stored),
+            Ok(Err(PgOpError::Store(e))) => Err(e),
+            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            Err(_) => Err(StoreError::Backend(format!(
+                "postgres {op}: no answer within {:?}",
+                self.op_timeout
+            ))),
+        }
+    }
+
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        self.finish("commit recording lock", |_| Box::pin(async { Ok(()) }))
+            .await
+    }
+
+    pub(crate) async fn release(self) {
+        if let Err(e) = self.tx.rollback().await {
+            tracing::warn!(error.message = %e, "could not roll back a recording lock");
+        }
+    }
+
+    /// Run `change` in the transaction, then commit, within `op_timeout`.
+    async fn finish<F>(self, op: &str, change: F) -> StoreResult<()>
+    where
+        F: for<'c> FnOnce(
+            &'c mut PgConnection,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = PgResult<()>> + Send + 'c>,
+        >,
+    {
+        let deadline = Instant::now() + self.op_timeout;
+        let mut tx = self.tx;
+        let outcome = tokio::time::timeout_at(deadline, async move {
+            change(&mut tx).await?;
+            tx.commit().await?;
+            PgResult::Ok(())
+        })
+        .await;
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(PgOpError::Store(e))) => Err(e),
+            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            Err(_) => Err(StoreError::Backend(format!(
+                "postgres {op}: no answer within {:?}",
+                self.op_timeout
+            ))),
+        }
     }
 }
 
@@ -476,12 +621,22 @@ async fn find_recordings(c: &mut PgConnection, f: &RecordingFilter) -> PgResult<
 async fn upsert_recording(c: &mut PgConnection, r: &Recording) -> PgResult<Recording> {
     let mut tx = c.begin().await?;
     let id: i64 = sqlx::query_scalar(
+        // Conditional on the stored row (see `RecordingStore::upsert_recording`): once published or unpublished
+        // through the API, the stored flag wins and the import never resets it.
         "INSERT INTO recordings (record_id, meeting_id, name, published, participants, state, starttime, \
          endtime, deleted_at, protected, publish_updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (record_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id, name = EXCLUDED.name, \
-         published = EXCLUDED.published, participants = EXCLUDED.participants, state = EXCLUDED.state, \
+         published = CASE WHEN COALESCE(recordings.publish_updated, false) \
+             THEN COALESCE(recordings.published, false) ELSE EXCLUDED.published END, \
+         participants = EXCLUDED.participants, \
+         state = CASE WHEN COALESCE(recordings.publish_updated, false) \
+                 AND EXCLUDED.state IN ('published', 'unpublished') \
+             THEN CASE WHEN COALESCE(recordings.published, false) THEN 'published' ELSE 'unpublished' END \
+             ELSE EXCLUDED.state END, \
          starttime = EXCLUDED.starttime, endtime = EXCLUDED.endtime, deleted_at = EXCLUDED.deleted_at, \
-         protected = EXCLUDED.protected, publish_updated = EXCLUDED.publish_updated RETURNING id",
+         protected = EXCLUDED.protected, \
+         publish_updated = COALESCE(recordings.publish_updated, false) OR EXCLUDED.publish_updated \
+         RETURNING id",
     )
     .bind(&r.record_id)
     .bind(&r.meeting_id)
@@ -534,6 +689,29 @@ async fn upsert_recording(c: &mut PgConnection, r: &Recording) -> PgResult<Recor
             .execute(&mut *tx)
             .await?;
         }
+    }
+    // The original's importer links the meeting's (first) callback data row to the recording it imported: here the
+    // first row the recording's tenant left (the original's rows belong to no tenant). The column is an `integer`:
+    // a row id beyond it is left unlinked rather than failing the import.
+    let tenant = r
+        .metadata
+        .iter()
+        .find(|(key, value)| key == "tenant-id" && !value.is_empty())
+        .map(|(_, value)| value.clone());
+    let row = callback_rows(&mut tx, &r.meeting_id)
+        .await?
+        .into_iter()
+        .find(|(_, _, attrs)| attrs.tenant_id == tenant)
+        .map(|(row, _, _)| row);
+    if let Some(row) = row {
+        sqlx::query(
+            "UPDATE callback_data SET recording_id = $2::integer, updated_at = (now() AT TIME ZONE 'UTC') \
+             WHERE id = $1 AND $2 <= 2147483647",
+        )
+        .bind(row)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     }
     let stored = get_recording(&mut tx, &r.record_id).await?;
     tx.commit().await?;
@@ -631,6 +809,31 @@ async fn mark_deleted(c: &mut PgConnection, record_id: &str) -> PgResult<()> {
     Ok(())
 }
 
+/// Every `callback_data` row of `meeting_id`, oldest first: `(id, recording_id, attributes)`.
+async fn callback_rows(
+    c: &mut PgConnection,
+    meeting_id: &str,
+) -> PgResult<Vec<(i64, Option<i32>, CallbackAttributes)>> {
+    let rows = sqlx::query(
+        "SELECT id, recording_id, callback_attributes FROM callback_data WHERE meeting_id = $1 ORDER BY id",
+    )
+    .bind(meeting_id)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text: Option<String> = row.try_get("callback_attributes")?;
+        let attrs = match text {
+            Some(text) => callback_yaml::decode(&text).map_err(|e| {
+                StoreError::Backend(format!("callback_data of meeting {meeting_id}: {e}"))
+            })?,
+            None => CallbackAttributes::default(),
+        };
+        out.push((row.try_get("id")?, row.try_get("recording_id")?, attrs));
+    }
+    Ok(out)
+}
+
 async fn put_callback_data(c: &mut PgConnection, data: &CallbackData) -> PgResult<()> {
     let recording_id = data
         .recording_id
@@ -642,6 +845,8 @@ async fn put_callback_data(c: &mut PgConnection, data: &CallbackData) -> PgResul
     let yaml = callback_yaml::encode(&CallbackAttributes {
         recording_ready_url: data.recording_ready_url.clone(),
         analytics_callback_url: data.analytics_callback_url.clone(),
+        tenant_id: data.tenant_id.clone(),
+        server_id: data.server_id.clone(),
     });
     let mut tx = c.begin().await?;
     // No unique index on meeting_id (the original validates in the app): serialise writers of one meeting.
@@ -650,17 +855,22 @@ async fn put_callback_data(c: &mut PgConnection, data: &CallbackData) -> PgResul
         .bind(&data.meeting_id)
         .execute(&mut *tx)
         .await?;
-    let updated = sqlx::query(
-        "UPDATE callback_data SET recording_id = $2, callback_attributes = $3, \
-         updated_at = (now() AT TIME ZONE 'UTC') \
-         WHERE id = (SELECT id FROM callback_data WHERE meeting_id = $1 ORDER BY id LIMIT 1)",
-    )
-    .bind(&data.meeting_id)
-    .bind(recording_id)
-    .bind(&yaml)
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 0 {
+    let existing = callback_rows(&mut tx, &data.meeting_id)
+        .await?
+        .into_iter()
+        .find(|(_, _, attrs)| attrs.tenant_id == data.tenant_id)
+        .map(|(id, _, _)| id);
+    if let Some(id) = existing {
+        sqlx::query(
+            "UPDATE callback_data SET recording_id = $2, callback_attributes = $3, \
+             updated_at = (now() AT TIME ZONE 'UTC') WHERE id = $1",
+        )
+        .bind(id)
+        .bind(recording_id)
+        .bind(&yaml)
+        .execute(&mut *tx)
+        .await?;
+    } else {
         sqlx::query(
             "INSERT INTO callback_data (meeting_id, recording_id, callback_attributes, created_at, updated_at) \
              VALUES ($1, $2, $3, (now() AT TIME ZONE 'UTC'), (now() AT TIME ZONE 'UTC'))",

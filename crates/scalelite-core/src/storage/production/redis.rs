@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::domain::{
-    Meeting, MeetingPlacement, NewMeeting, NewServer, Secret, Server, ServerPatch, ServerState,
-    ServerStats, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, Meeting, MeetingPlacement, MeetingState, NewMeeting, NewServer, Secret,
+    Server, ServerPatch, ServerState, ServerStats, TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::production::keys::Keys;
 use crate::storage::{SelectError, StoreError, StoreResult};
@@ -61,6 +61,7 @@ struct Scripts {
     select_server: Script,
     find_or_create_meeting: Script,
     delete_meeting: Script,
+    settle_claim: Script,
     clean_orphans: Script,
     save_tenant: Script,
     delete_tenant: Script,
@@ -83,6 +84,7 @@ impl Scripts {
             select_server: server(include_str!("lua/select_server.lua")),
             find_or_create_meeting: Script::new(include_str!("lua/find_or_create_meeting.lua")),
             delete_meeting: Script::new(include_str!("lua/delete_meeting.lua")),
+            settle_claim: Script::new(include_str!("lua/settle_claim.lua")),
             clean_orphans: Script::new(include_str!("lua/clean_orphans.lua")),
             save_tenant: Script::new(include_str!("lua/save_tenant.lua")),
             delete_tenant: Script::new(include_str!("lua/delete_tenant.lua")),
@@ -209,12 +211,14 @@ impl RedisStore {
         let (generation, manager) = self.current();
         match tokio::time::timeout(self.inner.op_timeout, f(manager)).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
-                if e.is_timeout() {
-                    self.replace(generation);
-                }
-                Err(backend(op, e))
+            Ok(Err(e)) if e.is_timeout() => {
+                self.replace(generation);
+                Err(StoreError::Backend(format!(
+                    "redis {op}: no answer within {:?}",
+                    self.inner.op_timeout
+                )))
             }
+            Ok(Err(e)) => Err(backend(op, e)),
             Err(_) => {
                 self.replace(generation);
                 Err(StoreError::Backend(format!(
@@ -466,8 +470,24 @@ impl RedisStore {
         meeting: NewMeeting,
         ttl: Duration,
     ) -> StoreResult<MeetingPlacement> {
+        self.claim_meeting(meeting, "", Duration::ZERO, ttl).await
+    }
+
+    /// `find_or_create_meeting` that also takes the claim `token` (none when empty) on a record it writes.
+    pub(crate) async fn claim_meeting(
+        &self,
+        meeting: NewMeeting,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
         let k = &self.inner.keys;
-        let keys = [k.meeting(&meeting.id), k.meetings(), k.voice_bridges()];
+        let keys = [
+            k.meeting(&meeting.id),
+            k.meetings(),
+            k.voice_bridges(),
+            k.meeting_claim(&meeting.id),
+        ];
         let tenant = meeting.tenant_id.clone().unwrap_or_default();
         let mut args = vec![
             meeting.id.clone(),
@@ -475,6 +495,8 @@ impl RedisStore {
             meeting.moderator_pw.clone(),
             tenant.clone(),
             ttl_secs(ttl).to_string(),
+            token.to_owned(),
+            millis(claim_for).to_string(),
         ];
         args.extend(meeting.voice_bridge_candidates.iter().cloned());
         let script = &self.inner.scripts.find_or_create_meeting;
@@ -500,14 +522,151 @@ impl RedisStore {
         }
     }
 
-    pub(crate) async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
+    pub(crate) async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
         let k = &self.inner.keys;
-        let keys = [k.meeting(id), k.meetings(), k.voice_bridges()];
-        let script = &self.inner.scripts.delete_meeting;
-        let existed: i64 = self
-            .invoke("delete meeting", script, &keys, &[id.to_owned()])
+        let (meeting_key, claim_key) = (k.meeting(id), k.meeting_claim(id));
+        let (hash, claim): (HashMap<String, String>, Option<String>) = self
+            .run("meeting state", |mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .cmd("HGETALL")
+                    .arg(meeting_key)
+                    .cmd("GET")
+                    .arg(claim_key)
+                    .query_async(&mut c)
+                    .await
+            })
             .await?;
-        Ok(existed > 0)
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(MeetingState {
+            meeting: meeting_from_hash(id, &hash),
+            claim,
+        }))
+    }
+
+    pub(crate) async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.delete_meeting_script(id, "").await? > 0)
+    }
+
+    pub(crate) async fn release_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        Ok(self.delete_meeting_script(id, token).await? >= 0)
+    }
+
+    /// The delete script: -1 when `token` is given and does not hold the claim, else whether the record existed.
+    async fn delete_meeting_script(&self, id: &str, token: &str) -> StoreResult<i64> {
+        let k = &self.inner.keys;
+        let keys = [
+            k.meeting(id),
+            k.meetings(),
+            k.voice_bridges(),
+            k.meeting_claim(id),
+        ];
+        let script = &self.inner.scripts.delete_meeting;
+        self.invoke(
+            "delete meeting",
+            script,
+            &keys,
+            &[id.to_owned(), token.to_owned()],
+        )
+        .await
+    }
+
+    pub(crate) async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        self.settle_claim(id, &[token.to_owned(), "confirm".to_owned()])
+            .await
+    }
+
+    pub(crate) async fn move_meeting(
+        &self,
+        id: &str,
+        token: &str,
+        server_id: &str,
+        moderator_pw: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        let args = [
+            token.to_owned(),
+            "move".to_owned(),
+            server_id.to_owned(),
+            moderator_pw.to_owned(),
+            millis(claim_for).to_string(),
+        ];
+        self.settle_claim(id, &args).await
+    }
+
+    async fn settle_claim(&self, id: &str, args: &[String]) -> StoreResult<bool> {
+        let k = &self.inner.keys;
+        let keys = [k.meeting(id), k.meeting_claim(id)];
+        let script = &self.inner.scripts.settle_claim;
+        let done: i64 = self.invoke("settle claim", script, &keys, args).await?;
+        Ok(done == 1)
+    }
+
+    pub(crate) async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {
+        let key = self.inner.keys.abandoned_placements();
+        let field = abandoned_field(&placement.meeting_id, &placement.server_id);
+        let value =
+            serde_json::json!({ "pw": placement.moderator_pw, "at": placement.at_ms }).to_string();
+        self.run("record abandoned placement", |mut c| async move {
+            redis::cmd("HSET")
+                .arg(key)
+                .arg(field)
+                .arg(value)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    pub(crate) async fn list_abandoned(&self) -> StoreResult<Vec<AbandonedPlacement>> {
+        #[derive(Deserialize)]
+        struct Value {
+            pw: String,
+            at: i64,
+        }
+        let key = self.inner.keys.abandoned_placements();
+        let entries: Vec<(String, String)> = self
+            .run("list abandoned placements", |mut c| async move {
+                redis::cmd("HGETALL").arg(key).query_async(&mut c).await
+            })
+            .await?;
+        let mut placements = Vec::with_capacity(entries.len());
+        for (field, value) in entries {
+            // Entries that do not parse were not written by us; skip them rather than fail the poller.
+            let (Ok((meeting_id, server_id)), Ok(value)) = (
+                serde_json::from_str::<(String, String)>(&field),
+                serde_json::from_str::<Value>(&value),
+            ) else {
+                continue;
+            };
+            placements.push(AbandonedPlacement {
+                meeting_id,
+                server_id,
+                moderator_pw: value.pw,
+                at_ms: value.at,
+            });
+        }
+        placements.sort_by(|a, b| (a.at_ms, &a.meeting_id).cmp(&(b.at_ms, &b.meeting_id)));
+        Ok(placements)
+    }
+
+    pub(crate) async fn forget_abandoned(
+        &self,
+        meeting_id: &str,
+        server_id: &str,
+    ) -> StoreResult<()> {
+        let key = self.inner.keys.abandoned_placements();
+        let field = abandoned_field(meeting_id, server_id);
+        self.run("forget abandoned placement", |mut c| async move {
+            redis::cmd("HDEL")
+                .arg(key)
+                .arg(field)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
     }
 
     pub(crate) async fn meeting_by_voice_bridge(&self, voice_bridge: &str) -> StoreResult<Meeting> {
@@ -818,6 +977,37 @@ impl RedisStore {
         Ok(())
     }
 
+    pub(crate) async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
+        let key = self.inner.keys.missing_meetings();
+        self.run("missing meetings", |mut c| async move {
+            redis::cmd("HGETALL").arg(key).query_async(&mut c).await
+        })
+        .await
+    }
+
+    pub(crate) async fn update_missing_meetings(
+        &self,
+        mark: &[(String, i64)],
+        clear: &[String],
+    ) -> StoreResult<()> {
+        if mark.is_empty() && clear.is_empty() {
+            return Ok(());
+        }
+        let key = self.inner.keys.missing_meetings();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if !mark.is_empty() {
+            pipe.cmd("HSET").arg(&key).arg(mark).ignore();
+        }
+        if !clear.is_empty() {
+            pipe.cmd("HDEL").arg(&key).arg(clear).ignore();
+        }
+        self.run("update missing meetings", |mut c| async move {
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
     pub(crate) async fn health_check(&self) -> StoreResult<()> {
         let key = self.inner.keys.health_check();
         let value: Option<String> = self
@@ -911,6 +1101,16 @@ fn decode_list<T: DeserializeOwned>(op: &str, json: &str) -> StoreResult<Vec<T>>
 }
 
 /// Seconds for EXPIRE/EX: rounded up, at least 1.
+/// The `abandoned_placements` field of one placement (JSON, so any id round-trips).
+fn abandoned_field(meeting_id: &str, server_id: &str) -> String {
+    serde_json::json!([meeting_id, server_id]).to_string()
+}
+
+/// Milliseconds for PX/PEXPIRE (at least 1: Redis refuses 0).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 pub(crate) fn ttl_secs(ttl: Duration) -> u64 {
     let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
     secs.max(1)

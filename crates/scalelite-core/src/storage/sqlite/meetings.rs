@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::domain::{Meeting, MeetingPlacement, NewMeeting};
+use crate::domain::{AbandonedPlacement, Meeting, MeetingPlacement, MeetingState, NewMeeting};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{MeetingStore, StoreError, StoreResult};
 
@@ -44,6 +44,16 @@ impl MeetingStore for SqliteStore {
     async fn find_or_create_meeting(
         &self,
         meeting: NewMeeting,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
+        self.claim_meeting(meeting, "", Duration::ZERO, ttl).await
+    }
+
+    async fn claim_meeting(
+        &self,
+        meeting: NewMeeting,
+        token: &str,
+        claim_for: Duration,
         ttl: Duration,
     ) -> StoreResult<MeetingPlacement> {
         let tenant_id = meeting.tenant_id.filter(|t| !t.is_empty());
@@ -138,6 +148,24 @@ impl MeetingStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        if token.is_empty() {
+            sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
+                .bind(&meeting.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        } else {
+            sqlx::query(
+                "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
+            )
+            .bind(&meeting.id)
+            .bind(token)
+            .bind(expiry_ms(claim_for))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)?;
 
         Ok(MeetingPlacement::Created(Meeting {
@@ -150,21 +178,132 @@ impl MeetingStore for SqliteStore {
     }
 
     async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
-        let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let expires_at: Option<i64> =
-            sqlx::query_scalar("DELETE FROM meetings WHERE id = ? RETURNING expires_at")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?;
-        sqlx::query("DELETE FROM voice_bridges WHERE meeting_id = ?")
+        let existed = delete_in(&mut tx, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(existed)
+    }
+
+    async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
+        let now = now_ms();
+        let row = sqlx::query(&format!(
+            "SELECT {MEETING_COLUMNS}, c.token FROM meetings m \
+             LEFT JOIN meeting_claims c ON c.meeting_id = m.id AND c.expires_at > ? \
+             WHERE m.id = ? AND m.expires_at > ?"
+        ))
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(MeetingState {
+            meeting: meeting_from_row(&row)?,
+            claim: row.try_get("token").map_err(backend)?,
+        }))
+    }
+
+    async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        if !holds_claim(&mut tx, id, token).await? {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(expires_at.is_some_and(|e| e > now))
+        Ok(true)
+    }
+
+    async fn move_meeting(
+        &self,
+        id: &str,
+        token: &str,
+        server_id: &str,
+        moderator_pw: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        if !holds_claim(&mut tx, id, token).await? {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE meetings SET server_id = ?, moderator_pw = ? WHERE id = ?")
+            .bind(server_id)
+            .bind(moderator_pw)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("UPDATE meeting_claims SET expires_at = ? WHERE meeting_id = ?")
+            .bind(expiry_ms(claim_for))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn release_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        if !holds_claim(&mut tx, id, token).await? {
+            return Ok(false);
+        }
+        delete_in(&mut tx, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO abandoned_placements (meeting_id, server_id, moderator_pw, abandoned_at) \
+             VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id, server_id) DO UPDATE SET \
+             moderator_pw = excluded.moderator_pw, abandoned_at = excluded.abandoned_at",
+        )
+        .bind(&placement.meeting_id)
+        .bind(&placement.server_id)
+        .bind(&placement.moderator_pw)
+        .bind(placement.at_ms)
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn list_abandoned(&self) -> StoreResult<Vec<AbandonedPlacement>> {
+        let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT meeting_id, server_id, moderator_pw, abandoned_at FROM abandoned_placements \
+             ORDER BY abandoned_at, meeting_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(meeting_id, server_id, moderator_pw, at_ms)| AbandonedPlacement {
+                    meeting_id,
+                    server_id,
+                    moderator_pw,
+                    at_ms,
+                },
+            )
+            .collect())
+    }
+
+    async fn forget_abandoned(&self, meeting_id: &str, server_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM abandoned_placements WHERE meeting_id = ? AND server_id = ?")
+            .bind(meeting_id)
+            .bind(server_id)
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn meeting_by_voice_bridge(&self, voice_bridge: &str) -> StoreResult<Meeting> {
@@ -219,9 +358,58 @@ impl MeetingStore for SqliteStore {
         .await
         .map_err(backend)?
         .rows_affected();
+        // Claims of meetings that are gone are not counted: they are ours, not the original's orphans.
+        sqlx::query(
+            "DELETE FROM meeting_claims WHERE expires_at <= ? OR NOT EXISTS (SELECT 1 FROM meetings m \
+             WHERE m.id = meeting_claims.meeting_id)",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(meetings + voice_bridges)
     }
+}
+
+/// Whether `token` holds a live claim on a live meeting `id`.
+async fn holds_claim(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    token: &str,
+) -> StoreResult<bool> {
+    let now = now_ms();
+    let held: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM meeting_claims c JOIN meetings m ON m.id = c.meeting_id \
+         WHERE c.meeting_id = ? AND c.token = ? AND c.expires_at > ? AND m.expires_at > ?",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(now)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(held.is_some())
+}
+
+/// Remove the meeting row, its voice bridge and its claim; whether a live record existed.
+async fn delete_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, id: &str) -> StoreResult<bool> {
+    let now = now_ms();
+    let expires_at: Option<i64> =
+        sqlx::query_scalar("DELETE FROM meetings WHERE id = ? RETURNING expires_at")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?;
+    for table in ["voice_bridges", "meeting_claims"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE meeting_id = ?"))
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(expires_at.is_some_and(|e| e > now))
 }
 
 fn meeting_not_found(id: &str) -> StoreError {

@@ -1,9 +1,10 @@
 //! `MiscStore`: one-time playback tokens, leases and the health check. Each operation is one atomic statement
 //! (the health check excepted, which is a write then a read).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, now_ms};
+use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{MiscStore, StoreError, StoreResult};
 
 /// Upper bound of a health check (the write may wait for another writer up to the busy timeout).
@@ -80,6 +81,47 @@ impl MiscStore for SqliteStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT meeting_id, since_ms FROM missing_meetings")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(backend)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn update_missing_meetings(
+        &self,
+        mark: &[(String, i64)],
+        clear: &[String],
+    ) -> StoreResult<()> {
+        if mark.is_empty() && clear.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (meeting_id, since) in mark {
+            sqlx::query(
+                "INSERT INTO missing_meetings (meeting_id, since_ms) VALUES (?, ?) \
+                 ON CONFLICT (meeting_id) DO UPDATE SET since_ms = excluded.since_ms",
+            )
+            .bind(meeting_id)
+            .bind(since)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        if !clear.is_empty() {
+            sqlx::query(
+                "DELETE FROM missing_meetings WHERE meeting_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(json_list(clear)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
     }
 
     async fn health_check(&self) -> StoreResult<()> {

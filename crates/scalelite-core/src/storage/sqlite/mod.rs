@@ -19,6 +19,8 @@ mod recordings;
 mod servers;
 mod tenants;
 
+pub(crate) use recordings::RecordingTx;
+
 #[cfg(test)]
 mod tests;
 

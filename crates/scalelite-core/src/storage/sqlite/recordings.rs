@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 
 use crate::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Thumbnail};
 use crate::storage::sqlite::{
     SqliteStore, backend, from_ms, glob_prefix, json_list, now_ms, to_ms,
 };
-use crate::storage::{RecordingStore, StoreError, StoreResult};
+use crate::storage::{RecordingLock, RecordingStore, StoreError, StoreResult};
 
 const RECORDING_COLUMNS: &str = "r.id, r.record_id, r.meeting_id, r.name, r.published, r.participants, r.state, \
      r.starttime, r.endtime, r.deleted_at, r.protected, r.publish_updated";
@@ -20,88 +20,9 @@ const RECORDING_COLUMNS: &str = "r.id, r.record_id, r.meeting_id, r.name, r.publ
 impl RecordingStore for SqliteStore {
     async fn upsert_recording(&self, recording: Recording) -> StoreResult<Recording> {
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO recordings (record_id, meeting_id, name, published, participants, state, starttime, \
-             endtime, deleted_at, protected, publish_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (record_id) DO UPDATE SET meeting_id = excluded.meeting_id, name = excluded.name, \
-             published = excluded.published, participants = excluded.participants, state = excluded.state, \
-             starttime = excluded.starttime, endtime = excluded.endtime, deleted_at = excluded.deleted_at, \
-             protected = excluded.protected, publish_updated = excluded.publish_updated \
-             RETURNING id",
-        )
-        .bind(&recording.record_id)
-        .bind(&recording.meeting_id)
-        .bind(&recording.name)
-        .bind(recording.published)
-        .bind(recording.participants)
-        .bind(&recording.state)
-        .bind(to_ms(recording.starttime))
-        .bind(to_ms(recording.endtime))
-        .bind(to_ms(recording.deleted_at))
-        .bind(recording.protected)
-        .bind(recording.publish_updated)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-
-        for (key, value) in &recording.metadata {
-            sqlx::query(
-                "INSERT INTO metadata (recording_id, key, value) VALUES (?, ?, ?) \
-                 ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(id)
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-
-        for format in &recording.playback_formats {
-            let format_id: i64 = sqlx::query_scalar(
-                "INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
-                 VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (recording_id, format) DO UPDATE SET url = excluded.url, \
-                 length = excluded.length, processing_time = excluded.processing_time \
-                 RETURNING id",
-            )
-            .bind(id)
-            .bind(&format.format)
-            .bind(&format.url)
-            .bind(format.length)
-            .bind(format.processing_time)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-            sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = ?")
-                .bind(format_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            for thumbnail in &format.thumbnails {
-                sqlx::query(
-                    "INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(format_id)
-                .bind(thumbnail.width)
-                .bind(thumbnail.height)
-                .bind(&thumbnail.alt)
-                .bind(&thumbnail.url)
-                .bind(thumbnail.sequence)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            }
-        }
-
-        let filter = RecordingFilter {
-            record_ids: Some(vec![recording.record_id.clone()]),
-            ..RecordingFilter::default()
-        };
-        let stored = load_recordings(&mut tx, &filter).await?.pop();
+        let stored = upsert_in(&mut tx, &recording).await?;
         tx.commit().await.map_err(backend)?;
-        stored.ok_or_else(|| recording_not_found(&recording.record_id))
+        Ok(stored)
     }
 
     async fn get_recording(&self, record_id: &str) -> StoreResult<Recording> {
@@ -124,25 +45,8 @@ impl RecordingStore for SqliteStore {
     }
 
     async fn set_published(&self, record_id: &str, published: bool) -> StoreResult<()> {
-        let state = if published {
-            "published"
-        } else {
-            "unpublished"
-        };
-        let updated = sqlx::query(
-            "UPDATE recordings SET published = ?, publish_updated = 1, state = ? WHERE record_id = ?",
-        )
-        .bind(published)
-        .bind(state)
-        .bind(record_id)
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        if updated == 0 {
-            return Err(recording_not_found(record_id));
-        }
-        Ok(())
+        let mut conn = self.writer.acquire().await.map_err(backend)?;
+        set_published(&mut conn, record_id, published).await
     }
 
     async fn set_protected(&self, record_id: &str, protected: bool) -> StoreResult<()> {
@@ -168,75 +72,74 @@ impl RecordingStore for SqliteStore {
         if record_ids.is_empty() || (upserts.is_empty() && deletes.is_empty()) {
             return Ok(());
         }
-        let ids = json_list(record_ids)?;
         let mut tx = self.begin_write().await?;
-        for (key, value) in upserts {
-            // `WHERE` is required here: it keeps SQLite from reading `ON CONFLICT` as part of a join.
-            sqlx::query(
-                "INSERT INTO metadata (recording_id, key, value) \
-                 SELECT id, ?, ? FROM recordings WHERE record_id IN (SELECT value FROM json_each(?)) \
-                 ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(key)
-            .bind(value)
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        change_metadata(&mut tx, record_ids, upserts, deletes).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn update_recordings(
+        &self,
+        record_ids: &[String],
+        upserts: &[(String, String)],
+        deletes: &[String],
+        protect: Option<bool>,
+    ) -> StoreResult<()> {
+        if record_ids.is_empty() {
+            return Ok(());
         }
-        if !deletes.is_empty() {
+        let mut tx = self.begin_write().await?;
+        change_metadata(&mut tx, record_ids, upserts, deletes).await?;
+        if let Some(protect) = protect {
             sqlx::query(
-                "DELETE FROM metadata WHERE key IN (SELECT value FROM json_each(?)) AND recording_id IN \
-                 (SELECT id FROM recordings WHERE record_id IN (SELECT value FROM json_each(?)))",
+                "UPDATE recordings SET protected = ? WHERE record_id IN (SELECT value FROM json_each(?))",
             )
-            .bind(json_list(deletes)?)
-            .bind(&ids)
+            .bind(protect)
+            .bind(json_list(record_ids)?)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn lock_recording(&self, record_id: &str) -> StoreResult<RecordingLock> {
+        // BEGIN IMMEDIATE takes the database write lock before the read: nobody changes the row until commit.
+        let mut tx = self.begin_write().await?;
+        let Some(recording) = load_one(&mut tx, record_id).await? else {
+            return Err(recording_not_found(record_id));
+        };
+        let tx = RecordingTx {
+            tx,
+            record_id: record_id.to_owned(),
+        };
+        Ok(RecordingLock::embedded(recording, tx))
     }
 
     async fn mark_recording_deleted(&self, record_id: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "UPDATE recordings SET state = 'deleted' WHERE record_id = ? RETURNING id",
-        )
-        .bind(record_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some(id) = id else {
-            return Err(recording_not_found(record_id));
-        };
-        for sql in [
-            "DELETE FROM thumbnails WHERE playback_format_id IN \
-             (SELECT id FROM playback_formats WHERE recording_id = ?)",
-            "DELETE FROM playback_formats WHERE recording_id = ?",
-            "DELETE FROM metadata WHERE recording_id = ?",
-        ] {
-            sqlx::query(sql)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
+        mark_deleted(&mut tx, record_id).await?;
         tx.commit().await.map_err(backend)
     }
 
-    async fn get_callback_data(&self, meeting_id: &str) -> StoreResult<Option<CallbackData>> {
+    async fn get_callback_data(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+    ) -> StoreResult<Option<CallbackData>> {
         let row = sqlx::query(
-            "SELECT meeting_id, recording_id, recording_ready_url, analytics_callback_url \
-             FROM callback_data WHERE meeting_id = ?",
+            "SELECT meeting_id, server_id, recording_id, recording_ready_url, analytics_callback_url \
+             FROM callback_data WHERE meeting_id = ? AND tenant_id = ?",
         )
         .bind(meeting_id)
+        .bind(tenant_id.unwrap_or_default())
         .fetch_optional(&self.reader)
         .await
         .map_err(backend)?;
         row.map(|row| {
             Ok(CallbackData {
                 meeting_id: row.try_get("meeting_id").map_err(backend)?,
+                tenant_id: tenant_id.map(str::to_owned),
+                server_id: row.try_get("server_id").map_err(backend)?,
                 recording_id: row.try_get("recording_id").map_err(backend)?,
                 recording_ready_url: row.try_get("recording_ready_url").map_err(backend)?,
                 analytics_callback_url: row.try_get("analytics_callback_url").map_err(backend)?,
@@ -248,13 +151,15 @@ impl RecordingStore for SqliteStore {
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO callback_data (meeting_id, recording_id, recording_ready_url, analytics_callback_url, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (meeting_id) DO UPDATE SET recording_id = excluded.recording_id, \
-             recording_ready_url = excluded.recording_ready_url, \
+            "INSERT INTO callback_data (meeting_id, tenant_id, server_id, recording_id, recording_ready_url, \
+             analytics_callback_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (meeting_id, tenant_id) DO UPDATE SET server_id = excluded.server_id, \
+             recording_id = excluded.recording_id, recording_ready_url = excluded.recording_ready_url, \
              analytics_callback_url = excluded.analytics_callback_url, updated_at = excluded.updated_at",
         )
         .bind(&data.meeting_id)
+        .bind(data.tenant_id.as_deref().unwrap_or_default())
+        .bind(&data.server_id)
         .bind(data.recording_id)
         .bind(&data.recording_ready_url)
         .bind(&data.analytics_callback_url)
@@ -265,6 +170,239 @@ impl RecordingStore for SqliteStore {
         .map_err(backend)?;
         Ok(())
     }
+}
+
+/// The embedded half of a `RecordingLock`: a `BEGIN IMMEDIATE` transaction.
+pub(crate) struct RecordingTx {
+    tx: Transaction<'static, Sqlite>,
+    record_id: String,
+}
+
+impl RecordingTx {
+    pub(crate) async fn set_published(mut self, published: bool) -> StoreResult<()> {
+        set_published(&mut self.tx, &self.record_id, published).await?;
+        self.tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn mark_deleted(mut self) -> StoreResult<()> {
+        mark_deleted(&mut self.tx, &self.record_id).await?;
+        self.tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn upsert(&mut self, recording: &Recording) -> StoreResult<Recording> {
+        upsert_in(&mut self.tx, recording).await
+    }
+
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await.map_err(backend)
+    }
+
+    pub(crate) async fn release(self) {
+        if let Err(e) = self.tx.rollback().await {
+            tracing::warn!(error.message = %e, "could not roll back a recording lock");
+        }
+    }
+}
+
+async fn set_published(
+    conn: &mut SqliteConnection,
+    record_id: &str,
+    published: bool,
+) -> StoreResult<()> {
+    let state = if published {
+        "published"
+    } else {
+        "unpublished"
+    };
+    let updated = sqlx::query(
+        "UPDATE recordings SET published = ?, publish_updated = 1, state = ? WHERE record_id = ?",
+    )
+    .bind(published)
+    .bind(state)
+    .bind(record_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    if updated == 0 {
+        return Err(recording_not_found(record_id));
+    }
+    Ok(())
+}
+
+async fn mark_deleted(conn: &mut SqliteConnection, record_id: &str) -> StoreResult<()> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE recordings SET state = 'deleted' WHERE record_id = ? RETURNING id",
+    )
+    .bind(record_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let Some(id) = id else {
+        return Err(recording_not_found(record_id));
+    };
+    for sql in [
+        "DELETE FROM thumbnails WHERE playback_format_id IN \
+         (SELECT id FROM playback_formats WHERE recording_id = ?)",
+        "DELETE FROM playback_formats WHERE recording_id = ?",
+        "DELETE FROM metadata WHERE recording_id = ?",
+    ] {
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// The importer's conditional upsert (see `RecordingStore::upsert_recording`) on `conn`, inside the caller's
+/// transaction.
+async fn upsert_in(conn: &mut SqliteConnection, recording: &Recording) -> StoreResult<Recording> {
+    let id: i64 = sqlx::query_scalar(
+        // Conditional on the stored row (see `RecordingStore::upsert_recording`): once published or
+        // unpublished through the API, the stored flag wins and the import never resets it.
+        "INSERT INTO recordings (record_id, meeting_id, name, published, participants, state, starttime, \
+         endtime, deleted_at, protected, publish_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (record_id) DO UPDATE SET meeting_id = excluded.meeting_id, name = excluded.name, \
+         published = CASE WHEN recordings.publish_updated THEN recordings.published \
+             ELSE excluded.published END, \
+         participants = excluded.participants, \
+         state = CASE WHEN recordings.publish_updated AND excluded.state IN ('published', 'unpublished') \
+             THEN CASE WHEN recordings.published THEN 'published' ELSE 'unpublished' END \
+             ELSE excluded.state END, \
+         starttime = excluded.starttime, endtime = excluded.endtime, deleted_at = excluded.deleted_at, \
+         protected = excluded.protected, \
+         publish_updated = recordings.publish_updated OR excluded.publish_updated \
+         RETURNING id",
+    )
+    .bind(&recording.record_id)
+    .bind(&recording.meeting_id)
+    .bind(&recording.name)
+    .bind(recording.published)
+    .bind(recording.participants)
+    .bind(&recording.state)
+    .bind(to_ms(recording.starttime))
+    .bind(to_ms(recording.endtime))
+    .bind(to_ms(recording.deleted_at))
+    .bind(recording.protected)
+    .bind(recording.publish_updated)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend)?;
+
+    for (key, value) in &recording.metadata {
+        sqlx::query(
+            "INSERT INTO metadata (recording_id, key, value) VALUES (?, ?, ?) \
+             ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(id)
+        .bind(key)
+        .bind(value)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+
+    for format in &recording.playback_formats {
+        let format_id: i64 = sqlx::query_scalar(
+            "INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (recording_id, format) DO UPDATE SET url = excluded.url, \
+             length = excluded.length, processing_time = excluded.processing_time \
+             RETURNING id",
+        )
+        .bind(id)
+        .bind(&format.format)
+        .bind(&format.url)
+        .bind(format.length)
+        .bind(format.processing_time)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+        sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = ?")
+            .bind(format_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        for thumbnail in &format.thumbnails {
+            sqlx::query(
+                "INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(format_id)
+            .bind(thumbnail.width)
+            .bind(thumbnail.height)
+            .bind(&thumbnail.alt)
+            .bind(&thumbnail.url)
+            .bind(thumbnail.sequence)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        }
+    }
+
+    // The original's importer links the meeting's callback data to the recording it imported: here the callback
+    // data the recording's tenant left.
+    sqlx::query(
+        "UPDATE callback_data SET recording_id = ?, updated_at = ? WHERE meeting_id = ? AND tenant_id = ?",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .bind(&recording.meeting_id)
+    .bind(recording_tenant(recording).unwrap_or_default())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+
+    load_one(conn, &recording.record_id)
+        .await?
+        .ok_or_else(|| recording_not_found(&recording.record_id))
+}
+
+/// Upsert `upserts` and delete `deletes` on every recording of `record_ids`.
+async fn change_metadata(
+    conn: &mut SqliteConnection,
+    record_ids: &[String],
+    upserts: &[(String, String)],
+    deletes: &[String],
+) -> StoreResult<()> {
+    let ids = json_list(record_ids)?;
+    for (key, value) in upserts {
+        // `WHERE` is required here: it keeps SQLite from reading `ON CONFLICT` as part of a join.
+        sqlx::query(
+            "INSERT INTO metadata (recording_id, key, value) \
+             SELECT id, ?, ? FROM recordings WHERE record_id IN (SELECT value FROM json_each(?)) \
+             ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    if !deletes.is_empty() {
+        sqlx::query(
+            "DELETE FROM metadata WHERE key IN (SELECT value FROM json_each(?)) AND recording_id IN \
+             (SELECT id FROM recordings WHERE record_id IN (SELECT value FROM json_each(?)))",
+        )
+        .bind(json_list(deletes)?)
+        .bind(&ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// One recording with everything attached, or `None`.
+async fn load_one(conn: &mut SqliteConnection, record_id: &str) -> StoreResult<Option<Recording>> {
+    let filter = RecordingFilter {
+        record_ids: Some(vec![record_id.to_owned()]),
+        ..RecordingFilter::default()
+    };
+    Ok(load_recordings(conn, &filter).await?.pop())
 }
 
 /// The recordings matching `filter` with everything attached, in four queries on `conn`.
@@ -464,4 +602,13 @@ fn recording_from_row(row: &SqliteRow) -> StoreResult<(i64, Recording)> {
         playback_formats: Vec::new(),
     };
     Ok((row.try_get("id").map_err(backend)?, recording))
+}
+
+/// The recording's `tenant-id` metadata, when set.
+fn recording_tenant(recording: &Recording) -> Option<&str> {
+    recording
+        .metadata
+        .iter()
+        .find(|(key, value)| key == "tenant-id" && !value.is_empty())
+        .map(|(_, value)| value.as_str())
 }

@@ -111,3 +111,31 @@ pub async fn health_check<S: Store>(s: &S) {
     s.health_check().await.unwrap();
     s.health_check().await.unwrap();
 }
+
+/// The poller's missing-meeting marks: set, replaced, cleared; absent ids are fine.
+pub async fn missing_meeting_marks<S: Store>(s: &S) {
+    assert!(s.missing_meetings().await.unwrap().is_empty());
+    s.update_missing_meetings(&[("a".to_owned(), 10), ("b".to_owned(), 20)], &[])
+        .await
+        .unwrap();
+    let marks = s.missing_meetings().await.unwrap();
+    assert_eq!(marks.len(), 2);
+    assert_eq!(marks["a"], 10);
+    assert_eq!(marks["b"], 20);
+    s.update_missing_meetings(
+        &[("a".to_owned(), 30)],
+        &["b".to_owned(), "none".to_owned()],
+    )
+    .await
+    .unwrap();
+    let marks = s.missing_meetings().await.unwrap();
+    assert_eq!(
+        marks.into_iter().collect::<Vec<_>>(),
+        [("a".to_owned(), 30)]
+    );
+    s.update_missing_meetings(&[], &[]).await.unwrap();
+    s.update_missing_meetings(&[], &["a".to_owned()])
+        .await
+        .unwrap();
+    assert!(s.missing_meetings().await.unwrap().is_empty());
+}

@@ -6,6 +6,7 @@
 
 pub mod meetings;
 pub mod misc;
+pub mod placements;
 pub mod recordings;
 pub mod servers;
 pub mod tenants;
@@ -61,6 +62,12 @@ macro_rules! contract_suite {
             meetings::meetings_concurrent_same_id,
             meetings::meetings_concurrent_distinct_voice_bridges,
             meetings::meetings_ttl_refresh_and_orphans,
+            placements::placement_claim_and_confirm,
+            placements::placement_move_and_release_by_token,
+            placements::placement_rollback_spares_the_new_owner,
+            placements::placement_claim_lapses,
+            placements::placement_concurrent_claims_one_winner,
+            placements::abandoned_placements,
             tenants::tenants_crud,
             tenants::tenants_name_index_takeover,
             tenants::tenant_settings,
@@ -70,11 +77,16 @@ macro_rules! contract_suite {
             recordings::recordings_updates,
             recordings::recordings_mark_deleted,
             recordings::callback_data,
+            recordings::recordings_reimport_keeps_publish_change,
+            recordings::recordings_update_is_one_transaction,
+            recordings::recordings_import_links_callback_data,
+            recordings::recordings_lock_serialises_changes,
             misc::playback_tokens_one_time,
             misc::playback_tokens_expire,
             misc::leases_exclusive,
             misc::leases_expire,
             misc::health_check,
+            misc::missing_meeting_marks,
         );
     };
     (@cases $make:path; $($module:ident :: $case:ident),* $(,)?) => {

@@ -134,6 +134,10 @@ pub async fn recordings_upsert_get<S: Store>(s: &S) {
             },
             format("video", "r1", Vec::new()),
         ],
+        // The first write had `publish_updated`: the stored flag wins and is never reset by an upsert.
+        published: true,
+        state: Some("published".to_owned()),
+        publish_updated: true,
         ..update
     };
     assert_eq!(stored, expected);
@@ -498,24 +502,339 @@ pub async fn recordings_mark_deleted<S: Store>(s: &S) {
 }
 
 pub async fn callback_data<S: Store>(s: &S) {
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), None);
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), None);
     let data = CallbackData {
         meeting_id: "m1".to_owned(),
         recording_id: None,
         recording_ready_url: Some("https://lms.example.com/ready?x=1".to_owned()),
         analytics_callback_url: None,
+        ..CallbackData::default()
     };
     s.put_callback_data(data.clone()).await.unwrap();
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(data));
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), Some(data));
 
     let replaced = CallbackData {
         meeting_id: "m1".to_owned(),
         recording_id: Some(12),
         recording_ready_url: None,
         analytics_callback_url: Some("https://lms.example.com/analytics".to_owned()),
+        ..CallbackData::default()
     };
     s.put_callback_data(replaced.clone()).await.unwrap();
-    assert_eq!(s.get_callback_data("m1").await.unwrap(), Some(replaced));
-    assert_eq!(s.get_callback_data("M1").await.unwrap(), None);
-    assert_eq!(s.get_callback_data("m2").await.unwrap(), None);
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(replaced.clone())
+    );
+    assert_eq!(s.get_callback_data(None, "M1").await.unwrap(), None);
+    assert_eq!(s.get_callback_data(None, "m2").await.unwrap(), None);
+
+    // Keyed by tenant too: two tenants with the same meetingID never see each other's URLs.
+    assert_eq!(s.get_callback_data(Some("t1"), "m1").await.unwrap(), None);
+    let t1 = CallbackData {
+        meeting_id: "m1".to_owned(),
+        tenant_id: Some("t1".to_owned()),
+        server_id: Some("bbb-1".to_owned()),
+        analytics_callback_url: Some("https://t1.example.com/analytics".to_owned()),
+        ..CallbackData::default()
+    };
+    let t2 = CallbackData {
+        tenant_id: Some("t2".to_owned()),
+        server_id: Some("bbb-2".to_owned()),
+        analytics_callback_url: Some("https://t2.example.com/analytics".to_owned()),
+        ..t1.clone()
+    };
+    s.put_callback_data(t1.clone()).await.unwrap();
+    s.put_callback_data(t2.clone()).await.unwrap();
+    assert_eq!(
+        s.get_callback_data(Some("t1"), "m1").await.unwrap(),
+        Some(t1.clone())
+    );
+    assert_eq!(
+        s.get_callback_data(Some("t2"), "m1").await.unwrap(),
+        Some(t2)
+    );
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(replaced)
+    );
+    let cleared = CallbackData {
+        analytics_callback_url: None,
+        ..t1
+    };
+    s.put_callback_data(cleared.clone()).await.unwrap();
+    assert_eq!(
+        s.get_callback_data(Some("t1"), "m1").await.unwrap(),
+        Some(cleared)
+    );
+}
+
+/// A re-import never reverts a publish/unpublish: the upsert decides on the row as it is when it runs, so an
+/// importer that read the recording before the API changed it (and so sends `publish_updated = false` and the
+/// metadata's `published`) still leaves the API's choice in place.
+pub async fn recordings_reimport_keeps_publish_change<S: Store>(s: &S) {
+    let imported = Recording {
+        metadata: meta(&[("gl-listed", "true")]),
+        playback_formats: vec![format("presentation", "r1", Vec::new())],
+        ..recording("r1", "m1", Some("published"), 1)
+    };
+    s.upsert_recording(imported.clone()).await.unwrap();
+    // Never published through the API: a re-import overwrites published and state.
+    let reimported = s
+        .upsert_recording(Recording {
+            published: false,
+            state: Some("unpublished".to_owned()),
+            ..imported.clone()
+        })
+        .await
+        .unwrap();
+    assert!(!reimported.published);
+    assert_eq!(reimported.state.as_deref(), Some("unpublished"));
+    s.upsert_recording(imported.clone()).await.unwrap();
+
+    // The API unpublishes; an importer that read the row before sends the stale flags.
+    s.set_published("r1", false).await.unwrap();
+    let written = s
+        .upsert_recording(Recording {
+            name: Some("Renamed".to_owned()),
+            ..imported.clone()
+        })
+        .await
+        .unwrap();
+    assert!(!written.published, "the unpublish was reverted");
+    assert_eq!(written.state.as_deref(), Some("unpublished"));
+    assert!(
+        written.publish_updated,
+        "an import never resets publish_updated"
+    );
+    assert_eq!(
+        written.name.as_deref(),
+        Some("Renamed"),
+        "the rest is imported"
+    );
+    assert_eq!(s.get_recording("r1").await.unwrap(), written);
+
+    // A state outside published/unpublished is taken; the flag still stays.
+    let processing = s
+        .upsert_recording(Recording {
+            state: Some("processing".to_owned()),
+            ..imported.clone()
+        })
+        .await
+        .unwrap();
+    assert!(!processing.published);
+    assert_eq!(processing.state.as_deref(), Some("processing"));
+
+    // Published again through the API: a re-import of an unpublished copy keeps it published.
+    s.set_published("r1", true).await.unwrap();
+    let written = s
+        .upsert_recording(Recording {
+            published: false,
+            state: Some("unpublished".to_owned()),
+            ..imported
+        })
+        .await
+        .unwrap();
+    assert!(written.published);
+    assert_eq!(written.state.as_deref(), Some("published"));
+}
+
+/// updateRecordings' metadata and `protect` land together on every listed recording, and a reader holding the
+/// row never sees one without the other.
+pub async fn recordings_update_is_one_transaction<S: Store>(s: &S) {
+    for (id, start) in [("r1", 1), ("r2", 2), ("r3", 3)] {
+        s.upsert_recording(Recording {
+            metadata: meta(&[("old", "y")]),
+            ..recording(id, "m1", Some("published"), start)
+        })
+        .await
+        .unwrap();
+    }
+    s.update_recordings(
+        &strings(&["r1", "r2"]),
+        &meta(&[("gl-listed", "false")]),
+        &strings(&["old"]),
+        Some(true),
+    )
+    .await
+    .unwrap();
+    for id in ["r1", "r2"] {
+        let r = s.get_recording(id).await.unwrap();
+        assert!(r.protected, "{id}");
+        assert_eq!(r.metadata, meta(&[("gl-listed", "false")]), "{id}");
+    }
+    let r3 = s.get_recording("r3").await.unwrap();
+    assert!(!r3.protected);
+    assert_eq!(r3.metadata, meta(&[("old", "y")]));
+    // Protect alone, and metadata alone.
+    s.update_recordings(&strings(&["r1"]), &[], &[], Some(false))
+        .await
+        .unwrap();
+    assert!(!s.get_recording("r1").await.unwrap().protected);
+    s.update_recordings(&strings(&["r2"]), &meta(&[("k", "v")]), &[], None)
+        .await
+        .unwrap();
+    let r2 = s.get_recording("r2").await.unwrap();
+    assert!(r2.protected);
+    assert_eq!(
+        sorted_meta(&r2),
+        meta(&[("gl-listed", "false"), ("k", "v")])
+    );
+
+    // Interleaved: every write pairs an odd `round` with protect = true. Readers lock the row, so each sees one
+    // committed state; two separate writes would show a round without its protect flag.
+    const ROUNDS: u32 = 60;
+    let writer = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for round in 0..ROUNDS {
+                let value = round.to_string();
+                s.update_recordings(
+                    &strings(&["r3"]),
+                    &[("round".to_owned(), value)],
+                    &[],
+                    Some(round % 2 == 1),
+                )
+                .await
+                .unwrap();
+            }
+        })
+    };
+    let mut seen = 0;
+    while !writer.is_finished() || seen == 0 {
+        let lock = s.lock_recording("r3").await.unwrap();
+        let r = lock.recording().clone();
+        lock.release().await;
+        if let Some((_, round)) = r.metadata.iter().find(|(k, _)| k == "round") {
+            let round: u32 = round.parse().unwrap();
+            assert_eq!(
+                r.protected,
+                round % 2 == 1,
+                "metadata and protect apart: {r:?}"
+            );
+            seen += 1;
+        }
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap();
+}
+
+/// Importing a recording links the meeting's callback data to it, as the original's importer does; the URLs stay.
+pub async fn recordings_import_links_callback_data<S: Store>(s: &S) {
+    let data = CallbackData {
+        meeting_id: "m1".to_owned(),
+        recording_id: None,
+        recording_ready_url: Some("https://lms.example.com/ready".to_owned()),
+        analytics_callback_url: Some("https://lms.example.com/analytics".to_owned()),
+        ..CallbackData::default()
+    };
+    s.put_callback_data(data.clone()).await.unwrap();
+    // Another tenant's row of the same meetingID is left alone by a tenant-less recording.
+    let other = CallbackData {
+        tenant_id: Some("t9".to_owned()),
+        ..data.clone()
+    };
+    s.put_callback_data(other.clone()).await.unwrap();
+    // Another meeting's recording, and a meeting without callback data: nothing linked, nothing created.
+    s.upsert_recording(recording("r0", "m0", Some("published"), 0))
+        .await
+        .unwrap();
+    assert_eq!(s.get_callback_data(None, "m0").await.unwrap(), None);
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(data.clone())
+    );
+
+    s.upsert_recording(recording("r1", "m1", Some("published"), 1))
+        .await
+        .unwrap();
+    let linked = s.get_callback_data(None, "m1").await.unwrap().unwrap();
+    let first = linked.recording_id.expect("the import links the recording");
+    assert_eq!(
+        linked,
+        CallbackData {
+            recording_id: Some(first),
+            ..data.clone()
+        }
+    );
+    // A second recording of the meeting takes the link over (the last imported one, as in the original).
+    s.upsert_recording(recording("r2", "m1", Some("published"), 2))
+        .await
+        .unwrap();
+    let second = s
+        .get_callback_data(None, "m1")
+        .await
+        .unwrap()
+        .unwrap()
+        .recording_id;
+    assert!(
+        second.is_some_and(|id| id != first),
+        "{second:?} after {first}"
+    );
+    // Re-importing the first links it again.
+    s.upsert_recording(recording("r1", "m1", Some("published"), 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_callback_data(None, "m1")
+            .await
+            .unwrap()
+            .unwrap()
+            .recording_id,
+        Some(first)
+    );
+    assert_eq!(
+        s.get_callback_data(Some("t9"), "m1").await.unwrap(),
+        Some(other),
+        "another tenant's row is not linked"
+    );
+}
+
+/// `lock_recording`: the row is read under the lock, a second locker waits until the first commits and then sees
+/// its change; an absent recording is `NotFound`.
+pub async fn recordings_lock_serialises_changes<S: Store>(s: &S) {
+    assert_not_found(s.lock_recording("absent").await);
+    s.upsert_recording(Recording {
+        playback_formats: vec![format("presentation", "r1", Vec::new())],
+        ..recording("r1", "m1", Some("published"), 1)
+    })
+    .await
+    .unwrap();
+    let first = s.lock_recording("r1").await.unwrap();
+    assert!(first.recording().published);
+    assert_eq!(first.recording().playback_formats.len(), 1);
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    let second = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let lock = s.lock_recording("r1").await.unwrap();
+            let seen = lock.recording().clone();
+            let _ = tx.send(());
+            lock.set_published(true).await.unwrap();
+            seen
+        })
+    };
+    // While the first lock is held, the second cannot have read the row.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        rx.try_recv().is_err(),
+        "a second lock was granted while the first was held"
+    );
+    first.set_published(false).await.unwrap();
+    let seen = second.await.unwrap();
+    assert!(
+        !seen.published,
+        "the second locker read the row before the first committed"
+    );
+    assert_eq!(seen.state.as_deref(), Some("unpublished"));
+    let now = s.get_recording("r1").await.unwrap();
+    assert!(now.published && now.publish_updated);
+
+    // Released without a change, and a deletion through the lock.
+    let lock = s.lock_recording("r1").await.unwrap();
+    lock.release().await;
+    let lock = s.lock_recording("r1").await.unwrap();
+    lock.mark_deleted().await.unwrap();
+    let deleted = s.get_recording("r1").await.unwrap();
+    assert_eq!(deleted.state.as_deref(), Some("deleted"));
+    assert!(deleted.playback_formats.is_empty());
 }

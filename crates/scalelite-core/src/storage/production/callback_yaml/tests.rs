@@ -2,6 +2,8 @@ use super::{CallbackAttributes, YamlError, decode, encode};
 
 fn attrs(ready: Option<&str>, analytics: Option<&str>) -> CallbackAttributes {
     CallbackAttributes {
+        tenant_id: None,
+        server_id: None,
         recording_ready_url: ready.map(str::to_owned),
         analytics_callback_url: analytics.map(str::to_owned),
     }

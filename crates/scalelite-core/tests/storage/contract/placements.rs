@@ -1,0 +1,196 @@
+//! MeetingStore: placements in flight (claim, confirm, move, release by token) and abandoned placements.
+
+use std::time::Duration;
+
+use scalelite_core::domain::{AbandonedPlacement, MeetingPlacement, NewMeeting};
+
+use crate::contract::{LONG_TTL, PAST_SHORT_TTL, Store, assert_not_found};
+
+const CLAIM: Duration = Duration::from_secs(60);
+
+fn new_meeting(id: &str, server_id: &str) -> NewMeeting {
+    NewMeeting {
+        id: id.to_owned(),
+        server_id: server_id.to_owned(),
+        moderator_pw: format!("mp-{server_id}"),
+        voice_bridge_candidates: vec!["123456789".to_owned(), "223456789".to_owned()],
+        tenant_id: None,
+    }
+}
+
+async fn claim<S: Store>(s: &S, id: &str, server_id: &str, token: &str) -> MeetingPlacement {
+    s.claim_meeting(new_meeting(id, server_id), token, CLAIM, LONG_TTL)
+        .await
+        .expect("claim")
+}
+
+async fn claim_of<S: Store>(s: &S, id: &str) -> Option<String> {
+    s.meeting_state(id)
+        .await
+        .expect("state")
+        .expect("meeting exists")
+        .claim
+}
+
+pub async fn placement_claim_and_confirm<S: Store>(s: &S) {
+    assert!(s.meeting_state("m").await.unwrap().is_none());
+    let MeetingPlacement::Created(created) = claim(s, "m", "s1", "tok-a").await else {
+        panic!("the first claim creates the record");
+    };
+    let state = s.meeting_state("m").await.unwrap().unwrap();
+    assert_eq!(state.meeting, created);
+    assert_eq!(state.claim.as_deref(), Some("tok-a"));
+    // The record is the ordinary one: readers that know nothing of claims see it as before.
+    assert_eq!(s.get_meeting("m").await.unwrap(), created);
+
+    // A second creator finds the record and does not take the claim.
+    assert_eq!(
+        claim(s, "m", "s2", "tok-b").await,
+        MeetingPlacement::Existing(created.clone())
+    );
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+
+    assert!(!s.confirm_meeting("m", "tok-b").await.unwrap());
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+    assert!(s.confirm_meeting("m", "tok-a").await.unwrap());
+    assert_eq!(claim_of(s, "m").await, None);
+    assert!(!s.confirm_meeting("m", "tok-a").await.unwrap());
+    assert!(!s.confirm_meeting("absent", "tok-a").await.unwrap());
+
+    // Without a token, find_or_create leaves no claim behind.
+    s.find_or_create_meeting(new_meeting("plain", "s1"), LONG_TTL)
+        .await
+        .unwrap();
+    assert_eq!(claim_of(s, "plain").await, None);
+}
+
+pub async fn placement_move_and_release_by_token<S: Store>(s: &S) {
+    claim(s, "m", "s1", "tok-a").await;
+    assert!(
+        !s.move_meeting("m", "tok-b", "s2", "pw-2", CLAIM)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_meeting("m").await.unwrap().server_id, "s1");
+    assert!(
+        s.move_meeting("m", "tok-a", "s2", "pw-2", CLAIM)
+            .await
+            .unwrap()
+    );
+    let moved = s.get_meeting("m").await.unwrap();
+    assert_eq!(
+        (moved.server_id.as_str(), moved.moderator_pw.as_str()),
+        ("s2", "pw-2")
+    );
+    assert_eq!(moved.voice_bridge, "123456789", "the voice bridge stays");
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+
+    assert!(!s.release_meeting("m", "tok-b").await.unwrap());
+    assert_eq!(s.get_meeting("m").await.unwrap(), moved);
+    assert!(s.release_meeting("m", "tok-a").await.unwrap());
+    assert_not_found(s.get_meeting("m").await);
+    assert_not_found(s.meeting_by_voice_bridge("123456789").await);
+    assert!(s.meeting_state("m").await.unwrap().is_none());
+    assert!(!s.release_meeting("m", "tok-a").await.unwrap());
+}
+
+/// A timed-out placement rolling back never removes a record that belongs to someone else by then.
+pub async fn placement_rollback_spares_the_new_owner<S: Store>(s: &S) {
+    claim(s, "m", "s1", "tok-a").await;
+    // The meeting is forgotten (ended, or forgotten by the poller) and placed again by another creator.
+    assert!(s.delete_meeting("m").await.unwrap());
+    let MeetingPlacement::Created(theirs) = claim(s, "m", "s2", "tok-b").await else {
+        panic!("a deleted record can be claimed again");
+    };
+    assert!(!s.release_meeting("m", "tok-a").await.unwrap());
+    assert!(
+        !s.move_meeting("m", "tok-a", "s3", "pw", CLAIM)
+            .await
+            .unwrap()
+    );
+    assert!(!s.confirm_meeting("m", "tok-a").await.unwrap());
+    assert_eq!(s.get_meeting("m").await.unwrap(), theirs);
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-b"));
+}
+
+pub async fn placement_claim_lapses<S: Store>(s: &S) {
+    s.claim_meeting(
+        new_meeting("m", "s1"),
+        "tok-a",
+        Duration::from_secs(1),
+        LONG_TTL,
+    )
+    .await
+    .unwrap();
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+    tokio::time::sleep(PAST_SHORT_TTL).await;
+    // The record stays (its server may well run the meeting); only the claim is gone, with its rights.
+    assert_eq!(claim_of(s, "m").await, None);
+    assert!(!s.confirm_meeting("m", "tok-a").await.unwrap());
+    assert!(!s.release_meeting("m", "tok-a").await.unwrap());
+    assert_eq!(s.get_meeting("m").await.unwrap().server_id, "s1");
+}
+
+pub async fn placement_concurrent_claims_one_winner<S: Store>(s: &S) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let token = format!("tok-{i}");
+            let placed = s
+                .claim_meeting(new_meeting("m", &format!("s{i}")), &token, CLAIM, LONG_TTL)
+                .await
+                .expect("claim");
+            (token, placed)
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (token, placed) = joined.expect("task");
+        if let MeetingPlacement::Created(meeting) = placed {
+            winners.push((token, meeting));
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one creator claims the meeting");
+    let (token, meeting) = winners.remove(0);
+    let state = s.meeting_state("m").await.unwrap().unwrap();
+    assert_eq!(state.meeting, meeting);
+    assert_eq!(state.claim, Some(token));
+}
+
+pub async fn abandoned_placements<S: Store>(s: &S) {
+    assert!(s.list_abandoned().await.unwrap().is_empty());
+    let placement = |meeting: &str, server: &str, at_ms: i64| AbandonedPlacement {
+        meeting_id: meeting.to_owned(),
+        server_id: server.to_owned(),
+        moderator_pw: format!("pw-{server}"),
+        at_ms,
+    };
+    s.record_abandoned(placement("m:1", "s:1", 200))
+        .await
+        .unwrap();
+    s.record_abandoned(placement("m:1", "s2", 100))
+        .await
+        .unwrap();
+    s.record_abandoned(placement("m2", "s:1", 300))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.list_abandoned().await.unwrap(),
+        vec![
+            placement("m:1", "s2", 100),
+            placement("m:1", "s:1", 200),
+            placement("m2", "s:1", 300),
+        ]
+    );
+    // One entry per meeting and server: a newer one replaces it.
+    s.record_abandoned(placement("m:1", "s2", 400))
+        .await
+        .unwrap();
+    s.forget_abandoned("m2", "s:1").await.unwrap();
+    s.forget_abandoned("absent", "s:1").await.unwrap();
+    assert_eq!(
+        s.list_abandoned().await.unwrap(),
+        vec![placement("m:1", "s:1", 200), placement("m:1", "s2", 400)]
+    );
+}
