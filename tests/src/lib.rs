@@ -5,7 +5,7 @@
 pub mod harness;
 pub mod proxy;
 pub mod receiver;
-pub mod s3;
+pub use scalelite_testkit::s3;
 
 #[cfg(test)]
 mod cases;

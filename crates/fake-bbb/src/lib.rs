@@ -24,7 +24,9 @@ mod xml;
 mod tests;
 
 pub use control::{ControlServer, FakeBbb, ServerInfo};
-pub use model::{AttendeeSnapshot, Fault, FaultSpec, LoggedRequest, MeetingSnapshot, SeedMeeting};
+pub use model::{
+    AttendeeSnapshot, Fault, FaultSpec, InFlight, LoggedRequest, MeetingSnapshot, SeedMeeting,
+};
 pub use server::{DEFAULT_BBB_VERSION, FakeServer, ServerOptions};
 
 /// The secret the `fake-bbb` binary and the control API use when none is given. For development only.

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
@@ -361,6 +363,43 @@ pub(crate) struct Session {
     pub(crate) moderator: bool,
 }
 
+/// Requests being handled right now, counted across every server that shares it (see
+/// `FakeServer::count_in_flight`), and the most seen at once. A request counts from its arrival until its answer
+/// is written or its handler is dropped (e.g. a hung request when the server stops).
+#[derive(Debug, Clone, Default)]
+pub struct InFlight {
+    now: Arc<AtomicUsize>,
+    max: Arc<AtomicUsize>,
+}
+
+impl InFlight {
+    /// Requests in flight now.
+    pub fn now(&self) -> usize {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    /// The most requests that were in flight at once.
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+
+    /// Count one request until the guard is dropped.
+    pub(crate) fn enter(&self) -> InFlightGuard {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        InFlightGuard(self.clone())
+    }
+}
+
+/// One request counted by an [`InFlight`].
+pub(crate) struct InFlightGuard(InFlight);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Everything one fake server holds, behind one lock.
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -368,6 +407,7 @@ pub(crate) struct State {
     pub(crate) log: Vec<LoggedRequest>,
     pub(crate) sessions: HashMap<String, Session>,
     pub(crate) fault: Fault,
+    pub(crate) in_flight: Option<InFlight>,
 }
 
 impl State {

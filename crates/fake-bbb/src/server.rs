@@ -22,7 +22,8 @@ use tokio_util::task::TaskTracker;
 use crate::FakeError;
 use crate::api::{self, RawRequest, Reply, Route};
 use crate::model::{
-    Fault, LoggedRequest, Meeting, MeetingSnapshot, SeedMeeting, State, now_ms, random_alphanumeric,
+    Fault, InFlight, LoggedRequest, Meeting, MeetingSnapshot, SeedMeeting, State, now_ms,
+    random_alphanumeric,
 };
 
 /// The BBB version a fake server reports by default.
@@ -231,6 +232,12 @@ impl FakeServer {
         Ok(())
     }
 
+    /// Count this server's requests in `gauge` from now on (share one gauge between servers to see how many
+    /// requests a client has in flight across all of them).
+    pub fn count_in_flight(&self, gauge: &InFlight) {
+        self.inner.shared.state().in_flight = Some(gauge.clone());
+    }
+
     /// Insert or replace a meeting with synthetic attendees.
     ///
     /// # Errors
@@ -387,10 +394,13 @@ async fn handle(
         body,
     };
     let prepared = api::prepare(&raw, &shared.secret);
-    let fault = {
+    let (fault, _counted) = {
         let mut state = shared.state();
         state.log.push(api::log_entry(&raw, &prepared));
-        state.fault.clone()
+        (
+            state.fault.clone(),
+            state.in_flight.as_ref().map(InFlight::enter),
+        )
     };
     match fault {
         Fault::SlowCreate(delay) if matches!(&prepared.route, Route::Call(c) if c == "create") => {

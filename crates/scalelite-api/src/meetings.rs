@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use scalelite_core::bbb::params::{MeetingId, Params};
 use scalelite_core::bbb::xml::BbbResponseError;
@@ -368,9 +369,18 @@ async fn settle_placement(state: &AppState, req: &BbbRequest) -> Result<Option<M
     }
 }
 
-/// Voice bridge numbers to try for a meeting: the client's first when external voice bridges are on, then numbers
-/// from a generator seeded by the meeting id (so the same id gets the same sequence), `99999` skipped.
+/// Most voice bridge numbers tried for one new meeting (the original gives up after 10 tries).
+const VOICE_BRIDGE_TRIES: usize = 10;
+
+/// Voice bridge numbers to try for a meeting, [`VOICE_BRIDGE_TRIES`] at most: the client's first when external
+/// voice bridges are on, then distinct numbers of `len` digits (first digit 1-9) from a generator seeded by the meeting
+/// id (so the same id gets the same sequence), `99999` skipped.
+///
+/// Always terminates: when `len` digits give few numbers (one digit gives nine), every number of that length is
+/// listed in a shuffled order, so the list is shorter instead of waiting for numbers that do not exist.
 fn voice_bridge_candidates(meeting_id: &str, len: usize, external: Option<&str>) -> Vec<String> {
+    /// Up to this many numbers are enumerated and shuffled; above it random draws find new numbers quickly.
+    const ENUMERATE_UP_TO: u64 = 1_000;
     let seed: [u8; 32] = Sha256::digest(meeting_id.as_bytes()).into();
     let mut rng = StdRng::from_seed(seed);
     let mut candidates: Vec<String> = external
@@ -378,15 +388,29 @@ fn voice_bridge_candidates(meeting_id: &str, len: usize, external: Option<&str>)
         .map(str::to_owned)
         .into_iter()
         .collect();
-    let len = len.max(1);
-    while candidates.len() < 10 {
-        let mut number = String::with_capacity(len);
-        number.push(char::from(b'0' + rng.random_range(1..=9u8)));
-        for _ in 1..len {
-            number.push(char::from(b'0' + rng.random_range(0..=9u8)));
+    // Numbers of `len` digits without a leading zero: [10^(len-1), 10^len). The parser caps len at 18, which fits.
+    let len = u32::try_from(len.clamp(1, 18)).unwrap_or(18);
+    let (low, high) = (10u64.pow(len - 1), 10u64.pow(len));
+    let usable =
+        |number: &String, candidates: &[String]| number != "99999" && !candidates.contains(number);
+    if high - low <= ENUMERATE_UP_TO {
+        let mut all: Vec<u64> = (low..high).collect();
+        all.shuffle(&mut rng);
+        for number in all.into_iter().map(|n| n.to_string()) {
+            if candidates.len() == VOICE_BRIDGE_TRIES {
+                break;
+            }
+            if usable(&number, &candidates) {
+                candidates.push(number);
+            }
         }
-        if number != "99999" && !candidates.contains(&number) {
-            candidates.push(number);
+    } else {
+        // At least 9,000 numbers for at most 10 candidates: each draw is new with probability above 99.8%.
+        while candidates.len() < VOICE_BRIDGE_TRIES {
+            let number = rng.random_range(low..high).to_string();
+            if usable(&number, &candidates) {
+                candidates.push(number);
+            }
         }
     }
     candidates

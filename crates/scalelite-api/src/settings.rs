@@ -176,6 +176,7 @@ impl Settings {
         misc: &config::MiscArgs,
         http: &config::HttpArgs,
     ) -> Self {
+        warn_unsupported(recordings);
         Self {
             lb_secrets: secrets.lb_secrets(),
             checksum_algorithms: secrets.checksum_algorithms(),
@@ -231,9 +232,30 @@ impl Settings {
     }
 }
 
+/// CloudFront playback is not implemented: say so at start-up instead of silently serving playback from here.
+fn warn_unsupported(recordings: &config::RecordingArgs) {
+    let set = [
+        ("CLOUDFRONT_URL", recordings.cloudfront_url.is_some()),
+        (
+            "CF_PRIVATE_KEY_B64",
+            recordings.cf_private_key_b64.is_some(),
+        ),
+        ("CF_KEY_PAIR_ID", recordings.cf_key_pair_id.is_some()),
+    ];
+    for (name, _) in set.iter().filter(|(_, is_set)| *is_set) {
+        tracing::warn!(
+            "{name} is set but CloudFront signed cookies are not supported: it is ignored, playback is served by \
+             this Scalelite"
+        );
+    }
+}
+
 /// 64 random bytes as hex: the cookie key when `SECRET_KEY_BASE` is unset.
 fn random_key() -> Secret {
     let mut bytes = [0u8; 64];
     rand::rng().fill(&mut bytes[..]);
     Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
+
+#[cfg(test)]
+mod tests;

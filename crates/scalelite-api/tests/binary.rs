@@ -37,3 +37,25 @@ async fn embedded_answers_index_and_health_check() {
 async fn production_answers_index_and_health_check() {
     answers_index_and_health_check(Backend::Production).await;
 }
+
+/// SIGTERM and SIGINT, sent to the API process only, each stop it cleanly (exit status 0).
+async fn stops_cleanly_on(signal: &str) {
+    let (mut service, _store) = api(Backend::Embedded).await;
+    scalelite_testkit::process::signal(service.pid(), signal);
+    let status = service.wait_exit(std::time::Duration::from_secs(30)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIG{signal} ({status:?}):\n{}",
+        service.log()
+    );
+}
+
+#[tokio::test]
+async fn stops_cleanly_on_sigterm() {
+    stops_cleanly_on("TERM").await;
+}
+
+#[tokio::test]
+async fn stops_cleanly_on_sigint() {
+    stops_cleanly_on("INT").await;
+}

@@ -94,7 +94,7 @@ pub struct PollSettings {
     pub load_join_buffer: Duration,
     /// `DEFAULT_MEETING_TTL`: given again to every meeting a server still reports.
     pub meeting_ttl: Duration,
-    /// Servers polled at once (at least 1).
+    /// Servers polled at once (at least 1): `POLLER_THREADS - 1`, the original's thread pool size.
     pub concurrency: usize,
     /// `POLL_INTERVAL`: pause between the end of a cycle and the start of the next.
     pub interval: Duration,
@@ -116,7 +116,7 @@ impl Default for PollSettings {
             load_min_user_count: 15,
             load_join_buffer: Duration::from_secs(15 * 60),
             meeting_ttl: Duration::from_secs(86_400),
-            concurrency: 64,
+            concurrency: 4,
             interval: Duration::from_secs(60),
             server_timeout: Duration::from_secs(10),
             ended_grace: None,
@@ -134,9 +134,8 @@ impl PollSettings {
             load_min_user_count: i64::from(poller.load_min_user_count),
             load_join_buffer: poller.load_join_buffer_time,
             meeting_ttl: meetings.default_meeting_ttl,
-            // The original polls with POLLER_THREADS - 1 threads per task; we poll with tasks, not threads, so a
-            // larger bound costs nothing and keeps a cycle short when many servers are slow.
-            concurrency: (poller.poller_threads.saturating_sub(1) as usize).max(64),
+            // The original's pool has POLLER_THREADS - 1 threads (so 1 fails there); here 1 polls one at a time.
+            concurrency: concurrency_of(poller.poller_threads),
             interval: poller.poll_interval,
             server_timeout: poller.poller_wait_timeout,
             ..Self::default()
@@ -161,6 +160,11 @@ impl PollSettings {
             join_buffer: self.load_join_buffer,
         }
     }
+}
+
+/// Servers polled at once for `POLLER_THREADS`: the original's thread pool size, `POLLER_THREADS - 1`, at least 1.
+pub fn concurrency_of(poller_threads: u32) -> usize {
+    usize::try_from(poller_threads.saturating_sub(1).max(1)).unwrap_or(usize::MAX)
 }
 
 /// A name for this process in the poller lease: host name, process id and a random part.

@@ -28,7 +28,7 @@ fn settings_follow_the_original_variables() {
             load_min_user_count: 9,
             load_join_buffer: Duration::from_secs(120),
             meeting_ttl: Duration::from_secs(3600),
-            concurrency: 64,
+            concurrency: 4,
             interval: Duration::from_millis(2500),
             server_timeout: Duration::from_secs(7),
             ended_grace: None,
@@ -37,14 +37,20 @@ fn settings_follow_the_original_variables() {
     );
 }
 
+/// POLLER_THREADS is the original's pool size plus one; 1, which fails there, polls one server at a time.
 #[test]
-fn many_poller_threads_mean_more_concurrency() {
-    let poller = PollerArgs {
-        poller_threads: 201,
-        ..PollerArgs::default()
-    };
-    let settings = PollSettings::from_config(&poller, &MeetingArgs::default());
-    assert_eq!(settings.concurrency, 200);
+fn poller_threads_is_the_original_pool_size_plus_one() {
+    for (threads, concurrency) in [(1, 1), (2, 1), (3, 2), (5, 4), (201, 200)] {
+        let poller = PollerArgs {
+            poller_threads: threads,
+            ..PollerArgs::default()
+        };
+        let settings = PollSettings::from_config(&poller, &MeetingArgs::default());
+        assert_eq!(
+            settings.concurrency, concurrency,
+            "POLLER_THREADS={threads}"
+        );
+    }
 }
 
 #[test]
@@ -69,4 +75,45 @@ fn holder_ids_are_unique_per_poller() {
     let (a, b) = (holder_id(), holder_id());
     assert_ne!(a, b);
     assert!(a.contains(&format!(":{}:", std::process::id())), "{a}");
+}
+
+/// `PollSettings::from_config` from the environment as the binary parses it: distinct values, so a swap fails.
+#[test]
+fn settings_from_the_environment() {
+    use std::collections::HashMap;
+
+    use scalelite_core::config::from_env_map;
+
+    let env: HashMap<String, String> = [
+        ("POLL_INTERVAL", "0.5"),
+        ("SERVER_HEALTHY_THRESHOLD", "6"),
+        ("SERVER_UNHEALTHY_THRESHOLD", "7"),
+        ("POLLER_THREADS", "9"),
+        ("POLLER_WAIT_TIMEOUT", "11"),
+        ("LOAD_MIN_USER_COUNT", "12"),
+        ("LOAD_JOIN_BUFFER_TIME", "13"),
+        ("DEFAULT_MEETING_TTL", "14"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let settings = PollSettings::from_config(
+        &from_env_map::<PollerArgs>(&env).unwrap(),
+        &from_env_map::<MeetingArgs>(&env).unwrap(),
+    );
+    assert_eq!(
+        settings,
+        PollSettings {
+            healthy_threshold: 6,
+            unhealthy_threshold: 7,
+            load_min_user_count: 12,
+            load_join_buffer: Duration::from_secs(13 * 60),
+            meeting_ttl: Duration::from_secs(14),
+            concurrency: 8,
+            interval: Duration::from_millis(500),
+            server_timeout: Duration::from_secs(11),
+            ended_grace: None,
+            version_refresh_cycles: 10,
+        }
+    );
 }

@@ -110,6 +110,73 @@ fn a_skipped_format_is_a_warning_and_the_rest_imports() {
     );
 }
 
+/// `ImportSettings::from_config`: every field takes the variable it names (distinct values, so a swap fails).
+#[test]
+fn import_settings_take_their_variables() {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use scalelite_core::config::{RecordingArgs, from_env_map};
+
+    let env: HashMap<String, String> = [
+        ("RECORDING_SPOOL_DIR", "/data/in/spool"),
+        ("RECORDING_WORK_DIR", "/data/work"),
+        ("RECORDING_PUBLISH_DIR", "/data/pub"),
+        ("RECORDING_UNPUBLISH_DIR", "/data/unpub"),
+        ("RECORDING_IMPORT_UNPUBLISHED", "true"),
+        ("PROTECTED_RECORDINGS_ENABLED", "true"),
+        ("RECORDING_DISABLED", "true"),
+        ("RECORDING_IMPORT_POLL_INTERVAL", "2.5"),
+        ("DB_CONNECTION_RETRY_COUNT", "7"),
+        ("RECORDING_IMPORT_MAX_ENTRIES", "101"),
+        ("RECORDING_IMPORT_MAX_SIZE", "102"),
+        ("RECORDING_IMPORT_MAX_FILE_SIZE", "103"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let s = ImportSettings::from_config(&from_env_map::<RecordingArgs>(&env).unwrap());
+    assert_eq!(s.spool_dir, PathBuf::from("/data/in/spool"));
+    assert_eq!(s.failed_dir, PathBuf::from("/data/in/failed"));
+    assert_eq!(s.work_dir, PathBuf::from("/data/work"));
+    assert_eq!(s.publish_dir, PathBuf::from("/data/pub"));
+    assert_eq!(s.unpublish_dir, PathBuf::from("/data/unpub"));
+    assert!(s.policy.import_unpublished);
+    assert!(s.policy.protected);
+    assert!(s.disabled);
+    assert_eq!(s.poll_interval, Duration::from_millis(2500));
+    assert_eq!(s.store_attempts, 7);
+    assert_eq!(
+        (
+            s.limits.max_entries,
+            s.limits.max_total_bytes,
+            s.limits.max_file_bytes
+        ),
+        (101, 102, 103)
+    );
+    assert!(
+        s.s3.is_none(),
+        "the binaries set S3 from S3Bucket::from_config"
+    );
+
+    let d = ImportSettings::from_config(&RecordingArgs::default());
+    assert_eq!(d.spool_dir, PathBuf::from("/var/bigbluebutton/spool"));
+    assert_eq!(d.failed_dir, PathBuf::from("/var/bigbluebutton/failed"));
+    assert_eq!(
+        d.work_dir,
+        PathBuf::from("/var/bigbluebutton/recording/scalelite")
+    );
+    assert_eq!(d.publish_dir, PathBuf::from("/var/bigbluebutton/published"));
+    assert_eq!(
+        d.unpublish_dir,
+        PathBuf::from("/var/bigbluebutton/unpublished")
+    );
+    assert!(!d.policy.import_unpublished && !d.policy.protected && !d.disabled);
+    assert_eq!(d.poll_interval, Duration::from_secs(60));
+    assert_eq!(d.store_attempts, 3);
+}
+
 #[test]
 fn the_pause_after_a_machine_failure_doubles_up_to_the_cap_and_resets() {
     use std::time::Duration;

@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1092,84 +1092,6 @@ fn the_guide_covers_every_unit_and_its_links_resolve() {
 // ---------------------------------------------------------------------------------------------------------------
 // The all-in-one command and the api image's health check, on the real binary
 
-/// Build `scalelite-api` with the profile and target directory of this test binary, and return its path.
-fn built_api_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/<profile>/deps/<test binary>
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap().to_path_buf();
-    let profile = profile_dir
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    command
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "scalelite-api",
-            "--bin",
-            "scalelite-api",
-        ])
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .current_dir(repo());
-    match profile.as_str() {
-        "debug" => {}
-        "release" => {
-            command.arg("--release");
-        }
-        other => {
-            command.args(["--profile", other]);
-        }
-    }
-    let output = command.output().expect("cargo build runs");
-    assert!(
-        output.status.success(),
-        "cargo build -p scalelite-api:\n{}",
-        output_text(&output)
-    );
-    let binary = profile_dir.join("scalelite-api");
-    assert!(binary.is_file(), "{} was not built", binary.display());
-    binary
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// GET over HTTP/1.0: status code and body.
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
-}
-
 fn healthcheck(envs: &[(&str, String)]) -> Output {
     let mut command = Command::new("bash");
     command.arg(repo().join("docker/healthcheck")).env_clear();
@@ -1180,102 +1102,7 @@ fn healthcheck(envs: &[(&str, String)]) -> Output {
     command.output().expect("bash runs")
 }
 
-fn wait_for_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
-#[test]
-fn all_in_one_serves_the_api_answers_the_image_health_check_and_stops_on_sigterm() {
-    let binary = built_api_binary();
-    let dir = tempfile::tempdir().unwrap();
-    let log_path = dir.path().join("scalelite-api.log");
-    let port = free_port();
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut app = Running(
-        Command::new(&binary)
-            .arg("--all-in-one")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LOADBALANCER_SECRET", "deployment-test-secret")
-            .env("SCALELITE_DATA_DIR", dir.path())
-            .env("BIND", format!("tcp://{addr}"))
-            .env("RAILS_LOG_LEVEL", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("scalelite-api starts"),
-    );
-    let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
-
-    // Wait (bounded) until it answers.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let index = loop {
-        if let Ok(answer) = http_get(addr, "/bigbluebutton/api") {
-            break answer;
-        }
-        if let Some(status) = app.0.try_wait().unwrap() {
-            panic!("scalelite-api exited with {status}:\n{}", logs());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "scalelite-api never answered:\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(index.0, 200, "{}", index.1);
-    assert!(
-        index.1.contains("<returncode>SUCCESS</returncode>"),
-        "{}",
-        index.1
-    );
-    assert_eq!(
-        http_get(addr, "/health_check").unwrap(),
-        (200, "success".to_owned())
-    );
-    assert!(
-        dir.path().join("scalelite.sqlite3").is_file(),
-        "the embedded store is not in SCALELITE_DATA_DIR"
-    );
-
-    // The api image's HEALTHCHECK script, on the address the API reads from BIND, and from PORT.
-    let ok = healthcheck(&[("BIND", format!("tcp://{addr}"))]);
-    assert!(ok.status.success(), "{}", output_text(&ok));
-    let ok = healthcheck(&[
-        ("PORT", port.to_string()),
-        ("URL_HOST", "sl.example.com".into()),
-    ]);
-    assert!(ok.status.success(), "{}", output_text(&ok));
-    let wrong = healthcheck(&[("BIND", format!("127.0.0.1:{}", free_port()))]);
-    assert!(
-        !wrong.status.success(),
-        "health check passed on a closed port"
-    );
-
-    // SIGTERM: a clean exit.
-    let kill = Command::new("sh")
-        .args(["-c", "kill -TERM \"$0\"", &app.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = wait_for_exit(&mut app.0, Duration::from_secs(60))
-        .unwrap_or_else(|| panic!("scalelite-api did not stop on SIGTERM:\n{}", logs()));
-    assert!(status.success(), "exit {status}:\n{}", logs());
-    let after = healthcheck(&[("BIND", format!("tcp://{addr}"))]);
-    assert!(
-        !after.status.success(),
-        "health check passed after shutdown"
-    );
-}
+// The all-in-one command itself runs as the real binary in `crates/scalelite-api/tests/all_in_one.rs`.
 
 #[test]
 fn the_healthcheck_script_refuses_an_unhealthy_answer() {

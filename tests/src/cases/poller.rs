@@ -537,7 +537,7 @@ both_backends! {
         let poller = Poller::new(
             pool.store.clone(),
             bbb_client(Duration::from_secs(60)),
-            PollSettings { server_timeout: Duration::from_millis(300), concurrency: 1, ..settings() },
+            PollSettings { server_timeout: Duration::from_secs(3), concurrency: 1, ..settings() },
         );
         let report = tokio::time::timeout(Duration::from_secs(30), poller.poll_once())
             .await

@@ -35,7 +35,9 @@ async fn refuse_closes_the_port_and_comes_back_on_the_same_port() {
     let port = server.port();
     let url = signed_url(&server, "getMeetings", "");
 
-    server.set_fault(Fault::Refuse).await.expect("refuse");
+    within("refuse", server.set_fault(Fault::Refuse))
+        .await
+        .expect("refuse");
     assert!(!server.is_listening());
     let error = client().get(&url).send().await.expect_err("refused");
     assert!(error.is_connect(), "{error:?}");
@@ -68,12 +70,18 @@ async fn refuse_drops_a_hanging_request() {
     let url = signed_url(&server, "getMeetings", "");
     let pending = tokio::spawn(async move { client().get(&url).send().await });
     // Wait until the hanging request has arrived, by watching the log (no sleeps as assertions).
-    while server.requests().is_empty() {
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    server.set_fault(Fault::Refuse).await.expect("refuse");
-    let result = pending.await.expect("join");
+    within("the hanging request arrives", async {
+        while server.requests().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    within("refuse", server.set_fault(Fault::Refuse))
+        .await
+        .expect("refuse");
+    let result = within("the hanging request ends", pending)
+        .await
+        .expect("join");
     assert!(
         result.is_err(),
         "the connection is dropped without an answer"
@@ -164,7 +172,7 @@ async fn failed_answers_every_call_with_the_given_error() {
 async fn stop_and_drop_close_the_port() {
     let server = start().await;
     let url = signed_url(&server, "getMeetings", "");
-    server.stop().await;
+    within("stop", server.stop()).await;
     assert!(
         client()
             .get(&url)
@@ -185,9 +193,12 @@ async fn stop_and_drop_close_the_port() {
     assert_eq!(get_text(&url).await.0, StatusCode::OK);
     drop(server);
     // Dropping cancels the listener asynchronously; wait until it is gone, then the same port can be reused.
-    while client().get(&url).send().await.is_ok() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    within("the dropped server closes its port", async {
+        while client().get(&url).send().await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     let again = FakeServer::start_with(crate::ServerOptions {
         port,
         ..crate::ServerOptions::new(SECRET)

@@ -52,6 +52,8 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)
+        // A deadline, so a fake that wrongly never answers fails the test instead of hanging the suite.
+        .timeout(DEADLINE)
         .build()
         .expect("reqwest client")
 }
@@ -111,6 +113,16 @@ fn returncode(xml: &str) -> String {
 
 fn message_key(xml: &str) -> String {
     tag(xml, "messageKey").unwrap_or_default()
+}
+
+/// The longest anything in these tests may take; far above what it takes on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// `future`, which must finish within [`DEADLINE`].
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(DEADLINE, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {DEADLINE:?}"))
 }
 
 async fn start() -> FakeServer {

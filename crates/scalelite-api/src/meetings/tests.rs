@@ -93,6 +93,62 @@ fn voice_bridges_are_deterministic_nine_digits_and_external_first() {
     assert!(!b.contains(&"99999".to_owned()));
 }
 
+/// Every length the configuration accepts gives a finite list (one digit has only nine numbers, fewer than the
+/// ten tries) of distinct, well-formed numbers, the client's number first.
+#[test]
+fn voice_bridges_terminate_for_every_accepted_length() {
+    for len in 1..=18usize {
+        let space = 9 * 10u128.pow(u32::try_from(len).unwrap() - 1);
+        let expected = usize::try_from(space.min(10)).unwrap();
+        let a = voice_bridge_candidates("meeting-1", len, None);
+        assert_eq!(a.len(), expected, "len {len}: {a:?}");
+        check_voice_bridges(&a, len);
+        let b = voice_bridge_candidates("meeting-1", len, Some("4711"));
+        assert_eq!(b[0], "4711");
+        assert_eq!(b.len(), (expected + 1).min(10), "len {len}: {b:?}");
+        check_voice_bridges(&b[1..], len);
+    }
+    let mut one_digit = voice_bridge_candidates("m", 1, None);
+    one_digit.sort();
+    assert_eq!(one_digit, ["1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+}
+
+fn check_voice_bridges(numbers: &[String], len: usize) {
+    let mut unique = numbers.to_vec();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), numbers.len(), "distinct: {numbers:?}");
+    for vb in numbers {
+        assert_eq!(vb.len(), len, "{vb}");
+        assert!(vb.starts_with(|c: char| ('1'..='9').contains(&c)), "{vb}");
+        assert!(vb.chars().all(|c| c.is_ascii_digit()), "{vb}");
+        assert_ne!(vb, "99999");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn voice_bridges_are_bounded_distinct_and_well_formed(
+        meeting_id in ".{0,40}",
+        len in 1usize..=18,
+        external in proptest::option::of("[0-9]{1,9}"),
+    ) {
+        let numbers = voice_bridge_candidates(&meeting_id, len, external.as_deref());
+        proptest::prop_assert!(numbers.len() <= 10);
+        proptest::prop_assert!(!numbers.is_empty());
+        let generated = match &external {
+            Some(first) => {
+                proptest::prop_assert_eq!(&numbers[0], first);
+                &numbers[1..]
+            }
+            None => &numbers[..],
+        };
+        check_voice_bridges(generated, len);
+        proptest::prop_assert!(!generated.contains(&numbers[0]) || external.is_none());
+        proptest::prop_assert_eq!(&numbers, &voice_bridge_candidates(&meeting_id, len, external.as_deref()));
+    }
+}
+
 #[test]
 fn pick_follows_find_available() {
     let servers = vec![

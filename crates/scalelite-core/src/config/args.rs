@@ -225,8 +225,8 @@ impl MeetingArgs {
 /// The poller: cycle interval, health thresholds, concurrency, load rules.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct PollerArgs {
-    /// Seconds the poller sleeps between cycles (fractions allowed).
-    #[arg(long, env = "POLL_INTERVAL", default_value = "60", value_parser = parse::seconds_f64())]
+    /// Seconds the poller sleeps between cycles (fractions allowed, above 0).
+    #[arg(long, env = "POLL_INTERVAL", default_value = "60", value_parser = parse::positive_seconds_f64())]
     pub poll_interval: Duration,
 
     /// Consecutive successful polls before an offline server is online again.
@@ -237,7 +237,8 @@ pub struct PollerArgs {
     #[arg(long, env = "SERVER_UNHEALTHY_THRESHOLD", default_value = "2", value_parser = parse::count())]
     pub server_unhealthy_threshold: u32,
 
-    /// How many servers the poller talks to at once (at least 1).
+    /// The poller's pool size, as in the original: POLLER_THREADS − 1 servers are polled at once (1 also polls one
+    /// at a time), and as many again among the servers that are offline or failed their last poll.
     #[arg(long, env = "POLLER_THREADS", default_value = "5", value_parser = parse::positive_count())]
     pub poller_threads: u32,
 
@@ -310,8 +311,8 @@ pub struct RecordingArgs {
     #[arg(long, env = "PROTECTED_RECORDINGS_TIMEOUT", default_value = "360", value_parser = parse::minutes())]
     pub protected_recordings_timeout: Duration,
 
-    /// Seconds the importer waits between scans of the spool directory (fractions allowed).
-    #[arg(long, env = "RECORDING_IMPORT_POLL_INTERVAL", default_value = "60", value_parser = parse::seconds_f64())]
+    /// Seconds the importer waits between scans of the spool directory (fractions allowed, above 0).
+    #[arg(long, env = "RECORDING_IMPORT_POLL_INTERVAL", default_value = "60", value_parser = parse::positive_seconds_f64())]
     pub recording_import_poll_interval: Duration,
 
     /// Importer: attempts at reaching the database before an import is given up for this pass.
@@ -400,7 +401,8 @@ pub struct StorageArgs {
     #[arg(long, env = "REDIS_NAMESPACE", default_value = "scalelite", value_parser = parse::string())]
     pub redis_namespace: String,
 
-    /// Redis connection pool size.
+    /// PostgreSQL connection pool size (at least 2; the name is the original's). Redis uses one multiplexed
+    /// connection.
     #[arg(long, env = "REDIS_POOL", default_value = "5", value_parser = parse::positive_count())]
     pub redis_pool: u32,
 
@@ -409,7 +411,8 @@ pub struct StorageArgs {
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "2", value_parser = parse::positive_seconds_f64())]
     pub redis_timeout: Duration,
 
-    /// Use prepared statements on PostgreSQL (turn off behind PgBouncer in transaction mode).
+    /// Accepted but no effect yet: statements are always prepared (PgBouncer in transaction mode needs 1.21+ with
+    /// max_prepared_statements).
     #[arg(long, env = "PREPARED_STATEMENT", action = ArgAction::Set, default_value = "true",
           value_parser = parse::bool())]
     pub prepared_statement: bool,

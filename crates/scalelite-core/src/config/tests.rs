@@ -724,11 +724,25 @@ fn bad_values_are_rejected_naming_the_variable() {
     let cases: &[(&str, &str, &str)] = &[
         ("CONNECT_TIMEOUT", "5s", "expected a number of seconds"),
         ("CONNECT_TIMEOUT", "-1", "expected a number of seconds"),
-        ("POLL_INTERVAL", "NaN", "expected a number of seconds"),
+        (
+            "POLL_INTERVAL",
+            "NaN",
+            "expected a number of seconds greater than 0",
+        ),
+        (
+            "POLL_INTERVAL",
+            "0",
+            "expected a number of seconds greater than 0",
+        ),
+        (
+            "RECORDING_IMPORT_POLL_INTERVAL",
+            "0.0",
+            "expected a number of seconds greater than 0",
+        ),
         (
             "RECORDING_IMPORT_POLL_INTERVAL",
             "inf",
-            "expected a number of seconds",
+            "expected a number of seconds greater than 0",
         ),
         (
             "SHUTDOWN_GRACE_PERIOD",

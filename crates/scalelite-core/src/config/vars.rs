@@ -153,7 +153,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "POLL_INTERVAL",
         "60",
-        "Seconds between poller cycles (fractions allowed).",
+        "Seconds between poller cycles (fractions allowed, above 0).",
     ),
     (
         "SERVER_HEALTHY_THRESHOLD",
@@ -168,7 +168,8 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "POLLER_THREADS",
         "5",
-        "Servers the poller talks to at once (at least 1).",
+        "Poller pool size as in the original: POLLER_THREADS − 1 servers polled at once (at least 1), as many again \
+         among offline ones.",
     ),
     (
         "POLLER_WAIT_TIMEOUT",
@@ -244,7 +245,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "RECORDING_IMPORT_POLL_INTERVAL",
         "60",
-        "Seconds between spool directory scans (fractions allowed).",
+        "Seconds between spool directory scans (fractions allowed, above 0).",
     ),
     (
         "DB_CONNECTION_RETRY_COUNT",
@@ -304,14 +305,18 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "CLOUDFRONT_URL",
         "",
-        "Serve playback through this CloudFront URL with signed cookies.",
+        "CloudFront playback URL; not supported yet: a warning at start-up, then ignored.",
     ),
     (
         "CF_PRIVATE_KEY_B64",
         "",
-        "CloudFront signing key, base64-encoded PEM.",
+        "CloudFront signing key, base64-encoded PEM; not supported yet (warned, ignored).",
     ),
-    ("CF_KEY_PAIR_ID", "", "CloudFront key-pair id."),
+    (
+        "CF_KEY_PAIR_ID",
+        "",
+        "CloudFront key-pair id; not supported yet (warned, ignored).",
+    ),
     // Storage.
     (
         "DATABASE_URL",
@@ -324,7 +329,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "Redis URL (needs DATABASE_URL).",
     ),
     ("REDIS_NAMESPACE", "scalelite", "Prefix of every Redis key."),
-    ("REDIS_POOL", "5", "Redis connection pool size."),
+    (
+        "REDIS_POOL",
+        "5",
+        "PostgreSQL connection pool size (at least 2); Redis uses one multiplexed connection.",
+    ),
     (
         "REDIS_TIMEOUT",
         "2",
@@ -333,7 +342,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "PREPARED_STATEMENT",
         "true",
-        "Use prepared statements on PostgreSQL.",
+        "Accepted, no effect yet: statements are always prepared (PgBouncer transaction mode needs 1.21+).",
     ),
     (
         "SCALELITE_DATA_DIR",
@@ -422,7 +431,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "",
         "Key signing the protected-recording playback cookies.",
     ),
-    ("DEFAULT_LOCALE", "en", "Locale of error pages."),
+    (
+        "DEFAULT_LOCALE",
+        "en",
+        "Locale of error pages; English is the only one (as in the original), so it has no effect.",
+    ),
 ];
 
 /// Variables the original (or its scripts) reads that have no effect here: `(name, why)`. They are accepted and

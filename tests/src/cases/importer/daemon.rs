@@ -84,21 +84,37 @@ both_backends! {
 async fn the_daemon_waits_for_archives_still_being_written() {
     let env = Env::with(Backend::Embedded, |s| {
         s.poll_interval = Duration::from_secs(3600);
-        s.settle_time = Duration::from_millis(700);
+        s.settle_time = Duration::from_secs(3);
     })
     .await;
-    // Written in place (no rename), so it looks like a copy still in progress: it is imported once quiet.
+    // Written in place (no rename), a third at a time: a copy in progress. Importing the first third would fail
+    // (a truncated archive goes to failed/), so the importer must wait until the file has been quiet for the
+    // settle time. Each write comes well within the settle time of the previous one, even on a loaded machine.
     let recording =
         FixtureRecording::new("slow-copy", 1_700_000_000_000).with_format("presentation");
     std::fs::create_dir_all(env.spool()).unwrap();
     let tar = env.spool().join(format!("{}.tar", recording.record_id));
-    std::fs::write(&tar, recording.tar_bytes()).unwrap();
+    let bytes = recording.tar_bytes();
+    let third = bytes.len() / 3;
+    std::fs::write(&tar, &bytes[..third]).unwrap();
 
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn(scalelite_recording_importer::run(
         env.ctx.clone(),
         shutdown.clone(),
     ));
+    for chunk in [&bytes[third..2 * third], &bytes[2 * third..]] {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let metrics = env.ctx.metrics();
+        assert_eq!(
+            (metrics.imports_done, metrics.imports_failed),
+            (0, 0),
+            "nothing is imported while the archive is being written"
+        );
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).open(&tar).unwrap();
+        file.write_all(chunk).unwrap();
+    }
     eventually("imported once settled", || async {
         env.ctx.metrics().imports_done == 1
     })

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 pub const ACCESS_KEY_ID: &str = "AKIDFAKES3TEST";
 /// Its secret.
 pub const SECRET_ACCESS_KEY: &str = "fake/s3+secret/key";
-/// The region it signs for.
+/// The region its clients sign for by default (any region is accepted; see [`FakeS3::header_values`]).
 pub const REGION: &str = "us-east-1";
 /// Keys per ListObjectsV2 page.
 const PAGE_SIZE: usize = 2;
@@ -42,6 +42,8 @@ struct Shared {
     objects: BTreeMap<(String, String), StoredObject>,
     /// `<METHOD> <path>?<query>` of every request, in order.
     log: Vec<String>,
+    /// The headers of every request, in order.
+    headers: Vec<HeaderMap>,
     /// Requests refused for their signature.
     rejected: usize,
     /// Answer every request with 500 from now on.
@@ -140,6 +142,18 @@ impl FakeS3 {
         self.lock().rejected
     }
 
+    /// The values of header `name` (lower case) of every request so far, in order (e.g. `authorization`, whose
+    /// credential scope names the access key id and the region).
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.lock()
+            .headers
+            .iter()
+            .filter_map(|headers| headers.get(name))
+            .filter_map(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Answer every request with 500 InternalError from now on.
     pub fn fail(&self) {
         self.lock().failing = true;
@@ -166,6 +180,7 @@ async fn handle(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> R
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
     shared.log.push(format!("{} {path}?{query}", parts.method));
+    shared.headers.push(parts.headers.clone());
     if shared.failing {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
     }
@@ -321,8 +336,8 @@ fn verify(
     let [key_id, date, region, "s3", "aws4_request"] = scope.as_slice() else {
         return Err(format!("malformed Credential {credential}"));
     };
-    if *key_id != ACCESS_KEY_ID || *region != REGION {
-        return Err("unknown access key or region".into());
+    if *key_id != ACCESS_KEY_ID {
+        return Err("unknown access key".into());
     }
     let amz_date = get("x-amz-date")?;
     if !amz_date.starts_with(date) || amz_date.len() != 16 {
