@@ -228,6 +228,29 @@ pub struct MeetingState {
     pub claim: Option<String>,
 }
 
+/// What a meeting's `create` was forwarded to BBB with (after defaults, overrides and exclusions), kept so the
+/// meeting can be created again, identically, on another server when its own is lost (meeting failover).
+/// `Debug` lists only the parameter names: the values hold the meeting's passwords.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CreateParams {
+    /// Parameter name and value, in the order they were sent.
+    pub params: Vec<(String, String)>,
+    /// The pre-uploaded presentation XML body, when it was sent and small enough to keep.
+    pub body: Option<String>,
+}
+
+impl fmt::Debug for CreateParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateParams")
+            .field(
+                "names",
+                &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.as_ref().map(String::len))
+            .finish()
+    }
+}
+
 /// A placement the balancer gave up on: `create` was sent to `server_id` but no answer came in time, so the
 /// server may still create the meeting later. The poller ends such a meeting if the store does not map it to that
 /// server and nobody joined it.

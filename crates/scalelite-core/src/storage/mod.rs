@@ -17,8 +17,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::domain::{
-    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
-    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, MeetingState,
+    NewMeeting, NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant,
+    TenantSetting,
 };
 
 /// The one storage error type.
@@ -163,6 +164,31 @@ pub trait MeetingStore: Send + Sync {
         id: &str,
         token: &str,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Take the claim on a confirmed record still placed on `from_server` (meeting failover): true when taken
+    /// with `token` for `claim_for`; false (nothing changed) when the record is absent, lives elsewhere by now, or
+    /// another placement holds a live claim on it.
+    fn take_over_meeting(
+        &self,
+        id: &str,
+        from_server: &str,
+        token: &str,
+        claim_for: Duration,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Keep what the meeting's `create` was forwarded with, replacing an earlier copy. It lives as long as the
+    /// meeting record (`ttl`, refreshed and deleted with it).
+    fn put_create_params(
+        &self,
+        id: &str,
+        params: &CreateParams,
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The kept create parameters of a live meeting; `None` when absent (or the meeting is gone).
+    fn get_create_params(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<CreateParams>>> + Send;
 
     /// Remember a placement given up on (one entry per meeting and server; a newer one replaces it).
     fn record_abandoned(

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use crate::config::BackendChoice;
 use crate::domain::{
-    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
-    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, MeetingState,
+    NewMeeting, NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant,
+    TenantSetting,
 };
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
@@ -169,6 +170,26 @@ impl MeetingStore for Store {
     }
     async fn release_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         delegate!(self.release_meeting(id, token))
+    }
+    async fn take_over_meeting(
+        &self,
+        id: &str,
+        from_server: &str,
+        token: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        delegate!(self.take_over_meeting(id, from_server, token, claim_for))
+    }
+    async fn put_create_params(
+        &self,
+        id: &str,
+        params: &CreateParams,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        delegate!(self.put_create_params(id, params, ttl))
+    }
+    async fn get_create_params(&self, id: &str) -> StoreResult<Option<CreateParams>> {
+        delegate!(self.get_create_params(id))
     }
     async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {
         delegate!(self.record_abandoned(placement))

@@ -99,6 +99,12 @@ impl Keys {
         self.logical(&format!("meeting_claim:{id}"))
     }
 
+    /// STRING: JSON of what meeting `id`'s `create` was forwarded with, expiring with the meeting (ours, for
+    /// meeting failover; the original never reads it).
+    pub fn meeting_create_params(&self, id: &str) -> String {
+        self.logical(&format!("meeting_create_params:{id}"))
+    }
+
     /// HASH of placements given up on: field `["<meeting id>","<server id>"]` (JSON), value
     /// `{"pw":…,"at":<ms>}` (ours).
     pub fn abandoned_placements(&self) -> String {

@@ -17,8 +17,9 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::domain::{
-    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, MeetingState, NewMeeting,
-    NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, MeetingState,
+    NewMeeting, NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant,
+    TenantSetting,
 };
 use crate::storage::{
     MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
@@ -221,6 +222,31 @@ impl MeetingStore for ProductionStore {
 
     async fn release_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         self.redis.release_meeting(id, token).await
+    }
+
+    async fn take_over_meeting(
+        &self,
+        id: &str,
+        from_server: &str,
+        token: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        self.redis
+            .take_over_meeting(id, from_server, token, claim_for)
+            .await
+    }
+
+    async fn put_create_params(
+        &self,
+        id: &str,
+        params: &CreateParams,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        self.redis.put_create_params(id, params, ttl).await
+    }
+
+    async fn get_create_params(&self, id: &str) -> StoreResult<Option<CreateParams>> {
+        self.redis.get_create_params(id).await
     }
 
     async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {

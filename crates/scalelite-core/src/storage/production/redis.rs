@@ -23,8 +23,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::domain::{
-    AbandonedPlacement, Meeting, MeetingPlacement, MeetingState, NewMeeting, NewServer, Secret,
-    Server, ServerPatch, ServerState, ServerStats, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    NewServer, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest, Tenant,
+    TenantSetting,
 };
 use crate::storage::production::keys::Keys;
 use crate::storage::{SelectError, StoreError, StoreResult};
@@ -562,6 +563,7 @@ impl RedisStore {
             k.meetings(),
             k.voice_bridges(),
             k.meeting_claim(id),
+            k.meeting_create_params(id),
         ];
         let script = &self.inner.scripts.delete_meeting;
         self.invoke(
@@ -594,6 +596,66 @@ impl RedisStore {
             millis(claim_for).to_string(),
         ];
         self.settle_claim(id, &args).await
+    }
+
+    pub(crate) async fn take_over_meeting(
+        &self,
+        id: &str,
+        from_server: &str,
+        token: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        let args = [
+            token.to_owned(),
+            "takeover".to_owned(),
+            from_server.to_owned(),
+            millis(claim_for).to_string(),
+        ];
+        self.settle_claim(id, &args).await
+    }
+
+    pub(crate) async fn put_create_params(
+        &self,
+        id: &str,
+        params: &CreateParams,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        let key = self.inner.keys.meeting_create_params(id);
+        let value = serde_json::to_string(params)
+            .map_err(|e| StoreError::Backend(format!("create params: {e}")))?;
+        let secs = ttl_secs(ttl);
+        self.run("put create params", |mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("EX")
+                .arg(secs)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    pub(crate) async fn get_create_params(&self, id: &str) -> StoreResult<Option<CreateParams>> {
+        let (meeting_key, key) = (
+            self.inner.keys.meeting(id),
+            self.inner.keys.meeting_create_params(id),
+        );
+        let (exists, value): (bool, Option<String>) = self
+            .run("get create params", |mut c| async move {
+                redis::pipe()
+                    .cmd("EXISTS")
+                    .arg(meeting_key)
+                    .cmd("GET")
+                    .arg(key)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        match value.filter(|_| exists) {
+            Some(json) => decode("create params", &json).map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn settle_claim(&self, id: &str, args: &[String]) -> StoreResult<bool> {
@@ -693,7 +755,15 @@ impl RedisStore {
     pub(crate) async fn refresh_meetings(&self, ids: &[String], ttl: Duration) -> StoreResult<()> {
         let secs = ttl_secs(ttl);
         for chunk in ids.chunks(BATCH) {
-            let keys: Vec<String> = chunk.iter().map(|id| self.inner.keys.meeting(id)).collect();
+            let keys: Vec<String> = chunk
+                .iter()
+                .flat_map(|id| {
+                    [
+                        self.inner.keys.meeting(id),
+                        self.inner.keys.meeting_create_params(id),
+                    ]
+                })
+                .collect();
             self.run("refresh meetings", |mut c| async move {
                 let mut pipe = redis::pipe();
                 for k in &keys {

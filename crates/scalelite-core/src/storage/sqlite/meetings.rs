@@ -8,7 +8,9 @@ use std::time::Duration;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::domain::{AbandonedPlacement, Meeting, MeetingPlacement, MeetingState, NewMeeting};
+use crate::domain::{
+    AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{MeetingStore, StoreError, StoreResult};
 
@@ -259,6 +261,86 @@ impl MeetingStore for SqliteStore {
         Ok(true)
     }
 
+    async fn take_over_meeting(
+        &self,
+        id: &str,
+        from_server: &str,
+        token: &str,
+        claim_for: Duration,
+    ) -> StoreResult<bool> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let placed: Option<String> =
+            sqlx::query_scalar("SELECT server_id FROM meetings WHERE id = ? AND expires_at > ?")
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let claimed: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM meeting_claims WHERE meeting_id = ? AND expires_at > ?",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if placed.as_deref() != Some(from_server) || claimed.is_some() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(token)
+        .bind(expiry_ms(claim_for))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn put_create_params(
+        &self,
+        id: &str,
+        params: &CreateParams,
+        _ttl: Duration,
+    ) -> StoreResult<()> {
+        // The row lives as long as the meeting row: reads join it, and deleting the meeting deletes it.
+        let list = serde_json::to_string(&params.params)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO meeting_create_params (meeting_id, params, body) VALUES (?, ?, ?) \
+             ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, body = excluded.body",
+        )
+        .bind(id)
+        .bind(list)
+        .bind(params.body.as_deref())
+        .execute(&self.writer)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn get_create_params(&self, id: &str) -> StoreResult<Option<CreateParams>> {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT p.params, p.body FROM meeting_create_params p \
+             JOIN meetings m ON m.id = p.meeting_id WHERE p.meeting_id = ? AND m.expires_at > ?",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        let Some((list, body)) = row else {
+            return Ok(None);
+        };
+        let params = serde_json::from_str(&list).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Some(CreateParams { params, body }))
+    }
+
     async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO abandoned_placements (meeting_id, server_id, moderator_pw, abandoned_at) \
@@ -367,6 +449,13 @@ impl MeetingStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        sqlx::query(
+            "DELETE FROM meeting_create_params WHERE NOT EXISTS (SELECT 1 FROM meetings m \
+             WHERE m.id = meeting_create_params.meeting_id)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(meetings + voice_bridges)
     }
@@ -402,7 +491,7 @@ async fn delete_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, id: &str) -> St
             .fetch_optional(&mut **tx)
             .await
             .map_err(backend)?;
-    for table in ["voice_bridges", "meeting_claims"] {
+    for table in ["voice_bridges", "meeting_claims", "meeting_create_params"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE meeting_id = ?"))
             .bind(id)
             .execute(&mut **tx)

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use scalelite_core::domain::{AbandonedPlacement, MeetingPlacement, NewMeeting};
+use scalelite_core::domain::{AbandonedPlacement, CreateParams, MeetingPlacement, NewMeeting};
 
 use crate::contract::{LONG_TTL, PAST_SHORT_TTL, Store, assert_not_found};
 
@@ -193,4 +193,119 @@ pub async fn abandoned_placements<S: Store>(s: &S) {
         s.list_abandoned().await.unwrap(),
         vec![placement("m:1", "s:1", 200), placement("m:1", "s2", 400)]
     );
+}
+
+pub async fn placement_take_over_for_failover<S: Store>(s: &S) {
+    assert!(
+        !s.take_over_meeting("m", "s1", "tok-f", CLAIM)
+            .await
+            .unwrap()
+    );
+    claim(s, "m", "s1", "tok-a").await;
+    // A placement in flight is never taken over.
+    assert!(
+        !s.take_over_meeting("m", "s1", "tok-f", CLAIM)
+            .await
+            .unwrap()
+    );
+    assert!(s.confirm_meeting("m", "tok-a").await.unwrap());
+    // Only from the server the record still points at.
+    assert!(
+        !s.take_over_meeting("m", "s2", "tok-f", CLAIM)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.take_over_meeting("m", "s1", "tok-f", CLAIM)
+            .await
+            .unwrap()
+    );
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-f"));
+    // A second taker (another API process) loses while the first holds it.
+    assert!(
+        !s.take_over_meeting("m", "s1", "tok-g", CLAIM)
+            .await
+            .unwrap()
+    );
+    let before = s.get_meeting("m").await.unwrap();
+    assert!(
+        s.move_meeting("m", "tok-f", "s2", "mp-s1", CLAIM)
+            .await
+            .unwrap()
+    );
+    assert!(s.confirm_meeting("m", "tok-f").await.unwrap());
+    let after = s.get_meeting("m").await.unwrap();
+    assert_eq!(after.server_id, "s2");
+    // Same voice bridge, same tenant: only the server changed.
+    assert_eq!(after.voice_bridge, before.voice_bridge);
+    assert_eq!(
+        s.meeting_by_voice_bridge(&before.voice_bridge)
+            .await
+            .unwrap(),
+        after
+    );
+    // The old server is no longer the record's: taking over from it fails.
+    assert!(
+        !s.take_over_meeting("m", "s1", "tok-h", CLAIM)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn placement_concurrent_take_over_one_winner<S: Store>(s: &S) {
+    claim(s, "m", "s1", "tok-a").await;
+    assert!(s.confirm_meeting("m", "tok-a").await.unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            s.take_over_meeting("m", "s1", &format!("tok-{i}"), CLAIM)
+                .await
+                .expect("take over")
+        });
+    }
+    let mut won = 0;
+    while let Some(joined) = tasks.join_next().await {
+        won += usize::from(joined.expect("task"));
+    }
+    assert_eq!(won, 1, "exactly one joiner takes the meeting over");
+}
+
+pub async fn create_params_live_with_the_meeting<S: Store>(s: &S) {
+    let params = CreateParams {
+        params: vec![
+            ("meetingID".to_owned(), "m".to_owned()),
+            ("attendeePW".to_owned(), "ap".to_owned()),
+            ("meta_x".to_owned(), "é & <y>".to_owned()),
+        ],
+        body: Some("<modules/>".to_owned()),
+    };
+    assert_eq!(s.get_create_params("m").await.unwrap(), None);
+    claim(s, "m", "s1", "tok-a").await;
+    assert_eq!(s.get_create_params("m").await.unwrap(), None);
+    s.put_create_params("m", &params, LONG_TTL).await.unwrap();
+    assert_eq!(
+        s.get_create_params("m").await.unwrap(),
+        Some(params.clone())
+    );
+    let replaced = CreateParams {
+        params: vec![("meetingID".to_owned(), "m".to_owned())],
+        body: None,
+    };
+    s.put_create_params("m", &replaced, LONG_TTL).await.unwrap();
+    assert_eq!(s.get_create_params("m").await.unwrap(), Some(replaced));
+    // Deleted with the meeting: a meeting placed again under the same id starts without them.
+    assert!(s.delete_meeting("m").await.unwrap());
+    assert_eq!(s.get_create_params("m").await.unwrap(), None);
+    claim(s, "m", "s2", "tok-b").await;
+    assert_eq!(s.get_create_params("m").await.unwrap(), None);
+    // Refreshed with the meeting.
+    s.put_create_params("m", &params, PAST_SHORT_TTL / 3)
+        .await
+        .unwrap();
+    s.refresh_meetings(&["m".to_owned()], LONG_TTL)
+        .await
+        .unwrap();
+    tokio::time::sleep(PAST_SHORT_TTL / 2).await;
+    assert_eq!(s.get_create_params("m").await.unwrap(), Some(params));
 }
