@@ -13,8 +13,8 @@ use scalelite_core::bbb::xml::BbbResponseError;
 use scalelite_core::bbb::xml::{self, Element};
 use scalelite_core::bbb_client::{CallError, XmlBody};
 use scalelite_core::domain::{
-    AbandonedPlacement, CallbackData, Meeting, MeetingPlacement, NewMeeting, Server, ServerState,
-    TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, NewMeeting, Server,
+    ServerState, TagRequest, Tenant, TenantSetting,
 };
 use scalelite_core::storage::{
     MeetingStore, RecordingStore, SelectError, ServerStore, StoreError, TenantStore,
@@ -320,14 +320,7 @@ fn without(params: &Params, name: &str) -> Params {
 
 /// `join`: a 302 to the meeting's server, re-signed with its secret. BBB is not contacted.
 pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
-    let meeting = settle_placement(state, &req)
-        .await?
-        .filter(|meeting| visible_to(meeting, req.tenant.as_ref()))
-        .ok_or(ApiError::MeetingNotFound)?;
-    let (meeting, server) = with_server(state, meeting).await?;
-    if !server.online || server.state == ServerState::Disabled {
-        return Err(ApiError::ServerUnavailable);
-    }
+    let (meeting, server) = joinable(state, &req).await?;
     state
         .store
         .increment_load(&server.id, server.load_multiplier)
@@ -348,6 +341,241 @@ pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
     response.headers_mut().insert(header::LOCATION, location);
     tracing::info!(meeting.id = %meeting.id, server.id = %server.id, "join redirected");
     Ok(response)
+}
+
+/// Most times a join looks again at a meeting another request is failing over.
+const FAILOVER_ROUNDS: usize = 3;
+
+/// The meeting a join goes to and its server. A meeting whose server is lost (offline, disabled, removed) is
+/// failed over first ([`fail_over`]); without failover such a join answers the original's error.
+async fn joinable(state: &AppState, req: &BbbRequest) -> Result<(Meeting, Server)> {
+    for _ in 0..FAILOVER_ROUNDS {
+        let meeting = settle_placement(state, req)
+            .await?
+            .filter(|meeting| visible_to(meeting, req.tenant.as_ref()))
+            .ok_or(ApiError::MeetingNotFound)?;
+        let server = match state.store.get_server(&meeting.server_id).await {
+            Ok(server) => Some(server),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(server) = server.as_ref().filter(|s| hosts_meetings(s)) {
+            return Ok((meeting, server.clone()));
+        }
+        match fail_over(state, &meeting, req.tenant.as_ref()).await? {
+            Failover::Moved(meeting, server) => return Ok((meeting, server)),
+            // Someone else is moving it: the next round waits for their claim and reads where it went.
+            Failover::Busy => continue,
+            Failover::Unavailable if server.is_some() => return Err(ApiError::ServerUnavailable),
+            Failover::Unavailable => return Err(ApiError::MeetingNotFound),
+        }
+    }
+    Err(ApiError::ServerUnavailable)
+}
+
+/// Whether a server still hosts the meetings placed on it: online and not disabled (a cordoned server keeps its
+/// meetings).
+fn hosts_meetings(server: &Server) -> bool {
+    server.online && server.state != ServerState::Disabled
+}
+
+/// What [`fail_over`] did.
+enum Failover {
+    /// The meeting was created again on this server and the record points there now.
+    Moved(Meeting, Server),
+    /// Another request holds the meeting's placement (a create in flight, or another failover): look again.
+    Busy,
+    /// Not possible (failover off, no kept create parameters, no eligible server, or its create failed).
+    Unavailable,
+}
+
+/// Largest pre-uploaded presentation body kept for failover; a larger one is dropped (the meeting is created
+/// again without it).
+const KEPT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Keep what this placement's create was forwarded with, for [`fail_over`]. A failure is logged, not answered:
+/// the meeting exists, it just cannot fail over.
+async fn keep_create_params(
+    state: &AppState,
+    id: &str,
+    params: &Params,
+    body: Option<&[u8]>,
+    server_tag: Option<&str>,
+) {
+    let kept = CreateParams {
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        body: body
+            .filter(|b| b.len() <= KEPT_BODY_LIMIT)
+            .and_then(|b| String::from_utf8(b.to_vec()).ok()),
+        server_tag: server_tag.map(str::to_owned),
+    };
+    if let Err(e) = state
+        .store
+        .put_create_params(id, &kept, state.settings.meeting_ttl)
+        .await
+    {
+        tracing::error!(meeting.id = %id, error = %e, "create: could not keep the create parameters");
+    }
+}
+
+/// Meeting failover: create `meeting` again, with the parameters its create was forwarded with (same meetingID,
+/// passwords and voice bridge), on the least-loaded eligible server, and move the record there. The record is
+/// taken with a claim first, so of many concurrent joiners (in any number of API processes) one re-creates the
+/// meeting and the others wait for it. The copy left on the lost server is recorded as abandoned: should that
+/// server come back with it, the poller ends it once nobody is in it.
+async fn fail_over(
+    state: &AppState,
+    meeting: &Meeting,
+    tenant: Option<&Tenant>,
+) -> Result<Failover> {
+    if !state.settings.meeting_failover {
+        return Ok(Failover::Unavailable);
+    }
+    let Some(kept) = state.store.get_create_params(&meeting.id).await? else {
+        return Ok(Failover::Unavailable);
+    };
+    let (id, from) = (meeting.id.as_str(), meeting.server_id.as_str());
+    let token = claim_token();
+    if !state
+        .store
+        .take_over_meeting(id, from, &token, claim_for(state))
+        .await?
+    {
+        return Ok(Failover::Busy);
+    }
+    let tags = TagRequest::parse(kept.server_tag.as_deref());
+    let target = match state.store.select_server(&tags).await {
+        Ok(target) => target,
+        Err(e) => {
+            tracing::warn!(meeting.id = %id, server.id = %from, error = %e, "failover: no server to move the meeting to");
+            state.store.confirm_meeting(id, &token).await?;
+            return Ok(Failover::Unavailable);
+        }
+    };
+    if !state
+        .store
+        .move_meeting(
+            id,
+            &token,
+            &target.id,
+            &meeting.moderator_pw,
+            claim_for(state),
+        )
+        .await?
+    {
+        give_back_load(state, &target).await;
+        return Ok(Failover::Busy);
+    }
+    let mut params = Params::default();
+    for (name, value) in &kept.params {
+        params.set(name, value);
+    }
+    match target.tag.as_deref().filter(|t| !t.is_empty()) {
+        Some(tag) => params.set(SERVER_TAG, tag),
+        None => {
+            params.remove(SERVER_TAG);
+        }
+    }
+    if let Some(tenant) = tenant {
+        if let Some(payload) = crate::lrs::payload(&state.http, tenant, &target.secret).await {
+            params.set("meta_secret-lrs-payload", payload);
+        }
+    }
+    let body = kept.body.map(|b| XmlBody(b.into_bytes()));
+    let moved = Meeting {
+        server_id: target.id.clone(),
+        ..meeting.clone()
+    };
+    match state
+        .bbb
+        .call(&target, "create", &params, body, !target.online)
+        .await
+    {
+        Ok(_) => {
+            confirm(
+                state,
+                &Placement {
+                    meeting: moved.clone(),
+                    server: target.clone(),
+                    claim: None,
+                },
+                &token,
+            )
+            .await;
+            abandon(
+                state,
+                &Placement {
+                    meeting: meeting.clone(),
+                    server: Server {
+                        id: from.to_owned(),
+                        ..target.clone()
+                    },
+                    claim: None,
+                },
+            )
+            .await;
+            move_callback_data(state, meeting, &target.id).await;
+            state.metrics.failover(from);
+            tracing::info!(meeting.id = %id, from = %from, to = %target.id, "meeting failed over");
+            Ok(Failover::Moved(moved, target))
+        }
+        Err(error) => {
+            tracing::warn!(meeting.id = %id, server.id = %target.id, error = %error, "failover: create failed");
+            give_back_load(state, &target).await;
+            if error.is_server_fault() {
+                abandon(
+                    state,
+                    &Placement {
+                        meeting: moved,
+                        server: target,
+                        claim: None,
+                    },
+                )
+                .await;
+            }
+            // Back to where it was, so the next join tries again.
+            if state
+                .store
+                .move_meeting(id, &token, from, &meeting.moderator_pw, claim_for(state))
+                .await?
+            {
+                state.store.confirm_meeting(id, &token).await?;
+            }
+            Ok(Failover::Unavailable)
+        }
+    }
+}
+
+/// The analytics relay signs with the server the meeting runs on: point the captured callback data at the new one.
+async fn move_callback_data(state: &AppState, meeting: &Meeting, server_id: &str) {
+    let tenant_id = meeting.tenant_id.as_deref();
+    match state.store.get_callback_data(tenant_id, &meeting.id).await {
+        Ok(Some(data)) if data.server_id.is_some() => {
+            let data = CallbackData {
+                server_id: Some(server_id.to_owned()),
+                ..data
+            };
+            if let Err(e) = state.store.put_callback_data(data).await {
+                tracing::error!(meeting.id = %meeting.id, error = %e, "failover: could not move the callback data");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::error!(meeting.id = %meeting.id, error = %e, "failover: could not read the callback data")
+        }
+    }
+}
+
+/// A fresh placement claim token.
+fn claim_token() -> String {
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
 }
 
 /// Wait while the meeting's `create` is in flight (it may still fail over to another server), so a join is never
@@ -465,13 +693,14 @@ fn claim_for(state: &AppState) -> Duration {
 
 /// An existing meeting is reused only when its server can still host it; otherwise it is forgotten and placed
 /// again. A meeting on a cordoned server is kept only if that server says it is running.
-async fn reusable_placement(state: &AppState, meeting: Meeting) -> Result<Option<Placement>> {
+async fn reusable_placement(
+    state: &AppState,
+    meeting: Meeting,
+    tenant: Option<&Tenant>,
+) -> Result<Option<Placement>> {
     let server = match state.store.get_server(&meeting.server_id).await {
         Ok(server) => server,
-        Err(StoreError::NotFound(_)) => {
-            state.store.delete_meeting(&meeting.id).await?;
-            return Ok(None);
-        }
+        Err(StoreError::NotFound(_)) => return lost_placement(state, meeting, tenant).await,
         Err(e) => return Err(e.into()),
     };
     let usable = match server.state {
@@ -498,10 +727,38 @@ async fn reusable_placement(state: &AppState, meeting: Meeting) -> Result<Option
             server,
             claim: None,
         }))
+    } else if !hosts_meetings(&server) {
+        lost_placement(state, meeting, tenant).await
     } else {
         tracing::info!(meeting.id = %meeting.id, server.id = %server.id, "forgetting meeting on an unusable server");
         state.store.delete_meeting(&meeting.id).await?;
         Ok(None)
+    }
+}
+
+/// A create for a meeting whose server is lost: fail it over (the create then goes to the new server and BBB
+/// answers `duplicateWarning`); without failover, forget the meeting so it is placed anew. `None` also while
+/// another request moves it (the caller looks again).
+async fn lost_placement(
+    state: &AppState,
+    meeting: Meeting,
+    tenant: Option<&Tenant>,
+) -> Result<Option<Placement>> {
+    match fail_over(state, &meeting, tenant).await? {
+        Failover::Moved(meeting, server) => Ok(Some(Placement {
+            meeting,
+            server,
+            claim: None,
+        })),
+        Failover::Busy => {
+            tokio::time::sleep(CLAIM_POLL).await;
+            Ok(None)
+        }
+        Failover::Unavailable => {
+            tracing::info!(meeting.id = %meeting.id, server.id = %meeting.server_id, "forgetting meeting on an unusable server");
+            state.store.delete_meeting(&meeting.id).await?;
+            Ok(None)
+        }
     }
 }
 
@@ -523,11 +780,7 @@ async fn place_new(state: &AppState, request: &CreateRequest<'_>) -> Result<Opti
         .select_server(request.tags)
         .await
         .map_err(select_error)?;
-    let token: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect();
+    let token = claim_token();
     let new = NewMeeting {
         id: id.to_owned(),
         server_id: server.id.clone(),
@@ -656,7 +909,9 @@ async fn find_placement(
                 tokio::time::sleep(CLAIM_POLL).await;
             }
             Some(current) if visible => {
-                if let Some(placement) = reusable_placement(state, current.meeting).await? {
+                if let Some(placement) =
+                    reusable_placement(state, current.meeting, request.tenant).await?
+                {
                     return Ok(placement);
                 }
             }
@@ -725,6 +980,14 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
         let error = match answer {
             Ok(response) => {
                 if let Some(token) = &current.claim {
+                    keep_create_params(
+                        state,
+                        id,
+                        &params,
+                        req.xml_body.as_deref(),
+                        tag_value.as_deref(),
+                    )
+                    .await;
                     confirm(state, &current, token).await;
                 }
                 tracing::info!(meeting.id = %id, server.id = %current.server.id, "meeting created");

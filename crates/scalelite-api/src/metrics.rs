@@ -3,7 +3,8 @@
 //! - Request metrics, kept in [`Metrics`] (one per [`AppState`], no global recorder, so tests run in parallel):
 //!   `scalelite_api_requests_total{call, outcome}` and `scalelite_api_request_duration_seconds{call}`. `call` is
 //!   the BBB call name (a fixed set: unknown names count as `unsupported`), `outcome` the answer's messageKey for
-//!   a FAILED answer, `SUCCESS` otherwise, or the HTTP status for answers that are not BBB XML.
+//!   a FAILED answer, `SUCCESS` otherwise, or the HTTP status for answers that are not BBB XML; and
+//!   `scalelite_meeting_failovers_total{server}`, meetings this instance re-created elsewhere, by the server lost.
 //! - Pool metrics, read from the store at scrape time: per server `scalelite_server_online`,
 //!   `scalelite_server_load`, `scalelite_server_meetings`, `scalelite_server_users`,
 //!   `scalelite_server_largest_meeting`, `scalelite_server_state{state}`, and `scalelite_store_up`.
@@ -54,6 +55,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<CallLabels, Histogram, fn() -> Histogram>,
+    failovers: Family<ServerLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -95,10 +97,17 @@ impl Default for Metrics {
             Unit::Seconds,
             latency.clone(),
         );
+        let failovers = Family::<ServerLabels, Counter>::default();
+        registry.register(
+            "scalelite_meeting_failovers",
+            "Meetings re-created on another server because their server was lost, by the server failed away from",
+            failovers.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            failovers,
         }
     }
 }
@@ -120,6 +129,15 @@ impl Metrics {
         self.latency
             .get_or_create(&CallLabels { call })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Count one meeting failover away from `server`.
+    pub fn failover(&self, server: &str) {
+        self.failovers
+            .get_or_create(&ServerLabels {
+                server: server.to_owned(),
+            })
+            .inc();
     }
 
     /// How many requests of `call` ended with `outcome` so far.

@@ -63,6 +63,8 @@ pub struct Settings {
     pub voice_bridge_len: usize,
     /// `USE_EXTERNAL_VOICE_BRIDGE`.
     pub use_external_voice_bridge: bool,
+    /// `MEETING_FAILOVER`: re-create a meeting whose server is lost on another server.
+    pub meeting_failover: bool,
     /// `DEFAULT_MEETING_TTL`.
     pub meeting_ttl: Duration,
     /// `CONNECT_TIMEOUT` and `RESPONSE_TIMEOUT`.
@@ -143,6 +145,7 @@ impl Default for Settings {
             override_join_params: Vec::new(),
             voice_bridge_len: 9,
             use_external_voice_bridge: false,
+            meeting_failover: true,
             meeting_ttl: Duration::from_secs(86_400),
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(10),
@@ -210,6 +213,7 @@ impl Settings {
             override_join_params: meetings.override_join_params.clone(),
             voice_bridge_len: meetings.voice_bridge_len as usize,
             use_external_voice_bridge: meetings.use_external_voice_bridge,
+            meeting_failover: meetings.meeting_failover,
             meeting_ttl: meetings.default_meeting_ttl,
             connect_timeout: bbb.connect_timeout,
             response_timeout: bbb.response_timeout,

@@ -237,6 +237,10 @@ pub struct CreateParams {
     pub params: Vec<(String, String)>,
     /// The pre-uploaded presentation XML body, when it was sent and small enough to keep.
     pub body: Option<String>,
+    /// The server tag the create asked for (`meta_server-tag` as requested, `!` included), so the meeting is
+    /// placed again under the same tag rule.
+    #[serde(default)]
+    pub server_tag: Option<String>,
 }
 
 impl fmt::Debug for CreateParams {
@@ -247,6 +251,7 @@ impl fmt::Debug for CreateParams {
                 &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("body_len", &self.body.as_ref().map(String::len))
+            .field("server_tag", &self.server_tag)
             .finish()
     }
 }

@@ -193,6 +193,13 @@ pub struct MeetingArgs {
           value_parser = parse::bool())]
     pub use_external_voice_bridge: bool,
 
+    /// Meeting failover: a join or create for a meeting whose server is offline, disabled, panicked or removed
+    /// creates the meeting again, with the parameters of its create, on another server and moves it there
+    /// (false: such a join answers an error, as the original does).
+    #[arg(long, env = "MEETING_FAILOVER", action = ArgAction::Set, default_value = "true",
+          value_parser = parse::bool())]
+    pub meeting_failover: bool,
+
     /// Answer every getMeetings with no meetings.
     #[arg(long, env = "GET_MEETINGS_API_DISABLED", action = ArgAction::Set, default_value = "false",
           value_parser = parse::bool())]

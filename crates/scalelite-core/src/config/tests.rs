@@ -126,6 +126,7 @@ fn defaults_match_the_original() {
         (9, 5, 9)
     );
     assert!(!m.use_external_voice_bridge);
+    assert!(m.meeting_failover);
     assert!(!m.get_meetings_api_disabled);
     assert!(!m.server_id_is_hostname);
     assert_eq!(m.fsapi_max_duration, None);
@@ -314,6 +315,7 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("USE_EXTERNAL_VOICE_BRIDGE", "yes", |a| {
         a.meeting.use_external_voice_bridge
     }),
+    ("MEETING_FAILOVER", "false", |a| !a.meeting.meeting_failover),
     ("GET_MEETINGS_API_DISABLED", "true", |a| {
         a.meeting.get_meetings_api_disabled
     }),

@@ -135,6 +135,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "Try the client's `voiceBridge` on create before generating one.",
     ),
     (
+        "MEETING_FAILOVER",
+        "true",
+        "Re-create a meeting whose server is lost on another server at the next join or create (ours).",
+    ),
+    (
         "GET_MEETINGS_API_DISABLED",
         "false",
         "Answer every getMeetings with no meetings.",

@@ -312,12 +312,14 @@ impl MeetingStore for SqliteStore {
         let list = serde_json::to_string(&params.params)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO meeting_create_params (meeting_id, params, body) VALUES (?, ?, ?) \
-             ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, body = excluded.body",
+            "INSERT INTO meeting_create_params (meeting_id, params, body, server_tag) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, body = excluded.body, \
+             server_tag = excluded.server_tag",
         )
         .bind(id)
         .bind(list)
         .bind(params.body.as_deref())
+        .bind(params.server_tag.as_deref())
         .execute(&self.writer)
         .await
         .map_err(backend)?;
@@ -325,8 +327,8 @@ impl MeetingStore for SqliteStore {
     }
 
     async fn get_create_params(&self, id: &str) -> StoreResult<Option<CreateParams>> {
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT p.params, p.body FROM meeting_create_params p \
+        let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT p.params, p.body, p.server_tag FROM meeting_create_params p \
              JOIN meetings m ON m.id = p.meeting_id WHERE p.meeting_id = ? AND m.expires_at > ?",
         )
         .bind(id)
@@ -334,11 +336,15 @@ impl MeetingStore for SqliteStore {
         .fetch_optional(&self.reader)
         .await
         .map_err(backend)?;
-        let Some((list, body)) = row else {
+        let Some((list, body, server_tag)) = row else {
             return Ok(None);
         };
         let params = serde_json::from_str(&list).map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(Some(CreateParams { params, body }))
+        Ok(Some(CreateParams {
+            params,
+            body,
+            server_tag,
+        }))
     }
 
     async fn record_abandoned(&self, placement: AbandonedPlacement) -> StoreResult<()> {

@@ -279,6 +279,7 @@ pub async fn create_params_live_with_the_meeting<S: Store>(s: &S) {
             ("meta_x".to_owned(), "é & <y>".to_owned()),
         ],
         body: Some("<modules/>".to_owned()),
+        server_tag: Some("gpu!".to_owned()),
     };
     assert_eq!(s.get_create_params("m").await.unwrap(), None);
     claim(s, "m", "s1", "tok-a").await;
@@ -291,6 +292,7 @@ pub async fn create_params_live_with_the_meeting<S: Store>(s: &S) {
     let replaced = CreateParams {
         params: vec![("meetingID".to_owned(), "m".to_owned())],
         body: None,
+        server_tag: None,
     };
     s.put_create_params("m", &replaced, LONG_TTL).await.unwrap();
     assert_eq!(s.get_create_params("m").await.unwrap(), Some(replaced));
