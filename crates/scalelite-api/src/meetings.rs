@@ -455,6 +455,12 @@ async fn fail_over(
             return Ok(Failover::Unavailable);
         }
     };
+    if target.id == from {
+        // Usable again after all (it came back meanwhile): nothing to move.
+        give_back_load(state, &target).await;
+        state.store.confirm_meeting(id, &token).await?;
+        return Ok(Failover::Busy);
+    }
     if !state
         .store
         .move_meeting(

@@ -1,0 +1,218 @@
+//! Meeting failover against the real binary on both back-ends: a meeting whose server is lost is created again,
+//! with the same create parameters, on another server at the next join, exactly once however many API processes
+//! the joiners go through; the old server coming back with its stale copy gets no new joiner.
+
+#[path = "reliability_support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+
+use fake_bbb::FakeServer;
+use scalelite_core::domain::ServerPatch;
+use scalelite_core::storage::store::Store;
+use scalelite_core::storage::{MeetingStore, ServerStore};
+use scalelite_testkit::{Backend, test_store};
+
+use support::{add_fake, api, client, get, signed, tag};
+
+const CREATE: &str = "meetingID=fo-1&name=Failover&attendeePW=ap-secret&moderatorPW=mp-secret&record=true\
+&meta_course=Physics+101&meta_bbb-origin=greenlight";
+
+/// As the poller records a server going offline (no load: not available) or coming back.
+async fn set_online(store: &Store, id: &str, online: bool) {
+    store
+        .patch_server(
+            id,
+            ServerPatch {
+                online: Some(online),
+                load: Some(online.then_some(0.0)),
+                ..ServerPatch::default()
+            },
+        )
+        .await
+        .expect("patch server");
+}
+
+fn creates(fake: &FakeServer) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.call == "create")
+        .count()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn join_location(http: &reqwest::Client, url: &str) -> String {
+    let response = http.get(url).send().await.expect("join answers");
+    let status = response.status().as_u16();
+    if status != 302 {
+        panic!("join answered {status}: {}", response.text().await.unwrap());
+    }
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn failover_keeps_the_create_parameters(backend: Backend) {
+    let store = test_store(backend).await;
+    let a = add_fake(&store.store, "a", 0.0).await;
+    let b = add_fake(&store.store, "b", 5.0).await;
+    let service = api(store.env()).await;
+    let http = client();
+
+    let (status, body) = get(&http, &signed(&service, "create", CREATE)).await;
+    assert_eq!(
+        (status, tag(&body, "returncode")),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
+    let on_a = a
+        .meeting("fo-1")
+        .expect("created on the least-loaded server");
+    assert!(b.meeting("fo-1").is_none());
+
+    // A is lost, as the poller records it.
+    set_online(&store.store, "a", false).await;
+    let location = join_location(
+        &http,
+        &signed(
+            &service,
+            "join",
+            "meetingID=fo-1&fullName=Ann&password=ap-secret",
+        ),
+    )
+    .await;
+    assert!(
+        location.starts_with(&b.url()),
+        "join went to {location}, not B"
+    );
+    let on_b = b.meeting("fo-1").expect("created again on B");
+    let sent = &on_b.create_params;
+    assert_eq!(param(sent, "meetingID"), Some("fo-1"));
+    assert_eq!(param(sent, "name"), Some("Failover"));
+    assert_eq!(param(sent, "attendeePW"), Some("ap-secret"));
+    assert_eq!(param(sent, "moderatorPW"), Some("mp-secret"));
+    assert_eq!(param(sent, "record"), Some("true"));
+    assert_eq!(param(sent, "meta_course"), Some("Physics 101"));
+    assert_eq!(param(sent, "meta_bbb-origin"), Some("greenlight"));
+    assert_eq!(
+        on_b.voice_bridge, on_a.voice_bridge,
+        "the same voice bridge"
+    );
+    assert_eq!(on_b.attendee_pw, on_a.attendee_pw);
+    assert_eq!(on_b.moderator_pw, on_a.moderator_pw);
+    assert_eq!(
+        store.store.get_meeting("fo-1").await.unwrap().server_id,
+        "b"
+    );
+
+    // The mapping moved: getMeetingInfo answers from B.
+    b.clear_requests();
+    let (status, body) = get(&http, &signed(&service, "getMeetingInfo", "meetingID=fo-1")).await;
+    assert_eq!(
+        (status, tag(&body, "returncode")),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
+    assert_eq!(tag(&body, "voiceBridge"), Some(on_a.voice_bridge.as_str()));
+    assert!(b.requests().iter().any(|r| r.call == "getMeetingInfo"));
+    assert!(
+        service.log().contains("meeting failed over"),
+        "{}",
+        service.log()
+    );
+
+    // A comes back with its stale copy: no new joiner is sent there, nothing is created again.
+    set_online(&store.store, "a", true).await;
+    assert!(a.meeting("fo-1").is_some());
+    for n in 0..3 {
+        let location = join_location(
+            &http,
+            &signed(
+                &service,
+                "join",
+                &format!("meetingID=fo-1&fullName=P{n}&password=ap-secret"),
+            ),
+        )
+        .await;
+        assert!(location.starts_with(&b.url()), "join went to {location}");
+    }
+    assert_eq!(creates(&a), 1);
+    assert_eq!(
+        creates(&b),
+        0,
+        "B's requests were cleared after its one create"
+    );
+    // The copy on A is remembered as abandoned, for the poller to end once nobody is in it.
+    let abandoned = store.store.list_abandoned().await.unwrap();
+    assert!(
+        abandoned
+            .iter()
+            .any(|p| p.meeting_id == "fo-1" && p.server_id == "a"),
+        "{abandoned:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_keeps_the_create_parameters_embedded() {
+    failover_keeps_the_create_parameters(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_keeps_the_create_parameters_production() {
+    failover_keeps_the_create_parameters(Backend::Production).await;
+}
+
+/// Twenty joiners at once through two API processes: one of them re-creates the meeting, all go to B.
+async fn concurrent_joins_recreate_once(backend: Backend) {
+    let store = test_store(backend).await;
+    let a = add_fake(&store.store, "a", 0.0).await;
+    let b = add_fake(&store.store, "b", 5.0).await;
+    let apis = Arc::new([api(store.env()).await, api(store.env()).await]);
+    let http = client();
+    let (status, body) = get(&http, &signed(&apis[0], "create", CREATE)).await;
+    assert_eq!(
+        (status, tag(&body, "returncode")),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
+    assert!(a.meeting("fo-1").is_some());
+    set_online(&store.store, "a", false).await;
+
+    let mut joiners = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let apis = apis.clone();
+        joiners.spawn(async move {
+            let url = signed(
+                &apis[n % 2],
+                "join",
+                &format!("meetingID=fo-1&fullName=J{n}&password=ap-secret"),
+            );
+            join_location(&client(), &url).await
+        });
+    }
+    while let Some(joined) = joiners.join_next().await {
+        let location = joined.unwrap_or_else(|e| {
+            panic!("{e}\nAPI 1:\n{}\nAPI 2:\n{}", apis[0].log(), apis[1].log())
+        });
+        assert!(location.starts_with(&b.url()), "join went to {location}");
+    }
+    assert_eq!(creates(&b), 1, "the meeting is created again exactly once");
+    assert_eq!(
+        store.store.get_meeting("fo-1").await.unwrap().server_id,
+        "b"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_recreate_once_production() {
+    concurrent_joins_recreate_once(Backend::Production).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_recreate_once_embedded() {
+    concurrent_joins_recreate_once(Backend::Embedded).await;
+}
