@@ -363,7 +363,7 @@ async fn joinable(state: &AppState, req: &BbbRequest) -> Result<(Meeting, Server
             return Ok((meeting, server.clone()));
         }
         match fail_over(state, &meeting, req.tenant.as_ref()).await? {
-            Failover::Moved(meeting, server) => return Ok((meeting, server)),
+            Failover::Moved(moved) => return Ok(*moved),
             // Someone else is moving it: the next round waits for their claim and reads where it went.
             Failover::Busy => continue,
             Failover::Unavailable if server.is_some() => return Err(ApiError::ServerUnavailable),
@@ -382,7 +382,7 @@ fn hosts_meetings(server: &Server) -> bool {
 /// What [`fail_over`] did.
 enum Failover {
     /// The meeting was created again on this server and the record points there now.
-    Moved(Meeting, Server),
+    Moved(Box<(Meeting, Server)>),
     /// Another request holds the meeting's placement (a create in flight, or another failover): look again.
     Busy,
     /// Not possible (failover off, no kept create parameters, no eligible server, or its create failed).
@@ -526,7 +526,7 @@ async fn fail_over(
             move_callback_data(state, meeting, &target.id).await;
             state.metrics.failover(from);
             tracing::info!(meeting.id = %id, from = %from, to = %target.id, "meeting failed over");
-            Ok(Failover::Moved(moved, target))
+            Ok(Failover::Moved(Box::new((moved, target))))
         }
         Err(error) => {
             tracing::warn!(meeting.id = %id, server.id = %target.id, error = %error, "failover: create failed");
@@ -751,11 +751,14 @@ async fn lost_placement(
     tenant: Option<&Tenant>,
 ) -> Result<Option<Placement>> {
     match fail_over(state, &meeting, tenant).await? {
-        Failover::Moved(meeting, server) => Ok(Some(Placement {
-            meeting,
-            server,
-            claim: None,
-        })),
+        Failover::Moved(moved) => {
+            let (meeting, server) = *moved;
+            Ok(Some(Placement {
+                meeting,
+                server,
+                claim: None,
+            }))
+        }
         Failover::Busy => {
             tokio::time::sleep(CLAIM_POLL).await;
             Ok(None)
