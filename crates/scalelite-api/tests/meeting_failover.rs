@@ -60,7 +60,9 @@ async fn failover_keeps_the_create_parameters(backend: Backend) {
     let store = test_store(backend).await;
     let a = add_fake(&store.store, "a", 0.0).await;
     let b = add_fake(&store.store, "b", 5.0).await;
-    let service = api(store.env()).await;
+    let mut env = store.env().to_vec();
+    env.push(("METRICS_PUBLIC".into(), "true".into()));
+    let service = api(&env).await;
     let http = client();
 
     let (status, body) = get(&http, &signed(&service, "create", CREATE)).await;
@@ -124,6 +126,11 @@ async fn failover_keeps_the_create_parameters(backend: Backend) {
         "{}",
         service.log()
     );
+    let (_, metrics) = get(&http, &service.url("/metrics")).await;
+    assert!(
+        metrics.contains("scalelite_meeting_failovers_total{server=\"a\"} 1"),
+        "{metrics}"
+    );
 
     // A comes back with its stale copy: no new joiner is sent there, nothing is created again.
     set_online(&store.store, "a", true).await;
@@ -146,6 +153,14 @@ async fn failover_keeps_the_create_parameters(backend: Backend) {
         0,
         "B's requests were cleared after its one create"
     );
+    // A create of the same meeting goes to B as well (BBB answers duplicateWarning there).
+    let (status, body) = get(&http, &signed(&service, "create", CREATE)).await;
+    assert_eq!(
+        (status, tag(&body, "returncode")),
+        (200, Some("SUCCESS")),
+        "{body}"
+    );
+    assert_eq!((creates(&a), creates(&b)), (1, 1));
     // The copy on A is remembered as abandoned, for the poller to end once nobody is in it.
     let abandoned = store.store.list_abandoned().await.unwrap();
     assert!(
@@ -215,4 +230,32 @@ async fn concurrent_joins_recreate_once_production() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_joins_recreate_once_embedded() {
     concurrent_joins_recreate_once(Backend::Embedded).await;
+}
+
+/// A create (not a join) for a meeting whose server was removed fails it over too, keeping its passwords.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_fails_over_a_meeting_whose_server_was_removed() {
+    let store = test_store(Backend::Embedded).await;
+    let a = add_fake(&store.store, "a", 0.0).await;
+    let b = add_fake(&store.store, "b", 5.0).await;
+    let service = api(store.env()).await;
+    let http = client();
+    let (_, body) = get(&http, &signed(&service, "create", CREATE)).await;
+    assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
+    let on_a = a.meeting("fo-1").expect("on A");
+    store.store.delete_server("a").await.unwrap();
+    let (_, body) = get(
+        &http,
+        &signed(&service, "create", "meetingID=fo-1&name=Failover"),
+    )
+    .await;
+    assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
+    let on_b = b.meeting("fo-1").expect("created again on B");
+    assert_eq!(on_b.attendee_pw, "ap-secret");
+    assert_eq!(on_b.moderator_pw, "mp-secret");
+    assert_eq!(on_b.voice_bridge, on_a.voice_bridge);
+    assert_eq!(
+        param(&on_b.create_params, "meta_course"),
+        Some("Physics 101")
+    );
 }
