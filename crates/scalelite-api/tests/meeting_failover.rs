@@ -6,11 +6,15 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fake_bbb::FakeServer;
+use scalelite_core::bbb::checksum::Algorithm;
+use scalelite_core::bbb_client::{BbbClient, Timeouts};
 use scalelite_core::domain::ServerPatch;
 use scalelite_core::storage::store::Store;
 use scalelite_core::storage::{MeetingStore, ServerStore};
+use scalelite_poller::{PollSettings, Poller};
 use scalelite_testkit::{Backend, test_store};
 
 use support::{add_fake, api, client, get, signed, tag};
@@ -258,4 +262,71 @@ async fn create_fails_over_a_meeting_whose_server_was_removed() {
         param(&on_b.create_params, "meta_course"),
         Some("Physics 101")
     );
+}
+
+/// The old server comes back with its copies: the poller ends the one nobody is in and leaves the one with a
+/// participant running (it ends when it empties); the meetings stay mapped to B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_ends_an_empty_stale_copy_and_spares_an_attended_one() {
+    let store = test_store(Backend::Production).await;
+    let a = add_fake(&store.store, "a", 0.0).await;
+    let b = add_fake(&store.store, "b", 5.0).await;
+    let service = api(store.env()).await;
+    let http = client();
+    for id in ["attended", "empty"] {
+        let query = format!("meetingID={id}&name=N&attendeePW=ap&moderatorPW=mp");
+        let (_, body) = get(&http, &signed(&service, "create", &query)).await;
+        assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
+    }
+    // Someone is in `attended` on A (the redirect followed to the fake).
+    let to_a = join_location(
+        &http,
+        &signed(
+            &service,
+            "join",
+            "meetingID=attended&fullName=Stay&password=ap",
+        ),
+    )
+    .await;
+    assert!(to_a.starts_with(&a.url()));
+    http.get(&to_a).send().await.expect("A answers the join");
+    assert_eq!(a.meeting("attended").unwrap().participant_count, 1);
+
+    set_online(&store.store, "a", false).await;
+    for id in ["attended", "empty"] {
+        let url = signed(
+            &service,
+            "join",
+            &format!("meetingID={id}&fullName=New&password=ap"),
+        );
+        assert!(join_location(&http, &url).await.starts_with(&b.url()));
+    }
+    set_online(&store.store, "a", true).await;
+
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(1),
+        response: Duration::from_secs(1),
+    };
+    let poller = Poller::new(
+        store.store.clone(),
+        BbbClient::new(timeouts, Algorithm::Sha256),
+        PollSettings::default(),
+    );
+    let report = poller.poll_once().await.expect("poll");
+    assert_eq!(report.stray_meetings_ended, vec!["empty".to_owned()]);
+    assert!(
+        a.meeting("empty").is_none(),
+        "the empty stale copy was ended"
+    );
+    assert!(a.meeting("attended").is_some(), "the attended copy runs on");
+    for id in ["attended", "empty"] {
+        assert!(b.meeting(id).is_some());
+        assert_eq!(store.store.get_meeting(id).await.unwrap().server_id, "b");
+    }
+    let url = signed(
+        &service,
+        "join",
+        "meetingID=attended&fullName=Late&password=ap",
+    );
+    assert!(join_location(&http, &url).await.starts_with(&b.url()));
 }
