@@ -1,6 +1,6 @@
 //! What the poller has done, as plain data: `Poller::metrics()` returns a [`PollerMetrics`] snapshot that the API's
-//! `/metrics` renders (DECISIONS.md: poll cycle duration, servers online/offline, per-server state and errors).
-//! There is no global recorder: each `Poller` owns its figures, updated at the end of every cycle.
+//! `/metrics` renders (`docs/compatibility.md#metrics`: poll cycle duration, servers online/offline, per-server state
+//! and errors). There is no global recorder: each `Poller` owns its figures, updated at the end of every cycle.
 //!
 //! [`registry`] turns a snapshot into Prometheus metrics (a fresh registry per scrape), [`render`] into OpenMetrics
 //! text, and [`serve`] answers `GET /metrics` for the standalone binary (`METRICS_BIND`). Every name starts with

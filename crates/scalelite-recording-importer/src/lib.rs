@@ -1,5 +1,5 @@
 //! `scalelite-recording-importer`: imports the recording archives BBB servers drop into the spool directory
-//! (operations.md section 5, with DECISIONS.md's fixes).
+//! (`docs/compatibility.md#importer`).
 //!
 //! An archive is one uncompressed tar per recording whose top level is the format directories
 //! (`presentation/<recordID>/metadata.xml`, `video/<recordID>/…`). [`import_one`] unpacks it into a scratch
