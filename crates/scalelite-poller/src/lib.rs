@@ -50,9 +50,15 @@
 //!
 //! Shutdown is looked at only between cycles: a cycle is never abandoned half-way (the binary's grace period bounds
 //! the wait).
+//!
+//! # The binary (`service`)
+//!
+//! `service::Cli` is the command line of `scalelite-poller`; `service::run` opens the store, starts the metrics
+//! listener (`METRICS_BIND`) and runs `Poller::run` until SIGTERM/SIGINT, then waits for the cycle in progress.
 
 pub mod load;
 pub mod metrics;
+pub mod service;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError};
