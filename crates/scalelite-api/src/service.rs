@@ -63,9 +63,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 /// # Errors
 /// The configuration is invalid (S3), the store cannot be opened, or an address cannot be bound.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let shutdown = Shutdown::new();
-    shutdown::on_signal(shutdown.clone());
-    run_until(cli, shutdown).await
+    start(cli, Shutdown::new(), Signals::Handle).await
 }
 
 /// [`run`], stopping when `shutdown` is triggered instead of on a signal.
@@ -73,6 +71,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// # Errors
 /// As [`run`].
 pub async fn run_until(cli: Cli, shutdown: Shutdown) -> anyhow::Result<()> {
+    start(cli, shutdown, Signals::Ignore).await
+}
+
+/// Whether SIGTERM/SIGINT trigger the shutdown ([`run`]) or are left alone ([`run_until`]: the caller stops it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signals {
+    Handle,
+    Ignore,
+}
+
+async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result<()> {
     let backend = cli.storage.backend()?;
     let store = Store::open(&backend)
         .await
@@ -92,6 +101,10 @@ pub async fn run_until(cli: Cli, shutdown: Shutdown) -> anyhow::Result<()> {
         ..settings
     };
     let mut state = AppState::new(settings, store.clone());
+    // Installed once the store is open: a signal while the store is still being reached ends the process at once.
+    if signals == Signals::Handle {
+        shutdown::on_signal(shutdown.clone());
+    }
 
     if cli.all_in_one {
         let poller = scalelite_poller::Poller::new(

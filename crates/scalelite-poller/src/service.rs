@@ -54,12 +54,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 /// The store cannot be opened, `METRICS_BIND` cannot be bound, a `--once` poll fails, or the cycle in progress
 /// outlives the shutdown grace period.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let shutdown = Shutdown::new();
-    if !cli.once {
-        // A single poll keeps the default signal handling: SIGTERM ends it at once.
-        shutdown::on_signal(shutdown.clone());
-    }
-    run_until(cli, shutdown).await
+    start(cli, Shutdown::new(), Signals::Handle).await
 }
 
 /// [`run`], stopping when `shutdown` is triggered instead of on a signal.
@@ -67,6 +62,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// # Errors
 /// As [`run`].
 pub async fn run_until(cli: Cli, shutdown: Shutdown) -> anyhow::Result<()> {
+    start(cli, shutdown, Signals::Ignore).await
+}
+
+/// Whether SIGTERM/SIGINT trigger the shutdown ([`run`]) or are left alone ([`run_until`]: the caller stops it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signals {
+    Handle,
+    Ignore,
+}
+
+async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result<()> {
     let store = Store::open(&cli.storage.backend()?)
         .await
         .context("could not open the store")?;
@@ -85,6 +91,11 @@ pub async fn run_until(cli: Cli, shutdown: Shutdown) -> anyhow::Result<()> {
         let report = poller.poll_once().await.context("poll failed")?;
         tracing::info!(?report, "poll done");
         return Ok(());
+    }
+    // Installed after the store is open and only for the daemon: a signal during a single poll, or while the store
+    // is still being reached, ends the process at once.
+    if signals == Signals::Handle {
+        shutdown::on_signal(shutdown.clone());
     }
     if let Some(addr) = cli.metrics.metrics_bind {
         let metrics = poller.clone();

@@ -51,9 +51,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 /// The configuration is invalid (S3), the store cannot be opened, `METRICS_BIND` cannot be bound, a `--once`
 /// import fails, or the import in progress outlives the shutdown grace period.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let shutdown = Shutdown::new();
-    shutdown::on_signal(shutdown.clone());
-    run_until(cli, shutdown).await
+    start(cli, Shutdown::new(), Signals::Handle).await
 }
 
 /// [`run`], stopping when `shutdown` is triggered instead of on a signal.
@@ -61,11 +59,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// # Errors
 /// As [`run`].
 pub async fn run_until(cli: Cli, shutdown: Shutdown) -> anyhow::Result<()> {
+    start(cli, shutdown, Signals::Ignore).await
+}
+
+/// Whether SIGTERM/SIGINT trigger the shutdown ([`run`]) or are left alone ([`run_until`]: the caller stops it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signals {
+    Handle,
+    Ignore,
+}
+
+async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result<()> {
     let mut settings = ImportSettings::from_config(&cli.recording);
     settings.s3 = S3Bucket::from_config(&cli.recording).context("S3_RECORDING")?;
     let store = Store::open(&cli.storage.backend()?)
         .await
         .context("could not open the store")?;
+    // Installed once the store is open: a signal while the store is still being reached ends the process at once.
+    if signals == Signals::Handle {
+        shutdown::on_signal(shutdown.clone());
+    }
     let ctx = ImportContext::new(store, settings)
         .with_callbacks(CallbackSettings::from_config(&cli.secrets), &shutdown);
 
