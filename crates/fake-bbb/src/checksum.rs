@@ -1,4 +1,4 @@
-//! Checksum verification the way bbb-web ≥2.5.7 does it (bbb-wire.md 2.2).
+//! Checksum verification the way bbb-web ≥2.5.7 does it (`docs/compatibility.md#api-checksum`).
 //!
 //! This is deliberately independent of `scalelite-core`: the fake BBB checks what the balancer signs with its own
 //! code, so a bug on one side shows up as a failure on the other.

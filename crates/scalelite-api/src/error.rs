@@ -63,7 +63,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// The client-visible error for a failed call to a BBB server, `generic` being the call's "Unable to ..."
-    /// message (bbb-api.md section 3).
+    /// message (`docs/compatibility.md#api-errors`).
     pub fn from_call(error: CallError, generic: &str) -> ApiError {
         match error {
             CallError::Transport(_) => ApiError::Internal(generic.to_owned()),

@@ -1,4 +1,4 @@
-//! `POST /fsapi`: the dial plan for FreeSWITCH dial-in (operations.md section 8).
+//! `POST /fsapi`: the dial plan for FreeSWITCH dial-in (`docs/compatibility.md#fsapi`).
 //!
 //! A FreeSWITCH gateway's `mod_xml_curl` asks for the dial plan of each call. Without a PIN the caller is prompted
 //! for one; a PIN is a meeting's voice bridge (or a breakout room's: one more digit), and the call is bridged over

@@ -11,6 +11,7 @@
 //!   FreeSWITCH dial plan. `metrics`: Prometheus metrics and the layer that counts requests.
 //! - `server`: the HTTP server under the router (header and keep-alive timeouts, graceful shutdown). `limits`:
 //!   the concurrency cap, body sizes and the body timeout every request passes first.
+//! - `service`: the binary's command line and wiring (store, all-in-one poller and importer, listeners, shutdown).
 
 pub mod admin;
 mod callbacks;
@@ -25,6 +26,7 @@ mod recordings;
 pub mod request;
 pub mod routes;
 pub mod server;
+pub mod service;
 pub mod settings;
 pub mod state;
 

@@ -1,5 +1,5 @@
-//! The tenant's learning-record-store credentials for BBB, `meta_secret-lrs-payload` (bbb-api.md 8.5,
-//! operations.md 7.4).
+//! The tenant's learning-record-store credentials for BBB, `meta_secret-lrs-payload`
+//! (`docs/compatibility.md#api-lrs`).
 //!
 //! The payload is JSON (`lrs_endpoint`, then `lrs_username` and `lrs_password`, or `lrs_token` from Keycloak),
 //! encrypted for the chosen BBB server: PBKDF2-HMAC-SHA256(server secret, 8-byte random salt, 10000 rounds, 48

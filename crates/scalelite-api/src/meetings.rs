@@ -1,6 +1,7 @@
 //! The meeting calls: create, join, end, isMeetingRunning, getMeetingInfo, getMeetings, insertDocument
-//! (bbb-api.md section 8), with DECISIONS.md's fixes: a failed create rolls back and tries the next server, a meeting
-//! whose server is gone, offline or disabled is placed again, getMeetings asks the servers in parallel.
+//! (`docs/compatibility.md#api-meetings`), with the fixes of `docs/compatibility.md#decisions-fixes`: a failed create
+//! rolls back and tries the next server, a meeting whose server is gone, offline or disabled is placed again,
+//! getMeetings asks the servers in parallel.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -297,8 +298,8 @@ async fn tenant_settings(state: &AppState, tenant: Option<&Tenant>) -> Result<(P
     Ok((to_params(defaults), to_params(overrides)))
 }
 
-/// The default/override merge of bbb-api.md 6.3: tenant override > config override > request > tenant default >
-/// config default.
+/// The default/override merge (`docs/compatibility.md#api-params-merge`): tenant override > config override > request >
+/// tenant default > config default.
 fn augment(
     request: &Params,
     config_default: &Params,
@@ -1147,7 +1148,7 @@ async fn give_back_load(state: &AppState, server: &Server) {
     }
 }
 
-/// The parameters sent to BBB's create for this placement (bbb-api.md 8.5 steps 4-10).
+/// The parameters sent to BBB's create for this placement (`docs/compatibility.md#api-create`).
 #[allow(clippy::too_many_arguments)]
 async fn create_params(
     state: &AppState,

@@ -1,5 +1,5 @@
-//! Recording playback (operations.md 6): the one-time links of protected recordings and the resource route that
-//! lets nginx serve a recording's files once the API has said yes.
+//! Recording playback (`docs/compatibility.md#playback`): the one-time links of protected recordings and the resource
+//! route that lets nginx serve a recording's files once the API has said yes.
 //!
 //! - `GET /recording/<record_id>/<format>?token=<64 hex>` (**play**): consume the token, set the access cookie
 //!   `recording_<format>_<record_id>` (an HS256 JWT signed with `SECRET_KEY_BASE`, path `/<format>/<record_id>`),

@@ -322,10 +322,11 @@ async fn delete_recording(state: &AppState, recording: &Recording) -> Result<(),
     finish(journal, lock.mark_deleted().await).await
 }
 
-/// Delete every object of every playback format of the recording (S3 mode, bbb-api.md 8.12): the objects under
-/// `<published|unpublished>/<format>/<record_id>/` (the recording's `published` flag chooses) and, as
-/// DECISIONS.md's deleteRecordings removes the unpublished copy too, those under the other prefix (an import after
-/// a publish change leaves them behind). S3 deletions cannot be undone, so the row is updated after them.
+/// Delete every object of every playback format of the recording (S3 mode,
+/// `docs/compatibility.md#api-deleterecordings`): the objects under `<published|unpublished>/<format>/<record_id>/`
+/// (the recording's `published` flag chooses) and, as deleteRecordings removes the unpublished copy too, those under
+/// the other prefix (an import after a publish change leaves them behind). S3 deletions cannot be undone, so the row
+/// is updated after them.
 async fn delete_objects(bucket: &S3Bucket, recording: &Recording) -> Result<(), ChangeError> {
     for format in &recording.playback_formats {
         for published in [recording.published, !recording.published] {
@@ -356,9 +357,9 @@ async fn finish(
     }
 }
 
-/// The getRecordings filter from the request (bbb-api.md 8.9): `meetingID` and `recordID` lists (Ruby `split`),
-/// `state` (default published + unpublished, `any` for all), `meta_<key>` filters ORed (the key normalised as
-/// [`meta_key`] does), the tenant, and `offset`/`limit`.
+/// The getRecordings filter from the request (`docs/compatibility.md#api-getrecordings`): `meetingID` and `recordID`
+/// lists (Ruby `split`), `state` (default published + unpublished, `any` for all), `meta_<key>` filters ORed (the key
+/// normalised as [`meta_key`] does), the tenant, and `offset`/`limit`.
 fn get_filter(
     params: &Params,
     tenant_id: Option<&str>,
@@ -450,10 +451,11 @@ impl MetadataChanges {
 /// The metadata key naming a recording's tenant.
 const TENANT_ID_KEY: &str = "tenant-id";
 
-/// The metadata key of a `meta_<key>` parameter: the name without its `meta_` prefix, lower-cased. The same rule
-/// for updateRecordings (the original's) and getRecordings (DECISIONS.md: meta keys are matched consistently; the
-/// original matched the filter key as sent, with every `meta_` removed, so a key could be stored by one call and be
-/// unreachable from the other). BBB itself lower-cases `meta_` keys at create, so stored keys are lower-case.
+/// The metadata key of a `meta_<key>` parameter: the name without its `meta_` prefix, lower-cased. The same rule for
+/// updateRecordings (the original's) and getRecordings (meta keys are matched consistently,
+/// `docs/compatibility.md#api-getrecordings`; the original matched the filter key as sent, with every `meta_` removed,
+/// so a key could be stored by one call and be unreachable from the other). BBB itself lower-cases `meta_` keys at
+/// create, so stored keys are lower-case.
 fn meta_key(name: &str) -> Option<String> {
     name.strip_prefix("meta_").map(str::to_lowercase)
 }

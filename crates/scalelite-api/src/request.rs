@@ -1,5 +1,5 @@
-//! The request pipeline every BBB call goes through before its handler (bbb-api.md section 2): method rules,
-//! Content-Type checks, tenant resolution, checksum verification.
+//! The request pipeline every BBB call goes through before its handler (`docs/compatibility.md#api-pipeline`): method
+//! rules, Content-Type checks, tenant resolution, checksum verification.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, header};

@@ -1,5 +1,6 @@
-//! The router: `/bigbluebutton/api/<call>` dispatched by call name with the original's method rules (bbb-api.md
-//! section 1), the catch-all `unsupportedRequest`, `/health_check`, the playback routes and the host allow-list.
+//! The router: `/bigbluebutton/api/<call>` dispatched by call name with the original's method rules
+//! (`docs/compatibility.md#api-routing`), the catch-all `unsupportedRequest`, `/health_check`, the playback routes and
+//! the host allow-list.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -90,7 +91,7 @@ async fn health_check(State(state): State<AppState>) -> Response {
 }
 
 /// With `URL_HOST` set, only that host (and its subdomains with multitenancy) may be addressed; health checks are
-/// exempt (bbb-api.md section 5), and so is `/metrics` (Prometheus scrapes by address).
+/// exempt (`docs/compatibility.md#host-allow-list`), and so is `/metrics` (Prometheus scrapes by address).
 async fn host_allow_list(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(url_host) = state.settings.url_host.as_deref() {
         let path = request.uri().path();

@@ -1,7 +1,7 @@
 //! The things Scalelite remembers: servers, meetings, tenants, recordings and callback data.
 //!
 //! These are plain data. How they are stored is `crate::storage`'s business; the field semantics follow the
-//! original's Redis records and PostgreSQL rows (see `../shared/spec/operations.md` section 1).
+//! original's Redis records and PostgreSQL rows (see `docs/compatibility.md#data`).
 
 use std::fmt;
 
@@ -362,7 +362,8 @@ pub struct Thumbnail {
     pub sequence: i32,
 }
 
-/// Filter of `RecordingStore::find_recordings` (getRecordings). All conditions are ANDed; see bbb-api.md 8.9.
+/// Filter of `RecordingStore::find_recordings` (getRecordings). All conditions are ANDed; see
+/// `docs/compatibility.md#api-getrecordings`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordingFilter {
     /// Exact meeting ids (`None`: no condition).

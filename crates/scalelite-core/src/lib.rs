@@ -11,6 +11,7 @@
 //! - `management`: operator actions on servers, meetings, tenants and recordings (the CLI and the admin API).
 //! - `storage`: the storage interface and its two back-ends (production: Redis + PostgreSQL; embedded: SQLite).
 //! - `telemetry`, `shutdown`: logging set-up and graceful shutdown shared by the binaries.
+//! - `metrics_listener`: the `/metrics` listener (`METRICS_BIND`) of a standalone poller or importer.
 
 pub mod bbb;
 pub mod bbb_client;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod jwt;
 pub mod management;
+pub mod metrics_listener;
 pub mod paths;
 pub mod s3;
 pub mod shutdown;

@@ -611,7 +611,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 /// The key prefix of one format of a recording in the bucket: `published/<format>/<record_id>/` or
-/// `unpublished/<format>/<record_id>/` (operations.md 5.4 f).
+/// `unpublished/<format>/<record_id>/` (`docs/compatibility.md#importer-s3`).
 pub fn recording_prefix(published: bool, format: &str, record_id: &str) -> String {
     let tree = if published {
         "published"

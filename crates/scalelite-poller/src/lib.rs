@@ -1,4 +1,4 @@
-//! `scalelite-poller`: keeps the picture of the pool true (operations.md section 2, with DECISIONS.md's fixes).
+//! `scalelite-poller`: keeps the picture of the pool true (`docs/compatibility.md#poller`).
 //!
 //! # One cycle (`Poller::poll_once`)
 //!
@@ -12,11 +12,12 @@
 //!    start hanging at once than `concurrency` (each such wave costs one more timeout). The BBB version
 //!    (index call) is read in the same step when the server is new, offline, or every
 //!    `version_refresh_cycles` cycles (always in a poller's first cycle, so `poll:all` refreshes it as the original's).
-//! 3. From each answer update the server, as the original's `poll:servers` does: a success resets the unhealthy
-//!    counter and, for an offline server, counts towards `SERVER_HEALTHY_THRESHOLD` before it is online again; a
-//!    failure resets the healthy counter and, for an online server, counts towards `SERVER_UNHEALTHY_THRESHOLD`.
-//!    Load = `load::compute_load` × `load_multiplier` (each participant once: DECISIONS.md), not written for a
-//!    disabled server; a cordoned server without load becomes disabled; statistics and version are written.
+//! 3. From each answer update the server, as the original's `poll:servers` does: a success resets the unhealthy counter
+//!    and, for an offline server, counts towards `SERVER_HEALTHY_THRESHOLD` before it is online again; a failure resets
+//!    the healthy counter and, for an online server, counts towards `SERVER_UNHEALTHY_THRESHOLD`. Load =
+//!    `load::compute_load` × `load_multiplier` (each participant once: `docs/compatibility.md#poller-load`), not
+//!    written for a disabled server; a cordoned server without load becomes disabled; statistics and version are
+//!    written.
 //! 4. A server that went offline is *panicked*: it is first marked offline with no load (so the API places nothing
 //!    more on it), then its meetings are forgotten and an `end` is sent for each, in the background with the reduced
 //!    timeouts (the server is most likely unreachable, and the cycle must not wait for it).
@@ -49,9 +50,15 @@
 //!
 //! Shutdown is looked at only between cycles: a cycle is never abandoned half-way (the binary's grace period bounds
 //! the wait).
+//!
+//! # The binary (`service`)
+//!
+//! `service::Cli` is the command line of `scalelite-poller`; `service::run` opens the store, starts the metrics
+//! listener (`METRICS_BIND`) and runs `Poller::run` until SIGTERM/SIGINT, then waits for the cycle in progress.
 
 pub mod load;
 pub mod metrics;
+pub mod service;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError};
@@ -536,7 +543,8 @@ impl Poller {
         outcomes
     }
 
-    /// Poll one server and write what it says (operations.md 2.3): first the calls (bounded), then the writes.
+    /// Poll one server and write what it says (`docs/compatibility.md#poller-health`): first the calls (bounded), then
+    /// the writes.
     async fn poll_server(&self, server: Server, refresh_version: bool) -> ServerOutcome {
         let started = Instant::now();
         let answer = self.ask(&server, refresh_version).await;

@@ -1,5 +1,5 @@
-//! What a server's `getMeetings` answer says about its load and statistics (operations.md 2.3, with DECISIONS.md's
-//! fix: each participant counts once). Pure functions, no IO.
+//! What a server's `getMeetings` answer says about its load and statistics (`docs/compatibility.md#poller-load`:
+//! each participant counts once). Pure functions, no IO.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! What the poller has done, as plain data: `Poller::metrics()` returns a [`PollerMetrics`] snapshot that the API's
-//! `/metrics` renders (DECISIONS.md: poll cycle duration, servers online/offline, per-server state and errors).
-//! There is no global recorder: each `Poller` owns its figures, updated at the end of every cycle.
+//! `/metrics` renders (`docs/compatibility.md#metrics`: poll cycle duration, servers online/offline, per-server state
+//! and errors). There is no global recorder: each `Poller` owns its figures, updated at the end of every cycle.
 //!
 //! [`registry`] turns a snapshot into Prometheus metrics (a fresh registry per scrape), [`render`] into OpenMetrics
 //! text, and [`serve`] answers `GET /metrics` for the standalone binary (`METRICS_BIND`). Every name starts with
@@ -12,11 +12,6 @@ use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -26,13 +21,14 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::{Registry, Unit};
 use scalelite_core::domain::ServerStats;
+use scalelite_core::metrics_listener;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{CycleReport, Poller};
 
 /// The OpenMetrics content type Prometheus asks for.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub use scalelite_core::metrics_listener::CONTENT_TYPE;
 
 /// A snapshot of one poller's figures. Totals count since this `Poller` was created; the other fields describe the
 /// last finished cycle.
@@ -315,29 +311,14 @@ pub fn render(snapshot: &PollerMetrics) -> Result<String, fmt::Error> {
     Ok(body)
 }
 
-/// Serve `GET /metrics` (this poller's metrics) on `listener` until `shutdown` is cancelled.
+/// Serve `GET /metrics` (the metrics of `poller`) on `listener` until `shutdown` is cancelled, with the listener every
+/// standalone service shares (`scalelite_core::metrics_listener`).
 pub async fn serve(
     listener: TcpListener,
     poller: Poller,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(poller);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-}
-
-async fn scrape(State(poller): State<Poller>) -> Response {
-    match render(&poller.metrics()) {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-            body,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    metrics_listener::serve(listener, move || render(&poller.metrics()), shutdown).await
 }
 
 #[cfg(test)]

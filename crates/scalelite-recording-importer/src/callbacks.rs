@@ -1,5 +1,5 @@
-//! Recording-ready callbacks (bbb-api.md 8.15, operations.md 7.2), sent by a background task so that a slow or
-//! failing receiver never holds up an import.
+//! Recording-ready callbacks (`docs/compatibility.md#callbacks-recording-ready`), sent by a background task so that a
+//! slow or failing receiver never holds up an import.
 //!
 //! For each imported recording whose meeting left a `recording_ready_url` at create: POST the form field
 //! `signed_parameters=<JWT {"meeting_id", "record_id"}>` to it, signing with each secret in turn (the LB secrets,

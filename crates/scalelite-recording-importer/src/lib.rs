@@ -1,5 +1,5 @@
 //! `scalelite-recording-importer`: imports the recording archives BBB servers drop into the spool directory
-//! (operations.md section 5, with DECISIONS.md's fixes).
+//! (`docs/compatibility.md#importer`).
 //!
 //! An archive is one uncompressed tar per recording whose top level is the format directories
 //! (`presentation/<recordID>/metadata.xml`, `video/<recordID>/…`). [`import_one`] unpacks it into a scratch
@@ -38,6 +38,9 @@
 //! reverted either, and the files go where the written row says. `protected` is set from
 //! `PROTECTED_RECORDINGS_ENABLED` on every import, as in the original. The same write links the meeting's
 //! `callback_data` to the recording, as the original's importer does.
+//!
+//! `service` is the binary: its command line (`service::Cli`) and the wiring (store, S3, callbacks, the metrics
+//! listener of `METRICS_BIND`, shutdown) around [`run`] and [`import_backlog`].
 
 mod archive;
 mod callbacks;
@@ -45,6 +48,7 @@ pub mod fixture;
 mod metadata;
 pub mod metrics;
 mod place;
+pub mod service;
 mod spool;
 pub mod upload;
 

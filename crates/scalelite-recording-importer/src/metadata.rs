@@ -1,5 +1,5 @@
-//! `metadata.xml`: what the importer reads from one format's metadata (bbb-wire.md 3.1, operations.md 5.5), and how
-//! the formats of one recording are merged into the row the store keeps.
+//! `metadata.xml`: what the importer reads from one format's metadata (`docs/compatibility.md#importer-metadata`), and
+//! how the formats of one recording are merged into the row the store keeps.
 //!
 //! Read: `id`, `meta/meetingId` (→ meeting_id), `meta/meetingName` (→ name), `published` (true only for the text
 //! `true`), `participants`, `state` (`available` → `published`), `start_time`/`end_time` (epoch ms), every other
@@ -147,7 +147,7 @@ pub struct PublishPolicy {
 ///
 /// Published: when an API call has set it before (`publish_updated`), the stored flag wins, and a `published` or
 /// `unpublished` state follows it (this is the intent of the original, which its re-import loses, see
-/// operations.md 5.4b and DECISIONS.md). Otherwise `RECORDING_IMPORT_UNPUBLISHED` makes it false, else the XML's
+/// `docs/compatibility.md#importer-reimport`). Otherwise `RECORDING_IMPORT_UNPUBLISHED` makes it false, else the XML's
 /// `<published>` (the stored value, or false for a new recording, when no format has the element). Kept from the
 /// stored row: `publish_updated`, `deleted_at`, and columns the XML leaves out. `protected` is the current
 /// `PROTECTED_RECORDINGS_ENABLED`, as in the original. Metadata keys absent from the XML are kept by the store's

@@ -9,22 +9,18 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
+use scalelite_core::metrics_listener;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::ImportContext;
 
 /// The OpenMetrics content type Prometheus asks for.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub use scalelite_core::metrics_listener::CONTENT_TYPE;
 
 /// A consistent-enough copy of the importer's counters (each read atomically on its own).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -184,27 +180,14 @@ pub fn render(snapshot: &MetricsSnapshot) -> Result<String, fmt::Error> {
     Ok(body)
 }
 
-/// Serve `GET /metrics` (the metrics of `ctx`) on `listener` until `shutdown` is cancelled.
+/// Serve `GET /metrics` (the metrics of `ctx`) on `listener` until `shutdown` is cancelled, with the listener every
+/// standalone service shares (`scalelite_core::metrics_listener`).
 pub async fn serve(
     listener: TcpListener,
     ctx: ImportContext,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = Router::new().route("/metrics", get(scrape)).with_state(ctx);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-}
-
-async fn scrape(State(ctx): State<ImportContext>) -> Response {
-    match render(&ctx.metrics()) {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-            body,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    metrics_listener::serve(listener, move || render(&ctx.metrics()), shutdown).await
 }
 
 #[cfg(test)]

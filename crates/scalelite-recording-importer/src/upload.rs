@@ -1,7 +1,7 @@
-//! S3 mode (`S3_RECORDING`, operations.md 5.4 f): instead of moving a format's directory into the publish tree,
-//! upload every file of it to the bucket under `published/` or `unpublished/` + `<format>/<recordID>/<relative
-//! path>`, with a Content-Type from the extension (`.pdf` and `.ogg` as attachments). As in the original, objects of
-//! an earlier import under the other prefix are left alone.
+//! S3 mode (`S3_RECORDING`, `docs/compatibility.md#importer-s3`): instead of moving a format's directory into the
+//! publish tree, upload every file of it to the bucket under `published/` or `unpublished/` +
+//! `<format>/<recordID>/<relative path>`, with a Content-Type from the extension (`.pdf` and `.ogg` as attachments). As
+//! in the original, objects of an earlier import under the other prefix are left alone.
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! FreeSWITCH dial-in: `POST /fsapi` (operations.md section 8).
+//! FreeSWITCH dial-in: `POST /fsapi` (`docs/compatibility.md#fsapi`).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The meeting calls through the balancer (bbb-api.md sections 8.2-8.8 and 12, with DECISIONS.md's fixes).
+//! The meeting calls through the balancer (`docs/compatibility.md#api-meetings`).
 
 use fake_bbb::Fault;
 use scalelite_core::domain::{ServerPatch, ServerState};

@@ -1,4 +1,4 @@
-//! Prometheus metrics at `/metrics` (DECISIONS.md "What we add").
+//! Prometheus metrics at `/metrics` (`docs/compatibility.md#metrics`).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Routing, index, the catch-all, checksums, Content-Type rules and bad input (bbb-api.md sections 1-4, 12).
+//! Routing, index, the catch-all, checksums, Content-Type rules and bad input (`docs/compatibility.md#api-routing`).
 
 use crate::harness::*;
 
@@ -86,7 +86,8 @@ async fn checksum_rules() {
             "You did not pass the checksum security check"
         );
     }
-    // SHA-1, SHA-256 and SHA-512 of call + query + secret pass; upper-case hex too (DECISIONS.md).
+    // SHA-1, SHA-256 and SHA-512 of call + query + secret pass; upper-case hex too
+    // (`docs/compatibility.md#api-checksum`).
     let sha512 = {
         use sha2::Digest;
         hex::encode(sha2::Sha512::digest(

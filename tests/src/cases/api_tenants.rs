@@ -1,4 +1,5 @@
-//! Multitenancy (bbb-api.md section 5, the MT cases of section 12) and the tenant's LRS payload (8.5).
+//! Multitenancy (`docs/compatibility.md#api-multitenancy`) and the tenant's LRS payload
+//! (`docs/compatibility.md#api-lrs`).
 
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, KeyIvInit};

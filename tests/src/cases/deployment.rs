@@ -537,7 +537,7 @@ fn native_units_are_sandboxed() {
     }
 }
 
-/// The original's `docker run` arguments for a role (operations.md 9.2), with its image.
+/// The original's `docker run` arguments for a role (`docs/compatibility.md#deployment-systemd`), with its image.
 fn original_docker_run(role: &str) -> String {
     let image = format!("blindsidenetwks/scalelite:${{SCALELITE_TAG}}-{role}");
     let common = "--log-opt max-size=10m --log-opt max-file=5";

@@ -37,3 +37,4 @@ mod poller;
 mod recordings;
 mod reliability;
 mod s3;
+mod services;

@@ -1,5 +1,5 @@
-//! Playback (operations.md 6 and 10.10): the one-time links of protected recordings and the resource route, first
-//! against the API alone, then end to end through a real nginx running our configuration (docker/nginx/),
+//! Playback (`docs/compatibility.md#playback`): the one-time links of protected recordings and the resource route,
+//! first against the API alone, then end to end through a real nginx running our configuration (docker/nginx/),
 //! rendered from its templates into a temporary directory.
 //!
 //! The nginx tests need Debian's `nginx` package (`apt-get install nginx`); they fail, saying so, without it.

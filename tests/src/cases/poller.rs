@@ -1,4 +1,4 @@
-//! The poller against real storage and fake BBB servers (operations.md section 2, with DECISIONS.md's fixes):
+//! The poller against real storage and fake BBB servers (`docs/compatibility.md#poller`):
 //! load and statistics, health thresholds, panics, cordoned servers, meeting reconciliation, timeouts, the lease
 //! that keeps one poller active, and shutdown between cycles.
 

@@ -1,5 +1,4 @@
-//! The recording calls through the API (bbb-api.md 8.9-8.13 and the getRecordings, publishRecordings,
-//! updateRecordings and deleteRecordings catalogue of section 12, with DECISIONS.md's fixes), on both back-ends.
+//! The recording calls through the API (`docs/compatibility.md#api-recordings`), on both back-ends.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -548,8 +547,8 @@ both_backends! {
         assert_no_recordings(
             &app.call("getRecordings", "meta_bbb-context-name=test12&meta_bbb-origin-tag=GL1,GL2").await,
         );
-        // Keys are normalised as updateRecordings does (prefix removed, lower-cased: DECISIONS.md); values are
-        // exact; an empty value matches nothing.
+        // Keys are normalised as updateRecordings does (prefix removed, lower-cased:
+        // `docs/compatibility.md#api-getrecordings`); values are exact; an empty value matches nothing.
         assert_eq!(ids(&app.call("getRecordings", "meta_BBB-Context-Name=test1").await), ids_of(&[&r1]));
         assert_no_recordings(&app.call("getRecordings", "meta_bbb-context-name=TEST1").await);
         assert_no_recordings(&app.call("getRecordings", "meta_bbb-context-name=").await);
@@ -637,7 +636,8 @@ both_backends! {
         let xml = call_on_host(&app, OTHER_HOST, "getRecordings", "", "other-secret-1").await;
         assert_eq!(ids(&xml), [theirs.record_id.as_str()]);
 
-        // Meta filters work with a tenant (DECISIONS.md), and never reach another tenant's recordings.
+        // Meta filters work with a tenant (`docs/compatibility.md#api-getrecordings`), and never reach another tenant's
+        // recordings.
         let xml = call_on_host(&app, BN_HOST, "getRecordings", "meta_test-key=test-value", "bn-secret-1").await;
         assert_eq!(ids(&xml), [mine.record_id.as_str()]);
         let xml = call_on_host(&app, BN_HOST, "getRecordings", "meta_tenant-id=other-id", "bn-secret-1").await;
@@ -951,7 +951,8 @@ both_backends! {
         let rs: Vec<Recording> = (1..=3).map(|i| recording("m", i)).collect();
         store(&app, rs.clone()).await;
         let all = rs.iter().map(|r| r.record_id.clone()).collect::<Vec<_>>().join(",");
-        // protect applies to every listed recording (DECISIONS.md), with Rails' boolean casting.
+        // protect applies to every listed recording (`docs/compatibility.md#api-updaterecordings`), with Rails' boolean
+        // casting.
         let xml = app.call("updateRecordings", &format!("recordID={all}&protect=true")).await;
         assert_eq!(xml.get("updated").as_deref(), Some("true"));
         assert_eq!(protected_flags(&app, &rs).await, [true, true, true]);
@@ -1021,7 +1022,8 @@ both_backends! {
         let stored = app.store.get_recording(&rid).await.unwrap();
         assert_eq!(stored.state.as_deref(), Some("deleted"));
         assert!(stored.metadata.is_empty() && stored.playback_formats.is_empty());
-        // Published and unpublished copies are gone (DECISIONS.md); other recordings' files stay.
+        // Published and unpublished copies are gone (`docs/compatibility.md#api-deleterecordings`); other recordings'
+        // files stay.
         assert_eq!(
             entries(&f.published),
             [format!("presentation/{}", keep.record_id)]

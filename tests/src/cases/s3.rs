@@ -1,6 +1,7 @@
-//! Recording storage in S3 (`S3_RECORDING`): the importer uploads instead of placing files (operations.md 5.4 f),
-//! and deleteRecordings deletes the objects instead of directories (bbb-api.md 8.12 and section 12 deleteRecordings
-//! 6), against the in-memory fake S3 that checks every request's Signature V4 with its own code.
+//! Recording storage in S3 (`S3_RECORDING`): the importer uploads instead of placing files
+//! (`docs/compatibility.md#importer-s3`), and deleteRecordings deletes the objects instead of directories
+//! (`docs/compatibility.md#api-deleterecordings`), against the in-memory fake S3 that checks every request's Signature
+//! V4 with its own code.
 
 use scalelite_core::storage::RecordingStore;
 use scalelite_recording_importer::fixture::FixtureRecording;
@@ -149,7 +150,8 @@ both_backends! {
             ));
         }
         let rid = &doomed.record_id;
-        // A copy left under the other prefix by an earlier import is removed too (DECISIONS.md).
+        // A copy left under the other prefix by an earlier import is removed too
+        // (`docs/compatibility.md#api-deleterecordings`).
         f.fake.put(BUCKET, &format!("unpublished/presentation/{rid}/old.png"), b"old");
         // No filesystem deletion in S3 mode.
         let local = f.publish_dir.join("presentation").join(rid);

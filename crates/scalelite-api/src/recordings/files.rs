@@ -2,9 +2,9 @@
 //! deletion, in a way that can be undone: every step is recorded in a [`Journal`], which is either committed (the
 //! set-aside copies are removed) or rolled back (every step undone in reverse order).
 //!
-//! The layout is `<dir>/<format>/<record_id>/...` (operations.md 5.2). Record ids and format names come from the
-//! store, which got them from archives; they are checked with `paths::is_safe_segment` and joined with
-//! `paths::safe_join`, so nothing here can touch a path outside the two directories.
+//! The layout is `<dir>/<format>/<record_id>/...` (`docs/compatibility.md#recording-layout`). Record ids and format
+//! names come from the store, which got them from archives; they are checked with `paths::is_safe_segment` and joined
+//! with `paths::safe_join`, so nothing here can touch a path outside the two directories.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -76,9 +76,9 @@ impl Journal {
     }
 }
 
-/// Move `<from>/<format>/<record_id>` to `<to>/<format>/<record_id>` for every format (publishRecordings, operations.md
-/// 5.7): already only in `to` is fine; in both, the copy in `from` is set aside; in neither is an error. On error
-/// everything done so far is undone before returning.
+/// Move `<from>/<format>/<record_id>` to `<to>/<format>/<record_id>` for every format (publishRecordings,
+/// `docs/compatibility.md#recording-file-moves`): already only in `to` is fine; in both, the copy in `from` is set
+/// aside; in neither is an error. On error everything done so far is undone before returning.
 pub fn move_formats(
     from: &Path,
     to: &Path,

@@ -1,4 +1,4 @@
-//! The `servers*` tasks and `status` (operations.md 4.1, 10.5).
+//! The `servers*` tasks and `status` (`docs/compatibility.md#cli-servers`).
 
 use fake_bbb::{FakeServer, Fault};
 

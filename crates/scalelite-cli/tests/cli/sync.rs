@@ -1,4 +1,4 @@
-//! `servers:sync`, `servers:yaml` and `servers:addAll` (operations.md 4.2, 10.5).
+//! `servers:sync`, `servers:yaml` and `servers:addAll` (`docs/compatibility.md#cli-sync`).
 
 use crate::support::*;
 

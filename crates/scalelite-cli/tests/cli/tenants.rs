@@ -1,4 +1,4 @@
-//! The `tenants*` and `tenantSettings*` tasks (operations.md 4.1, 10.6).
+//! The `tenants*` and `tenantSettings*` tasks (`docs/compatibility.md#cli-tenants`).
 
 use crate::support::*;
 

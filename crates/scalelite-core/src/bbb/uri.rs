@@ -1,5 +1,5 @@
-//! Outbound BBB URLs: form-encoding parameters and appending the checksum (`../shared/spec/bbb-api.md`
-//! section 6.1, the original's `encode_bbb_uri`).
+//! Outbound BBB URLs: form-encoding parameters and appending the checksum
+//! (`docs/compatibility.md#api-outbound`, the original's `encode_bbb_uri`).
 //!
 //! The encoding is `application/x-www-form-urlencoded` as Ruby's `URI.encode_www_form` and Java's
 //! `URLEncoder` write it: bytes `A-Z a-z 0-9 * - . _` are kept, a space becomes `+`, every other byte of the

@@ -1,6 +1,7 @@
 //! The JSON shapes of servers and tenants, shared by the admin REST API and the CLI's `--json` output.
 //!
-//! They follow the original's admin API (operations.md 4.3) without its quirks (section 11, items 10 and 11):
+//! They follow the original's admin API (`docs/compatibility.md#admin-api`) without its quirks
+//! (`docs/compatibility.md#admin-api-servers`):
 //! `load_multiplier` is always a JSON number, and tenants carry no `new_record`/`destroyed` flags.
 
 use serde::Serialize;

@@ -3,7 +3,7 @@
 //! Everything an operator can do to the pool lives here once: add, update, remove, enable, cordon, disable and
 //! panic servers, sync the pool with a YAML file (and dump it back), list and end meetings, manage tenants and their
 //! settings, and the recording maintenance tasks. The CLI and the admin API only parse their input, call one of
-//! these methods and render the answer (operations.md section 4, with DECISIONS.md's fixes).
+//! these methods and render the answer (`docs/compatibility.md#cli`).
 //!
 //! - `servers`: server life cycle, state changes, panic, status rows.
 //! - `sync`: `servers:sync` and `servers:yaml`.
@@ -182,8 +182,8 @@ impl Management {
     }
 }
 
-/// Parse an operator boolean: `true/false/yes/no/1/0` in any case (DECISIONS.md); anything else is an error naming
-/// `what`.
+/// Parse an operator boolean: `true/false/yes/no/1/0` in any case (`docs/compatibility.md#cli`); anything else is an
+/// error naming `what`.
 ///
 /// # Errors
 /// [`ManagementError::Invalid`] for any other value.

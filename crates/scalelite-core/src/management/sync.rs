@@ -1,5 +1,5 @@
 //! `servers:sync` (bring the pool in line with a YAML file), `servers:yaml` (dump the pool in that format) and the
-//! deprecated `servers:addAll` (operations.md 4.2).
+//! deprecated `servers:addAll` (`docs/compatibility.md#cli-sync`).
 //!
 //! The file is `servers:` → a mapping of server id → `{url, secret, enabled, load_multiplier, tag}`. Every entry is
 //! checked before anything changes. Differences from the original: `enabled` must be a boolean (a `"false"` string

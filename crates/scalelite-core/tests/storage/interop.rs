@@ -1,5 +1,5 @@
 //! Data written by the original is read correctly, and what we write is what the original would have written:
-//! fixtures are raw Redis commands and raw SQL following operations.md 1.2–1.6, checks are key by key.
+//! fixtures are raw Redis commands and raw SQL following `docs/compatibility.md#data`, checks are key by key.
 
 use std::collections::HashMap;
 use std::time::Duration;

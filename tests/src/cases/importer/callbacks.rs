@@ -1,5 +1,5 @@
-//! Recording-ready callbacks (bbb-api.md 8.15): a signed POST to the URL captured at create, after the import, from
-//! a background task that a failing receiver never holds up.
+//! Recording-ready callbacks (`docs/compatibility.md#callbacks-recording-ready`): a signed POST to the URL captured at
+//! create, after the import, from a background task that a failing receiver never holds up.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The recording importer against real storage (operations.md section 5, bbb-api.md 8.15, DECISIONS.md): archives
+//! The recording importer against real storage (`docs/compatibility.md#importer`): archives
 //! built like BBB's post-publish script builds them, imported with `import_one`, `import_backlog` and `run`, and
 //! checked in the store and on disk field by field.
 

@@ -250,7 +250,8 @@ fn verify_docs_vector() {
 
 #[test]
 fn verify_spec_worked_example_body_only_post_signed_over_call_name() {
-    // bbb-api.md 4: a form POST with every parameter in the body is checked against the bare call name.
+    // `docs/compatibility.md#api-checksum-post`: a form POST with every parameter in the body is checked against the
+    // bare call name.
     let checksum = expected(Algorithm::Sha1, "getMeetingInfotest-2");
     assert_eq!(
         verify(

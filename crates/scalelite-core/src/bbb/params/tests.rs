@@ -383,7 +383,7 @@ fn body_only_post_signed_over_the_empty_string_is_rejected_when_it_has_params() 
 
 #[test]
 fn body_holding_only_the_checksum_is_signed_over_the_call_name() {
-    // bbb-api.md 4 worked example, SHA-1 and secret test-2.
+    // The worked example of `docs/compatibility.md#api-checksum-post`, SHA-1 and secret test-2.
     let checksum = hex::encode(Sha1::digest(b"getMeetingInfotest-2"));
     let params = verify_request(
         "getMeetingInfo",

@@ -1,4 +1,5 @@
-//! What BBB servers answer: classification (`bbb-api.md` 6.2) and typed views for the poller and the API.
+//! What BBB servers answer: classification (`docs/compatibility.md#api-outbound-requests`) and typed views for the
+//! poller and the API.
 
 use crate::bbb::xml::dom::Element;
 use crate::bbb::xml::parse::{XmlError, parse};

@@ -5,9 +5,10 @@
 //!   never panics); [`write()`] turns an element into a UTF-8 document with an XML declaration.
 //! - Response builders ([`failed`], [`index`], [`meetings`], [`no_meetings`], [`not_running`], [`published`],
 //!   [`updated`], [`deleted`], [`recordings`], [`no_recordings`]) give exactly the element order of the original
-//!   (`bbb-api.md` sections 3, 8 and 10).
-//! - [`BbbResponse::parse`] classifies a BBB server's answer (`bbb-api.md` 6.2); [`meeting_summaries`],
-//!   [`running`], [`bbb_version`] and [`meeting_elements`] read the parts the poller and the API need.
+//!   (`docs/compatibility.md#api-responses`).
+//! - [`BbbResponse::parse`] classifies a BBB server's answer (`docs/compatibility.md#api-outbound-requests`);
+//!   [`meeting_summaries`], [`running`], [`bbb_version`] and [`meeting_elements`] read the parts the poller and the API
+//!   need.
 //!
 //! Invariant: all XML Scalelite sends is produced here.
 

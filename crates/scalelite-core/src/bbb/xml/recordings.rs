@@ -1,4 +1,4 @@
-//! The `getRecordings` answer (`bbb-api.md` 8.9), built from stored recordings.
+//! The `getRecordings` answer (`docs/compatibility.md#api-getrecordings`), built from stored recordings.
 
 use crate::bbb::xml::dom::{Element, is_valid_name};
 use crate::bbb::xml::response::{bool_text, success};

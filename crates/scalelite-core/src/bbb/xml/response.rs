@@ -1,4 +1,4 @@
-//! The small response documents the API answers itself (`bbb-api.md` sections 3, 8 and 10).
+//! The small response documents the API answers itself (`docs/compatibility.md#api-responses`).
 
 use crate::bbb::xml::dom::Element;
 

@@ -1,6 +1,6 @@
 //! The Redis half of the production back-end: servers, meetings, tenants, tokens, leases.
 //!
-//! Layout and value formats are the original's (operations.md 1.2–1.5); every key comes from `keys::Keys`.
+//! Layout and value formats are the original's (`docs/compatibility.md#data-redis`); every key comes from `keys::Keys`.
 //! Operations the original makes atomic with WATCH/MULTI run here as one Lua script each, so they stay atomic
 //! against our own processes and against a running original.
 //!

@@ -1,4 +1,5 @@
-//! MeetingStore: atomic find-or-create, voice bridges, TTL (operations.md 1.4, DECISIONS.md on refresh/orphans).
+//! MeetingStore: atomic find-or-create, voice bridges, TTL (`docs/compatibility.md#data-redis-meetings`,
+//! `docs/compatibility.md#poller-meetings`).
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
-//! RecordingStore: upserts, every RecordingFilter field, updates and callback data (operations.md 1.6,
-//! bbb-api.md 8.9-8.12).
+//! RecordingStore: upserts, every RecordingFilter field, updates and callback data
+//! (`docs/compatibility.md#data-postgres`, `docs/compatibility.md#api-recordings`).
 
 use chrono::{DateTime, Utc};
 use scalelite_core::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Thumbnail};

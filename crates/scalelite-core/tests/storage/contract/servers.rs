@@ -1,5 +1,5 @@
-//! ServerStore: records, state/load rules, counters and server selection (operations.md 1.3 and 3, bbb-api.md 12
-//! "Server selection").
+//! ServerStore: records, state/load rules, counters and server selection
+//! (`docs/compatibility.md#data-redis-servers`, `docs/compatibility.md#server-selection`).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! TenantStore: tenants, the name index and tenant settings (operations.md 1.5).
+//! TenantStore: tenants, the name index and tenant settings (`docs/compatibility.md#data-redis-tenants`).
 
 use scalelite_core::domain::{Secret, Tenant, TenantSetting};
 
