@@ -11,7 +11,7 @@ use scalelite_core::config::{
     RecordingArgs, SecretsArgs, ShutdownArgs, StorageArgs,
 };
 use scalelite_core::s3::S3Bucket;
-use scalelite_core::shutdown::{self, Shutdown};
+use scalelite_core::shutdown::{Shutdown, Signals};
 use scalelite_core::storage::store::Store;
 use scalelite_core::telemetry;
 use scalelite_recording_importer::{CallbackSettings, ImportContext, ImportSettings};
@@ -74,13 +74,6 @@ pub async fn run_until(cli: Cli, shutdown: Shutdown) -> anyhow::Result<()> {
     start(cli, shutdown, Signals::Ignore).await
 }
 
-/// Whether SIGTERM/SIGINT trigger the shutdown ([`run`]) or are left alone ([`run_until`]: the caller stops it).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Signals {
-    Handle,
-    Ignore,
-}
-
 async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result<()> {
     let backend = cli.storage.backend()?;
     let store = Store::open(&backend)
@@ -102,9 +95,7 @@ async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result
     };
     let mut state = AppState::new(settings, store.clone());
     // Installed once the store is open: a signal while the store is still being reached ends the process at once.
-    if signals == Signals::Handle {
-        shutdown::on_signal(shutdown.clone());
-    }
+    signals.install(&shutdown);
 
     if cli.all_in_one {
         let poller = scalelite_poller::Poller::new(

@@ -154,6 +154,23 @@ pub async fn signal() -> Signal {
     }
 }
 
+/// Whether a service's SIGTERM/SIGINT trigger its shutdown (the binaries) or are left alone (a caller that stops the
+/// service itself, e.g. a test through `run_until`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signals {
+    Handle,
+    Ignore,
+}
+
+impl Signals {
+    /// With `Handle`, [`on_signal`] for `shutdown`; with `Ignore`, nothing.
+    pub fn install(self, shutdown: &Shutdown) {
+        if self == Signals::Handle {
+            on_signal(shutdown.clone());
+        }
+    }
+}
+
 /// Spawn a task that triggers `shutdown` on SIGTERM or SIGINT, logging which. The task ends when it has
 /// triggered, or when shutdown was triggered by something else first. Must be called inside a tokio runtime.
 pub fn on_signal(shutdown: Shutdown) -> JoinHandle<()> {

@@ -10,7 +10,7 @@ use scalelite_core::config::{
     BbbClientArgs, LogArgs, MeetingArgs, MetricsArgs, PollerArgs, SecretsArgs, ShutdownArgs,
     StorageArgs,
 };
-use scalelite_core::shutdown::{self, Shutdown};
+use scalelite_core::shutdown::{Shutdown, Signals};
 use scalelite_core::storage::store::Store;
 use scalelite_core::{metrics_listener, telemetry};
 
@@ -65,13 +65,6 @@ pub async fn run_until(cli: Cli, shutdown: Shutdown) -> anyhow::Result<()> {
     start(cli, shutdown, Signals::Ignore).await
 }
 
-/// Whether SIGTERM/SIGINT trigger the shutdown ([`run`]) or are left alone ([`run_until`]: the caller stops it).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Signals {
-    Handle,
-    Ignore,
-}
-
 async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result<()> {
     let store = Store::open(&cli.storage.backend()?)
         .await
@@ -94,9 +87,7 @@ async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result
     }
     // Installed after the store is open and only for the daemon: a signal during a single poll, or while the store
     // is still being reached, ends the process at once.
-    if signals == Signals::Handle {
-        shutdown::on_signal(shutdown.clone());
-    }
+    signals.install(&shutdown);
     if let Some(addr) = cli.metrics.metrics_bind {
         let metrics = poller.clone();
         let render = move || crate::metrics::render(&metrics.metrics());

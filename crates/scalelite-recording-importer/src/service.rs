@@ -9,7 +9,7 @@ use scalelite_core::config::{
     LogArgs, MetricsArgs, RecordingArgs, SecretsArgs, ShutdownArgs, StorageArgs,
 };
 use scalelite_core::s3::S3Bucket;
-use scalelite_core::shutdown::{self, Shutdown};
+use scalelite_core::shutdown::{Shutdown, Signals};
 use scalelite_core::storage::store::Store;
 use scalelite_core::{metrics_listener, telemetry};
 
@@ -62,13 +62,6 @@ pub async fn run_until(cli: Cli, shutdown: Shutdown) -> anyhow::Result<()> {
     start(cli, shutdown, Signals::Ignore).await
 }
 
-/// Whether SIGTERM/SIGINT trigger the shutdown ([`run`]) or are left alone ([`run_until`]: the caller stops it).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Signals {
-    Handle,
-    Ignore,
-}
-
 async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result<()> {
     let mut settings = ImportSettings::from_config(&cli.recording);
     settings.s3 = S3Bucket::from_config(&cli.recording).context("S3_RECORDING")?;
@@ -76,9 +69,7 @@ async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result
         .await
         .context("could not open the store")?;
     // Installed once the store is open: a signal while the store is still being reached ends the process at once.
-    if signals == Signals::Handle {
-        shutdown::on_signal(shutdown.clone());
-    }
+    signals.install(&shutdown);
     let ctx = ImportContext::new(store, settings)
         .with_callbacks(CallbackSettings::from_config(&cli.secrets), &shutdown);
 
