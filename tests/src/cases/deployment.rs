@@ -1212,7 +1212,7 @@ mod cluster {
     use scalelite_core::bbb::checksum::Algorithm;
     use scalelite_core::bbb_client::{BbbClient, Timeouts};
     use scalelite_core::config::{ENV_VARS, IGNORED_VARIABLES};
-    use scalelite_core::domain::{NewServer, Secret, ServerState};
+    use scalelite_core::domain::{NewServer, Secret, ServerPatch, ServerState};
     use scalelite_core::storage::ServerStore;
     use scalelite_poller::{PollSettings, Poller};
     use scalelite_recording_importer::fixture::FixtureRecording;
@@ -1251,7 +1251,11 @@ mod cluster {
         let files = strings(&kustomization["resources"]);
         let mut listed: Vec<String> = files.iter().map(|f| format!("{KUBE_DIR}/{f}")).collect();
         listed.sort();
-        assert_eq!(listed, manifest_files(), "kustomization.yaml lists every manifest");
+        assert_eq!(
+            listed,
+            manifest_files(),
+            "kustomization.yaml lists every manifest"
+        );
         files
             .iter()
             .flat_map(|file| {
@@ -1282,7 +1286,7 @@ mod cluster {
         ENV_VARS
             .iter()
             .map(|(name, _, _)| (*name).to_owned())
-            .chain(IGNORED_VARIABLES.iter().map(|name| (*name).to_owned()))
+            .chain(IGNORED_VARIABLES.iter().map(|(name, _)| (*name).to_owned()))
             .collect()
     }
 
@@ -1321,7 +1325,8 @@ mod cluster {
                     for key in doc[field].as_mapping().into_iter().flat_map(|m| m.keys()) {
                         let key = key.as_str().unwrap();
                         if !services.contains(key) && !nginx.contains(key) {
-                            problems.push(format!("{file}: {kind} sets {key}, which no service reads"));
+                            problems
+                                .push(format!("{file}: {kind} sets {key}, which no service reads"));
                         }
                     }
                 }
@@ -1338,11 +1343,15 @@ mod cluster {
                     .and_then(|tag| tag.split_once('-'))
                     .map(|(_, role)| role.to_owned());
                 let Some(role) = role else {
-                    problems.push(format!("{file}: {name}: image {image} is not scalelite-rs:TAG-ROLE"));
+                    problems.push(format!(
+                        "{file}: {name}: image {image} is not scalelite-rs:TAG-ROLE"
+                    ));
                     continue;
                 };
                 let Some(exposed) = exposed_ports(&role) else {
-                    problems.push(format!("{file}: {name}: image {image}: no image target {role}"));
+                    problems.push(format!(
+                        "{file}: {name}: image {image}: no image target {role}"
+                    ));
                     continue;
                 };
                 let known = if role == "nginx" { &nginx } else { &services };
@@ -1350,7 +1359,9 @@ mod cluster {
                 for var in container["env"].as_sequence().into_iter().flatten() {
                     let key = var["name"].as_str().unwrap().to_owned();
                     if !known.contains(&key) {
-                        problems.push(format!("{file}: {name}: env {key} is read by no {role} binary"));
+                        problems.push(format!(
+                            "{file}: {name}: env {key} is read by no {role} binary"
+                        ));
                     }
                     env.insert(key, var["value"].as_str().unwrap_or_default().to_owned());
                 }
@@ -1360,7 +1371,9 @@ mod cluster {
                 if let Some(bind) = env.get("BIND") {
                     let port = bind.rsplit(':').next().unwrap().parse().unwrap();
                     if !exposed.contains(&port) {
-                        problems.push(format!("{file}: {name}: BIND {bind} is not the exposed port"));
+                        problems.push(format!(
+                            "{file}: {name}: BIND {bind} is not the exposed port"
+                        ));
                     }
                 }
                 let metrics_port = env
@@ -1385,7 +1398,10 @@ mod cluster {
                         continue;
                     }
                     let (spec, path) = if !probe["httpGet"].is_null() {
-                        (&probe["httpGet"], probe["httpGet"]["path"].as_str().map(str::to_owned))
+                        (
+                            &probe["httpGet"],
+                            probe["httpGet"]["path"].as_str().map(str::to_owned),
+                        )
                     } else {
                         (&probe["tcpSocket"], None)
                     };
@@ -1410,7 +1426,9 @@ mod cluster {
                             role == "api" || role == "nginx"
                         };
                         if !served {
-                            problems.push(format!("{file}: {name}: {kind} GET {path}: not served on port {port}"));
+                            problems.push(format!(
+                                "{file}: {name}: {kind} GET {path}: not served on port {port}"
+                            ));
                         }
                     }
                 }
@@ -1425,7 +1443,10 @@ mod cluster {
         let (problems, probes) = manifest_problems(&docs);
         assert!(problems.is_empty(), "{problems:#?}");
         let roles: BTreeSet<&str> = probes.iter().map(|(role, _, _)| role.as_str()).collect();
-        assert_eq!(roles, BTreeSet::from(["api", "nginx", "poller", "recording-importer"]));
+        assert_eq!(
+            roles,
+            BTreeSet::from(["api", "nginx", "poller", "recording-importer"])
+        );
 
         // The API's HTTP probes answer 200 from the real router (the metrics listener serves the same /metrics).
         let app = TestApp::spawn(Backend::Embedded).await;
@@ -1452,7 +1473,12 @@ mod cluster {
         let container = &mut api["spec"]["template"]["spec"]["containers"][0];
         container["image"] = Value::from("scalelite-rs:v1-frontend");
         let (problems, _) = manifest_problems(&docs);
-        assert!(problems.iter().any(|p| p.contains("no image target frontend")), "{problems:#?}");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("no image target frontend")),
+            "{problems:#?}"
+        );
 
         let mut docs = base_documents();
         for (_, doc) in docs.iter_mut() {
@@ -1475,7 +1501,10 @@ mod cluster {
             "env METRICS_ADDRESS",
             "sets POLLING_INTERVAL",
         ] {
-            assert!(problems.iter().any(|p| p.contains(expected)), "{expected}: {problems:#?}");
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected}: {problems:#?}"
+            );
         }
     }
 
@@ -1525,12 +1554,28 @@ mod cluster {
             ("scalelite-recording-importer", 2),
         ] {
             let deployment = find("Deployment", name);
-            assert_eq!(deployment["spec"]["replicas"].as_u64(), Some(replicas), "{name}");
+            assert_eq!(
+                deployment["spec"]["replicas"].as_u64(),
+                Some(replicas),
+                "{name}"
+            );
             let pod = &deployment["spec"]["template"]["spec"];
-            assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), Some(1000), "{name}");
-            assert_eq!(pod["securityContext"]["fsGroup"].as_u64(), Some(2000), "{name}");
+            assert_eq!(
+                pod["securityContext"]["runAsUser"].as_u64(),
+                Some(1000),
+                "{name}"
+            );
+            assert_eq!(
+                pod["securityContext"]["fsGroup"].as_u64(),
+                Some(2000),
+                "{name}"
+            );
             let container = &pod["containers"][0];
-            assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], Value::from(true), "{name}");
+            assert_eq!(
+                container["securityContext"]["readOnlyRootFilesystem"],
+                Value::from(true),
+                "{name}"
+            );
             assert!(!container["resources"]["limits"].is_null(), "{name}");
             assert!(!container["livenessProbe"].is_null(), "{name}");
             let mounts: Vec<&str> = container["volumeMounts"]
@@ -1547,8 +1592,16 @@ mod cluster {
         find("PersistentVolumeClaim", "scalelite-spool");
         find("PersistentVolumeClaim", "scalelite-recordings");
         let secret = find("Secret", "scalelite-secrets");
-        for key in ["LOADBALANCER_SECRET", "DATABASE_URL", "REDIS_URL", "ADMIN_API_SECRET"] {
-            assert!(!secret["stringData"][key].is_null(), "the Secret holds {key}");
+        for key in [
+            "LOADBALANCER_SECRET",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "ADMIN_API_SECRET",
+        ] {
+            assert!(
+                !secret["stringData"][key].is_null(),
+                "the Secret holds {key}"
+            );
         }
         assert!(docs.iter().any(|(_, d)| d["kind"] == "NetworkPolicy"));
         let overlay: Value = serde_yaml_ng::from_str(&read(&format!(
@@ -1614,7 +1667,7 @@ mod cluster {
 
     /// The series names a scrape offers: every sample's, and for every declared family its possible samples (a
     /// family without children yet, such as the failover counter, still counts).
-    fn exported(text: &str) -> BTreeSet<String> {
+    fn exported_series(text: &str) -> BTreeSet<String> {
         let mut names = BTreeSet::new();
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
@@ -1636,7 +1689,9 @@ mod cluster {
     #[test]
     fn metric_names_are_read_from_expressions() {
         assert_eq!(
-            metric_names("sum by (le) (rate(scalelite_api_request_duration_seconds_bucket{call!=\"x\"}[5m])) / scalelite_store_up"),
+            metric_names(
+                "sum by (le) (rate(scalelite_api_request_duration_seconds_bucket{call!=\"x\"}[5m])) / scalelite_store_up"
+            ),
             BTreeSet::from([
                 "scalelite_api_request_duration_seconds_bucket".to_owned(),
                 "scalelite_store_up".to_owned()
@@ -1697,14 +1752,47 @@ mod cluster {
             Duration::from_secs(5),
         ));
         // One API request, so the request families have samples.
-        reqwest::get(format!("http://{addr}/health_check")).await.unwrap();
+        reqwest::get(format!("http://{addr}/health_check"))
+            .await
+            .unwrap();
         let text = reqwest::get(format!("http://{addr}/metrics"))
             .await
             .unwrap()
             .text()
             .await
             .unwrap();
-        let exported = exported(&text);
+        let mut exported = exported_series(&text);
+
+        // A failover, so the failover counter has a sample (its family is empty until then).
+        let mut app = TestApp::spawn_with(Backend::Embedded, |s| s.meeting_failover = true).await;
+        app.add_server("bbb1").await;
+        app.call("create", "meetingID=m1&moderatorPW=mp")
+            .await
+            .assert_success();
+        app.add_server("bbb2").await;
+        app.store
+            .patch_server(
+                "bbb1",
+                ServerPatch {
+                    online: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get("join", "meetingID=m1&fullName=A&password=mp")
+                .await
+                .status(),
+            302
+        );
+        let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+        let failover_text = response.text().await.unwrap();
+        assert!(
+            failover_text.contains("scalelite_meeting_failovers_total{server=\"bbb1\"} 1"),
+            "{failover_text}"
+        );
+        exported.extend(exported_series(&failover_text));
 
         let mut missing = Vec::new();
         let mut used = BTreeSet::new();
@@ -1729,7 +1817,10 @@ mod cluster {
                 !docs.contains(family)
             })
             .collect();
-        assert!(undocumented.is_empty(), "docs/monitoring.md misses {undocumented:?}");
+        assert!(
+            undocumented.is_empty(),
+            "docs/monitoring.md misses {undocumented:?}"
+        );
 
         shutdown.cancel();
         server.await.unwrap().unwrap();
