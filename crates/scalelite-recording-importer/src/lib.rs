@@ -861,6 +861,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
         } else {
             match lease.keep().await {
                 Ok(true) => {
+                    ctx.metrics.set_active(true);
                     if !active {
                         active = true;
                         tracing::info!("this importer is active");
@@ -872,6 +873,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
                         .min(lease.renewal_period())
                 }
                 Ok(false) => {
+                    ctx.metrics.set_active(false);
                     if active {
                         tracing::warn!("lost the importer lease to another importer; standing by");
                         active = false;
@@ -881,6 +883,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
                     settings.poll_interval.min(settings.lease_ttl / 2)
                 }
                 Err(e) => {
+                    ctx.metrics.set_active(false);
                     tracing::warn!(error.message = %e, "cannot reach the store for the importer lease");
                     settings.poll_interval
                 }
@@ -901,6 +904,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
             tracing::warn!(error.message = %e, "could not release the importer lease");
         }
     }
+    ctx.metrics.set_active(false);
     tracing::info!("Exiting recording importer gracefully");
 }
 

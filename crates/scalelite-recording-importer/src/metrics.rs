@@ -6,7 +6,7 @@
 //! `scalelite_importer_`; there are no labels.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
@@ -41,6 +41,8 @@ pub struct MetricsSnapshot {
     pub callbacks_sent: u64,
     /// Recording-ready callbacks given up on.
     pub callbacks_failed: u64,
+    /// Whether this importer held the `importer` lease at its last attempt (the daemon; false otherwise).
+    pub active: bool,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +56,7 @@ pub(crate) struct Metrics {
     last_import_ms: AtomicU64,
     callbacks_sent: AtomicU64,
     callbacks_failed: AtomicU64,
+    active: AtomicBool,
 }
 
 impl Metrics {
@@ -75,6 +78,10 @@ impl Metrics {
 
     pub(crate) fn error(&self) {
         self.import_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_active(&self, active: bool) {
+        self.active.store(active, Ordering::Relaxed);
     }
 
     pub(crate) fn set_queue_depth(&self, depth: usize) {
@@ -109,6 +116,7 @@ impl Metrics {
             last_import: (last > 0).then(|| UNIX_EPOCH + Duration::from_millis(last)),
             callbacks_sent: self.callbacks_sent.load(Ordering::Relaxed),
             callbacks_failed: self.callbacks_failed.load(Ordering::Relaxed),
+            active: self.active.load(Ordering::Relaxed),
         }
     }
 }
@@ -116,7 +124,7 @@ impl Metrics {
 /// A fresh registry holding `snapshot` as Prometheus metrics: `scalelite_importer_imports_done_total`,
 /// `_imports_failed_total`, `_import_errors_total`, `_recordings_imported_total`, `_queue_depth`,
 /// `_last_import_timestamp_seconds` (absent until something was imported), `_callbacks_sent_total` and
-/// `_callbacks_failed_total`.
+/// `_callbacks_failed_total`, and `_active` (1 while this importer holds the `importer` lease).
 pub fn registry(snapshot: &MetricsSnapshot) -> Registry {
     let mut registry = Registry::with_prefix("scalelite_importer");
     for (name, help, value) in [
@@ -153,6 +161,11 @@ pub fn registry(snapshot: &MetricsSnapshot) -> Registry {
     ] {
         registry.register(name, help, ConstCounter::new(value));
     }
+    registry.register(
+        "active",
+        "Whether this importer held the importer lease at its last attempt (1) or not (0)",
+        ConstGauge::new(i64::from(snapshot.active)),
+    );
     registry.register(
         "queue_depth",
         "Archives waiting in the spool",

@@ -1200,3 +1200,630 @@ fn rake_shims_run_the_same_task_with_scalelite_cli() {
     let output = run(&["install"]);
     assert_eq!(output.status.code(), Some(64), "{}", output_text(&output));
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kubernetes, Prometheus, Grafana (deploy/kubernetes, deploy/prometheus, deploy/grafana, docs/kubernetes.md)
+
+mod cluster {
+    use super::*;
+
+    use fake_bbb::FakeServer;
+    use scalelite_api::AppState;
+    use scalelite_core::bbb::checksum::Algorithm;
+    use scalelite_core::bbb_client::{BbbClient, Timeouts};
+    use scalelite_core::config::{ENV_VARS, IGNORED_VARIABLES};
+    use scalelite_core::domain::{NewServer, Secret, ServerPatch, ServerState};
+    use scalelite_core::storage::ServerStore;
+    use scalelite_poller::{PollSettings, Poller};
+    use scalelite_recording_importer::fixture::FixtureRecording;
+    use scalelite_recording_importer::{ImportContext, ImportSettings, import_one};
+    use serde_yaml_ng::Value;
+    use tokio_util::sync::CancellationToken;
+
+    use crate::harness::{Backend, TestApp, test_settings, test_store};
+
+    const KUBE_DIR: &str = "deploy/kubernetes";
+
+    /// Every manifest file of the base and the overlays (kustomization.yaml files apart), relative to the repository.
+    fn manifest_files() -> Vec<String> {
+        let mut files = Vec::new();
+        let mut dirs = vec![repo().join(KUBE_DIR)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "yaml")
+                    && path.file_name().is_some_and(|n| n != "kustomization.yaml")
+                {
+                    files.push(path.strip_prefix(repo()).unwrap().display().to_string());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// The resources of the base, in kustomization.yaml order.
+    fn base_documents() -> Vec<(String, Value)> {
+        let kustomization: Value =
+            serde_yaml_ng::from_str(&read(&format!("{KUBE_DIR}/kustomization.yaml"))).unwrap();
+        let files = strings(&kustomization["resources"]);
+        let mut listed: Vec<String> = files.iter().map(|f| format!("{KUBE_DIR}/{f}")).collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            manifest_files(),
+            "kustomization.yaml lists every manifest"
+        );
+        files
+            .iter()
+            .flat_map(|file| {
+                let text = read(&format!("{KUBE_DIR}/{file}"));
+                text.split("\n---\n")
+                    .map(|doc| (file.clone(), serde_yaml_ng::from_str(doc).unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The variables the nginx image's start script reads (`${NAME` in docker/nginx/start).
+    fn nginx_variables() -> BTreeSet<String> {
+        let start = read("docker/nginx/start");
+        start
+            .split("${")
+            .skip(1)
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect::<String>()
+            })
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+
+    fn service_variables() -> BTreeSet<String> {
+        ENV_VARS
+            .iter()
+            .map(|(name, _, _)| (*name).to_owned())
+            .chain(IGNORED_VARIABLES.iter().map(|(name, _)| (*name).to_owned()))
+            .collect()
+    }
+
+    /// The ports an image declares (EXPOSE) for a role: a docker/Dockerfile target, or nginx.
+    fn exposed_ports(role: &str) -> Option<BTreeSet<u16>> {
+        let (file, name) = if role == "nginx" {
+            ("docker/nginx/Dockerfile", "nginx")
+        } else {
+            ("docker/Dockerfile", role)
+        };
+        let stages = dockerfile(file);
+        let stage = stages.iter().find(|s| s.name.as_deref() == Some(name))?;
+        Some(
+            effective(&stages, stage, "EXPOSE")
+                .unwrap_or("")
+                .split_whitespace()
+                .map(|p| p.trim_end_matches("/tcp").parse().unwrap())
+                .collect(),
+        )
+    }
+
+    /// A probe of a container: (container role, port number, HTTP path or None for a TCP probe).
+    type Probe = (String, u16, Option<String>);
+
+    /// What the manifests name that the images and binaries must have. Returns the problems found and the HTTP
+    /// probes to try against the real binaries.
+    fn manifest_problems(docs: &[(String, Value)]) -> (Vec<String>, Vec<Probe>) {
+        let mut problems = Vec::new();
+        let mut probes = Vec::new();
+        let services = service_variables();
+        let nginx = nginx_variables();
+        for (file, doc) in docs {
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            if kind == "ConfigMap" || kind == "Secret" {
+                for field in ["data", "stringData"] {
+                    for key in doc[field].as_mapping().into_iter().flat_map(|m| m.keys()) {
+                        let key = key.as_str().unwrap();
+                        if !services.contains(key) && !nginx.contains(key) {
+                            problems
+                                .push(format!("{file}: {kind} sets {key}, which no service reads"));
+                        }
+                    }
+                }
+            }
+            if kind != "Deployment" {
+                continue;
+            }
+            let pod = &doc["spec"]["template"]["spec"];
+            for container in pod["containers"].as_sequence().unwrap() {
+                let name = container["name"].as_str().unwrap_or_default();
+                let image = container["image"].as_str().unwrap_or_default();
+                let role = image
+                    .strip_prefix("scalelite-rs:")
+                    .and_then(|tag| tag.split_once('-'))
+                    .map(|(_, role)| role.to_owned());
+                let Some(role) = role else {
+                    problems.push(format!(
+                        "{file}: {name}: image {image} is not scalelite-rs:TAG-ROLE"
+                    ));
+                    continue;
+                };
+                let Some(exposed) = exposed_ports(&role) else {
+                    problems.push(format!(
+                        "{file}: {name}: image {image}: no image target {role}"
+                    ));
+                    continue;
+                };
+                let known = if role == "nginx" { &nginx } else { &services };
+                let mut env = BTreeMap::new();
+                for var in container["env"].as_sequence().into_iter().flatten() {
+                    let key = var["name"].as_str().unwrap().to_owned();
+                    if !known.contains(&key) {
+                        problems.push(format!(
+                            "{file}: {name}: env {key} is read by no {role} binary"
+                        ));
+                    }
+                    env.insert(key, var["value"].as_str().unwrap_or_default().to_owned());
+                }
+                // The ports the process listens on: what the image exposes (the API's BIND/PORT default is 3000),
+                // and METRICS_BIND's.
+                let mut listening = exposed.clone();
+                if let Some(bind) = env.get("BIND") {
+                    let port = bind.rsplit(':').next().unwrap().parse().unwrap();
+                    if !exposed.contains(&port) {
+                        problems.push(format!(
+                            "{file}: {name}: BIND {bind} is not the exposed port"
+                        ));
+                    }
+                }
+                let metrics_port = env
+                    .get("METRICS_BIND")
+                    .map(|bind| bind.rsplit(':').next().unwrap().parse::<u16>().unwrap());
+                listening.extend(metrics_port);
+                let mut named = BTreeMap::new();
+                for port in container["ports"].as_sequence().into_iter().flatten() {
+                    let number = port["containerPort"].as_u64().unwrap() as u16;
+                    if !listening.contains(&number) {
+                        problems.push(format!(
+                            "{file}: {name}: container port {number}: the {role} image listens on {listening:?}"
+                        ));
+                    }
+                    if let Some(port_name) = port["name"].as_str() {
+                        named.insert(port_name.to_owned(), number);
+                    }
+                }
+                for kind in ["readinessProbe", "livenessProbe", "startupProbe"] {
+                    let probe = &container[kind];
+                    if probe.is_null() {
+                        continue;
+                    }
+                    let (spec, path) = if !probe["httpGet"].is_null() {
+                        (
+                            &probe["httpGet"],
+                            probe["httpGet"]["path"].as_str().map(str::to_owned),
+                        )
+                    } else {
+                        (&probe["tcpSocket"], None)
+                    };
+                    let port = match &spec["port"] {
+                        Value::Number(n) => n.as_u64().map(|n| n as u16),
+                        Value::String(s) => named.get(s).copied(),
+                        _ => None,
+                    };
+                    match port {
+                        Some(port) if listening.contains(&port) => {
+                            probes.push((role.clone(), port, path));
+                        }
+                        _ => problems.push(format!(
+                            "{file}: {name}: {kind} port {:?} is not a port the container listens on",
+                            spec["port"]
+                        )),
+                    }
+                    if let Some((_, port, Some(path))) = probes.last() {
+                        let served = if Some(*port) == metrics_port {
+                            path == "/metrics"
+                        } else {
+                            role == "api" || role == "nginx"
+                        };
+                        if !served {
+                            problems.push(format!(
+                                "{file}: {name}: {kind} GET {path}: not served on port {port}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        (problems, probes)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kubernetes_manifests_name_only_images_ports_variables_and_paths_that_exist() {
+        let docs = base_documents();
+        let (problems, probes) = manifest_problems(&docs);
+        assert!(problems.is_empty(), "{problems:#?}");
+        let roles: BTreeSet<&str> = probes.iter().map(|(role, _, _)| role.as_str()).collect();
+        assert_eq!(
+            roles,
+            BTreeSet::from(["api", "nginx", "poller", "recording-importer"])
+        );
+
+        // The API's HTTP probes answer 200 from the real router (the metrics listener serves the same /metrics).
+        let app = TestApp::spawn(Backend::Embedded).await;
+        for (role, _, path) in &probes {
+            if let (Some(path), "api") = (path, role.as_str()) {
+                let response = app.http.get(app.url(path)).send().await.unwrap();
+                assert_eq!(response.status(), 200, "GET {path}");
+            }
+        }
+        // The API probe is the health check.
+        assert!(probes.iter().any(|(role, port, path)| role == "api"
+            && *port == 3000
+            && path.as_deref() == Some("/health_check")));
+    }
+
+    #[test]
+    fn the_manifest_check_catches_unknown_names() {
+        let mut docs = base_documents();
+        let api = docs
+            .iter_mut()
+            .find(|(_, d)| d["kind"] == "Deployment" && d["metadata"]["name"] == "scalelite-api")
+            .map(|(_, d)| d)
+            .unwrap();
+        let container = &mut api["spec"]["template"]["spec"]["containers"][0];
+        container["image"] = Value::from("scalelite-rs:v1-frontend");
+        let (problems, _) = manifest_problems(&docs);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("no image target frontend")),
+            "{problems:#?}"
+        );
+
+        let mut docs = base_documents();
+        for (_, doc) in docs.iter_mut() {
+            if doc["kind"] == "Deployment" && doc["metadata"]["name"] == "scalelite-api" {
+                let container = &mut doc["spec"]["template"]["spec"]["containers"][0];
+                container["ports"][0]["containerPort"] = Value::from(8080);
+                container["readinessProbe"]["httpGet"]["path"] = Value::from("/healthz");
+                container["readinessProbe"]["httpGet"]["port"] = Value::from("metrics");
+                let env = container["env"].as_sequence_mut().unwrap();
+                env.push(serde_yaml_ng::from_str("{name: METRICS_ADDRESS, value: x}").unwrap());
+            }
+            if doc["kind"] == "ConfigMap" {
+                doc["data"]["POLLING_INTERVAL"] = Value::from("60");
+            }
+        }
+        let (problems, _) = manifest_problems(&docs);
+        for expected in [
+            "container port 8080",
+            "GET /healthz: not served on port 9100",
+            "env METRICS_ADDRESS",
+            "sets POLLING_INTERVAL",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(expected)),
+                "{expected}: {problems:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kubernetes_manifests_pass_kubernetes_validate() {
+        let tool = require_program(
+            "kubernetes-validate",
+            &[],
+            "python3 -m pip install kubernetes-validate",
+        );
+        let files = manifest_files();
+        let output = Command::new(tool)
+            .args(["--strict", "--quiet"])
+            .args(&files)
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", output_text(&output));
+        // And a broken manifest is caught.
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(
+            &bad,
+            read(&format!("{KUBE_DIR}/api.yaml")).replace("replicas: 3", "replicas: three"),
+        )
+        .unwrap();
+        let output = Command::new(require_program("kubernetes-validate", &[], ""))
+            .args(["--strict", "--quiet"])
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{}", output_text(&output));
+    }
+
+    #[test]
+    fn the_base_runs_what_the_issue_asks_for() {
+        let docs = base_documents();
+        let find = |kind: &str, name: &str| {
+            docs.iter()
+                .map(|(_, d)| d)
+                .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+                .unwrap_or_else(|| panic!("no {kind} {name}"))
+        };
+        for (name, replicas) in [
+            ("scalelite-api", 3),
+            ("scalelite-poller", 2),
+            ("scalelite-recording-importer", 2),
+        ] {
+            let deployment = find("Deployment", name);
+            assert_eq!(
+                deployment["spec"]["replicas"].as_u64(),
+                Some(replicas),
+                "{name}"
+            );
+            let pod = &deployment["spec"]["template"]["spec"];
+            assert_eq!(
+                pod["securityContext"]["runAsUser"].as_u64(),
+                Some(1000),
+                "{name}"
+            );
+            assert_eq!(
+                pod["securityContext"]["fsGroup"].as_u64(),
+                Some(2000),
+                "{name}"
+            );
+            let container = &pod["containers"][0];
+            assert_eq!(
+                container["securityContext"]["readOnlyRootFilesystem"],
+                Value::from(true),
+                "{name}"
+            );
+            assert!(!container["resources"]["limits"].is_null(), "{name}");
+            assert!(!container["livenessProbe"].is_null(), "{name}");
+            let mounts: Vec<&str> = container["volumeMounts"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|m| m["mountPath"].as_str().unwrap())
+                .collect();
+            assert!(mounts.contains(&"/tmp"), "{name}: {mounts:?}");
+        }
+        find("PodDisruptionBudget", "scalelite-api");
+        find("Deployment", "scalelite-nginx");
+        find("Ingress", "scalelite");
+        find("PersistentVolumeClaim", "scalelite-spool");
+        find("PersistentVolumeClaim", "scalelite-recordings");
+        let secret = find("Secret", "scalelite-secrets");
+        for key in [
+            "LOADBALANCER_SECRET",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "ADMIN_API_SECRET",
+        ] {
+            assert!(
+                !secret["stringData"][key].is_null(),
+                "the Secret holds {key}"
+            );
+        }
+        assert!(docs.iter().any(|(_, d)| d["kind"] == "NetworkPolicy"));
+        let overlay: Value = serde_yaml_ng::from_str(&read(&format!(
+            "{KUBE_DIR}/overlays/trial/kustomization.yaml"
+        )))
+        .unwrap();
+        assert_eq!(strings(&overlay["resources"]), ["../.."]);
+    }
+
+    #[test]
+    fn alert_rules_pass_promtool() {
+        let tool = require_program("promtool", &[], "apt-get install -y prometheus");
+        let output = Command::new(tool)
+            .args(["check", "rules", "deploy/prometheus/alerts.yml"])
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", output_text(&output));
+    }
+
+    /// The `scalelite_*` names in a text (PromQL expressions).
+    fn metric_names(text: &str) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("scalelite_") {
+            let before = rest[..at].chars().next_back();
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                names.insert(name.clone());
+            }
+            rest = &rest[at + name.len()..];
+        }
+        names
+    }
+
+    /// Every PromQL expression of the alert rules and of the dashboard's panels.
+    fn expressions() -> Vec<(String, String)> {
+        let rules: Value = serde_yaml_ng::from_str(&read("deploy/prometheus/alerts.yml")).unwrap();
+        let mut exprs = Vec::new();
+        for group in rules["groups"].as_sequence().unwrap() {
+            for rule in group["rules"].as_sequence().unwrap() {
+                exprs.push((
+                    format!("alert {}", rule["alert"].as_str().unwrap()),
+                    rule["expr"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        let dashboard: serde_json::Value =
+            serde_json::from_str(&read("deploy/grafana/scalelite.json")).unwrap();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                exprs.push((
+                    format!("panel {}", panel["title"].as_str().unwrap()),
+                    target["expr"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        exprs
+    }
+
+    /// The series names a scrape offers: every sample's, and for every declared family its possible samples (a
+    /// family without children yet, such as the failover counter, still counts).
+    fn exported_series(text: &str) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let family = rest.split_whitespace().next().unwrap();
+                for suffix in ["", "_total", "_bucket", "_count", "_sum"] {
+                    names.insert(format!("{family}{suffix}"));
+                }
+            } else if !line.starts_with('#') {
+                let name: String = line
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                names.insert(name);
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn metric_names_are_read_from_expressions() {
+        assert_eq!(
+            metric_names(
+                "sum by (le) (rate(scalelite_api_request_duration_seconds_bucket{call!=\"x\"}[5m])) / scalelite_store_up"
+            ),
+            BTreeSet::from([
+                "scalelite_api_request_duration_seconds_bucket".to_owned(),
+                "scalelite_store_up".to_owned()
+            ])
+        );
+        let exprs = expressions();
+        assert!(exprs.iter().any(|(what, _)| what.starts_with("alert ")));
+        assert!(exprs.iter().any(|(what, _)| what.starts_with("panel ")));
+    }
+
+    /// Every metric the alert rules and the dashboard use is in a real scrape: the API's /metrics in all-in-one
+    /// mode, with a poller and an importer that ran once (the standalone binaries render the same registries).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn alerts_and_dashboard_use_only_exported_metrics() {
+        crate::init_logs();
+        let guard = test_store(Backend::Embedded).await;
+        let store = guard.store.clone();
+        let fake = FakeServer::start("bbb1-secret".to_owned()).await.unwrap();
+        store
+            .add_server(NewServer {
+                id: "bbb1".into(),
+                url: fake.url(),
+                secret: Secret::new("bbb1-secret"),
+                tag: None,
+                state: ServerState::Enabled,
+                load_multiplier: 1.0,
+            })
+            .await
+            .unwrap();
+        let bbb = BbbClient::new(
+            Timeouts {
+                connect: Duration::from_secs(2),
+                response: Duration::from_secs(5),
+            },
+            Algorithm::Sha256,
+        );
+        let poller = Poller::new(store.clone(), bbb, PollSettings::default());
+        poller.poll_once().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let importer = ImportContext::new(store.clone(), ImportSettings::under(dir.path()));
+        let tar = FixtureRecording::new("m1", 1_700_000_000_000)
+            .with_format("presentation")
+            .write_tar(&importer.settings().spool_dir)
+            .unwrap();
+        import_one(&importer, &tar).await.unwrap();
+
+        let state = AppState::new(test_settings(), store.clone())
+            .with_poller(poller)
+            .with_importer(importer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let signal = shutdown.clone();
+        let server = tokio::spawn(scalelite_api::serve(
+            listener,
+            state,
+            async move { signal.cancelled().await },
+            Duration::from_secs(5),
+        ));
+        // One API request, so the request families have samples.
+        reqwest::get(format!("http://{addr}/health_check"))
+            .await
+            .unwrap();
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut exported = exported_series(&text);
+
+        // A failover, so the failover counter has a sample (its family is empty until then).
+        let mut app = TestApp::spawn_with(Backend::Embedded, |s| s.meeting_failover = true).await;
+        app.add_server("bbb1").await;
+        app.call("create", "meetingID=m1&moderatorPW=mp")
+            .await
+            .assert_success();
+        app.add_server("bbb2").await;
+        app.store
+            .patch_server(
+                "bbb1",
+                ServerPatch {
+                    online: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get("join", "meetingID=m1&fullName=A&password=mp")
+                .await
+                .status(),
+            302
+        );
+        let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+        let failover_text = response.text().await.unwrap();
+        assert!(
+            failover_text.contains("scalelite_meeting_failovers_total{server=\"bbb1\"} 1"),
+            "{failover_text}"
+        );
+        exported.extend(exported_series(&failover_text));
+
+        let mut missing = Vec::new();
+        let mut used = BTreeSet::new();
+        for (what, expr) in expressions() {
+            for name in metric_names(&expr) {
+                if !exported.contains(&name) {
+                    missing.push(format!("{what}: {name}"));
+                }
+                used.insert(name);
+            }
+        }
+        assert!(missing.is_empty(), "not exported: {missing:#?}\n{text}");
+        // The docs list them all.
+        let docs = read("docs/monitoring.md");
+        let undocumented: Vec<&String> = used
+            .iter()
+            .filter(|name| {
+                let family = ["_total", "_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(name);
+                !docs.contains(family)
+            })
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "docs/monitoring.md misses {undocumented:?}"
+        );
+
+        shutdown.cancel();
+        server.await.unwrap().unwrap();
+        drop(fake);
+    }
+}

@@ -19,6 +19,7 @@ fn render_shows_the_snapshot_values() {
         last_import: Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_500)),
         callbacks_sent: 6,
         callbacks_failed: 1,
+        active: true,
     };
     let text = render(&snapshot).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -33,6 +34,8 @@ fn render_shows_the_snapshot_values() {
         "scalelite_importer_last_import_timestamp_seconds 1700000000.5",
         "scalelite_importer_callbacks_sent_total 6",
         "scalelite_importer_callbacks_failed_total 1",
+        "# TYPE scalelite_importer_active gauge",
+        "scalelite_importer_active 1",
     ] {
         assert!(
             lines.contains(&expected),

@@ -43,9 +43,11 @@ both_backends! {
         let metrics = env.ctx.metrics();
         assert_eq!(metrics.recordings_imported, 2);
         assert_eq!(metrics.queue_depth, 0);
+        assert!(metrics.active, "scalelite_importer_active is 1 while the lease is held");
 
         shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(10), daemon).await.expect("the daemon stops").unwrap();
+        assert!(!env.ctx.metrics().active, "and 0 once the daemon stopped");
         // The lease is given up on the way out: another importer may start at once.
         assert!(env.store.try_lease(LEASE_NAME, "intruder", Duration::from_secs(60)).await.unwrap());
         env.store.release_lease(LEASE_NAME, "intruder").await.unwrap();
@@ -68,6 +70,7 @@ both_backends! {
             assert!(tar.exists());
         }
         assert!(env.store.get_recording(&recording.record_id).await.is_err());
+        assert!(!env.ctx.metrics().active, "a standby reports scalelite_importer_active 0");
 
         // The active one goes away: the standby takes over and imports.
         env.store.release_lease(LEASE_NAME, "active-elsewhere").await.unwrap();
@@ -75,6 +78,7 @@ both_backends! {
             env.store.get_recording(&recording.record_id).await.is_ok()
         })
         .await;
+        assert!(env.ctx.metrics().active);
         shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(10), daemon).await.expect("the daemon stops").unwrap();
     }
