@@ -12,7 +12,7 @@
 //! with a warning per call). `load_multiplier` is always a JSON number, tenants
 //! carry no `new_record`/`destroyed` flags, `panicServer` reads `keep_state` at the top level or under `server`
 //! with strict booleans (`"false"` is false), and a failing BBB `end` no longer fails the panic (the meetings are
-//! forgotten either way). `updateServer` also accepts `url`.
+//! forgotten either way). `updateServer` also accepts `url`. Ours: `getMeetings`, each meeting with its server.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,7 +23,7 @@ use axum::routing::any;
 use scalelite_core::bbb::checksum;
 use scalelite_core::bbb::params::{self, Params};
 use scalelite_core::domain::{Secret, ServerState};
-use scalelite_core::management::json::{ServerJson, TenantJson, TenantSummaryJson};
+use scalelite_core::management::json::{MeetingJson, ServerJson, TenantJson, TenantSummaryJson};
 use scalelite_core::management::{
     Management, ManagementError, ManagementOptions, NewServerRequest, ServerUpdate, parse_bool,
     parse_load_multiplier,
@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/scalelite/api/getServers", any(get_servers))
         .route("/scalelite/api/getServerInfo", any(get_server_info))
+        .route("/scalelite/api/getMeetings", any(get_meetings))
         .route("/scalelite/api/addServer", any(add_server))
         .route("/scalelite/api/updateServer", any(update_server))
         .route("/scalelite/api/deleteServer", any(delete_server))
@@ -330,6 +331,26 @@ async fn get_server_info(State(state): State<AppState>, request: Request) -> Res
         let req = admit(&state, "getServerInfo", Method::GET, false, request).await?;
         let server = find_server(&management(&state), &req).await?;
         Ok(json_response(StatusCode::OK, ServerJson::from(&server)))
+    })
+    .await
+}
+
+/// Ours: every live meeting (or the one named by `meetingID`) with the server it runs on.
+async fn get_meetings(State(state): State<AppState>, request: Request) -> Response {
+    answer(async {
+        let req = admit(&state, "getMeetings", Method::GET, false, request).await?;
+        let ids: Vec<String> = req.param("meetingID").into_iter().collect();
+        let list: Vec<MeetingJson> = match management(&state).meeting_placements(&ids).await {
+            Ok(list) => list,
+            Err(ManagementError::MeetingNotFound(id)) => {
+                return Err(error(
+                    StatusCode::NOT_FOUND,
+                    format!("Couldn't find meeting with id={id}"),
+                ));
+            }
+            Err(e) => return Err(internal(&e)),
+        };
+        Ok(json_response(StatusCode::OK, list))
     })
     .await
 }

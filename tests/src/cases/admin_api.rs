@@ -268,6 +268,26 @@ both_backends! {
         assert_eq!((status, body), (404, json!({"error": "Couldn't find server with id=nonexistent-id"})));
     }
 
+    async fn get_meetings_shows_the_server_of_each_meeting(backend: Backend) {
+        let mut app = TestApp::spawn(backend).await;
+        let one = app.add_server("bbb1").await;
+        app.call("create", "meetingID=m1").await.assert_success();
+        app.store.patch_server("bbb1", ServerPatch { load: Some(Some(100.0)), ..ServerPatch::default() }).await.unwrap();
+        let two = app.add_server("bbb2").await;
+        app.call("create", "meetingID=m2").await.assert_success();
+        assert_eq!(app.store.get_meeting("m2").await.unwrap().server_id, "bbb2");
+
+        let (status, body) = get(&app, "getMeetings", "").await;
+        assert_eq!((status, body), (200, json!([
+            {"meeting_id": "m1", "server_id": "bbb1", "server_url": one.url()},
+            {"meeting_id": "m2", "server_id": "bbb2", "server_url": two.url()},
+        ])));
+        let (status, body) = get(&app, "getMeetings", "meetingID=m2").await;
+        assert_eq!((status, body), (200, json!([{"meeting_id": "m2", "server_id": "bbb2", "server_url": two.url()}])));
+        let (status, body) = get(&app, "getMeetings", "meetingID=nope").await;
+        assert_eq!((status, body), (404, json!({"error": "Couldn't find meeting with id=nope"})));
+    }
+
     async fn panic_server_forgets_and_ends_meetings(backend: Backend) {
         let mut app = TestApp::spawn(backend).await;
         let fake = app.add_server("bbb1").await;

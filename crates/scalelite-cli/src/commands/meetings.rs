@@ -55,21 +55,27 @@ impl Ctx {
                 .collect();
             return self.out.json(&entries);
         }
+        // Every meeting is listed with its server, also when the server does not answer (then a warning follows).
         for info in infos {
-            match (&info.info, &info.server) {
-                (Ok(root), Some(server)) => {
-                    let id = root
-                        .child_text("meetingID")
-                        .unwrap_or_else(|| info.meeting.id.clone());
-                    self.out.line(format!("\nMeetingID: {id}"))?;
-                    self.out.line(format!("\tServer ID: {}", server.id))?;
-                    self.out.line(format!("\tServer Url: {}", server.url))?;
-                }
-                (Err(error), _) => self.out.warn(format!(
+            let id = info
+                .info
+                .as_ref()
+                .ok()
+                .and_then(|root| root.child_text("meetingID"))
+                .unwrap_or_else(|| info.meeting.id.clone());
+            self.out.line(format!("\nMeetingID: {id}"))?;
+            self.out
+                .line(format!("\tServer ID: {}", info.meeting.server_id))?;
+            let url = info
+                .server
+                .as_ref()
+                .map_or("(server gone)", |s| s.url.as_str());
+            self.out.line(format!("\tServer Url: {url}"))?;
+            if let Err(error) = &info.info {
+                self.out.warn(format!(
                     "WARNING: Could not get info for meeting id={}: {error}",
                     info.meeting.id
-                ))?,
-                (Ok(_), None) => {}
+                ))?;
             }
         }
         Ok(())

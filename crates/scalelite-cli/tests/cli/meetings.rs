@@ -24,11 +24,13 @@ both_backends! {
         let json: serde_json::Value = serde_json::from_str(&out.success().stdout).unwrap();
         assert_eq!(json[0], serde_json::json!({"meeting_id": "m1", "server_id": "a", "server_url": a.url(), "running": true, "error": null}));
 
-        // A server that does not answer: a warning for its meeting, the others listed.
+        // A server that does not answer: its meeting still listed with its server, and a warning.
         b.set_fault(Fault::Refuse).await.unwrap();
         let out = cli.run(&["meetings"]).await;
         out.success();
-        assert_eq!(out.stdout, format!("\nMeetingID: m1\n\tServer ID: a\n\tServer Url: {}\n", a.url()));
+        assert_eq!(out.stdout, format!(
+            "\nMeetingID: m1\n\tServer ID: a\n\tServer Url: {}\n\nMeetingID: m2\n\tServer ID: b\n\tServer Url: {}\n",
+            a.url(), b.url()));
         assert!(out.stderr.starts_with("WARNING: Could not get info for meeting id=m2: "), "{out:?}");
 
         let out = cli.run(&["meetings:info", "m1"]).await;

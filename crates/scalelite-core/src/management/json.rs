@@ -6,8 +6,30 @@
 
 use serde::Serialize;
 
-use crate::domain::{Server, Tenant, TenantSetting};
+use crate::domain::{Meeting, Server, Tenant, TenantSetting};
 use crate::management::join_secrets;
+
+/// A meeting and the server it runs on, as the admin API's `getMeetings` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MeetingJson {
+    /// The meetingID.
+    pub meeting_id: String,
+    /// The id of the server the meeting runs on.
+    pub server_id: String,
+    /// That server's API base URL, `None` when the server record is gone.
+    pub server_url: Option<String>,
+}
+
+impl MeetingJson {
+    /// The meeting placed on `server` (`None`: its server record is gone).
+    pub fn new(meeting: &Meeting, server: Option<&Server>) -> Self {
+        Self {
+            meeting_id: meeting.id.clone(),
+            server_id: meeting.server_id.clone(),
+            server_url: server.map(|s| s.url.clone()),
+        }
+    }
+}
 
 /// A server as `getServers`/`getServerInfo` show it. No `Debug`: it carries the secret.
 #[derive(Clone, PartialEq, Serialize)]

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::bbb::params::Params;
 use crate::bbb::xml::{self, Element, MeetingSummary};
 use crate::domain::{Meeting, Server};
+use crate::management::json::MeetingJson;
 use crate::management::servers::describe_call_error;
 use crate::management::{Management, ManagementError, Result};
 use crate::storage::{MeetingStore, StoreError};
@@ -60,6 +61,22 @@ impl Management {
             StoreError::NotFound(_) => ManagementError::MeetingNotFound(id.to_owned()),
             other => other.into(),
         })
+    }
+
+    /// Where each meeting runs, from the store alone (no BBB call): the meetings [`Self::find_meetings`] finds,
+    /// each with its server's id and URL (`None` when the server record is gone).
+    pub async fn meeting_placements(&self, ids: &[String]) -> Result<Vec<MeetingJson>> {
+        let meetings = self.find_meetings(ids).await?;
+        let mut placements = Vec::with_capacity(meetings.len());
+        for meeting in meetings {
+            let server = match self.get_server(&meeting.server_id).await {
+                Ok(server) => Some(server),
+                Err(ManagementError::ServerNotFound(_)) => None,
+                Err(e) => return Err(e),
+            };
+            placements.push(MeetingJson::new(&meeting, server.as_ref()));
+        }
+        Ok(placements)
     }
 
     async fn server_of(&self, meeting: &Meeting) -> std::result::Result<Server, String> {

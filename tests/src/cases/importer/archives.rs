@@ -37,6 +37,34 @@ fn all_formats(meeting: &str) -> FixtureRecording {
 }
 
 both_backends! {
+    // A meeting that failed over (README "Meeting failover") is recorded on both servers: each sends its own
+    // archive, with the same meetingID and its own record id, and getRecordings lists both under the meetingID.
+    async fn recordings_of_a_failed_over_meeting_from_both_servers(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let env = Env::over(app.store.clone(), None, |_| {});
+        let mut ids = Vec::new();
+        for (host, start_ms) in [("bbb1.example.com", 1_761_640_370_924_i64), ("bbb2.example.com", 1_761_641_000_000)] {
+            let mut recording = FixtureRecording::new("failed-over", start_ms);
+            recording.formats.push(FixtureFormat::new("presentation", host, &recording.record_id));
+            let tar = env.send(&recording);
+            let report = env.import(&tar).await;
+            assert_eq!(report.recordings[0].meeting_id, "failed-over");
+            ids.push(recording.record_id);
+        }
+        assert_ne!(ids[0], ids[1]);
+
+        let answer = app.call("getRecordings", "meetingID=failed-over").await;
+        answer.assert_success();
+        let mut listed: Vec<String> = answer.root.find_all("recordings/recording").iter()
+            .map(|r| r.child_text("recordID").unwrap_or_default()).collect();
+        listed.sort();
+        ids.sort();
+        assert_eq!(listed, ids, "{}", answer.text);
+        for recording in answer.root.find_all("recordings/recording") {
+            assert_eq!(recording.child_text("meetingID").as_deref(), Some("failed-over"));
+        }
+    }
+
     async fn imports_every_format_field_by_field(backend: Backend) {
         let env = Env::new(backend).await;
         let recording = all_formats("room-1");
