@@ -330,3 +330,54 @@ async fn the_poller_ends_an_empty_stale_copy_and_spares_an_attended_one() {
     );
     assert!(join_location(&http, &url).await.starts_with(&b.url()));
 }
+
+/// The server dies and the poller takes it offline (it panics it): with MEETING_FAILOVER the poller keeps its
+/// meetings, so the next join creates the meeting again on B instead of answering notFound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_the_poller_takes_offline_keeps_its_meetings_for_failover() {
+    let store = test_store(Backend::Embedded).await;
+    let a = add_fake(&store.store, "a", 0.0).await;
+    let b = add_fake(&store.store, "b", 5.0).await;
+    let service = api(store.env()).await;
+    let http = client();
+    let (_, body) = get(&http, &signed(&service, "create", CREATE)).await;
+    assert_eq!(tag(&body, "returncode"), Some("SUCCESS"), "{body}");
+    assert!(a.meeting("fo-1").is_some());
+
+    a.set_fault(fake_bbb::Fault::Refuse).await.unwrap();
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(1),
+        response: Duration::from_secs(1),
+    };
+    let poller = Poller::new(
+        store.store.clone(),
+        BbbClient::new(timeouts, Algorithm::Sha256),
+        PollSettings {
+            unhealthy_threshold: 1,
+            meeting_failover: true,
+            ..PollSettings::default()
+        },
+    );
+    let report = poller.poll_once().await.expect("poll");
+    assert_eq!(report.servers_panicked, vec!["a".to_owned()]);
+    assert!(report.meetings_removed.is_empty(), "{report:?}");
+    assert!(!store.store.get_server("a").await.unwrap().online);
+    assert_eq!(
+        store.store.get_meeting("fo-1").await.unwrap().server_id,
+        "a"
+    );
+
+    let url = signed(
+        &service,
+        "join",
+        "meetingID=fo-1&fullName=After&password=ap-secret",
+    );
+    assert!(join_location(&http, &url).await.starts_with(&b.url()));
+    let on_b = b.meeting("fo-1").expect("created again on B");
+    assert_eq!(on_b.attendee_pw, "ap-secret");
+    assert_eq!(on_b.moderator_pw, "mp-secret");
+    assert_eq!(
+        store.store.get_meeting("fo-1").await.unwrap().server_id,
+        "b"
+    );
+}

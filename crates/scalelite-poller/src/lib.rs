@@ -20,7 +20,10 @@
 //!    written.
 //! 4. A server that went offline is *panicked*: it is first marked offline with no load (so the API places nothing
 //!    more on it), then its meetings are forgotten and an `end` is sent for each, in the background with the reduced
-//!    timeouts (the server is most likely unreachable, and the cycle must not wait for it).
+//!    timeouts (the server is most likely unreachable, and the cycle must not wait for it). With
+//!    `MEETING_FAILOVER` its meetings are kept instead (and no `end` is sent): the next join of each creates it
+//!    again on another server; a meeting nobody joins expires with its TTL, or is forgotten as missing once the
+//!    server is back and no longer reports it.
 //! 5. Reconcile meetings with what the servers reported. A reported meeting gets its TTL refreshed
 //!    (`DEFAULT_MEETING_TTL`), so the TTL only reaps what nobody reports. A stored meeting that its
 //!    successfully polled server did not report (or whose server was removed from the pool) is *missing*. The
@@ -113,6 +116,10 @@ pub struct PollSettings {
     pub ended_grace: Option<Duration>,
     /// Read every server's BBB version every this many cycles (0 is taken as 1).
     pub version_refresh_cycles: u64,
+    /// `MEETING_FAILOVER`: a server that goes offline keeps its meetings (no `end` is sent), so the next join of
+    /// each re-creates it on another server; off, they are forgotten and ended as the original does. On by default,
+    /// as the variable.
+    pub meeting_failover: bool,
 }
 
 impl Default for PollSettings {
@@ -128,6 +135,7 @@ impl Default for PollSettings {
             server_timeout: Duration::from_secs(10),
             ended_grace: None,
             version_refresh_cycles: 10,
+            meeting_failover: true,
         }
     }
 }
@@ -145,6 +153,7 @@ impl PollSettings {
             concurrency: concurrency_of(poller.poller_threads),
             interval: poller.poll_interval,
             server_timeout: poller.poller_wait_timeout,
+            meeting_failover: meetings.meeting_failover,
             ..Self::default()
         }
     }
@@ -487,7 +496,16 @@ impl Poller {
         }
 
         let panicked_ids: HashSet<String> = panicked.iter().map(|s| s.id.clone()).collect();
-        self.forget_meetings_of(panicked, &mut report).await?;
+        if self.inner.settings.meeting_failover {
+            for server in &panicked {
+                tracing::info!(
+                    server.id = %server.id,
+                    "server offline: its meetings are kept for failover (their next join creates them elsewhere)"
+                );
+            }
+        } else {
+            self.forget_meetings_of(panicked, &mut report).await?;
+        }
         self.reconcile_meetings(
             meetings_before,
             &known,

@@ -17,6 +17,7 @@ fn settings_follow_the_original_variables() {
     };
     let meetings = MeetingArgs {
         default_meeting_ttl: Duration::from_secs(3600),
+        meeting_failover: true,
         ..MeetingArgs::default()
     };
     let settings = PollSettings::from_config(&poller, &meetings);
@@ -33,6 +34,7 @@ fn settings_follow_the_original_variables() {
             server_timeout: Duration::from_secs(7),
             ended_grace: None,
             version_refresh_cycles: 10,
+            meeting_failover: true,
         }
     );
 }
@@ -93,6 +95,7 @@ fn settings_from_the_environment() {
         ("LOAD_MIN_USER_COUNT", "12"),
         ("LOAD_JOIN_BUFFER_TIME", "13"),
         ("DEFAULT_MEETING_TTL", "14"),
+        ("MEETING_FAILOVER", "false"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -114,6 +117,7 @@ fn settings_from_the_environment() {
             server_timeout: Duration::from_secs(11),
             ended_grace: None,
             version_refresh_cycles: 10,
+            meeting_failover: false,
         }
     );
 }

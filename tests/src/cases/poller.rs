@@ -118,12 +118,14 @@ impl Pool {
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Settings for tests: the original's thresholds and load rules, short timeouts, no time-based grace.
+/// Settings for tests: the original's thresholds and load rules (an offline server's meetings are forgotten, as
+/// with MEETING_FAILOVER=false), short timeouts, no time-based grace.
 fn settings() -> PollSettings {
     PollSettings {
         interval: Duration::from_millis(200),
         server_timeout: Duration::from_secs(3),
         ended_grace: Some(Duration::ZERO),
+        meeting_failover: false,
         ..PollSettings::default()
     }
 }
