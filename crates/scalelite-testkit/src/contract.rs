@@ -77,6 +77,11 @@ pub fn tag<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
 
 /// Register a BBB server (e.g. a fake one) in the store: enabled, online, load 0.
 pub async fn register(store: &Store, id: &str, url: &str, secret: &str) {
+    register_with_load(store, id, url, secret, 0.0).await;
+}
+
+/// [`register`] with the given load (the least-loaded server gets new meetings).
+pub async fn register_with_load(store: &Store, id: &str, url: &str, secret: &str, load: f64) {
     store
         .add_server(NewServer {
             id: id.to_owned(),
@@ -93,7 +98,7 @@ pub async fn register(store: &Store, id: &str, url: &str, secret: &str) {
             id,
             ServerPatch {
                 online: Some(true),
-                load: Some(Some(0.0)),
+                load: Some(Some(load)),
                 ..ServerPatch::default()
             },
         )

@@ -9,8 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fake_bbb::FakeServer;
-use scalelite_core::domain::{NewServer, Secret, ServerPatch, ServerState};
-use scalelite_core::storage::ServerStore;
 use scalelite_core::storage::store::Store;
 use scalelite_testkit::process::Service;
 use sha2::{Digest, Sha256};
@@ -62,28 +60,7 @@ pub fn tag<'a>(body: &'a str, name: &str) -> Option<&'a str> {
 pub async fn add_fake(store: &Store, id: &str, load: f64) -> FakeServer {
     let secret = format!("{id}-secret");
     let fake = FakeServer::start(secret.clone()).await.expect("fake BBB");
-    store
-        .add_server(NewServer {
-            id: id.into(),
-            url: fake.url(),
-            secret: Secret::new(secret),
-            tag: None,
-            state: ServerState::Enabled,
-            load_multiplier: 1.0,
-        })
-        .await
-        .expect("add server");
-    store
-        .patch_server(
-            id,
-            ServerPatch {
-                online: Some(true),
-                load: Some(Some(load)),
-                ..ServerPatch::default()
-            },
-        )
-        .await
-        .expect("bring online");
+    scalelite_testkit::contract::register_with_load(store, id, &fake.url(), &secret, load).await;
     fake
 }
 

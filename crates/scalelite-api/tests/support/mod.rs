@@ -7,8 +7,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use fake_bbb::FakeServer;
-use scalelite_core::domain::{NewServer, Secret, ServerPatch, ServerState};
-use scalelite_core::storage::ServerStore;
 use scalelite_core::storage::store::Store;
 use scalelite_testkit::process::Service;
 use scalelite_testkit::{Backend, TestStore, test_store};
@@ -52,28 +50,7 @@ fn hex(bytes: &[u8]) -> String {
 pub async fn register(store: &Store, id: &str) -> FakeServer {
     let secret = format!("{id}-secret");
     let fake = FakeServer::start(secret.clone()).await.unwrap();
-    store
-        .add_server(NewServer {
-            id: id.into(),
-            url: fake.url(),
-            secret: Secret::new(secret),
-            tag: None,
-            state: ServerState::Enabled,
-            load_multiplier: 1.0,
-        })
-        .await
-        .unwrap();
-    store
-        .patch_server(
-            id,
-            ServerPatch {
-                online: Some(true),
-                load: Some(Some(0.0)),
-                ..ServerPatch::default()
-            },
-        )
-        .await
-        .unwrap();
+    scalelite_testkit::contract::register_with_load(store, id, &fake.url(), &secret, 0.0).await;
     fake
 }
 
