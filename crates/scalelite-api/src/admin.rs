@@ -280,6 +280,7 @@ fn management(state: &AppState) -> Management {
         ManagementOptions {
             server_id_is_hostname: state.settings.server_id_is_hostname,
             multitenancy: state.settings.multitenancy,
+            meeting_failover: state.settings.meeting_failover,
             ..ManagementOptions::default()
         },
     )
@@ -475,17 +476,19 @@ async fn panic_server(State(state): State<AppState>, request: Request) -> Respon
             _ => false,
         };
         match management.panic_server(id, keep_state, false).await {
-            Ok(cleared) => {
-                for meeting in cleared.iter().filter(|m| m.end_error.is_some()) {
+            Ok(report) => {
+                for meeting in report.meetings.iter().filter(|m| m.end_error.is_some()) {
                     tracing::warn!(meeting.id = %meeting.id, server.id = %id,
                         error = meeting.end_error.as_deref().unwrap_or_default(), "Could not end meeting");
                 }
-                Ok(json_response(
-                    StatusCode::OK,
-                    json!({
-                        "success": format!("Server id={id} has been disabled and the meetings have been destroyed")
-                    }),
-                ))
+                let mut body = json!({
+                    "success": format!("Server id={id} has been disabled and the meetings have been destroyed")
+                });
+                if report.kept_for_failover {
+                    // Additive: the original's answer has only `success`.
+                    body["meetings_kept_for_failover"] = json!(report.meetings.len());
+                }
+                Ok(json_response(StatusCode::OK, body))
             }
             Err(e) => {
                 tracing::warn!(server.id = %id, error = %e, "panicServer failed");

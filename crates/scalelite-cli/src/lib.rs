@@ -117,6 +117,7 @@ async fn execute(mut cli: Cli, out: &mut Out) -> anyhow::Result<()> {
         server_id_is_hostname: cli.meetings.server_id_is_hostname,
         multitenancy: cli.secrets.multitenancy_enabled,
         concurrency: cli.poller.poller_threads.saturating_sub(1).max(1) as usize,
+        meeting_failover: cli.meetings.meeting_failover,
     };
     let poll_settings = PollSettings::from_config(&cli.poller, &cli.meetings);
     let mut ctx = Ctx {

@@ -23,7 +23,9 @@
 //!    timeouts (the server is most likely unreachable, and the cycle must not wait for it). With
 //!    `MEETING_FAILOVER` its meetings are kept instead (and no `end` is sent): the next join of each creates it
 //!    again on another server; a meeting nobody joins expires with its TTL, or is forgotten as missing once the
-//!    server is back and no longer reports it.
+//!    server is back and no longer reports it. Likewise, with `MEETING_FAILOVER` a meeting of a *disabled* server
+//!    (`servers:panic` ends them there but keeps their records) is never forgotten as missing: its next join
+//!    moves it, or its TTL reaps it.
 //! 5. Reconcile meetings with what the servers reported. A reported meeting gets its TTL refreshed
 //!    (`DEFAULT_MEETING_TTL`), so the TTL only reaps what nobody reports. A stored meeting that its
 //!    successfully polled server did not report (or whose server was removed from the pool) is *missing*. The
@@ -434,7 +436,8 @@ impl Poller {
         // Wall-clock time, not `Instant`: the marks are shared between processes.
         let listed_at = now_ms();
         let meetings_before = store.list_meetings().await?;
-        let known: HashSet<String> = servers.iter().map(|s| s.id.clone()).collect();
+        let known: HashMap<String, ServerState> =
+            servers.iter().map(|s| (s.id.clone(), s.state)).collect();
         let refresh_versions =
             memory.cycles % self.inner.settings.version_refresh_cycles.max(1) == 0;
 
@@ -774,7 +777,7 @@ impl Poller {
     async fn reconcile_meetings(
         &self,
         meetings_before: Vec<Meeting>,
-        known_servers: &HashSet<String>,
+        known_servers: &HashMap<String, ServerState>,
         reported_by: &HashMap<String, HashSet<String>>,
         panicked: &HashSet<String>,
         listed_at: i64,
@@ -808,7 +811,7 @@ impl Poller {
                     continue;
                 }
                 Some(_) => true,
-                None if known_servers.contains(&meeting.server_id) => false,
+                None if known_servers.contains_key(&meeting.server_id) => false,
                 None => match removed_servers.get(&meeting.server_id) {
                     Some(removed) => *removed,
                     None => {
@@ -822,8 +825,12 @@ impl Poller {
                     }
                 },
             };
-            if !missing {
+            let kept = self.inner.settings.meeting_failover
+                && known_servers.get(&meeting.server_id) == Some(&ServerState::Disabled);
+            if !missing || kept {
                 // Its server could not be polled: this cycle says nothing about it, the count starts again.
+                // Or its server is disabled (`servers:panic`) and failover is on: the record stays for the
+                // meeting's next join, which creates it on another server; the TTL reaps it otherwise.
                 if previous.is_some() {
                     clear.push(meeting.id);
                 }

@@ -6,6 +6,10 @@ use scalelite_core::domain::{NewServer, Secret, ServerPatch, ServerState, Tenant
 use scalelite_core::storage::{MeetingStore, ServerStore, StoreError, TenantStore};
 use serde_json::{Value, json};
 
+use scalelite_core::bbb::checksum::Algorithm;
+use scalelite_core::bbb_client::{BbbClient, Timeouts};
+use scalelite_poller::PollSettings;
+
 use crate::harness::*;
 
 /// `/scalelite/api/<action>?<query>&checksum=<sha256(action + query + body + LB secret)>`, signed independently
@@ -289,7 +293,8 @@ both_backends! {
     }
 
     async fn panic_server_forgets_and_ends_meetings(backend: Backend) {
-        let mut app = TestApp::spawn(backend).await;
+        // Without MEETING_FAILOVER, as the original.
+        let mut app = TestApp::spawn_with(backend, |s| s.meeting_failover = false).await;
         let fake = app.add_server("bbb1").await;
         app.call("create", "meetingID=m1&moderatorPW=pw").await.assert_success();
         app.call("create", "meetingID=m2&moderatorPW=pw").await.assert_success();
@@ -328,7 +333,7 @@ both_backends! {
     }
 
     async fn panic_of_a_dead_server_still_forgets_its_meetings(backend: Backend) {
-        let mut app = TestApp::spawn(backend).await;
+        let mut app = TestApp::spawn_with(backend, |s| s.meeting_failover = false).await;
         let fake = app.add_server("dead").await;
         app.call("create", "meetingID=m1").await.assert_success();
         fake.set_fault(Fault::Refuse).await.unwrap();
@@ -336,6 +341,60 @@ both_backends! {
         assert_eq!(status, 200, "{body}");
         assert!(matches!(app.store.get_meeting("m1").await, Err(StoreError::NotFound(_))));
         assert_eq!(app.store.get_server("dead").await.unwrap().state, ServerState::Disabled);
+    }
+
+    // With MEETING_FAILOVER (the default), panicServer ends the meetings on the server and disables it, but keeps
+    // their records: the poller does not forget them, and the next join creates the meeting again, with the
+    // parameters of its first create, on another server.
+    async fn panic_keeps_meetings_for_their_next_join(backend: Backend) {
+        let mut app = TestApp::spawn(backend).await;
+        let a = app.add_server("a").await;
+        app.call("create", "meetingID=pk-1&name=Kept&moderatorPW=mp&attendeePW=ap&record=true&meta_course=Chem")
+            .await
+            .assert_success();
+        let on_a = a.meeting("pk-1").expect("created on A, the only server");
+        let b = app.add_server("b").await;
+
+        let (status, body) = post(&app, "panicServer", "", json!({"id": "a"})).await;
+        assert_eq!((status, body), (200, json!({
+            "success": "Server id=a has been disabled and the meetings have been destroyed",
+            "meetings_kept_for_failover": 1,
+        })));
+        assert!(a.meeting("pk-1").is_none(), "ended on A");
+        assert_eq!(app.store.get_server("a").await.unwrap().state, ServerState::Disabled);
+        assert_eq!(app.store.get_meeting("pk-1").await.unwrap().server_id, "a", "the record stays");
+
+        // A answers getMeetings without the meeting: with failover the poller keeps the record of a disabled
+        // server's meeting (without failover it would forget it as ended).
+        let timeouts = Timeouts { connect: std::time::Duration::from_secs(1), response: std::time::Duration::from_secs(5) };
+        let bbb = BbbClient::new(timeouts, Algorithm::Sha256);
+        let poller = scalelite_poller::Poller::new(app.store.clone(), bbb, PollSettings {
+            ended_grace: Some(std::time::Duration::ZERO),
+            meeting_failover: true,
+            ..PollSettings::default()
+        });
+        for _ in 0..3 {
+            let report = poller.poll_once().await.expect("poll");
+            assert!(report.meetings_removed.is_empty(), "{report:?}");
+        }
+        assert_eq!(app.store.get_meeting("pk-1").await.unwrap().server_id, "a");
+
+        // The next join creates it on B with the same parameters and is sent there.
+        let response = app.get("join", "meetingID=pk-1&fullName=Ann&password=ap").await;
+        assert_eq!(response.status(), 302);
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with(&b.url()), "join went to {location}, not B");
+        let on_b = b.meeting("pk-1").expect("created again on B");
+        let sent: Vec<(&str, &str)> = on_b.create_params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        for expected in [("name", "Kept"), ("moderatorPW", "mp"), ("attendeePW", "ap"), ("record", "true"), ("meta_course", "Chem")] {
+            assert!(sent.contains(&expected), "{expected:?} not in {sent:?}");
+        }
+        assert_eq!(on_b.voice_bridge, on_a.voice_bridge, "the same voice bridge");
+        assert_eq!(app.store.get_meeting("pk-1").await.unwrap().server_id, "b");
+        let info = app.call("getMeetingInfo", "meetingID=pk-1").await;
+        info.assert_success();
+        assert!(b.requests().iter().any(|r| r.call == "getMeetingInfo"), "answered by B");
+        assert!(a.meeting("pk-1").is_none(), "nothing created again on the disabled server");
     }
 
     async fn checksum_rules(backend: Backend) {

@@ -184,11 +184,17 @@ impl Ctx {
         let keep_state = optional_bool(&a.keep_state, "keep_state", false)?;
         let skip_end_calls = optional_bool(&a.skip_end_calls, "skip_end_calls", false)?;
         self.out.line(format!("Panicking server {id}..."))?;
-        let cleared = self
+        let report = self
             .management
             .panic_server(id, keep_state, skip_end_calls)
             .await?;
-        self.report_cleared(&cleared)?;
+        self.report_cleared(&report.meetings)?;
+        if report.kept_for_failover && !report.meetings.is_empty() {
+            self.out.line(format!(
+                "Kept {} meeting(s) for failover: the next join of each creates it on another server",
+                report.meetings.len()
+            ))?;
+        }
         self.out.line("OK")?;
         Ok(())
     }

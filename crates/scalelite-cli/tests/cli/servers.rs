@@ -184,8 +184,10 @@ both_backends! {
         assert!(end_calls(&fake).is_empty());
     }
 
+    // Without MEETING_FAILOVER, as the original: the meetings are ended and forgotten.
     async fn panic_forgets_and_ends_the_meetings(backend: Backend) {
-        let cli = Cli::new(backend).await;
+        let mut cli = Cli::new(backend).await;
+        cli.set_env("MEETING_FAILOVER", "false");
         let a = cli.add_fake("a").await;
         let b = cli.add_fake("b").await;
         cli.add_meeting("m1", "a", Some(&a)).await;
@@ -218,6 +220,49 @@ both_backends! {
         assert!(out.stderr.starts_with("WARNING: Could not end meeting id=m4: "), "{out:?}");
         assert!(cli.meeting_ids().await.is_empty());
         assert_eq!(cli.server("b").await.state, ServerState::Disabled);
+    }
+
+    // With MEETING_FAILOVER (the default) the server is disabled and its meetings are ended there, but their
+    // records stay, pointing at the disabled server: their next join creates them elsewhere
+    // (`admin_api::panic_keeps_meetings_for_their_next_join` in the end-to-end suite shows the join).
+    async fn panic_keeps_the_meetings_for_failover(backend: Backend) {
+        let cli = Cli::new(backend).await;
+        let a = cli.add_fake("a").await;
+        let b = cli.add_fake("b").await;
+        cli.add_meeting("m1", "a", Some(&a)).await;
+        cli.add_meeting("m2", "a", Some(&a)).await;
+        cli.add_meeting("m3", "b", Some(&b)).await;
+
+        let out = cli.run(&["servers:panic", "a"]).await;
+        assert_eq!(out.success().stdout, "Panicking server a...\nClearing Meeting id=m1\nClearing Meeting id=m2\n\
+            Kept 2 meeting(s) for failover: the next join of each creates it on another server\nOK\n");
+        let mut ends = end_calls(&a);
+        ends.sort();
+        assert_eq!(ends, [("m1".into(), "mpw".into()), ("m2".into(), "mpw".into())]);
+        assert!(a.meetings().is_empty(), "ended on the panicked server");
+        assert_eq!(cli.server("a").await.state, ServerState::Disabled);
+        assert_eq!(cli.meeting_ids().await, ["m1", "m2", "m3"], "the records stay");
+        for id in ["m1", "m2"] {
+            assert_eq!(cli.store().get_meeting(id).await.unwrap().server_id, "a");
+        }
+
+        // A dead server: the end calls fail, the records are kept all the same.
+        cli.add_meeting("m4", "b", None).await;
+        b.set_fault(Fault::Refuse).await.unwrap();
+        let out = cli.run(&["servers:panic", "b", "false", "false"]).await;
+        out.success();
+        assert!(out.stderr.contains("WARNING: Could not end meeting id=m4: "), "{out:?}");
+        assert_eq!(cli.meeting_ids().await, ["m1", "m2", "m3", "m4"]);
+        assert_eq!(cli.server("b").await.state, ServerState::Disabled);
+
+        // keep_state: the server stays usable, so a kept record would send joiners back to the server that
+        // just ended the meeting: they are forgotten, as in the original.
+        b.set_fault(Fault::Normal).await.unwrap();
+        cli.run(&["servers:enable", "b"]).await.success();
+        let out = cli.run(&["servers:panic", "b", "true"]).await;
+        assert_eq!(out.success().stdout, "Panicking server b...\nClearing Meeting id=m3\nClearing Meeting id=m4\nOK\n");
+        assert_eq!(cli.meeting_ids().await, ["m1", "m2"]);
+        assert_eq!(cli.server("b").await.state, ServerState::Enabled);
     }
 
     async fn disable_asks_before_ending_meetings(backend: Backend) {

@@ -19,6 +19,15 @@ pub struct ClearedMeeting {
     pub end_error: Option<String>,
 }
 
+/// What `servers:panic` did with the server's meetings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PanicReport {
+    /// Each meeting of the server, with the failure of its `end` call.
+    pub meetings: Vec<ClearedMeeting>,
+    /// Whether their records were kept for failover (`MEETING_FAILOVER`) rather than forgotten.
+    pub kept_for_failover: bool,
+}
+
 /// A meeting with its server and the server's `getMeetingInfo` answer (or why there is none).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MeetingInfo {

@@ -31,7 +31,7 @@ use crate::bbb_client::BbbClient;
 use crate::storage::StoreError;
 use crate::storage::store::Store;
 
-pub use meetings::{ClearedMeeting, MeetingInfo, ServerMeetings};
+pub use meetings::{ClearedMeeting, MeetingInfo, PanicReport, ServerMeetings};
 pub use recordings::MoveReport;
 pub use servers::{NewServerRequest, ServerUpdate, StatusRow, zero_means_one};
 pub use sync::SyncMode;
@@ -46,6 +46,9 @@ pub struct ManagementOptions {
     pub multitenancy: bool,
     /// How many BBB calls run at once when a task talks to many servers or meetings.
     pub concurrency: usize,
+    /// `MEETING_FAILOVER`: `servers:panic` keeps the meetings of the server it disables, so that their next join
+    /// or create makes them again on another server.
+    pub meeting_failover: bool,
 }
 
 impl Default for ManagementOptions {
@@ -54,6 +57,7 @@ impl Default for ManagementOptions {
             server_id_is_hostname: false,
             multitenancy: false,
             concurrency: 8,
+            meeting_failover: true,
         }
     }
 }

@@ -6,7 +6,8 @@ use crate::bbb::params::Params;
 use crate::bbb_client::CallError;
 use crate::domain::{Meeting, NewServer, Secret, Server, ServerPatch, ServerState, ServerStats};
 use crate::management::{
-    ClearedMeeting, Management, ManagementError, Outcome, Result, check_server_url, corrected_note,
+    ClearedMeeting, Management, ManagementError, Outcome, PanicReport, Result, check_server_url,
+    corrected_note,
 };
 use crate::storage::{MeetingStore, ServerStore, StoreError};
 
@@ -373,24 +374,61 @@ impl Management {
         Ok((server, cleared))
     }
 
-    /// `servers:panic` / `panicServer`: forget every meeting on the server, send `end` for each unless
-    /// `skip_end_calls` (failures are reported, not fatal: the server is most likely dead), then disable it unless
-    /// `keep_state`.
+    /// `servers:panic` / `panicServer`: end every meeting on the server unless `skip_end_calls` (failures are
+    /// reported, not fatal: the server is most likely dead), then disable it unless `keep_state`.
+    ///
+    /// The meetings are forgotten as in the original, except with [`ManagementOptions::meeting_failover`] when the
+    /// server is disabled: then their records (and kept create parameters) stay, pointing at the disabled server,
+    /// and the next join or create of each makes it again on another server. The server is disabled *before* the
+    /// `end` calls, so a user who rejoins at once is already sent elsewhere. With `keep_state` the server stays
+    /// usable, and a kept record would send joiners back to the server that just ended the meeting: they are
+    /// forgotten.
     pub async fn panic_server(
         &self,
         id: &str,
         keep_state: bool,
         skip_end_calls: bool,
-    ) -> Result<Vec<ClearedMeeting>> {
+    ) -> Result<PanicReport> {
         let server = self.get_server(id).await?;
         let meetings = self.meetings_on(id).await?;
-        let cleared = self
-            .clear_meetings(&server, meetings, !skip_end_calls)
-            .await?;
-        if !keep_state {
-            self.set_server_state(id, ServerState::Disabled).await?;
+        if keep_state || !self.options.meeting_failover {
+            let cleared = self
+                .clear_meetings(&server, meetings, !skip_end_calls)
+                .await?;
+            if !keep_state {
+                self.set_server_state(id, ServerState::Disabled).await?;
+            }
+            return Ok(PanicReport {
+                meetings: cleared,
+                kept_for_failover: false,
+            });
         }
-        Ok(cleared)
+        let server = self.set_server_state(id, ServerState::Disabled).await?;
+        let meetings = if skip_end_calls {
+            meetings
+                .into_iter()
+                .map(|m| ClearedMeeting {
+                    id: m.id,
+                    end_error: None,
+                })
+                .collect()
+        } else {
+            self.bounded(meetings, move |management, meeting| {
+                let server = server.clone();
+                async move {
+                    let end_error = management.send_end(&server, &meeting).await.err();
+                    ClearedMeeting {
+                        id: meeting.id,
+                        end_error,
+                    }
+                }
+            })
+            .await
+        };
+        Ok(PanicReport {
+            meetings,
+            kept_for_failover: true,
+        })
     }
 
     /// The `status` table's rows, sorted by host name (then id).
