@@ -8,9 +8,11 @@
 //!    offline or failed their last poll, so known-dead servers never take the healthy ones' turns). Each server's
 //!    calls are bounded by `PollSettings::server_timeout` (`POLLER_WAIT_TIMEOUT`) on top of the BBB client's own
 //!    connect/response timeouts, so one slow or dead server never holds the cycle longer than its own timeout. A
-//!    cycle therefore takes about one timeout plus the time to poll the answering servers, as long as fewer servers
-//!    start hanging at once than `concurrency` (each such wave costs one more timeout). The BBB version
-//!    (index call) is read in the same step when the server is new, offline, or every
+//!    cycle therefore takes about one timeout plus the time to poll the answering servers. A call still unanswered
+//!    after an eighth of the timeout gives its turn to the next server and waits out its timeout without one, so
+//!    servers that hang without being known as dead yet (a first cycle), or more dead servers than `concurrency`,
+//!    do not cost a timeout per wave either: the concurrency bounds the calls being answered, not the hanging ones.
+//!    The BBB version (index call) is read in the same step when the server is new, offline, or every
 //!    `version_refresh_cycles` cycles (always in a poller's first cycle, so `poll:all` refreshes it as the original's).
 //! 3. From each answer update the server, as the original's `poll:servers` does: a success resets the unhealthy counter
 //!    and, for an offline server, counts towards `SERVER_HEALTHY_THRESHOLD` before it is online again; a failure resets
@@ -531,7 +533,7 @@ impl Poller {
 
     /// Poll every server, at most `concurrency` at once among the healthy ones and as many among the suspect ones
     /// (offline, or failed last time): a pool of dead servers, each holding its permit until its timeout, then
-    /// never delays the servers that answer.
+    /// never delays the servers that answer. A call slower than [`slow_call_after`] gives up its turn.
     async fn poll_servers(
         &self,
         servers: Vec<Server>,
@@ -541,6 +543,7 @@ impl Poller {
         let healthy = Arc::new(Semaphore::new(concurrency));
         let suspect = Arc::new(Semaphore::new(concurrency));
         let mut tasks = JoinSet::new();
+        let slow_after = slow_call_after(self.inner.settings.server_timeout);
         for server in servers {
             let poller = self.clone();
             let permits = if is_suspect(&server) {
@@ -550,8 +553,18 @@ impl Poller {
             };
             tasks.spawn(async move {
                 // The semaphores are never closed, so this only waits.
-                let _permit = permits.acquire_owned().await;
-                poller.poll_server(server, refresh_versions).await
+                let permit = permits.acquire_owned().await;
+                let poll = poller.poll_server(server, refresh_versions);
+                tokio::pin!(poll);
+                tokio::select! {
+                    outcome = &mut poll => outcome,
+                    () = tokio::time::sleep(slow_after) => {
+                        // Still unanswered: most likely a server that hangs (known as dead or not yet, as in a
+                        // first cycle). It waits out its timeout without a turn; the next server takes it.
+                        drop(permit);
+                        poll.await
+                    }
+                }
             });
         }
         let mut outcomes = Vec::new();
@@ -949,6 +962,14 @@ impl Poller {
 }
 
 /// Whether a server is likely not to answer: offline, or its last poll failed.
+/// How long a poll call holds its turn among `concurrency`: an eighth of the per-server timeout, at least 50 ms. A
+/// BBB server that works answers `getMeetings` well within it; a call that takes longer is most likely hanging and
+/// waits out its timeout without a turn. So hanging servers, known as dead or not yet (a first cycle), delay the
+/// others by this much each instead of a whole timeout, and a cycle takes about one timeout however many hang.
+fn slow_call_after(server_timeout: Duration) -> Duration {
+    (server_timeout / 8).max(Duration::from_millis(50))
+}
+
 fn is_suspect(server: &Server) -> bool {
     !server.online || server.unhealthy_counter > 0
 }

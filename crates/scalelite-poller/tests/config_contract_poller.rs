@@ -126,11 +126,48 @@ async fn contract_poller_threads() {
             .await
             .unwrap();
     }
-    poll_once(&store, &[("POLLER_THREADS", "3")]).await;
+    // A long POLLER_WAIT_TIMEOUT: a call moves to a suspect turn only after an eighth of it (see below).
+    poll_once(
+        &store,
+        &[("POLLER_THREADS", "3"), ("POLLER_WAIT_TIMEOUT", "60")],
+    )
+    .await;
     for fake in &fakes {
         assert!(fake.requests().iter().any(|r| r.call == "getMeetings"));
     }
     assert_eq!(gauge.max(), 2, "servers polled at once");
+}
+
+/// A server that hangs, not yet known as dead (online, no failure counted: a first cycle), holds its turn for an
+/// eighth of POLLER_WAIT_TIMEOUT only, then waits out its timeout on a suspect turn: with one turn
+/// (POLLER_THREADS=2), the other servers are polled while it still hangs. Without that, the cycle would poll them
+/// one after another behind it, and never two at once.
+#[tokio::test]
+async fn contract_poller_threads_a_hanging_server_gives_up_its_turn() {
+    // bbb-0 is listed (and so queued) first of six.
+    let (store, fakes) = pool(6).await;
+    let gauge = InFlight::default();
+    for fake in &fakes {
+        fake.count_in_flight(&gauge);
+    }
+    fakes[0].set_fault(Fault::Hang).await.unwrap();
+    poll_once(
+        &store,
+        &[("POLLER_THREADS", "2"), ("POLLER_WAIT_TIMEOUT", "2")],
+    )
+    .await;
+    for fake in &fakes {
+        assert!(fake.requests().iter().any(|r| r.call == "getMeetings"));
+    }
+    assert_eq!(server(&store, "bbb-0").await.unhealthy_counter, 1);
+    for id in ["bbb-1", "bbb-2", "bbb-3", "bbb-4", "bbb-5"] {
+        assert_eq!(server(&store, id).await.unhealthy_counter, 0, "{id}");
+    }
+    assert_eq!(
+        gauge.max(),
+        2,
+        "the hanging server and one other at once, never more"
+    );
 }
 
 #[tokio::test]
