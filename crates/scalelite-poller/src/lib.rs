@@ -553,18 +553,24 @@ impl Poller {
             };
             tasks.spawn(async move {
                 // The semaphores are never closed, so this only waits.
-                let permit = permits.acquire_owned().await;
-                let poll = poller.poll_server(server, refresh_versions);
-                tokio::pin!(poll);
-                tokio::select! {
-                    outcome = &mut poll => outcome,
-                    () = tokio::time::sleep(slow_after) => {
-                        // Still unanswered: most likely a server that hangs (known as dead or not yet, as in a
-                        // first cycle). It waits out its timeout without a turn; the next server takes it.
-                        drop(permit);
-                        poll.await
+                let mut permit = Some(permits.acquire_owned().await);
+                let started = Instant::now();
+                let answer = {
+                    let ask = poller.ask(&server, refresh_versions);
+                    tokio::pin!(ask);
+                    tokio::select! {
+                        answer = &mut ask => answer,
+                        () = tokio::time::sleep(slow_after) => {
+                            // Still unanswered: most likely a server that hangs (known as dead or not yet, as in
+                            // a first cycle). It waits out its timeout without a turn; the next server takes it.
+                            permit = None;
+                            ask.await
+                        }
                     }
-                }
+                };
+                // The turn is for asking: the writes queue in the store, not here.
+                drop(permit);
+                poller.record(server, answer, started).await
             });
         }
         let mut outcomes = Vec::new();
@@ -577,11 +583,14 @@ impl Poller {
         outcomes
     }
 
-    /// Poll one server and write what it says (`docs/compatibility.md#poller-health`): first the calls (bounded), then
-    /// the writes.
-    async fn poll_server(&self, server: Server, refresh_version: bool) -> ServerOutcome {
-        let started = Instant::now();
-        let answer = self.ask(&server, refresh_version).await;
+    /// Write what one server said (`docs/compatibility.md#poller-health`), its calls ([`Self::ask`]) having begun at
+    /// `started`.
+    async fn record(
+        &self,
+        server: Server,
+        answer: Result<Answer, String>,
+        started: Instant,
+    ) -> ServerOutcome {
         let mut attended = HashSet::new();
         let (reported, update) = match answer {
             Ok(answer) => {
