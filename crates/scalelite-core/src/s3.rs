@@ -404,6 +404,30 @@ impl S3Client {
         .map(drop)
     }
 
+    /// Create `bucket` (CreateBucket, no location constraint: the client's region). A bucket this account already
+    /// owns counts as created.
+    ///
+    /// # Errors
+    /// [`S3Error::Transport`] or [`S3Error::Status`].
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), S3Error> {
+        match self
+            .call(
+                "CREATE-BUCKET",
+                Method::PUT,
+                bucket,
+                "",
+                &[],
+                Vec::new(),
+                Bytes::new(),
+                Some(SMALL_REQUEST_TIMEOUT),
+            )
+            .await
+        {
+            Err(S3Error::Status { code, .. }) if code == "BucketAlreadyOwnedByYou" => Ok(()),
+            result => result.map(drop),
+        }
+    }
+
     /// Copy `from` to `to` in the bucket on the server side (CopyObject), keeping the object's Content-Type and
     /// Content-Disposition. The source must be at most [`MAX_COPY_SIZE`] bytes; [`S3Client::copy_object_in_parts`]
     /// copies bigger ones.
