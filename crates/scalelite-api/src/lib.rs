@@ -15,6 +15,7 @@
 
 pub mod admin;
 mod callbacks;
+pub mod cloudfront;
 pub mod error;
 pub mod fsapi;
 pub mod limits;

@@ -125,6 +125,9 @@ pub async fn resource(State(state): State<AppState>, request: Request) -> Respon
     let resource = &segments[2..];
     let trailing_slash = request.uri().path().ends_with('/');
     match resource_checked(&state, request.headers(), format, record_id).await {
+        Ok(()) if cloudfront_wanted(&state.settings, request.headers(), request.uri().path()) => {
+            cloudfront_redirect(&state.settings, request.headers(), format, record_id)
+        }
         Ok(()) => accel_redirect(
             format,
             record_id,
@@ -269,6 +272,60 @@ fn accel_redirect(
             header::CONTENT_DISPOSITION,
             HeaderValue::from_static("attachment"),
         );
+    }
+    response
+}
+
+/// CloudFront mode (`CLOUDFRONT_URL`) and a request that negotiates HTML.
+fn cloudfront_wanted(settings: &Settings, headers: &HeaderMap, path: &str) -> bool {
+    settings.cloudfront.is_some()
+        && crate::cloudfront::negotiates_html(
+            headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+            path,
+        )
+}
+
+/// 307 to the recording's `index.html` on CloudFront, with the three signed cookies valid for five minutes
+/// (`Domain` the request's registrable domain, `Path=/`, `Secure`, `HttpOnly`, `SameSite=None`).
+fn cloudfront_redirect(
+    settings: &Settings,
+    headers: &HeaderMap,
+    format: &str,
+    record_id: &str,
+) -> Response {
+    let Some(cloudfront) = &settings.cloudfront else {
+        return not_found();
+    };
+    let now = now_epoch_seconds();
+    let expires = now.saturating_add(crate::cloudfront::COOKIE_TTL_SECONDS);
+    let cookies = cloudfront.signed_cookies(format, record_id, expires);
+    let expires_at = chrono::DateTime::from_timestamp(expires, 0)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT");
+    let host = request::request_host(headers).unwrap_or_default();
+    let domain = crate::cloudfront::cookie_domain(&host)
+        .map(|d| format!("; domain={d}"))
+        .unwrap_or_default();
+    let location = format!("{}index.html", cloudfront.recording_url(format, record_id));
+    let Ok(location) = HeaderValue::from_str(&location) else {
+        return not_found();
+    };
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    for (name, value) in [
+        ("CloudFront-Policy", &cookies.policy),
+        ("CloudFront-Signature", &cookies.signature),
+        ("CloudFront-Key-Pair-Id", &cookies.key_pair_id),
+    ] {
+        let cookie = format!(
+            "{name}={value}{domain}; path=/; expires={expires_at}; secure; HttpOnly; SameSite=None"
+        );
+        match HeaderValue::from_str(&cookie) {
+            Ok(cookie) => {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Err(_) => return not_found(),
+        }
     }
     response
 }

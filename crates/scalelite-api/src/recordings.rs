@@ -4,12 +4,15 @@
 //! Fixes over the original: the tenant condition of getRecordings is independent of the `meta_` filters, `meta_`
 //! keys are normalised alike by getRecordings and updateRecordings, `offset` and `limit` paginate (BBB 2.6+),
 //! `updateRecordings` applies metadata and `protect=` to every listed recording in one transaction,
-//! `deleteRecordings` also removes the unpublished copy (also in S3 mode, `S3_RECORDING`: both prefixes).
+//! `deleteRecordings` also removes the unpublished copy (also in S3 mode, `S3_RECORDING`: both prefixes), and
+//! publishRecordings works in S3 mode (the original runs its file moves there too, and fails).
 //!
 //! File moves are atomic per recording and happen with the recording's row locked: the row is read afresh under
 //! the lock, the files move, then the row is updated and the lock released; if either step fails, the files go
 //! back (see `files`). Two concurrent publish/unpublish/delete calls on one recording therefore run one after the
-//! other, each seeing what the other did.
+//! other, each seeing what the other did. In S3 mode the objects move between the `published/` and `unpublished/`
+//! prefixes (a server-side copy, then a delete, object by object), also with the row locked; a move cut short is
+//! finished by the same call made again, since only the objects still under the old prefix are moved.
 
 mod files;
 
@@ -21,7 +24,7 @@ use rand::Rng;
 use scalelite_core::bbb::params::{Params, required, split_list};
 use scalelite_core::bbb::xml::{self, Element, RecordingsXmlOptions};
 use scalelite_core::domain::{Recording, RecordingFilter};
-use scalelite_core::s3::{S3Bucket, S3Error, recording_prefix};
+use scalelite_core::s3::{MAX_COPY_SIZE, S3Bucket, S3Error, content_type_for, recording_prefix};
 use scalelite_core::storage::{MiscStore, RecordingStore};
 
 use crate::error::{ApiError, Result, xml_response};
@@ -233,6 +236,8 @@ enum ChangeError {
     Task(#[from] tokio::task::JoinError),
     #[error(transparent)]
     S3(#[from] S3Error),
+    #[error("no objects of format {0} under either prefix")]
+    NoObjects(String),
 }
 
 /// With the row locked: if the recording (read afresh) still needs the change, move the files of every format to
@@ -253,6 +258,9 @@ async fn set_published(
         // Another call changed it meanwhile: nothing left to do.
         lock.release().await;
         return Ok(());
+    }
+    if let Some(bucket) = &state.settings.s3 {
+        return set_published_s3(bucket, lock, publish).await;
     }
     let settings = &state.settings;
     let (from, to) = if publish {
@@ -288,19 +296,85 @@ async fn set_published(
     finish(journal, lock.set_published(publish).await).await
 }
 
+/// S3 mode, with the row locked: move the objects of every format to the other prefix, then update the row; move
+/// them back if the row cannot be updated.
+async fn set_published_s3(
+    bucket: &S3Bucket,
+    lock: scalelite_core::storage::RecordingLock,
+    publish: bool,
+) -> Result<(), ChangeError> {
+    let recording = lock.recording().clone();
+    if let Err(e) = move_objects(bucket, &recording, publish).await {
+        lock.release().await;
+        return Err(e);
+    }
+    match lock.set_published(publish).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if let Err(back) = move_objects(bucket, &recording, !publish).await {
+                tracing::error!(
+                    record_id = %recording.record_id,
+                    error.message = %back,
+                    "could not move the objects back after the row update failed"
+                );
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Move the objects of every playback format of `recording` to the `published/` prefix (`to_published`) or the
+/// `unpublished/` one: each object still under the other prefix is copied on the server, then deleted. First
+/// checks every format, so a format with objects under neither prefix fails the call before anything moves (as a
+/// missing directory does in filesystem mode). A format with nothing left under the old prefix is already in place.
+async fn move_objects(
+    bucket: &S3Bucket,
+    recording: &Recording,
+    to_published: bool,
+) -> Result<(), ChangeError> {
+    let (client, name) = (&bucket.client, bucket.bucket.as_str());
+    let mut moves = Vec::new();
+    for format in &recording.playback_formats {
+        let from = recording_prefix(!to_published, &format.format, &recording.record_id);
+        let to = recording_prefix(to_published, &format.format, &recording.record_id);
+        let objects = client.list_objects_sized(name, &from).await?;
+        if objects.is_empty() && client.list_objects(name, &to).await?.is_empty() {
+            return Err(ChangeError::NoObjects(format.format.clone()));
+        }
+        moves.push((from, to, objects));
+    }
+    for (from, to, objects) in moves {
+        for (key, size) in objects {
+            let relative = &key[from.len()..];
+            let target = format!("{to}{relative}");
+            if size > MAX_COPY_SIZE {
+                let kind = content_type_for(relative);
+                let part_size = bucket.multipart.part_size_for(size);
+                client
+                    .copy_object_in_parts(name, &key, &target, size, part_size, kind)
+                    .await?;
+            } else {
+                client.copy_object(name, &key, &target).await?;
+            }
+            client.delete_object(name, &key).await?;
+        }
+    }
+    Ok(())
+}
+
 /// With the row locked: set every copy of the files aside, mark the recording deleted, then remove the copies (or
 /// restore them if the row cannot be updated). In S3 mode, delete the recording's objects instead (no filesystem
-/// deletion; the objects go first and the row is marked after, without holding the lock over the network calls).
+/// deletion); S3 deletions cannot be undone, so the objects go first and the row is marked after.
 async fn delete_recording(state: &AppState, recording: &Recording) -> Result<(), ChangeError> {
-    if let Some(bucket) = &state.settings.s3 {
-        delete_objects(bucket, recording).await?;
-        state
-            .store
-            .mark_recording_deleted(&recording.record_id)
-            .await?;
-        return Ok(());
-    }
     let lock = state.store.lock_recording(&recording.record_id).await?;
+    if let Some(bucket) = &state.settings.s3 {
+        let locked = lock.recording().clone();
+        if let Err(e) = delete_objects(bucket, &locked).await {
+            lock.release().await;
+            return Err(e);
+        }
+        return Ok(lock.mark_deleted().await?);
+    }
     let dirs = [
         state.settings.recording_publish_dir.clone(),
         state.settings.recording_unpublish_dir.clone(),

@@ -16,6 +16,7 @@ use scalelite_core::storage::store::Store;
 use scalelite_core::telemetry;
 use scalelite_recording_importer::{CallbackSettings, ImportContext, ImportSettings};
 
+use crate::cloudfront::CloudFront;
 use crate::{AppState, Settings};
 
 /// The Scalelite BBB API: one BBB endpoint in front of a pool of BigBlueButton servers.
@@ -89,8 +90,10 @@ async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result
         &cli.http,
     );
     let s3 = S3Bucket::from_config(&cli.recordings).context("S3_RECORDING")?;
+    let cloudfront = CloudFront::from_config(&cli.recordings).map_err(anyhow::Error::msg)?;
     let settings = Settings {
         s3: s3.clone(),
+        cloudfront,
         ..settings
     };
     let mut state = AppState::new(settings, store.clone());

@@ -9,6 +9,8 @@ use scalelite_core::config;
 use scalelite_core::domain::Secret;
 use scalelite_core::s3::S3Bucket;
 
+use crate::cloudfront::CloudFront;
+
 /// Resolved API settings. Tests build them directly (`Settings::default()` plus changes).
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -104,6 +106,10 @@ pub struct Settings {
     /// `S3_RECORDING` with `S3_BUCKET_NAME`: deleteRecordings deletes the recording's objects there instead of its
     /// directories. `from_config` leaves it `None`; `main` sets it from `S3Bucket::from_config` (which can fail).
     pub s3: Option<S3Bucket>,
+    /// `CLOUDFRONT_URL` with `CF_PRIVATE_KEY_B64` and `CF_KEY_PAIR_ID`: HTML resource requests are redirected to
+    /// CloudFront with signed cookies. `from_config` leaves it `None`; `main` sets it from `CloudFront::from_config`
+    /// (which can fail).
+    pub cloudfront: Option<CloudFront>,
 }
 
 impl Default for Settings {
@@ -165,6 +171,7 @@ impl Default for Settings {
             fsapi_max_duration: Duration::ZERO,
             server_id_is_hostname: false,
             s3: None,
+            cloudfront: None,
         }
     }
 }
@@ -179,7 +186,6 @@ impl Settings {
         misc: &config::MiscArgs,
         http: &config::HttpArgs,
     ) -> Self {
-        warn_unsupported(recordings);
         Self {
             lb_secrets: secrets.lb_secrets(),
             checksum_algorithms: secrets.checksum_algorithms(),
@@ -233,24 +239,6 @@ impl Settings {
             server_id_is_hostname: meetings.server_id_is_hostname,
             ..Settings::default()
         }
-    }
-}
-
-/// CloudFront playback is not implemented: say so at start-up instead of silently serving playback from here.
-fn warn_unsupported(recordings: &config::RecordingArgs) {
-    let set = [
-        ("CLOUDFRONT_URL", recordings.cloudfront_url.is_some()),
-        (
-            "CF_PRIVATE_KEY_B64",
-            recordings.cf_private_key_b64.is_some(),
-        ),
-        ("CF_KEY_PAIR_ID", recordings.cf_key_pair_id.is_some()),
-    ];
-    for (name, _) in set.iter().filter(|(_, is_set)| *is_set) {
-        tracing::warn!(
-            "{name} is set but CloudFront signed cookies are not supported: it is ignored, playback is served by \
-             this Scalelite"
-        );
     }
 }
 

@@ -1,5 +1,5 @@
 //! Configuration contract of the variables `scalelite-api` accepts without acting on them: those the original (or
-//! its scripts) reads that mean nothing here, and the CloudFront ones we do not support yet. Each
+//! its scripts) reads that mean nothing here. Each
 //! `contract_<variable>` starts the real binary with that variable set to a value the original would act on and
 //! shows the API behaving as without it (and, where the operator must know, saying so in the log).
 
@@ -126,34 +126,6 @@ async fn contract_scalelite_api_extra_opts() {
 #[tokio::test]
 async fn contract_scalelite_nginx_extra_opts() {
     behaves_as_without("SCALELITE_NGINX_EXTRA_OPTS", "--memory=1g").await;
-}
-
-/// CloudFront is not supported yet: each of its variables is named in a start-up warning and playback is served
-/// as without it.
-async fn warned_and_ignored(name: &str, value: &str) {
-    let log = behaves_as_without(name, value).await;
-    assert!(
-        log.lines().any(|line| line.contains("WARN")
-            && line.contains(name)
-            && line.contains("not supported")),
-        "{log}"
-    );
-    assert!(!log.contains(value), "the value is not logged: {log}");
-}
-
-#[tokio::test]
-async fn contract_cloudfront_url() {
-    warned_and_ignored("CLOUDFRONT_URL", "https://d111111abcdef8.cloudfront.net").await;
-}
-
-#[tokio::test]
-async fn contract_cf_private_key_b64() {
-    warned_and_ignored("CF_PRIVATE_KEY_B64", "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0t").await;
-}
-
-#[tokio::test]
-async fn contract_cf_key_pair_id() {
-    warned_and_ignored("CF_KEY_PAIR_ID", "K2JCJMDEHXQW5F").await;
 }
 
 /// Error pages exist in English only (as in the original): another locale gives the same page.

@@ -402,3 +402,64 @@ async fn contract_db_connection_retry_count() {
     )
     .await;
 }
+
+/// The importer in S3 mode (with `extra`) importing a recording with a `size`-byte `big.bin`; returns the fake's
+/// request log once the fake holds that object.
+async fn import_big_to_s3(extra: &[(&str, &str)], size: usize) -> Vec<String> {
+    let fake = FakeS3::start().await;
+    let importer = Importer::new().await;
+    let endpoint = fake.endpoint();
+    let service = importer.spawn(&s3_env(&endpoint, extra));
+    let mut recording = recording();
+    let big: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+    recording.formats[0]
+        .files
+        .push(("big.bin".to_owned(), big.clone()));
+    recording.write_tar(&importer.dir("spool")).unwrap();
+    let key = format!("published/presentation/{}/big.bin", recording.record_id);
+    let what = format!("the fake S3 holds {key}; log:\n{}", service.log());
+    eventually(&what, || async { fake.object(BUCKET, &key).is_some() }).await;
+    assert!(fake.object(BUCKET, &key).unwrap().body == big);
+    fake.log()
+        .into_iter()
+        .filter(|line| line.contains("/big.bin"))
+        .collect()
+}
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test]
+async fn contract_s3_multipart_threshold() {
+    // 3 MiB: one PutObject by default (8 MiB threshold), a multipart upload (of one part) above a 1 MiB threshold.
+    let log = import_big_to_s3(&[], 3 * MIB).await;
+    assert!(log.iter().all(|l| !l.contains("uploadId=")), "{log:?}");
+    let log = import_big_to_s3(&[("S3_MULTIPART_THRESHOLD", "1048576")], 3 * MIB).await;
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("POST ") && l.contains("uploads")),
+        "{log:?}"
+    );
+    let parts = log.iter().filter(|l| l.contains("partNumber=")).count();
+    assert_eq!(parts, 1, "{log:?}");
+}
+
+#[tokio::test]
+async fn contract_s3_part_size() {
+    // 11 MiB: two parts of the default 8 MiB, three of 5 MiB.
+    let parts = |log: &[String]| log.iter().filter(|l| l.contains("partNumber=")).count();
+    assert_eq!(parts(&import_big_to_s3(&[], 11 * MIB).await), 2);
+    let log = import_big_to_s3(&[("S3_PART_SIZE", "5242880")], 11 * MIB).await;
+    assert_eq!(parts(&log), 3, "{log:?}");
+
+    // Below S3's 5 MiB minimum: the importer does not start.
+    let fake = FakeS3::start().await;
+    let importer = Importer::new().await;
+    let endpoint = fake.endpoint();
+    let mut service = importer.spawn(&s3_env(&endpoint, &[("S3_PART_SIZE", "1048576")]));
+    let status = service
+        .wait_exit(PATIENCE)
+        .await
+        .expect("the importer exits");
+    assert!(!status.success());
+    assert!(service.log().contains("S3_PART_SIZE"), "{}", service.log());
+}

@@ -7,13 +7,18 @@
 //! - `process`: the real service binaries run as child processes (`CARGO_BIN_EXE_<name>` in a package's
 //!   integration tests), on a random port, with their log captured.
 //!
-//! - `s3`: a tiny in-memory S3 that checks Signature V4 with its own code.
+//! - `s3`: a tiny in-memory S3 that checks Signature V4 with its own code, and `TestS3`, either it or moto.
+//! - `moto`: moto's standalone S3 server (from PyPI) as a child process, a third-party S3 for the same tests.
 //!
 //! It depends on `scalelite-core` only, so the service packages can take it as a dev-dependency without a cycle.
 
 pub mod contract;
+pub mod moto;
 pub mod process;
 pub mod s3;
 mod store;
 
 pub use store::{Backend, TestStore, postgres_url, production_store, redis_url, test_store};
+
+/// A CloudFront signing key for tests only (1024-bit RSA, PKCS#1 PEM, made with `openssl genrsa -traditional`).
+pub const CLOUDFRONT_TEST_KEY: &str = include_str!("cloudfront-test-key.pem");

@@ -1,5 +1,8 @@
-//! A tiny in-memory S3 for tests: path-style PutObject, ListObjectsV2 (`GET /<bucket>?list-type=2&prefix=`, two
-//! keys per page so continuation tokens are exercised) and DeleteObject.
+//! A tiny in-memory S3 for tests: path-style PutObject, GetObject, ListObjectsV2 (`GET /<bucket>?list-type=2&prefix=`,
+//! two keys per page so continuation tokens are exercised), DeleteObject, CopyObject, and multipart uploads (create,
+//! UploadPart and UploadPartCopy, complete with S3's 5 MiB minimum for all parts but the last, abort,
+//! ListMultipartUploads). Faults on demand: fail everything, fail the next requests, or fail everything once some
+//! parts are in (an importer that loses S3 in the middle of an upload).
 //!
 //! Every request must carry a well-formed AWS Signature V4 `Authorization` header for the one access key it knows,
 //! and the server recomputes the signature with its own code (not `scalelite_core::s3`'s), so a signing bug on the
@@ -15,7 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use scalelite_core::domain::Secret;
-use scalelite_core::s3::{S3Bucket, S3Client};
+use scalelite_core::s3::{MultipartSettings, S3Bucket, S3Client};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
@@ -48,7 +51,30 @@ struct Shared {
     rejected: usize,
     /// Answer every request with 500 from now on.
     failing: bool,
+    /// Answer this many of the next requests with 500.
+    fail_next: usize,
+    /// Answer this many of the next UploadPart requests with 500.
+    fail_parts: usize,
+    /// After this many more successful UploadPart requests, answer every request with 500.
+    fail_after_parts: Option<usize>,
+    /// Multipart uploads in progress, by upload id.
+    uploads: BTreeMap<String, Upload>,
+    /// Upload ids handed out so far.
+    upload_count: u64,
 }
+
+/// A multipart upload in progress.
+struct Upload {
+    bucket: String,
+    key: String,
+    content_type: Option<String>,
+    content_disposition: Option<String>,
+    /// Part number → (body, ETag).
+    parts: BTreeMap<u32, (Vec<u8>, String)>,
+}
+
+/// S3's smallest part but the last.
+const MIN_PART: usize = 5 * 1024 * 1024;
 
 /// The fake; it stops when dropped.
 pub struct FakeS3 {
@@ -94,6 +120,7 @@ impl FakeS3 {
         S3Bucket {
             client,
             bucket: bucket.to_owned(),
+            multipart: MultipartSettings::default(),
         }
     }
 
@@ -159,6 +186,40 @@ impl FakeS3 {
         self.lock().failing = true;
     }
 
+    /// Answer requests normally again.
+    pub fn recover(&self) {
+        let mut shared = self.lock();
+        shared.failing = false;
+        shared.fail_next = 0;
+        shared.fail_parts = 0;
+        shared.fail_after_parts = None;
+    }
+
+    /// Answer the next `count` requests with 500 InternalError, then normally again.
+    pub fn fail_next(&self, count: usize) {
+        self.lock().fail_next = count;
+    }
+
+    /// Answer the next `count` UploadPart requests with 500 InternalError, then normally again.
+    pub fn fail_next_parts(&self, count: usize) {
+        self.lock().fail_parts = count;
+    }
+
+    /// Accept `parts` more UploadPart requests, then answer every request with 500 (until [`FakeS3::recover`]).
+    pub fn fail_after_parts(&self, parts: usize) {
+        self.lock().fail_after_parts = Some(parts);
+    }
+
+    /// The multipart uploads in progress as (key, upload id).
+    pub fn uploads(&self, bucket: &str) -> Vec<(String, String)> {
+        self.lock()
+            .uploads
+            .iter()
+            .filter(|(_, u)| u.bucket == bucket)
+            .map(|(id, u)| (u.key.clone(), id.clone()))
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -178,10 +239,15 @@ async fn handle(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> R
     };
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or_default().to_owned();
-    let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut guard = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    let shared = &mut *guard;
     shared.log.push(format!("{} {path}?{query}", parts.method));
     shared.headers.push(parts.headers.clone());
     if shared.failing {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
+    }
+    if shared.fail_next > 0 {
+        shared.fail_next -= 1;
         return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
     }
     if let Err(why) = verify(&parts.method, &path, &query, &parts.headers, &body) {
@@ -202,24 +268,175 @@ async fn handle(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> R
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let params = query_params(&query);
+    let copy_source = header("x-amz-copy-source").and_then(|source| split_path(&source));
+    let is_part = params.contains_key("partNumber") && params.contains_key("uploadId");
     match (parts.method.clone(), key.is_empty()) {
+        (Method::PUT, false) if is_part && shared.fail_parts > 0 => {
+            shared.fail_parts -= 1;
+            error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError")
+        }
+        (Method::PUT, false) if is_part => {
+            let number: u32 = params["partNumber"].parse().unwrap_or(0);
+            let id = params["uploadId"].clone();
+            let body = match &copy_source {
+                None => body.to_vec(),
+                Some(source) => {
+                    let Some(object) = shared.objects.get(source) else {
+                        return error(StatusCode::NOT_FOUND, "NoSuchKey");
+                    };
+                    match header("x-amz-copy-source-range")
+                        .as_deref()
+                        .and_then(parse_range)
+                    {
+                        Some((first, last)) if last < object.body.len() && first <= last => {
+                            object.body[first..=last].to_vec()
+                        }
+                        Some(_) => return error(StatusCode::BAD_REQUEST, "InvalidRange"),
+                        None => object.body.clone(),
+                    }
+                }
+            };
+            let Some(upload) = shared.uploads.get_mut(&id) else {
+                return error(StatusCode::NOT_FOUND, "NoSuchUpload");
+            };
+            if !(1..=10_000).contains(&number) || upload.key != key {
+                return error(StatusCode::BAD_REQUEST, "InvalidArgument");
+            }
+            let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
+            upload.parts.insert(number, (body, etag.clone()));
+            if let Some(left) = shared.fail_after_parts.as_mut() {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    shared.failing = true;
+                }
+            }
+            if copy_source.is_some() {
+                (
+                    StatusCode::OK,
+                    format!(
+                        "<CopyPartResult><ETag>{}</ETag></CopyPartResult>",
+                        etag.replace('"', "&quot;")
+                    ),
+                )
+                    .into_response()
+            } else {
+                ([("etag", etag)], StatusCode::OK).into_response()
+            }
+        }
         (Method::PUT, false) => {
-            shared.objects.insert(
-                (bucket, key),
-                StoredObject {
+            let object = match &copy_source {
+                None => StoredObject {
                     body: body.to_vec(),
                     content_type: header("content-type"),
                     content_disposition: header("content-disposition"),
                 },
+                Some(source) => match shared.objects.get(source) {
+                    Some(object) => object.clone(),
+                    None => return error(StatusCode::NOT_FOUND, "NoSuchKey"),
+                },
+            };
+            shared.objects.insert((bucket, key), object);
+            if copy_source.is_some() {
+                (
+                    StatusCode::OK,
+                    "<CopyObjectResult><ETag>&quot;x&quot;</ETag></CopyObjectResult>",
+                )
+                    .into_response()
+            } else {
+                StatusCode::OK.into_response()
+            }
+        }
+        (Method::POST, false) if params.contains_key("uploads") => {
+            shared.upload_count += 1;
+            let id = format!("upload-{}", shared.upload_count);
+            shared.uploads.insert(
+                id.clone(),
+                Upload {
+                    bucket: bucket.clone(),
+                    key: key.clone(),
+                    content_type: header("content-type"),
+                    content_disposition: header("content-disposition"),
+                    parts: BTreeMap::new(),
+                },
             );
-            StatusCode::OK.into_response()
+            (
+                StatusCode::OK,
+                format!(
+                    "<InitiateMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
+                    escape(&key)
+                ),
+            )
+                .into_response()
+        }
+        (Method::POST, false) if params.contains_key("uploadId") => {
+            let id = params["uploadId"].clone();
+            let Some(upload) = shared.uploads.get(&id) else {
+                return error(StatusCode::NOT_FOUND, "NoSuchUpload");
+            };
+            let listed = completed_parts(&String::from_utf8_lossy(&body));
+            if listed.is_empty() || !listed.windows(2).all(|w| w[0].0 < w[1].0) {
+                return error(StatusCode::BAD_REQUEST, "InvalidPartOrder");
+            }
+            let mut assembled = Vec::new();
+            for (i, (number, etag)) in listed.iter().enumerate() {
+                match upload.parts.get(number) {
+                    Some((part, stored)) if stored == etag => {
+                        if i + 1 < listed.len() && part.len() < MIN_PART {
+                            return error(StatusCode::BAD_REQUEST, "EntityTooSmall");
+                        }
+                        assembled.extend_from_slice(part);
+                    }
+                    _ => return error(StatusCode::BAD_REQUEST, "InvalidPart"),
+                }
+            }
+            let Some(upload) = shared.uploads.remove(&id) else {
+                return error(StatusCode::NOT_FOUND, "NoSuchUpload");
+            };
+            shared.objects.insert(
+                (upload.bucket, upload.key),
+                StoredObject {
+                    body: assembled,
+                    content_type: upload.content_type,
+                    content_disposition: upload.content_disposition,
+                },
+            );
+            (
+                StatusCode::OK,
+                "<CompleteMultipartUploadResult></CompleteMultipartUploadResult>",
+            )
+                .into_response()
+        }
+        (Method::DELETE, false) if params.contains_key("uploadId") => {
+            match shared.uploads.remove(&params["uploadId"]) {
+                Some(_) => StatusCode::NO_CONTENT.into_response(),
+                None => error(StatusCode::NOT_FOUND, "NoSuchUpload"),
+            }
         }
         (Method::DELETE, false) => {
             shared.objects.remove(&(bucket, key));
             StatusCode::NO_CONTENT.into_response()
         }
+        (Method::GET, false) => match shared.objects.get(&(bucket, key)) {
+            Some(object) => (StatusCode::OK, object.body.clone()).into_response(),
+            None => error(StatusCode::NOT_FOUND, "NoSuchKey"),
+        },
+        (Method::GET, true) if params.contains_key("uploads") => {
+            let prefix = params.get("prefix").cloned().unwrap_or_default();
+            let mut xml =
+                String::from("<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>");
+            for (id, upload) in &shared.uploads {
+                if upload.bucket == bucket && upload.key.starts_with(&prefix) {
+                    xml.push_str(&format!(
+                        "<Upload><Key>{}</Key><UploadId>{id}</UploadId></Upload>",
+                        escape(&upload.key)
+                    ));
+                }
+            }
+            xml.push_str("</ListMultipartUploadsResult>");
+            (StatusCode::OK, xml).into_response()
+        }
         (Method::GET, true) => {
-            let params = query_params(&query);
             if params.get("list-type").map(String::as_str) != Some("2") {
                 return error(StatusCode::BAD_REQUEST, "NotImplemented");
             }
@@ -227,37 +444,71 @@ async fn handle(State(shared): State<Arc<Mutex<Shared>>>, request: Request) -> R
             let after = params
                 .get("continuation-token")
                 .map(|t| String::from_utf8(hex::decode(t).unwrap_or_default()).unwrap_or_default());
-            let matching: Vec<&String> = shared
+            let matching: Vec<(&String, usize)> = shared
                 .objects
-                .keys()
-                .filter(|(b, k)| *b == bucket && k.starts_with(&prefix))
-                .filter(|(_, k)| after.as_ref().is_none_or(|a| k > a))
-                .map(|(_, k)| k)
+                .iter()
+                .filter(|((b, k), _)| *b == bucket && k.starts_with(&prefix))
+                .filter(|((_, k), _)| after.as_ref().is_none_or(|a| k > a))
+                .map(|((_, k), object)| (k, object.body.len()))
                 .collect();
-            let page: Vec<&String> = matching.iter().take(PAGE_SIZE).copied().collect();
+            let page: Vec<(&String, usize)> = matching.iter().take(PAGE_SIZE).copied().collect();
             let truncated = matching.len() > PAGE_SIZE;
             let mut xml = format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{bucket}</Name><KeyCount>{}</KeyCount><IsTruncated>{truncated}</IsTruncated>",
                 page.len()
             );
-            if let (true, Some(last)) = (truncated, page.last()) {
+            if let (true, Some((last, _))) = (truncated, page.last()) {
                 xml.push_str(&format!(
                     "<NextContinuationToken>{}</NextContinuationToken>",
                     hex::encode(last.as_bytes())
                 ));
             }
-            for key in page {
-                let escaped = key
-                    .replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;");
-                xml.push_str(&format!("<Contents><Key>{escaped}</Key></Contents>"));
+            for (key, size) in page {
+                xml.push_str(&format!(
+                    "<Contents><Key>{}</Key><Size>{size}</Size></Contents>",
+                    escape(key)
+                ));
             }
             xml.push_str("</ListBucketResult>");
             (StatusCode::OK, xml).into_response()
         }
         _ => error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
     }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `bytes=<first>-<last>`.
+fn parse_range(range: &str) -> Option<(usize, usize)> {
+    let (first, last) = range.strip_prefix("bytes=")?.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?))
+}
+
+/// (PartNumber, ETag) of every `Part` of a CompleteMultipartUpload body, in document order (a plain scan: the client
+/// writes one element per line or none).
+fn completed_parts(xml: &str) -> Vec<(u32, String)> {
+    let mut parts = Vec::new();
+    for chunk in xml.split("<Part>").skip(1) {
+        let field = |name: &str| {
+            let open = format!("<{name}>");
+            let close = format!("</{name}>");
+            let start = chunk.find(&open)? + open.len();
+            let end = chunk[start..].find(&close)? + start;
+            Some(
+                chunk[start..end]
+                    .replace("&quot;", "\"")
+                    .replace("&amp;", "&"),
+            )
+        };
+        if let (Some(number), Some(etag)) = (field("PartNumber"), field("ETag")) {
+            parts.push((number.parse().unwrap_or(0), etag));
+        }
+    }
+    parts
 }
 
 fn error(status: StatusCode, code: &str) -> Response {
@@ -391,4 +642,97 @@ fn mac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
+}
+
+/// Which S3 server a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum S3Kind {
+    /// [`FakeS3`]: in memory, checks signatures with its own code.
+    Fake,
+    /// moto's standalone server ([`crate::moto::Moto`]): a third-party implementation.
+    Moto,
+}
+
+/// An S3 server for a test, with the inspection the tests need, whichever it is.
+pub enum TestS3 {
+    Fake(FakeS3),
+    Moto(crate::moto::Moto),
+}
+
+impl TestS3 {
+    /// Start a server of `kind`.
+    pub async fn start(kind: S3Kind) -> TestS3 {
+        match kind {
+            S3Kind::Fake => TestS3::Fake(FakeS3::start().await),
+            S3Kind::Moto => TestS3::Moto(crate::moto::Moto::start().await),
+        }
+    }
+
+    /// A client for `bucket` (created first on moto).
+    pub async fn bucket(&self, bucket: &str) -> S3Bucket {
+        match self {
+            TestS3::Fake(fake) => fake.bucket(bucket),
+            TestS3::Moto(moto) => moto.bucket(bucket).await,
+        }
+    }
+
+    /// Every key of `bucket`, sorted.
+    pub async fn keys(&self, bucket: &str) -> Vec<String> {
+        match self {
+            TestS3::Fake(fake) => fake.keys(bucket),
+            TestS3::Moto(moto) => {
+                let mut keys = moto
+                    .bucket(bucket)
+                    .await
+                    .client
+                    .list_objects(bucket, "")
+                    .await
+                    .expect("list moto's bucket");
+                keys.sort();
+                keys
+            }
+        }
+    }
+
+    /// The body of one object, `None` when it does not exist.
+    pub async fn body(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        match self {
+            TestS3::Fake(fake) => fake.object(bucket, key).map(|o| o.body),
+            TestS3::Moto(moto) => moto
+                .bucket(bucket)
+                .await
+                .client
+                .get_object(bucket, key)
+                .await
+                .ok(),
+        }
+    }
+
+    /// Store an object directly.
+    pub async fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        match self {
+            TestS3::Fake(fake) => fake.put(bucket, key, body),
+            TestS3::Moto(moto) => moto
+                .bucket(bucket)
+                .await
+                .client
+                .put_object(bucket, key, body.to_vec(), "application/octet-stream", None)
+                .await
+                .expect("put an object into moto"),
+        }
+    }
+
+    /// The multipart uploads in progress as (key, upload id).
+    pub async fn uploads(&self, bucket: &str) -> Vec<(String, String)> {
+        match self {
+            TestS3::Fake(fake) => fake.uploads(bucket),
+            TestS3::Moto(moto) => moto
+                .bucket(bucket)
+                .await
+                .client
+                .list_multipart_uploads(bucket, "")
+                .await
+                .expect("list moto's multipart uploads"),
+        }
+    }
 }

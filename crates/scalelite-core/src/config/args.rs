@@ -374,6 +374,16 @@ pub struct RecordingArgs {
           hide_default_value = true)]
     pub aws_endpoint_url: std::option::Option<String>,
 
+    /// S3 uploads: files of at least this many bytes are uploaded in parts (multipart upload), smaller ones in one
+    /// request.
+    #[arg(long, env = "S3_MULTIPART_THRESHOLD", default_value = "8388608", value_parser = parse::whole_number())]
+    pub s3_multipart_threshold: u64,
+
+    /// S3 uploads: bytes per part of a multipart upload, 5 MiB to 5 GiB (the importer holds about one part in
+    /// memory).
+    #[arg(long, env = "S3_PART_SIZE", default_value = "8388608", value_parser = parse::whole_number())]
+    pub s3_part_size: u64,
+
     /// Serve playback through this CloudFront URL with signed cookies.
     #[arg(long, env = "CLOUDFRONT_URL", value_parser = parse::optional_string(), default_value = "",
           hide_default_value = true)]

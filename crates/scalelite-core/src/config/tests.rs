@@ -411,6 +411,12 @@ const OVERRIDES: &[(&str, &str, Check)] = &[
     ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000", |a| {
         a.recording.aws_endpoint_url.as_deref() == Some("http://127.0.0.1:9000")
     }),
+    ("S3_MULTIPART_THRESHOLD", "1048576", |a| {
+        a.recording.s3_multipart_threshold == 1_048_576
+    }),
+    ("S3_PART_SIZE", "16777216", |a| {
+        a.recording.s3_part_size == 16_777_216
+    }),
     ("CLOUDFRONT_URL", "https://cf.example.com", |a| {
         a.recording.cloudfront_url.as_deref() == Some("https://cf.example.com")
     }),

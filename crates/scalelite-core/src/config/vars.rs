@@ -308,19 +308,29 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "S3-compatible endpoint (MinIO, ...), addressed path-style; unset: AWS S3.",
     ),
     (
+        "S3_MULTIPART_THRESHOLD",
+        "8388608",
+        "Files of at least this many bytes go to S3 as a multipart upload (ours).",
+    ),
+    (
+        "S3_PART_SIZE",
+        "8388608",
+        "Bytes per part of an S3 multipart upload, 5 MiB to 5 GiB (ours).",
+    ),
+    (
         "CLOUDFRONT_URL",
         "",
-        "CloudFront playback URL; not supported yet: a warning at start-up, then ignored.",
+        "CloudFront playback URL; with the CF_* key, resources redirect there with signed cookies.",
     ),
     (
         "CF_PRIVATE_KEY_B64",
         "",
-        "CloudFront signing key, base64-encoded PEM; not supported yet (warned, ignored).",
+        "CloudFront signing key: a base64-encoded PEM RSA private key.",
     ),
     (
         "CF_KEY_PAIR_ID",
         "",
-        "CloudFront key-pair id; not supported yet (warned, ignored).",
+        "CloudFront key-pair id (public key id) of CF_PRIVATE_KEY_B64.",
     ),
     // Storage.
     (

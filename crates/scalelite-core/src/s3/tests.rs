@@ -150,12 +150,13 @@ fn listings_are_parsed_with_their_continuation() {
 </ListBucketResult>"#;
     let page = parse_listing(xml).unwrap();
     assert_eq!(
-        page.keys,
+        page.keys(),
         [
             "published/presentation/r1/metadata.xml",
             "published/presentation/r1/a&b.png"
         ]
     );
+    assert_eq!(page.objects[0].1, 10);
     assert!(page.truncated);
     assert_eq!(
         page.next_token.as_deref(),
@@ -274,5 +275,78 @@ fn recording_keys_are_prefixed_by_the_publish_state() {
     assert_eq!(
         recording_prefix(false, "video", "r-2"),
         "unpublished/video/r-2/"
+    );
+}
+
+#[test]
+fn multipart_upload_listings_are_parsed_with_their_markers() {
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Bucket>b</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>
+  <NextKeyMarker>published/video/r1/video.mp4</NextKeyMarker><NextUploadIdMarker>id-2</NextUploadIdMarker>
+  <Prefix>published/video/r1/</Prefix><MaxUploads>2</MaxUploads><IsTruncated>true</IsTruncated>
+  <Upload><Key>published/video/r1/a.mp4</Key><UploadId>id-1</UploadId></Upload>
+  <Upload><Key>published/video/r1/video.mp4</Key><UploadId>id-2</UploadId></Upload>
+</ListMultipartUploadsResult>"#;
+    let page = parse_uploads(xml).unwrap();
+    assert_eq!(
+        page.uploads,
+        [
+            ("published/video/r1/a.mp4".to_owned(), "id-1".to_owned()),
+            ("published/video/r1/video.mp4".to_owned(), "id-2".to_owned())
+        ]
+    );
+    assert!(page.truncated);
+    assert_eq!(
+        page.next_markers,
+        Some(("published/video/r1/video.mp4".to_owned(), "id-2".to_owned()))
+    );
+    let empty = parse_uploads(
+        "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>",
+    )
+    .unwrap();
+    assert_eq!(empty, UploadsPage::default());
+    assert!(parse_uploads("<ListBucketResult/>").is_err());
+}
+
+#[test]
+fn a_failure_in_the_body_of_a_200_is_an_error() {
+    assert!(
+        error_in_body(
+            "COPY",
+            "k",
+            "<CopyObjectResult><ETag>\"x\"</ETag></CopyObjectResult>"
+        )
+        .is_ok()
+    );
+    let failed = error_in_body(
+        "COMPLETE-MULTIPART",
+        "k",
+        "<?xml version=\"1.0\"?>\n<Error><Code>InternalError</Code><Message>try again</Message></Error>",
+    );
+    assert!(
+        matches!(&failed, Err(S3Error::BadAnswer { message, .. }) if message == "InternalError: try again"),
+        "{failed:?}"
+    );
+    assert_eq!(
+        xml_text("<InitiateMultipartUploadResult><Bucket>b</Bucket><UploadId>abc</UploadId></InitiateMultipartUploadResult>", "UploadId").as_deref(),
+        Some("abc")
+    );
+}
+
+#[test]
+fn parts_grow_only_when_a_file_would_need_more_than_ten_thousand() {
+    let settings = MultipartSettings {
+        threshold: 0,
+        part_size: MIN_PART_SIZE,
+    };
+    assert_eq!(settings.part_size_for(2 << 30), MIN_PART_SIZE);
+    // 100 GiB in 10 000 parts: 10.24 MiB, rounded up to 11 MiB.
+    assert_eq!(settings.part_size_for(100 << 30), 11 << 20);
+    let size = 100u64 << 30;
+    assert!(size.div_ceil(settings.part_size_for(size)) <= MAX_PARTS);
+    assert_eq!(
+        MultipartSettings::default().part_size_for(0),
+        DEFAULT_PART_SIZE
     );
 }
