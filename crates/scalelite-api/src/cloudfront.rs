@@ -110,7 +110,11 @@ impl CloudFront {
     /// The cookies allowing `<recording_url>*` until `expires` (seconds since the epoch).
     pub fn signed_cookies(&self, format: &str, record_id: &str, expires: i64) -> SignedCookies {
         let resource = format!("{}*", self.recording_url(format, record_id));
-        let policy = policy(&resource, expires);
+        self.sign(&policy(&resource, expires))
+    }
+
+    /// The three cookies for a custom `policy` (JSON).
+    pub fn sign(&self, policy: &str) -> SignedCookies {
         // PKCS#1 v1.5 signatures are deterministic; the random source only blinds the private-key operation.
         let signature = self
             .key

@@ -50,6 +50,33 @@ H2qERGNcYK0gfMCayWyvS4Yh9XZli8-az3LbxArGJwFU412NVf-txzE_"
     );
 }
 
+/// AWS's own known answer: the custom-policy signed cookie of the AWS SDK for Ruby's `CookieSigner` specification
+/// (gem aws-sdk-cloudfront, `spec/cookie_signer_spec.rb`, with its test key `spec/cf_private_key.pem`), the signer
+/// the original calls. The policy is the one that specification signs, byte for byte.
+#[test]
+fn signed_cookies_equal_the_aws_sdk_known_answer() {
+    let cloudfront = CloudFront::new(
+        "http://abc.cloudfront.net",
+        "CF_KEYPAIR_ID",
+        include_str!("aws-sdk-ruby-test-key.pem"),
+    )
+    .unwrap();
+    let policy = "{\"Statement\":[{\"Resource\":\"images/image.jpg\",\"Condition\":{\"IpAddress\":\
+                  {\"AWS:SourceIp\":\"10.52.176.0/24\"},\"DateLessThan\":{\"AWS:EpochTime\":1357034400}}}]}";
+    let cookies = cloudfront.sign(policy);
+    assert_eq!(
+        cookies.policy,
+        "eyJTdGF0ZW1lbnQiOlt7IlJlc291cmNlIjoiaW1hZ2VzL2ltYWdlLmpwZyIsIkNvbmRpdGlvbiI6eyJJcEFkZHJlc3MiOnsiQVdTOlNvdXJjZUlwIjoi\
+         MTAuNTIuMTc2LjAvMjQifSwiRGF0ZUxlc3NUaGFuIjp7IkFXUzpFcG9jaFRpbWUiOjEzNTcwMzQ0MDB9fX1dfQ__"
+    );
+    assert_eq!(
+        cookies.signature,
+        "n4V7xum3wA-w1PaCMyEMpWVXdfw-Yt8I26RpZJKc~Nk8yQh8LYOxewItGJXFq0BxnKuSEKoEVYVTFEteFAGKXwhkbC7K~JfL83aroPbRagjyG-V9Y5\
+         wMLccBAzMj5nHXxjvjlOu541VUR-RlR0KK106HT4-Hp1c~nyOmXs4R5mU_"
+    );
+    assert_eq!(cookies.key_pair_id, "CF_KEYPAIR_ID");
+}
+
 #[test]
 fn cloudfront_base64_replaces_the_three_characters() {
     // 0xfb 0xff 0xbf encodes to "+/+/" in standard base64; one byte more needs padding.
