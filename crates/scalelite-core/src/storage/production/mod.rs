@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::domain::{
     AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, MeetingState,
-    NewMeeting, NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant,
-    TenantSetting,
+    NewMeeting, NewServer, PlacedMeeting, Recording, RecordingFilter, Server, ServerPatch,
+    TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
     MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
@@ -203,8 +203,24 @@ impl MeetingStore for ProductionStore {
         self.redis.meeting_state(id).await
     }
 
+    async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
+        self.redis.meeting_with_server(id).await
+    }
+
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         self.redis.confirm_meeting(id, token).await
+    }
+
+    async fn confirm_meeting_with_params(
+        &self,
+        id: &str,
+        token: &str,
+        params: &CreateParams,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        self.redis
+            .confirm_meeting_with_params(id, token, params, ttl)
+            .await
     }
 
     async fn move_meeting(

@@ -10,11 +10,18 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::domain::{
     AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    PlacedMeeting,
 };
+use crate::storage::sqlite::servers::{SERVER_COLUMNS, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{MeetingStore, StoreError, StoreResult};
 
 const MEETING_COLUMNS: &str = "m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id";
+
+/// Keep (or replace) a meeting's create parameters: meeting id, parameters (JSON), body, server tag.
+const PUT_CREATE_PARAMS: &str = "INSERT INTO meeting_create_params (meeting_id, params, body, server_tag) \
+     VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, \
+     body = excluded.body, server_tag = excluded.server_tag";
 
 impl MeetingStore for SqliteStore {
     async fn get_meeting(&self, id: &str) -> StoreResult<Meeting> {
@@ -208,6 +215,51 @@ impl MeetingStore for SqliteStore {
         }))
     }
 
+    async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
+        // One statement: the meeting's columns under their own names (the server's columns are SERVER_COLUMNS).
+        let now = now_ms();
+        let row = sqlx::query(&format!(
+            "SELECT m.server_id AS m_server_id, m.moderator_pw AS m_moderator_pw, \
+             m.voice_bridge AS m_voice_bridge, m.tenant_id AS m_tenant_id, cl.token AS m_claim, \
+             s.id IS NOT NULL AS s_found, {SERVER_COLUMNS} FROM meetings m \
+             LEFT JOIN meeting_claims cl ON cl.meeting_id = m.id AND cl.expires_at > ? \
+             LEFT JOIN servers s ON s.id = m.server_id \
+             LEFT JOIN server_counters c ON c.server_id = s.id \
+             WHERE m.id = ? AND m.expires_at > ?"
+        ))
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let meeting = Meeting {
+            id: id.to_owned(),
+            server_id: row.try_get("m_server_id").map_err(backend)?,
+            moderator_pw: row.try_get("m_moderator_pw").map_err(backend)?,
+            voice_bridge: row.try_get("m_voice_bridge").map_err(backend)?,
+            tenant_id: row
+                .try_get::<Option<String>, _>("m_tenant_id")
+                .map_err(backend)?
+                .filter(|t| !t.is_empty()),
+        };
+        let found: bool = row.try_get("s_found").map_err(backend)?;
+        Ok(Some(PlacedMeeting {
+            state: MeetingState {
+                meeting,
+                claim: row.try_get("m_claim").map_err(backend)?,
+            },
+            server: if found {
+                Some(server_from_row(&row)?)
+            } else {
+                None
+            },
+        }))
+    }
+
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         if !holds_claim(&mut tx, id, token).await? {
@@ -220,6 +272,36 @@ impl MeetingStore for SqliteStore {
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(true)
+    }
+
+    async fn confirm_meeting_with_params(
+        &self,
+        id: &str,
+        token: &str,
+        params: &CreateParams,
+        _ttl: Duration,
+    ) -> StoreResult<bool> {
+        let list = serde_json::to_string(&params.params)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(PUT_CREATE_PARAMS)
+            .bind(id)
+            .bind(list)
+            .bind(params.body.as_deref())
+            .bind(params.server_tag.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let held = holds_claim(&mut tx, id, token).await?;
+        if held {
+            sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(held)
     }
 
     async fn move_meeting(
@@ -311,18 +393,14 @@ impl MeetingStore for SqliteStore {
         // The row lives as long as the meeting row: reads join it, and deleting the meeting deletes it.
         let list = serde_json::to_string(&params.params)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO meeting_create_params (meeting_id, params, body, server_tag) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, body = excluded.body, \
-             server_tag = excluded.server_tag",
-        )
-        .bind(id)
-        .bind(list)
-        .bind(params.body.as_deref())
-        .bind(params.server_tag.as_deref())
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
+        sqlx::query(PUT_CREATE_PARAMS)
+            .bind(id)
+            .bind(list)
+            .bind(params.body.as_deref())
+            .bind(params.server_tag.as_deref())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 

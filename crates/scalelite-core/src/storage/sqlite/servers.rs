@@ -9,13 +9,13 @@ use crate::storage::{SelectError, ServerStore, StoreError, StoreResult};
 
 /// Columns of a full server read; every query below that returns servers uses it with `s` = servers and
 /// `c` = server_counters.
-const SERVER_COLUMNS: &str = "s.id, s.url, s.secret, s.tag, s.state, s.load, s.online, s.load_multiplier, \
+pub(super) const SERVER_COLUMNS: &str = "s.id, s.url, s.secret, s.tag, s.state, s.load, s.online, s.load_multiplier, \
      s.meetings, s.users, s.largest_meeting, s.videos, s.bbb_version, \
      COALESCE(c.healthy_counter, 0) AS healthy_counter, \
      COALESCE(c.unhealthy_counter, 0) AS unhealthy_counter";
 
 /// Condition for "can take new meetings" (the original's `server_load` membership).
-const AVAILABLE: &str = "s.state = 'enabled' AND s.load IS NOT NULL";
+pub(super) const AVAILABLE: &str = "s.state = 'enabled' AND s.load IS NOT NULL";
 
 impl ServerStore for SqliteStore {
     async fn list_servers(&self) -> StoreResult<Vec<Server>> {
@@ -175,15 +175,7 @@ impl ServerStore for SqliteStore {
     }
 
     async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
-        let sql = format!(
-            "UPDATE servers AS s SET load = s.load + ? WHERE s.id = ? AND {AVAILABLE} RETURNING load"
-        );
-        sqlx::query_scalar(&sql)
-            .bind(amount)
-            .bind(id)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(backend)
+        self.bump_load(id, amount).await
     }
 
     async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
@@ -316,7 +308,7 @@ fn server_not_found(id: &str) -> StoreError {
     StoreError::NotFound(format!("server {id}"))
 }
 
-fn server_from_row(row: &SqliteRow) -> StoreResult<Server> {
+pub(super) fn server_from_row(row: &SqliteRow) -> StoreResult<Server> {
     let state: String = row.try_get("state").map_err(backend)?;
     let state = ServerState::parse(&state)
         .ok_or_else(|| StoreError::Backend(format!("invalid server state {state:?}")))?;
