@@ -42,6 +42,10 @@ use scalelite_testkit::{Backend as TestBackend, TestStore, test_store};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+/// The allocator of the `scalelite-api` binary, so the in-process API costs what the binary costs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LB_SECRET: &str = "bench-lb-secret";
 /// Goal: p99 at or under this, on every call.
 const P99_GOAL: Duration = Duration::from_millis(5);

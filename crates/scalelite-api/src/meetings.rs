@@ -752,41 +752,37 @@ struct CreateRequest<'a> {
     tenant: Option<&'a Tenant>,
 }
 
-/// Pick a server (atomically bumping its load) and claim the meeting id on it. `None` when someone else's record
-/// won (the bump is given back): the caller looks at that record.
+/// Pick a server (atomically bumping its load) and claim the meeting id on it, in one store step
+/// (`MeetingStore::place_meeting`). `None` when someone else's record won (no bump stays): the caller looks at
+/// that record.
 async fn place_new(state: &AppState, request: &CreateRequest<'_>) -> Result<Option<Placement>> {
     let id = request.id;
-    let server = state
-        .store
-        .select_server(request.tags)
-        .await
-        .map_err(select_error)?;
     let token = claim_token();
-    let new = NewMeeting {
+    let candidates = voice_bridge_candidates(
+        id,
+        state.settings.voice_bridge_len,
+        request
+            .external_voice_bridge
+            .filter(|_| state.settings.use_external_voice_bridge),
+    );
+    let record = |server: &Server| NewMeeting {
         id: id.to_owned(),
         server_id: server.id.clone(),
-        moderator_pw: moderator_password(&server, request),
-        voice_bridge_candidates: voice_bridge_candidates(
-            id,
-            state.settings.voice_bridge_len,
-            request
-                .external_voice_bridge
-                .filter(|_| state.settings.use_external_voice_bridge),
-        ),
+        moderator_pw: moderator_password(server, request),
+        voice_bridge_candidates: candidates,
         tenant_id: request.tenant.map(|t| t.id.clone()),
     };
-    let placement = state
+    let (server, placement) = state
         .store
-        .claim_meeting(new, &token, claim_for(state), state.settings.meeting_ttl)
-        .await;
-    let created = matches!(placement, Ok(MeetingPlacement::Created(_)));
-    if !created {
-        // Someone else placed it first, or the claim failed: give the bump back.
-        state
-            .store
-            .increment_load(&server.id, -server.load_multiplier)
-            .await?;
-    }
+        .place_meeting(
+            request.tags,
+            record,
+            &token,
+            claim_for(state),
+            state.settings.meeting_ttl,
+        )
+        .await
+        .map_err(select_error)?;
     match placement {
         Ok(MeetingPlacement::Created(meeting)) => Ok(Some(Placement {
             meeting,

@@ -136,6 +136,19 @@ pub trait MeetingStore: Send + Sync {
         claim_for: Duration,
         ttl: Duration,
     ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send;
+    /// A new meeting's placement as one step: `select_server` (the least-loaded server for `tags`, its load
+    /// bumped) and `claim_meeting` of the record `meeting(&server)` on it. When the record is not created here
+    /// (it exists, or the claim fails) the bump does not stay. `Err` when no server can be selected.
+    fn place_meeting<F>(
+        &self,
+        tags: &TagRequest,
+        meeting: F,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(Server, StoreResult<MeetingPlacement>), SelectError>> + Send
+    where
+        F: FnOnce(&Server) -> NewMeeting + Send;
     /// The record and its live claim, read together; `None` when absent or expired.
     fn meeting_state(
         &self,

@@ -152,6 +152,19 @@ impl MeetingStore for Store {
     ) -> StoreResult<MeetingPlacement> {
         delegate!(self.claim_meeting(meeting, token, claim_for, ttl))
     }
+    async fn place_meeting<F>(
+        &self,
+        tags: &TagRequest,
+        meeting: F,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
+    where
+        F: FnOnce(&Server) -> NewMeeting + Send,
+    {
+        delegate!(self.place_meeting(tags, meeting, token, claim_for, ttl))
+    }
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
         delegate!(self.meeting_state(id))
     }

@@ -199,6 +199,36 @@ impl MeetingStore for ProductionStore {
             .await
     }
 
+    async fn place_meeting<F>(
+        &self,
+        tags: &TagRequest,
+        meeting: F,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
+    where
+        F: FnOnce(&Server) -> NewMeeting + Send,
+    {
+        // Two scripts (each atomic in Redis): pick and bump, then claim; a bump whose claim did not create the
+        // record is given back.
+        let server = self.redis.select_server(tags).await?;
+        let placement = self
+            .redis
+            .claim_meeting(meeting(&server), token, claim_for, ttl)
+            .await;
+        if !matches!(placement, Ok(MeetingPlacement::Created(_))) {
+            if let Err(e) = self
+                .redis
+                .increment_load(&server.id, -server.load_multiplier)
+                .await
+            {
+                return Ok((server, Err(e)));
+            }
+        }
+        Ok((server, placement))
+    }
+
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
         self.redis.meeting_state(id).await
     }

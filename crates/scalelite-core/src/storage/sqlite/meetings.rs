@@ -5,16 +5,16 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
 
 use crate::domain::{
     AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
-    PlacedMeeting,
+    PlacedMeeting, Server, TagRequest,
 };
-use crate::storage::sqlite::servers::{SERVER_COLUMNS, server_from_row};
+use crate::storage::sqlite::servers::{SERVER_COLUMNS, select_in, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
-use crate::storage::{MeetingStore, StoreError, StoreResult};
+use crate::storage::{MeetingStore, SelectError, StoreError, StoreResult};
 
 const MEETING_COLUMNS: &str = "m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id";
 
@@ -65,125 +65,34 @@ impl MeetingStore for SqliteStore {
         claim_for: Duration,
         ttl: Duration,
     ) -> StoreResult<MeetingPlacement> {
-        let tenant_id = meeting.tenant_id.filter(|t| !t.is_empty());
-        let now = now_ms();
         let mut tx = self.begin_write().await?;
-
-        let existing = sqlx::query(&format!(
-            "SELECT {MEETING_COLUMNS}, m.expires_at FROM meetings m WHERE m.id = ?"
-        ))
-        .bind(&meeting.id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if let Some(row) = existing {
-            let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
-            if expires_at > now {
-                let existing = meeting_from_row(&row)?;
-                return match (&existing.tenant_id, &tenant_id) {
-                    (Some(stored), Some(wanted)) if stored != wanted => {
-                        Err(StoreError::Conflict(format!(
-                            "Couldn't find Meeting with id={} and tenant_id={wanted}",
-                            meeting.id
-                        )))
-                    }
-                    _ => Ok(MeetingPlacement::Existing(existing)),
-                };
-            }
-            // Expired: the record is gone as far as anyone can tell; drop what is left of it.
-            sqlx::query("DELETE FROM meetings WHERE id = ?")
-                .bind(&meeting.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+        let placement = claim_in(&mut tx, meeting, token, claim_for, ttl).await?;
+        if matches!(placement, MeetingPlacement::Created(_)) {
+            tx.commit().await.map_err(backend)?;
         }
+        Ok(placement)
+    }
 
-        let mut claimed = None;
-        for candidate in &meeting.voice_bridge_candidates {
-            // Free, held by this same meeting id, or held by a meeting that no longer exists.
-            let holder: Option<(String, bool)> = sqlx::query_as(
-                "SELECT v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
-                 WHERE m.id = v.meeting_id AND m.expires_at > ?) \
-                 FROM voice_bridges v WHERE v.number = ?",
-            )
-            .bind(now)
-            .bind(candidate)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-            let free = match &holder {
-                None => true,
-                Some((holder_id, holder_live)) => holder_id == &meeting.id || !holder_live,
-            };
-            if free {
-                claimed = Some(candidate.clone());
-                break;
-            }
+    async fn place_meeting<F>(
+        &self,
+        tags: &TagRequest,
+        meeting: F,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
+    where
+        F: FnOnce(&Server) -> NewMeeting + Send,
+    {
+        // One write transaction: the bump and the claim commit together, or (the record exists, or the claim
+        // fails) neither does.
+        let mut tx = self.begin_write().await?;
+        let server = select_in(&mut tx, tags).await?;
+        let placement = claim_in(&mut tx, meeting(&server), token, claim_for, ttl).await;
+        if matches!(placement, Ok(MeetingPlacement::Created(_))) {
+            tx.commit().await.map_err(backend)?;
         }
-        let Some(voice_bridge) = claimed else {
-            return Err(StoreError::Conflict(format!(
-                "Failed to allocate conference number for meeting {}",
-                meeting.id
-            )));
-        };
-
-        // This meeting id holds exactly one number: release any other it held before it expired.
-        sqlx::query("DELETE FROM voice_bridges WHERE meeting_id = ? AND number <> ?")
-            .bind(&meeting.id)
-            .bind(&voice_bridge)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO voice_bridges (number, meeting_id) VALUES (?, ?) \
-             ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id",
-        )
-        .bind(&voice_bridge)
-        .bind(&meeting.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let expires_at = expiry_ms(ttl);
-        sqlx::query(
-            "INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&meeting.id)
-        .bind(&meeting.server_id)
-        .bind(&meeting.moderator_pw)
-        .bind(&voice_bridge)
-        .bind(&tenant_id)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if token.is_empty() {
-            sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
-                .bind(&meeting.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        } else {
-            sqlx::query(
-                "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
-            )
-            .bind(&meeting.id)
-            .bind(token)
-            .bind(expiry_ms(claim_for))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-
-        Ok(MeetingPlacement::Created(Meeting {
-            id: meeting.id,
-            server_id: meeting.server_id,
-            moderator_pw: meeting.moderator_pw,
-            voice_bridge,
-            tenant_id,
-        }))
+        Ok((server, placement))
     }
 
     async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
@@ -546,6 +455,133 @@ impl MeetingStore for SqliteStore {
 }
 
 /// Whether `token` holds a live claim on a live meeting `id`.
+/// `claim_meeting` inside `tx` (which must hold the write lock); the caller commits when the record was created
+/// (an `Existing` or failed claim changed nothing).
+async fn claim_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    meeting: NewMeeting,
+    token: &str,
+    claim_for: Duration,
+    ttl: Duration,
+) -> StoreResult<MeetingPlacement> {
+    let tenant_id = meeting.tenant_id.filter(|t| !t.is_empty());
+    let now = now_ms();
+
+    let existing = sqlx::query(&format!(
+        "SELECT {MEETING_COLUMNS}, m.expires_at FROM meetings m WHERE m.id = ?"
+    ))
+    .bind(&meeting.id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if let Some(row) = existing {
+        let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
+        if expires_at > now {
+            let existing = meeting_from_row(&row)?;
+            return match (&existing.tenant_id, &tenant_id) {
+                (Some(stored), Some(wanted)) if stored != wanted => {
+                    Err(StoreError::Conflict(format!(
+                        "Couldn't find Meeting with id={} and tenant_id={wanted}",
+                        meeting.id
+                    )))
+                }
+                _ => Ok(MeetingPlacement::Existing(existing)),
+            };
+        }
+        // Expired: the record is gone as far as anyone can tell; drop what is left of it.
+        sqlx::query("DELETE FROM meetings WHERE id = ?")
+            .bind(&meeting.id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+
+    let mut claimed = None;
+    for candidate in &meeting.voice_bridge_candidates {
+        // Free, held by this same meeting id, or held by a meeting that no longer exists.
+        let holder: Option<(String, bool)> = sqlx::query_as(
+            "SELECT v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
+             WHERE m.id = v.meeting_id AND m.expires_at > ?) \
+             FROM voice_bridges v WHERE v.number = ?",
+        )
+        .bind(now)
+        .bind(candidate)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+        let free = match &holder {
+            None => true,
+            Some((holder_id, holder_live)) => holder_id == &meeting.id || !holder_live,
+        };
+        if free {
+            claimed = Some(candidate.clone());
+            break;
+        }
+    }
+    let Some(voice_bridge) = claimed else {
+        return Err(StoreError::Conflict(format!(
+            "Failed to allocate conference number for meeting {}",
+            meeting.id
+        )));
+    };
+
+    // This meeting id holds exactly one number: release any other it held before it expired.
+    sqlx::query("DELETE FROM voice_bridges WHERE meeting_id = ? AND number <> ?")
+        .bind(&meeting.id)
+        .bind(&voice_bridge)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO voice_bridges (number, meeting_id) VALUES (?, ?) \
+         ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id",
+    )
+    .bind(&voice_bridge)
+    .bind(&meeting.id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let expires_at = expiry_ms(ttl);
+    sqlx::query(
+        "INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&meeting.id)
+    .bind(&meeting.server_id)
+    .bind(&meeting.moderator_pw)
+    .bind(&voice_bridge)
+    .bind(&tenant_id)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if token.is_empty() {
+        sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
+            .bind(&meeting.id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    } else {
+        sqlx::query(
+            "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
+        )
+        .bind(&meeting.id)
+        .bind(token)
+        .bind(expiry_ms(claim_for))
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(MeetingPlacement::Created(Meeting {
+        id: meeting.id,
+        server_id: meeting.server_id,
+        moderator_pw: meeting.moderator_pw,
+        voice_bridge,
+        tenant_id,
+    }))
+}
+
 async fn holds_claim(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     id: &str,

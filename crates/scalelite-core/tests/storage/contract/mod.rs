@@ -74,6 +74,7 @@ macro_rules! contract_suite {
             placements::create_params_live_with_the_meeting,
             placements::placement_meeting_with_server,
             placements::placement_confirm_with_params,
+            placements::placement_place_meeting_bumps_only_when_created,
             tenants::tenants_crud,
             tenants::tenants_name_index_takeover,
             tenants::tenant_settings,

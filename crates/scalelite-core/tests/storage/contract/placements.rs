@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use scalelite_core::domain::{AbandonedPlacement, CreateParams, MeetingPlacement, NewMeeting};
 
+use scalelite_core::storage::StoreError;
+
 use crate::contract::{LONG_TTL, PAST_SHORT_TTL, Store, add_available, assert_not_found};
 
 const CLAIM: Duration = Duration::from_secs(60);
@@ -375,4 +377,84 @@ pub async fn placement_confirm_with_params<S: Store>(s: &S) {
     );
     assert_eq!(claim_of(s, "m").await, None);
     assert_eq!(s.get_create_params("m").await.unwrap(), Some(replaced));
+}
+
+/// Selecting a server and claiming the meeting on it is one step: the bump stays only with a record created here.
+pub async fn placement_place_meeting_bumps_only_when_created<S: Store>(s: &S) {
+    use scalelite_core::domain::TagRequest;
+    use scalelite_core::storage::SelectError;
+
+    let untagged = TagRequest::parse(None);
+    assert!(matches!(
+        s.place_meeting(
+            &untagged,
+            |sv| new_meeting("m", &sv.id),
+            "tok-a",
+            CLAIM,
+            LONG_TTL
+        )
+        .await,
+        Err(SelectError::NoServers)
+    ));
+    add_available(s, "s1", None, 1.0).await;
+    add_available(s, "s2", None, 2.0).await;
+    let (server, placement) = s
+        .place_meeting(
+            &untagged,
+            |sv| new_meeting("m", &sv.id),
+            "tok-a",
+            CLAIM,
+            LONG_TTL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(server.id, "s1");
+    assert_eq!(server.load, Some(2.0));
+    let MeetingPlacement::Created(created) = placement.unwrap() else {
+        panic!("the first placement creates the record");
+    };
+    assert_eq!(created.server_id, "s1");
+    assert_eq!(created.moderator_pw, "mp-s1");
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+    assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
+
+    // The record exists: it wins, and the server picked for nothing keeps its load.
+    let (server, placement) = s
+        .place_meeting(
+            &untagged,
+            |sv| new_meeting("m", &sv.id),
+            "tok-b",
+            CLAIM,
+            LONG_TTL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(placement.unwrap(), MeetingPlacement::Existing(created));
+    assert_eq!(s.get_server(&server.id).await.unwrap().load, Some(2.0));
+    assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
+    assert_eq!(s.get_server("s2").await.unwrap().load, Some(2.0));
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+
+    // No voice bridge free: the claim fails, nothing stays.
+    let taken = NewMeeting {
+        voice_bridge_candidates: vec!["123456789".to_owned()],
+        ..new_meeting("other", "s2")
+    };
+    let (_, placement) = s
+        .place_meeting(
+            &untagged,
+            |_| NewMeeting {
+                id: "third".to_owned(),
+                ..taken
+            },
+            "tok-c",
+            CLAIM,
+            LONG_TTL,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(placement, Err(StoreError::Conflict(_))));
+    assert!(s.meeting_state("third").await.unwrap().is_none());
+    assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
+    assert_eq!(s.get_server("s2").await.unwrap().load, Some(2.0));
 }
