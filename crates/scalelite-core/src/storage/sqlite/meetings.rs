@@ -170,17 +170,7 @@ impl MeetingStore for SqliteStore {
     }
 
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        if !holds_claim(&mut tx, id, token).await? {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
+        confirm_claim(&self.writer, id, token).await
     }
 
     async fn confirm_meeting_with_params(
@@ -190,27 +180,19 @@ impl MeetingStore for SqliteStore {
         params: &CreateParams,
         _ttl: Duration,
     ) -> StoreResult<bool> {
+        // Two single statements, each atomic on its own (as put_create_params then confirm_meeting): every
+        // statement of a transaction is a trip through the writer connection's worker thread.
         let list = serde_json::to_string(&params.params)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut tx = self.begin_write().await?;
         sqlx::query(PUT_CREATE_PARAMS)
             .bind(id)
             .bind(list)
             .bind(params.body.as_deref())
             .bind(params.server_tag.as_deref())
-            .execute(&mut *tx)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
-        let held = holds_claim(&mut tx, id, token).await?;
-        if held {
-            sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(held)
+        confirm_claim(&self.writer, id, token).await
     }
 
     async fn move_meeting(
@@ -580,6 +562,25 @@ async fn claim_in(
         voice_bridge,
         tenant_id,
     }))
+}
+
+/// Drop the claim when `token` holds it on a live record: one statement, so one trip and atomic without a
+/// transaction.
+async fn confirm_claim(writer: &sqlx::SqlitePool, id: &str, token: &str) -> StoreResult<bool> {
+    let now = now_ms();
+    let dropped: Option<String> = sqlx::query_scalar(
+        "DELETE FROM meeting_claims WHERE meeting_id = ? AND token = ? AND expires_at > ? \
+         AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = ? AND m.expires_at > ?) RETURNING meeting_id",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(now)
+    .bind(id)
+    .bind(now)
+    .fetch_optional(writer)
+    .await
+    .map_err(backend)?;
+    Ok(dropped.is_some())
 }
 
 async fn holds_claim(
