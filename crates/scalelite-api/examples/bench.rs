@@ -1,17 +1,26 @@
-//! Throughput and latency of the balancer against fake BBB servers, and of the same calls made directly to the
-//! fake servers in the same run (the ratio is what the balancer costs).
+//! Throughput and p99 latency of every API call the performance goals name, each printed beside the baseline it is
+//! judged against, measured in the same run, for both store back-ends.
 //!
 //! ```text
-//! cargo run --release -p scalelite-api --example bench -- [--requests 2000] [--concurrency 16] [--servers 3]
-//!     [--database-url postgres://127.0.0.1/bench --redis-url redis://127.0.0.1:6379]
+//! cargo run --release -p scalelite-api --example bench -- [--requests 10000] [--concurrency 32] [--servers 3]
+//!     [--backend both|embedded|production] [--database-url postgres://... --redis-url redis://...]
 //! ```
 //!
-//! Everything runs in this process on 127.0.0.1: the API (`scalelite_api::serve`), the fake servers and the
-//! client. Without `--database-url`/`--redis-url` the store is a fresh SQLite file; with both, the production
-//! store (the database must exist; keys go to a fresh Redis namespace, and what the run stored is removed at the
-//! end). Each call runs `--requests` requests with `--concurrency` in flight: isMeetingRunning, getMeetingInfo
-//! (one meeting), create (a new meeting each time) and join (a redirect; the balancer does not contact BBB, the
-//! fake server adds an attendee).
+//! Everything runs in this process on 127.0.0.1: the API (`scalelite_api::serve`), the fake BBB servers
+//! (`fake-bbb`, which check checksums and keep meetings) and the client (keep-alive connections, `--concurrency`
+//! requests in flight). The embedded store is a fresh SQLite file; the production store a fresh PostgreSQL
+//! database and Redis namespace (`scalelite-testkit`, removed at the end), or the database given with
+//! `--database-url`/`--redis-url`.
+//!
+//! Baselines and goals (`ratio` = the call's requests per second / the baseline's):
+//! - `index` (`GET /bigbluebutton/api` of the balancer): join >= 0.25, isMeetingRunning of an unknown meeting
+//!   >= 0.4 (both answered by the balancer alone).
+//! - `direct` (the same call made directly to the fake BBB server holding the meeting): every proxied call
+//!   (isMeetingRunning, getMeetingInfo, create of an existing meeting, create of a new meeting) >= 0.16.
+//! - Every call: p99 <= 5 ms.
+//!
+//! The client, the API and the fake servers share the machine's cores, so the ratio is the figure to compare
+//! between machines, not the requests per second.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line report.
 
@@ -21,7 +30,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use fake_bbb::FakeServer;
 use scalelite_api::{AppState, Settings};
 use scalelite_core::domain::{NewServer, Secret, ServerPatch, ServerState};
@@ -29,27 +38,45 @@ use scalelite_core::storage::production::{ProductionConfig, ProductionStore};
 use scalelite_core::storage::sqlite::SqliteStore;
 use scalelite_core::storage::store::Store;
 use scalelite_core::storage::{MeetingStore, ServerStore};
+use scalelite_testkit::{Backend as TestBackend, TestStore, test_store};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+/// The allocator of the `scalelite-api` binary, so the in-process API costs what the binary costs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LB_SECRET: &str = "bench-lb-secret";
+/// Goal: p99 at or under this, on every call.
+const P99_GOAL: Duration = Duration::from_millis(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BackendChoice {
+    Both,
+    Embedded,
+    Production,
+}
 
 #[derive(Parser, Debug)]
-#[command(about = "Benchmark scalelite-api against fake BBB servers")]
+#[command(about = "Benchmark scalelite-api against fake BBB servers, both store back-ends")]
 struct Args {
     /// Requests per call and target.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 10_000)]
     requests: usize,
     /// Requests in flight at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     concurrency: usize,
     /// Fake BBB servers.
     #[arg(long, default_value_t = 3)]
     servers: usize,
-    /// PostgreSQL URL of an existing database (with --redis-url: production store).
+    /// Store back-ends to measure, one after the other.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
+    backend: BackendChoice,
+    /// PostgreSQL URL of an existing database for the production store (with --redis-url); default: a fresh
+    /// database on TEST_DATABASE_URL (postgres://postgres@127.0.0.1:5432).
     #[arg(long)]
     database_url: Option<String>,
-    /// Redis URL (with --database-url: production store).
+    /// Redis URL for the production store (with --database-url).
     #[arg(long)]
     redis_url: Option<String>,
 }
@@ -88,15 +115,23 @@ fn signed(base: &str, call: &str, query: &str, secret: &str) -> String {
     format!("{base}{call}?{query}&checksum={checksum}")
 }
 
-/// Run `count` requests, `concurrency` at a time; `url(i)` is the i-th request, `ok` judges the answer.
+/// What a successful answer looks like.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// 200 with `<returncode>SUCCESS</returncode>`.
+    Success,
+    /// A 302 redirect.
+    Redirect,
+}
+
+/// Run `count` requests, `concurrency` at a time; `url(i)` is the i-th request.
 async fn run(
     http: &reqwest::Client,
     count: usize,
     concurrency: usize,
-    url: impl Fn(usize) -> String + Send + Sync + 'static,
-    expect_redirect: bool,
+    url: Arc<dyn Fn(usize) -> String + Send + Sync>,
+    expect: Expect,
 ) -> Run {
-    let url = Arc::new(url);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -114,14 +149,15 @@ async fn run(
                 }
                 let target = url(i);
                 let sent = Instant::now();
-                let ok = match http.get(&target).send().await {
-                    Ok(response) if expect_redirect => response.status().as_u16() == 302,
-                    Ok(response) => {
+                let ok = match (http.get(&target).send().await, expect) {
+                    (Ok(response), Expect::Redirect) => response.status().as_u16() == 302,
+                    (Ok(response), Expect::Success) => {
                         let status = response.status();
-                        let body = response.text().await.unwrap_or_default();
-                        status.is_success() && body.contains("<returncode>SUCCESS</returncode>")
+                        let body = response.bytes().await.unwrap_or_default();
+                        const SUCCESS: &[u8] = b"<returncode>SUCCESS</returncode>";
+                        status.is_success() && body.windows(SUCCESS.len()).any(|w| w == SUCCESS)
                     }
-                    Err(_) => false,
+                    (Err(_), _) => false,
                 };
                 latencies.push(sent.elapsed());
                 if !ok {
@@ -152,61 +188,132 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-fn report(call: &str, balancer: &Run, direct: &Run) {
-    for (target, r) in [("balancer", balancer), ("direct", direct)] {
-        println!(
-            "{call:<17} {target:<9} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>6}",
-            r.throughput(),
-            ms(r.percentile(0.50)),
-            ms(r.percentile(0.90)),
-            ms(r.percentile(0.99)),
-            ms(r.latencies.last().copied().unwrap_or_default()),
-            r.errors
-        );
+/// One line of the report: a call, its baseline, the ratio and whether both goals are met.
+struct Row {
+    call: &'static str,
+    run: Run,
+    baseline: &'static str,
+    baseline_throughput: f64,
+    goal: f64,
+}
+
+impl Row {
+    fn ratio(&self) -> f64 {
+        self.run.throughput() / self.baseline_throughput
     }
+
+    fn met(&self) -> bool {
+        self.ratio() >= self.goal && self.run.percentile(0.99) <= P99_GOAL && self.run.errors == 0
+    }
+}
+
+fn print_header() {
     println!(
-        "{call:<17} ratio     throughput balancer/direct {:.2}, p50 balancer/direct {:.2}",
-        balancer.throughput() / direct.throughput(),
-        balancer.percentile(0.5).as_secs_f64() / direct.percentile(0.5).as_secs_f64().max(1e-9)
+        "{:<10} {:<26} {:>8} {:>7} {:>7} {:>7} {:>6}  {:<22} {:>8} {:>6} {:>6}  verdict",
+        "store",
+        "call",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "baseline",
+        "req/s",
+        "ratio",
+        "goal"
     );
 }
 
-async fn open_store(args: &Args) -> anyhow::Result<(Store, Option<tempfile::TempDir>, String)> {
+fn print_row(store: &str, row: &Row) {
+    let r = &row.run;
+    println!(
+        "{store:<10} {:<26} {:>8.0} {:>7} {:>7} {:>7} {:>6}  {:<22} {:>8.0} {:>6.2} {:>6}  {}",
+        row.call,
+        r.throughput(),
+        ms(r.percentile(0.50)),
+        ms(r.percentile(0.99)),
+        ms(r.latencies.last().copied().unwrap_or_default()),
+        r.errors,
+        row.baseline,
+        row.baseline_throughput,
+        row.ratio(),
+        format!(">={:.2}", row.goal),
+        if row.met() { "met" } else { "NOT MET" }
+    );
+}
+
+fn print_baseline(store: &str, name: &str, run: &Run) {
+    println!(
+        "{store:<10} {:<26} {:>8.0} {:>7} {:>7} {:>7} {:>6}  (baseline)",
+        name,
+        run.throughput(),
+        ms(run.percentile(0.50)),
+        ms(run.percentile(0.99)),
+        ms(run.latencies.last().copied().unwrap_or_default()),
+        run.errors,
+    );
+}
+
+/// The store of one back-end, and what keeps it alive (its temporary directory, or the test database).
+struct OpenStore {
+    store: Store,
+    name: &'static str,
+    _dir: Option<tempfile::TempDir>,
+    _test_store: Option<TestStore>,
+    /// A store given on the command line outlives the run: forget what the run wrote.
+    clean_up: bool,
+}
+
+async fn open_store(args: &Args, embedded: bool) -> anyhow::Result<OpenStore> {
+    if embedded {
+        let dir = tempfile::tempdir()?;
+        let store = SqliteStore::open(&dir.path().join("bench.sqlite3"))
+            .await
+            .context("could not open the SQLite store")?;
+        return Ok(OpenStore {
+            store: Store::Embedded(store),
+            name: "embedded",
+            _dir: Some(dir),
+            _test_store: None,
+            clean_up: false,
+        });
+    }
     match (&args.database_url, &args.redis_url) {
         (Some(database_url), Some(redis_url)) => {
             let namespace = format!("bench_{}", std::process::id());
             let store = ProductionStore::connect(ProductionConfig {
                 database_url: database_url.clone(),
                 redis_url: redis_url.clone(),
-                namespace: namespace.clone(),
+                namespace,
                 pool_size: 8,
                 op_timeout: Duration::from_secs(5),
                 redis_timeout: Duration::from_secs(5),
             })
             .await
             .context("could not open the production store")?;
-            Ok((
-                Store::Production(store),
-                None,
-                format!("production (Redis namespace {namespace})"),
-            ))
+            Ok(OpenStore {
+                store: Store::Production(store),
+                name: "production",
+                _dir: None,
+                _test_store: None,
+                clean_up: true,
+            })
         }
         (None, None) => {
-            let dir = tempfile::tempdir()?;
-            let store = SqliteStore::open(&dir.path().join("bench.sqlite3"))
-                .await
-                .context("could not open the SQLite store")?;
-            Ok((
-                Store::Embedded(store),
-                Some(dir),
-                "embedded (SQLite)".into(),
-            ))
+            let test = test_store(TestBackend::Production).await;
+            Ok(OpenStore {
+                store: test.store.clone(),
+                name: "production",
+                _dir: None,
+                _test_store: Some(test),
+                clean_up: false,
+            })
         }
         _ => anyhow::bail!("give both --database-url and --redis-url, or neither"),
     }
 }
 
-/// Forget what the run stored (the production store outlives the process).
+/// Forget what the run stored.
 async fn clean_up(store: &Store) {
     if let Ok(meetings) = store.list_meetings().await {
         for meeting in meetings {
@@ -220,11 +327,10 @@ async fn clean_up(store: &Store) {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let (store, _dir, store_kind) = open_store(&args).await?;
-
+/// Measure every call against one back-end; returns how many rows met their goals, and how many there were.
+async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, usize)> {
+    let open = open_store(args, embedded).await?;
+    let store = open.store.clone();
     let mut fakes = Vec::new();
     for i in 0..args.servers.max(1) {
         let id = format!("bench-{i}");
@@ -296,104 +402,226 @@ async fn main() -> anyhow::Result<()> {
     let direct = holder.url();
     let direct_secret = holder.secret().to_owned();
 
-    // Warm up both paths.
-    let warm = signed(
-        &lb,
-        "isMeetingRunning",
-        "meetingID=bench-meeting",
-        LB_SECRET,
-    );
-    run(&http, 200, args.concurrency, move |_| warm.clone(), false).await;
-    let warm = signed(
-        &direct,
-        "isMeetingRunning",
-        "meetingID=bench-meeting",
-        &direct_secret,
-    );
-    run(&http, 200, args.concurrency, move |_| warm.clone(), false).await;
-
-    println!(
-        "scalelite-api benchmark: {} requests per call and target, {} in flight, {} fake servers, store {store_kind}",
-        args.requests, args.concurrency, args.servers
-    );
-    println!(
-        "{:<17} {:<9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6}",
-        "call", "target", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
-    );
     let (n, c) = (args.requests, args.concurrency);
-    for call in ["isMeetingRunning", "getMeetingInfo"] {
-        let url = signed(&lb, call, "meetingID=bench-meeting", LB_SECRET);
-        let balancer = run(&http, n, c, move |_| url.clone(), false).await;
-        let url = signed(&direct, call, "meetingID=bench-meeting", &direct_secret);
-        let direct = run(&http, n, c, move |_| url.clone(), false).await;
-        report(call, &balancer, &direct);
-    }
-    {
-        let lb = lb.clone();
+    let fixed = |url: String| -> Arc<dyn Fn(usize) -> String + Send + Sync> {
+        Arc::new(move |_| url.clone())
+    };
+    let lb_call =
+        |call: &'static str, query: &'static str| fixed(signed(&lb, call, query, LB_SECRET));
+    let direct_call = |call: &'static str, query: &'static str| {
+        fixed(signed(&direct, call, query, &direct_secret))
+    };
+
+    // Warm up both paths (connections, statement caches).
+    let _ = run(
+        &http,
+        500,
+        c,
+        lb_call("isMeetingRunning", "meetingID=bench-meeting"),
+        Expect::Success,
+    )
+    .await;
+    let _ = run(
+        &http,
+        500,
+        c,
+        direct_call("isMeetingRunning", "meetingID=bench-meeting"),
+        Expect::Success,
+    )
+    .await;
+
+    let name = open.name;
+    // Each baseline is measured right before the call judged against it, so that drift on a shared machine
+    // moves both alike.
+    let index_url = lb.trim_end_matches('/').to_owned();
+    let index = run(&http, n, c, fixed(index_url.clone()), Expect::Success).await;
+    print_baseline(name, "index (balancer)", &index);
+    let mut rows = Vec::new();
+
+    let unknown_lb = lb.clone();
+    let unknown = run(
+        &http,
+        n,
+        c,
+        Arc::new(move |i| {
+            signed(
+                &unknown_lb,
+                "isMeetingRunning",
+                &format!("meetingID=unknown-{i}"),
+                LB_SECRET,
+            )
+        }),
+        Expect::Success,
+    )
+    .await;
+    rows.push(Row {
+        call: "isMeetingRunning unknown",
+        run: unknown,
+        baseline: "index",
+        baseline_throughput: index.throughput(),
+        goal: 0.4,
+    });
+
+    let index = run(&http, n, c, fixed(index_url), Expect::Success).await;
+    print_baseline(name, "index (balancer)", &index);
+    let join_lb = lb.clone();
+    let join = run(
+        &http,
+        n,
+        c,
+        Arc::new(move |i| {
+            signed(
+                &join_lb,
+                "join",
+                &format!("meetingID=bench-meeting&fullName=u{i}&password=mp"),
+                LB_SECRET,
+            )
+        }),
+        Expect::Redirect,
+    )
+    .await;
+    rows.push(Row {
+        call: "join",
+        run: join,
+        baseline: "index",
+        baseline_throughput: index.throughput(),
+        goal: 0.25,
+    });
+
+    for (call, label, direct_label) in [
+        (
+            "isMeetingRunning",
+            "isMeetingRunning proxied",
+            "direct isMeetingRunning",
+        ),
+        (
+            "getMeetingInfo",
+            "getMeetingInfo proxied",
+            "direct getMeetingInfo",
+        ),
+    ] {
+        let baseline = run(
+            &http,
+            n,
+            c,
+            direct_call(call, "meetingID=bench-meeting"),
+            Expect::Success,
+        )
+        .await;
+        print_baseline(name, direct_label, &baseline);
         let balancer = run(
             &http,
             n,
             c,
-            move |i| signed(&lb, "create", &format!("meetingID=bench-c-{i}"), LB_SECRET),
-            false,
+            lb_call(call, "meetingID=bench-meeting"),
+            Expect::Success,
         )
         .await;
-        let (direct, secret) = (direct.clone(), direct_secret.clone());
-        let direct = run(
-            &http,
-            n,
-            c,
-            move |i| {
-                signed(
-                    &direct,
-                    "create",
-                    &format!("meetingID=direct-c-{i}"),
-                    &secret,
-                )
-            },
-            false,
-        )
-        .await;
-        report("create", &balancer, &direct);
+        rows.push(Row {
+            call: label,
+            run: balancer,
+            baseline: direct_label,
+            baseline_throughput: baseline.throughput(),
+            goal: 0.16,
+        });
     }
-    {
-        let lb = lb.clone();
-        let balancer = run(
-            &http,
-            n,
-            c,
-            move |i| {
-                signed(
-                    &lb,
-                    "join",
-                    &format!("meetingID=bench-meeting&fullName=u{i}&password=mp"),
-                    LB_SECRET,
-                )
-            },
-            true,
-        )
-        .await;
-        let (direct, secret) = (direct.clone(), direct_secret.clone());
-        let direct = run(
-            &http,
-            n,
-            c,
-            move |i| {
-                signed(
-                    &direct,
-                    "join",
-                    &format!("meetingID=bench-meeting&fullName=u{i}&password=mp"),
-                    &secret,
-                )
-            },
-            true,
-        )
-        .await;
-        report("join", &balancer, &direct);
+
+    let existing = "meetingID=bench-meeting&moderatorPW=mp";
+    let baseline = run(
+        &http,
+        n,
+        c,
+        direct_call("create", existing),
+        Expect::Success,
+    )
+    .await;
+    print_baseline(name, "direct create existing", &baseline);
+    let balancer = run(&http, n, c, lb_call("create", existing), Expect::Success).await;
+    rows.push(Row {
+        call: "create existing meeting",
+        run: balancer,
+        baseline: "direct create existing",
+        baseline_throughput: baseline.throughput(),
+        goal: 0.16,
+    });
+
+    let (new_direct, new_secret) = (direct.clone(), direct_secret.clone());
+    let baseline = run(
+        &http,
+        n,
+        c,
+        Arc::new(move |i| {
+            signed(
+                &new_direct,
+                "create",
+                &format!("meetingID=direct-c-{i}"),
+                &new_secret,
+            )
+        }),
+        Expect::Success,
+    )
+    .await;
+    print_baseline(name, "direct create new", &baseline);
+    let new_lb = lb.clone();
+    let balancer = run(
+        &http,
+        n,
+        c,
+        Arc::new(move |i| {
+            signed(
+                &new_lb,
+                "create",
+                &format!("meetingID=bench-c-{i}"),
+                LB_SECRET,
+            )
+        }),
+        Expect::Success,
+    )
+    .await;
+    rows.push(Row {
+        call: "create new meeting",
+        run: balancer,
+        baseline: "direct create new",
+        baseline_throughput: baseline.throughput(),
+        goal: 0.16,
+    });
+
+    for row in &rows {
+        print_row(name, row);
     }
 
     stop.cancel();
     let _ = server.await;
-    clean_up(&store).await;
+    if open.clean_up {
+        clean_up(&store).await;
+    }
+    let met = rows.iter().filter(|r| r.met()).count();
+    Ok((met, rows.len()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let backends: &[bool] = match args.backend {
+        BackendChoice::Both => &[true, false],
+        BackendChoice::Embedded => &[true],
+        BackendChoice::Production => &[false],
+    };
+    println!(
+        "scalelite-api benchmark: {} requests per call and target, {} in flight, {} fake BBB servers; \
+         goals: ratio as listed, p99 <= {} ms, no errors",
+        args.requests,
+        args.concurrency,
+        args.servers,
+        P99_GOAL.as_millis()
+    );
+    print_header();
+    let (mut met, mut total) = (0, 0);
+    for &embedded in backends {
+        let (m, t) = bench_backend(&args, embedded).await?;
+        met += m;
+        total += t;
+    }
+    println!("goals met: {met} of {total}");
     Ok(())
 }

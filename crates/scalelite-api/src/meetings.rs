@@ -14,8 +14,8 @@ use scalelite_core::bbb::xml::BbbResponseError;
 use scalelite_core::bbb::xml::{self, Element};
 use scalelite_core::bbb_client::{CallError, XmlBody};
 use scalelite_core::domain::{
-    AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, NewMeeting, Server,
-    ServerState, TagRequest, Tenant, TenantSetting,
+    AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, NewMeeting,
+    PlacedMeeting, Server, ServerState, TagRequest, Tenant, TenantSetting,
 };
 use scalelite_core::storage::{
     MeetingStore, RecordingStore, SelectError, ServerStore, StoreError, TenantStore,
@@ -40,19 +40,6 @@ fn meeting_id(req: &BbbRequest) -> Result<MeetingId> {
     MeetingId::from_params(&req.params).map_err(|_| ApiError::MissingMeetingId)
 }
 
-/// The meeting as seen by this request's tenant: another tenant's meeting does not exist.
-async fn scoped_meeting(
-    state: &AppState,
-    id: &str,
-    tenant: Option<&Tenant>,
-) -> Result<Option<Meeting>> {
-    match state.store.get_meeting(id).await {
-        Ok(meeting) => Ok(visible_to(&meeting, tenant).then_some(meeting)),
-        Err(StoreError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// With a tenant, only its own meetings are visible.
 fn visible_to(meeting: &Meeting, tenant: Option<&Tenant>) -> bool {
     match tenant {
@@ -61,21 +48,18 @@ fn visible_to(meeting: &Meeting, tenant: Option<&Tenant>) -> bool {
     }
 }
 
-/// The meeting and its server, or `notFound` (a meeting whose server record is gone is not found either).
+/// The meeting and its server, read in one store round trip, or `notFound` (another tenant's meeting does not
+/// exist, and a meeting whose server record is gone is not found either).
 async fn meeting_and_server(state: &AppState, req: &BbbRequest) -> Result<(Meeting, Server)> {
     let id = meeting_id(req)?;
-    let meeting = scoped_meeting(state, id.as_str(), req.tenant.as_ref())
+    let placed = state
+        .store
+        .meeting_with_server(id.as_str())
         .await?
+        .filter(|placed| visible_to(&placed.state.meeting, req.tenant.as_ref()))
         .ok_or(ApiError::MeetingNotFound)?;
-    with_server(state, meeting).await
-}
-
-async fn with_server(state: &AppState, meeting: Meeting) -> Result<(Meeting, Server)> {
-    match state.store.get_server(&meeting.server_id).await {
-        Ok(server) => Ok((meeting, server)),
-        Err(StoreError::NotFound(_)) => Err(ApiError::MeetingNotFound),
-        Err(e) => Err(e.into()),
-    }
+    let server = placed.server.ok_or(ApiError::MeetingNotFound)?;
+    Ok((placed.state.meeting, server))
 }
 
 fn only_meeting_id(id: &str) -> Params {
@@ -351,15 +335,11 @@ const FAILOVER_ROUNDS: usize = 3;
 /// failed over first ([`fail_over`]); without failover such a join answers the original's error.
 async fn joinable(state: &AppState, req: &BbbRequest) -> Result<(Meeting, Server)> {
     for _ in 0..FAILOVER_ROUNDS {
-        let meeting = settle_placement(state, req)
+        let placed = settle_placement(state, req)
             .await?
-            .filter(|meeting| visible_to(meeting, req.tenant.as_ref()))
+            .filter(|placed| visible_to(&placed.state.meeting, req.tenant.as_ref()))
             .ok_or(ApiError::MeetingNotFound)?;
-        let server = match state.store.get_server(&meeting.server_id).await {
-            Ok(server) => Some(server),
-            Err(StoreError::NotFound(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let (meeting, server) = (placed.state.meeting, placed.server);
         if let Some(server) = server.as_ref().filter(|s| hosts_meetings(s)) {
             return Ok((meeting, server.clone()));
         }
@@ -394,16 +374,13 @@ enum Failover {
 /// again without it).
 const KEPT_BODY_LIMIT: usize = 1024 * 1024;
 
-/// Keep what this placement's create was forwarded with, for [`fail_over`]. A failure is logged, not answered:
-/// the meeting exists, it just cannot fail over.
-async fn keep_create_params(
-    state: &AppState,
-    id: &str,
+/// What this placement's create was forwarded with, kept for [`fail_over`].
+fn kept_create_params(
     params: &Params,
     body: Option<&[u8]>,
     server_tag: Option<&str>,
-) {
-    let kept = CreateParams {
+) -> CreateParams {
+    CreateParams {
         params: params
             .iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -412,13 +389,6 @@ async fn keep_create_params(
             .filter(|b| b.len() <= KEPT_BODY_LIMIT)
             .and_then(|b| String::from_utf8(b.to_vec()).ok()),
         server_tag: server_tag.map(str::to_owned),
-    };
-    if let Err(e) = state
-        .store
-        .put_create_params(id, &kept, state.settings.meeting_ttl)
-        .await
-    {
-        tracing::error!(meeting.id = %id, error = %e, "create: could not keep the create parameters");
     }
 }
 
@@ -510,6 +480,7 @@ async fn fail_over(
                     claim: None,
                 },
                 &token,
+                None,
             )
             .await;
             abandon(
@@ -587,18 +558,19 @@ fn claim_token() -> String {
 
 /// Wait while the meeting's `create` is in flight (it may still fail over to another server), so a join is never
 /// sent to a server that is about to be given up on. Bounded like a creator's wait. Returns the meeting as that
-/// last read saw it: the caller must use this very record, since a second read could find a placement claimed
-/// after this one (the meeting absent here, claimed on a server that is about to be given up on there).
-async fn settle_placement(state: &AppState, req: &BbbRequest) -> Result<Option<Meeting>> {
+/// last read saw it, with its server read in the same round trip: the caller must use this very record, since a
+/// second read could find a placement claimed after this one (the meeting absent here, claimed on a server that is
+/// about to be given up on there).
+async fn settle_placement(state: &AppState, req: &BbbRequest) -> Result<Option<PlacedMeeting>> {
     let id = meeting_id(req)?;
     let attempts = u32::try_from(state.settings.create_attempts.max(1)).unwrap_or(u32::MAX);
     let wait_until = Instant::now() + claim_for(state) * attempts;
     loop {
-        let Some(current) = state.store.meeting_state(id.as_str()).await? else {
+        let Some(current) = state.store.meeting_with_server(id.as_str()).await? else {
             return Ok(None);
         };
-        if current.claim.is_none() || Instant::now() >= wait_until {
-            return Ok(Some(current.meeting));
+        if current.state.claim.is_none() || Instant::now() >= wait_until {
+            return Ok(Some(current));
         }
         tokio::time::sleep(CLAIM_POLL).await;
     }
@@ -703,12 +675,11 @@ fn claim_for(state: &AppState) -> Duration {
 async fn reusable_placement(
     state: &AppState,
     meeting: Meeting,
+    server: Option<Server>,
     tenant: Option<&Tenant>,
 ) -> Result<Option<Placement>> {
-    let server = match state.store.get_server(&meeting.server_id).await {
-        Ok(server) => server,
-        Err(StoreError::NotFound(_)) => return lost_placement(state, meeting, tenant).await,
-        Err(e) => return Err(e.into()),
+    let Some(server) = server else {
+        return lost_placement(state, meeting, tenant).await;
     };
     let usable = match server.state {
         _ if !server.online => false,
@@ -781,41 +752,37 @@ struct CreateRequest<'a> {
     tenant: Option<&'a Tenant>,
 }
 
-/// Pick a server (atomically bumping its load) and claim the meeting id on it. `None` when someone else's record
-/// won (the bump is given back): the caller looks at that record.
+/// Pick a server (atomically bumping its load) and claim the meeting id on it, in one store step
+/// (`MeetingStore::place_meeting`). `None` when someone else's record won (no bump stays): the caller looks at
+/// that record.
 async fn place_new(state: &AppState, request: &CreateRequest<'_>) -> Result<Option<Placement>> {
     let id = request.id;
-    let server = state
-        .store
-        .select_server(request.tags)
-        .await
-        .map_err(select_error)?;
     let token = claim_token();
-    let new = NewMeeting {
+    let candidates = voice_bridge_candidates(
+        id,
+        state.settings.voice_bridge_len,
+        request
+            .external_voice_bridge
+            .filter(|_| state.settings.use_external_voice_bridge),
+    );
+    let record = |server: &Server| NewMeeting {
         id: id.to_owned(),
         server_id: server.id.clone(),
-        moderator_pw: moderator_password(&server, request),
-        voice_bridge_candidates: voice_bridge_candidates(
-            id,
-            state.settings.voice_bridge_len,
-            request
-                .external_voice_bridge
-                .filter(|_| state.settings.use_external_voice_bridge),
-        ),
+        moderator_pw: moderator_password(server, request),
+        voice_bridge_candidates: candidates,
         tenant_id: request.tenant.map(|t| t.id.clone()),
     };
-    let placement = state
+    let (server, placement) = state
         .store
-        .claim_meeting(new, &token, claim_for(state), state.settings.meeting_ttl)
-        .await;
-    let created = matches!(placement, Ok(MeetingPlacement::Created(_)));
-    if !created {
-        // Someone else placed it first, or the claim failed: give the bump back.
-        state
-            .store
-            .increment_load(&server.id, -server.load_multiplier)
-            .await?;
-    }
+        .place_meeting(
+            request.tags,
+            record,
+            &token,
+            claim_for(state),
+            state.settings.meeting_ttl,
+        )
+        .await
+        .map_err(select_error)?;
     match placement {
         Ok(MeetingPlacement::Created(meeting)) => Ok(Some(Placement {
             meeting,
@@ -900,16 +867,16 @@ async fn find_placement(
     wait_until: Instant,
 ) -> Result<Placement> {
     loop {
-        let current = state.store.meeting_state(request.id).await?;
+        let current = state.store.meeting_with_server(request.id).await?;
         // As the store's find-or-create decides: only a record of another tenant is someone else's.
         let visible = current.as_ref().is_some_and(|c| {
-            match (request.tenant, c.meeting.tenant_id.as_deref()) {
+            match (request.tenant, c.state.meeting.tenant_id.as_deref()) {
                 (Some(t), Some(theirs)) => t.id == theirs,
                 _ => true,
             }
         });
         match current {
-            Some(current) if visible && current.claim.is_some() => {
+            Some(current) if visible && current.state.claim.is_some() => {
                 if Instant::now() >= wait_until {
                     tracing::warn!(meeting.id = %request.id, "create: gave up waiting for a placement in flight");
                     return Err(ApiError::Internal(
@@ -920,7 +887,8 @@ async fn find_placement(
             }
             Some(current) if visible => {
                 if let Some(placement) =
-                    reusable_placement(state, current.meeting, request.tenant).await?
+                    reusable_placement(state, current.state.meeting, current.server, request.tenant)
+                        .await?
                 {
                     return Ok(placement);
                 }
@@ -990,15 +958,9 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
         let error = match answer {
             Ok(response) => {
                 if let Some(token) = &current.claim {
-                    keep_create_params(
-                        state,
-                        id,
-                        &params,
-                        req.xml_body.as_deref(),
-                        tag_value.as_deref(),
-                    )
-                    .await;
-                    confirm(state, &current, token).await;
+                    let kept =
+                        kept_create_params(&params, req.xml_body.as_deref(), tag_value.as_deref());
+                    confirm(state, &current, token, Some(&kept)).await;
                 }
                 tracing::info!(meeting.id = %id, server.id = %current.server.id, "meeting created");
                 return Ok(ok_xml(&response.root));
@@ -1089,14 +1051,26 @@ async fn next_server(state: &AppState, tags: &TagRequest, tried: &[String]) -> O
     }
 }
 
-/// The create succeeded: the claim is dropped so waiting creators follow. Should the claim have lapsed and the
-/// meeting be placed elsewhere meanwhile, this server's meeting is a stray: remembered for the poller.
-async fn confirm(state: &AppState, placement: &Placement, token: &str) {
-    match state
-        .store
-        .confirm_meeting(&placement.meeting.id, token)
-        .await
-    {
+/// The create succeeded: the claim is dropped so waiting creators follow, and `kept` (what a new meeting's create
+/// was forwarded with) is stored in the same round trip. Should the claim have lapsed and the meeting be placed
+/// elsewhere meanwhile, this server's meeting is a stray: remembered for the poller.
+async fn confirm(
+    state: &AppState,
+    placement: &Placement,
+    token: &str,
+    kept: Option<&CreateParams>,
+) {
+    let id = &placement.meeting.id;
+    let confirmed = match kept {
+        Some(kept) => {
+            state
+                .store
+                .confirm_meeting_with_params(id, token, kept, state.settings.meeting_ttl)
+                .await
+        }
+        None => state.store.confirm_meeting(id, token).await,
+    };
+    match confirmed {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(meeting.id = %placement.meeting.id, server.id = %placement.server.id, "create: the placement was taken over meanwhile");

@@ -228,6 +228,15 @@ pub struct MeetingState {
     pub claim: Option<String>,
 }
 
+/// A meeting's record, its live claim and the server it is placed on, read together in one round trip
+/// (`MeetingStore::meeting_with_server`).
+#[derive(Clone, Debug)]
+pub struct PlacedMeeting {
+    pub state: MeetingState,
+    /// `None` when the meeting's server record is gone.
+    pub server: Option<Server>,
+}
+
 /// What a meeting's `create` was forwarded to BBB with (after defaults, overrides and exclusions), kept so the
 /// meeting can be created again, identically, on another server when its own is lost (meeting failover).
 /// `Debug` lists only the parameter names: the values hold the meeting's passwords.

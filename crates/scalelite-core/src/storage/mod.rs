@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::domain::{
     AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, MeetingState,
-    NewMeeting, NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant,
-    TenantSetting,
+    NewMeeting, NewServer, PlacedMeeting, Recording, RecordingFilter, Server, ServerPatch,
+    TagRequest, Tenant, TenantSetting,
 };
 
 /// The one storage error type.
@@ -136,16 +136,45 @@ pub trait MeetingStore: Send + Sync {
         claim_for: Duration,
         ttl: Duration,
     ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send;
+    /// A new meeting's placement as one step: `select_server` (the least-loaded server for `tags`, its load
+    /// bumped) and `claim_meeting` of the record `meeting(&server)` on it. When the record is not created here
+    /// (it exists, or the claim fails) the bump does not stay. `Err` when no server can be selected.
+    fn place_meeting<F>(
+        &self,
+        tags: &TagRequest,
+        meeting: F,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(Server, StoreResult<MeetingPlacement>), SelectError>> + Send
+    where
+        F: FnOnce(&Server) -> NewMeeting + Send;
     /// The record and its live claim, read together; `None` when absent or expired.
     fn meeting_state(
         &self,
         id: &str,
     ) -> impl Future<Output = StoreResult<Option<MeetingState>>> + Send;
+    /// `meeting_state` and the meeting's server (`None` when its record is gone), read in one round trip: the
+    /// per-meeting calls (join, isMeetingRunning, getMeetingInfo, create of an existing meeting) need both.
+    fn meeting_with_server(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<PlacedMeeting>>> + Send;
     /// The `create` succeeded: drop the claim. False (and nothing changed) unless `token` holds it.
     fn confirm_meeting(
         &self,
         id: &str,
         token: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// `put_create_params` and `confirm_meeting` in one round trip (a new meeting's create succeeded): the
+    /// parameters are kept whatever the claim's state, the claim is dropped only when `token` holds it (the
+    /// answer is `confirm_meeting`'s).
+    fn confirm_meeting_with_params(
+        &self,
+        id: &str,
+        token: &str,
+        params: &CreateParams,
+        ttl: Duration,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Fail over: point the record at another server (with that server's moderator password) and extend the
     /// claim by `claim_for`. False (and nothing changed) unless `token` holds the claim.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::config::BackendChoice;
 use crate::domain::{
     AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, MeetingState,
-    NewMeeting, NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant,
-    TenantSetting,
+    NewMeeting, NewServer, PlacedMeeting, Recording, RecordingFilter, Server, ServerPatch,
+    TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
@@ -152,11 +152,36 @@ impl MeetingStore for Store {
     ) -> StoreResult<MeetingPlacement> {
         delegate!(self.claim_meeting(meeting, token, claim_for, ttl))
     }
+    async fn place_meeting<F>(
+        &self,
+        tags: &TagRequest,
+        meeting: F,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
+    where
+        F: FnOnce(&Server) -> NewMeeting + Send,
+    {
+        delegate!(self.place_meeting(tags, meeting, token, claim_for, ttl))
+    }
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
         delegate!(self.meeting_state(id))
     }
+    async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
+        delegate!(self.meeting_with_server(id))
+    }
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         delegate!(self.confirm_meeting(id, token))
+    }
+    async fn confirm_meeting_with_params(
+        &self,
+        id: &str,
+        token: &str,
+        params: &CreateParams,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        delegate!(self.confirm_meeting_with_params(id, token, params, ttl))
     }
     async fn move_meeting(
         &self,

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::domain::{
     AbandonedPlacement, CallbackData, CreateParams, Meeting, MeetingPlacement, MeetingState,
-    NewMeeting, NewServer, Recording, RecordingFilter, Server, ServerPatch, TagRequest, Tenant,
-    TenantSetting,
+    NewMeeting, NewServer, PlacedMeeting, Recording, RecordingFilter, Server, ServerPatch,
+    TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
     MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
@@ -199,12 +199,58 @@ impl MeetingStore for ProductionStore {
             .await
     }
 
+    async fn place_meeting<F>(
+        &self,
+        tags: &TagRequest,
+        meeting: F,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
+    where
+        F: FnOnce(&Server) -> NewMeeting + Send,
+    {
+        // Two scripts (each atomic in Redis): pick and bump, then claim; a bump whose claim did not create the
+        // record is given back.
+        let server = self.redis.select_server(tags).await?;
+        let placement = self
+            .redis
+            .claim_meeting(meeting(&server), token, claim_for, ttl)
+            .await;
+        if !matches!(placement, Ok(MeetingPlacement::Created(_))) {
+            if let Err(e) = self
+                .redis
+                .increment_load(&server.id, -server.load_multiplier)
+                .await
+            {
+                return Ok((server, Err(e)));
+            }
+        }
+        Ok((server, placement))
+    }
+
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
         self.redis.meeting_state(id).await
     }
 
+    async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
+        self.redis.meeting_with_server(id).await
+    }
+
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         self.redis.confirm_meeting(id, token).await
+    }
+
+    async fn confirm_meeting_with_params(
+        &self,
+        id: &str,
+        token: &str,
+        params: &CreateParams,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        self.redis
+            .confirm_meeting_with_params(id, token, params, ttl)
+            .await
     }
 
     async fn move_meeting(

@@ -24,8 +24,8 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::{
     AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
-    NewServer, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest, Tenant,
-    TenantSetting,
+    NewServer, PlacedMeeting, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest,
+    Tenant, TenantSetting,
 };
 use crate::storage::production::keys::Keys;
 use crate::storage::{SelectError, StoreError, StoreResult};
@@ -56,6 +56,7 @@ struct Slot {
 
 struct Scripts {
     read_servers: Script,
+    meeting_with_server: Script,
     add_server: Script,
     patch_server: Script,
     delete_server: Script,
@@ -79,6 +80,7 @@ impl Scripts {
         let server = |body: &str| Script::new(&format!("{prelude}\n{body}"));
         Self {
             read_servers: server(include_str!("lua/read_servers.lua")),
+            meeting_with_server: server(include_str!("lua/meeting_with_server.lua")),
             add_server: server(include_str!("lua/add_server.lua")),
             patch_server: server(include_str!("lua/patch_server.lua")),
             delete_server: server(include_str!("lua/delete_server.lua")),
@@ -547,6 +549,39 @@ impl RedisStore {
         }))
     }
 
+    pub(crate) async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
+        /// The script's reply: the meeting's hash (empty when absent), its claim, its server.
+        #[derive(Deserialize)]
+        struct Reply {
+            #[serde(default)]
+            m: HashMap<String, String>,
+            c: Option<String>,
+            s: Option<RawServer>,
+        }
+        let k = &self.inner.keys;
+        let keys: Vec<String> = self
+            .server_keys()
+            .into_iter()
+            .chain([k.meeting(id), k.meeting_claim(id)])
+            .collect();
+        let args = [k.server_prefix(), k.counters_prefix()];
+        let script = &self.inner.scripts.meeting_with_server;
+        let json: String = self
+            .invoke("meeting with server", script, &keys, &args)
+            .await?;
+        let reply: Reply = decode("meeting with server", &json)?;
+        if reply.m.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(PlacedMeeting {
+            state: MeetingState {
+                meeting: meeting_from_hash(id, &reply.m),
+                claim: reply.c,
+            },
+            server: reply.s.map(server_from_raw),
+        }))
+    }
+
     pub(crate) async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
         Ok(self.delete_meeting_script(id, "").await? > 0)
     }
@@ -578,6 +613,24 @@ impl RedisStore {
     pub(crate) async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         self.settle_claim(id, &[token.to_owned(), "confirm".to_owned()])
             .await
+    }
+
+    pub(crate) async fn confirm_meeting_with_params(
+        &self,
+        id: &str,
+        token: &str,
+        params: &CreateParams,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let value = serde_json::to_string(params)
+            .map_err(|e| StoreError::Backend(format!("create params: {e}")))?;
+        let args = [
+            token.to_owned(),
+            "confirm".to_owned(),
+            value,
+            ttl_secs(ttl).to_string(),
+        ];
+        self.settle_claim(id, &args).await
     }
 
     pub(crate) async fn move_meeting(
@@ -660,7 +713,11 @@ impl RedisStore {
 
     async fn settle_claim(&self, id: &str, args: &[String]) -> StoreResult<bool> {
         let k = &self.inner.keys;
-        let keys = [k.meeting(id), k.meeting_claim(id)];
+        let keys = [
+            k.meeting(id),
+            k.meeting_claim(id),
+            k.meeting_create_params(id),
+        ];
         let script = &self.inner.scripts.settle_claim;
         let done: i64 = self.invoke("settle claim", script, &keys, args).await?;
         Ok(done == 1)

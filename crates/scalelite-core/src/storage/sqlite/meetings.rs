@@ -5,16 +5,23 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
 
 use crate::domain::{
     AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
+    PlacedMeeting, Server, TagRequest,
 };
+use crate::storage::sqlite::servers::{SERVER_COLUMNS, select_in, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
-use crate::storage::{MeetingStore, StoreError, StoreResult};
+use crate::storage::{MeetingStore, SelectError, StoreError, StoreResult};
 
 const MEETING_COLUMNS: &str = "m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id";
+
+/// Keep (or replace) a meeting's create parameters: meeting id, parameters (JSON), body, server tag.
+const PUT_CREATE_PARAMS: &str = "INSERT INTO meeting_create_params (meeting_id, params, body, server_tag) \
+     VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, \
+     body = excluded.body, server_tag = excluded.server_tag";
 
 impl MeetingStore for SqliteStore {
     async fn get_meeting(&self, id: &str) -> StoreResult<Meeting> {
@@ -58,125 +65,34 @@ impl MeetingStore for SqliteStore {
         claim_for: Duration,
         ttl: Duration,
     ) -> StoreResult<MeetingPlacement> {
-        let tenant_id = meeting.tenant_id.filter(|t| !t.is_empty());
-        let now = now_ms();
         let mut tx = self.begin_write().await?;
-
-        let existing = sqlx::query(&format!(
-            "SELECT {MEETING_COLUMNS}, m.expires_at FROM meetings m WHERE m.id = ?"
-        ))
-        .bind(&meeting.id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if let Some(row) = existing {
-            let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
-            if expires_at > now {
-                let existing = meeting_from_row(&row)?;
-                return match (&existing.tenant_id, &tenant_id) {
-                    (Some(stored), Some(wanted)) if stored != wanted => {
-                        Err(StoreError::Conflict(format!(
-                            "Couldn't find Meeting with id={} and tenant_id={wanted}",
-                            meeting.id
-                        )))
-                    }
-                    _ => Ok(MeetingPlacement::Existing(existing)),
-                };
-            }
-            // Expired: the record is gone as far as anyone can tell; drop what is left of it.
-            sqlx::query("DELETE FROM meetings WHERE id = ?")
-                .bind(&meeting.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+        let placement = claim_in(&mut tx, meeting, token, claim_for, ttl).await?;
+        if matches!(placement, MeetingPlacement::Created(_)) {
+            tx.commit().await.map_err(backend)?;
         }
+        Ok(placement)
+    }
 
-        let mut claimed = None;
-        for candidate in &meeting.voice_bridge_candidates {
-            // Free, held by this same meeting id, or held by a meeting that no longer exists.
-            let holder: Option<(String, bool)> = sqlx::query_as(
-                "SELECT v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
-                 WHERE m.id = v.meeting_id AND m.expires_at > ?) \
-                 FROM voice_bridges v WHERE v.number = ?",
-            )
-            .bind(now)
-            .bind(candidate)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-            let free = match &holder {
-                None => true,
-                Some((holder_id, holder_live)) => holder_id == &meeting.id || !holder_live,
-            };
-            if free {
-                claimed = Some(candidate.clone());
-                break;
-            }
+    async fn place_meeting<F>(
+        &self,
+        tags: &TagRequest,
+        meeting: F,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
+    where
+        F: FnOnce(&Server) -> NewMeeting + Send,
+    {
+        // One write transaction: the bump and the claim commit together, or (the record exists, or the claim
+        // fails) neither does.
+        let mut tx = self.begin_write().await?;
+        let server = select_in(&mut tx, tags).await?;
+        let placement = claim_in(&mut tx, meeting(&server), token, claim_for, ttl).await;
+        if matches!(placement, Ok(MeetingPlacement::Created(_))) {
+            tx.commit().await.map_err(backend)?;
         }
-        let Some(voice_bridge) = claimed else {
-            return Err(StoreError::Conflict(format!(
-                "Failed to allocate conference number for meeting {}",
-                meeting.id
-            )));
-        };
-
-        // This meeting id holds exactly one number: release any other it held before it expired.
-        sqlx::query("DELETE FROM voice_bridges WHERE meeting_id = ? AND number <> ?")
-            .bind(&meeting.id)
-            .bind(&voice_bridge)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query(
-            "INSERT INTO voice_bridges (number, meeting_id) VALUES (?, ?) \
-             ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id",
-        )
-        .bind(&voice_bridge)
-        .bind(&meeting.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let expires_at = expiry_ms(ttl);
-        sqlx::query(
-            "INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&meeting.id)
-        .bind(&meeting.server_id)
-        .bind(&meeting.moderator_pw)
-        .bind(&voice_bridge)
-        .bind(&tenant_id)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if token.is_empty() {
-            sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
-                .bind(&meeting.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        } else {
-            sqlx::query(
-                "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
-            )
-            .bind(&meeting.id)
-            .bind(token)
-            .bind(expiry_ms(claim_for))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-
-        Ok(MeetingPlacement::Created(Meeting {
-            id: meeting.id,
-            server_id: meeting.server_id,
-            moderator_pw: meeting.moderator_pw,
-            voice_bridge,
-            tenant_id,
-        }))
+        Ok((server, placement))
     }
 
     async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
@@ -208,18 +124,75 @@ impl MeetingStore for SqliteStore {
         }))
     }
 
+    async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
+        // One statement: the meeting's columns under their own names (the server's columns are SERVER_COLUMNS).
+        let now = now_ms();
+        let row = sqlx::query(&format!(
+            "SELECT m.server_id AS m_server_id, m.moderator_pw AS m_moderator_pw, \
+             m.voice_bridge AS m_voice_bridge, m.tenant_id AS m_tenant_id, cl.token AS m_claim, \
+             s.id IS NOT NULL AS s_found, {SERVER_COLUMNS} FROM meetings m \
+             LEFT JOIN meeting_claims cl ON cl.meeting_id = m.id AND cl.expires_at > ? \
+             LEFT JOIN servers s ON s.id = m.server_id \
+             LEFT JOIN server_counters c ON c.server_id = s.id \
+             WHERE m.id = ? AND m.expires_at > ?"
+        ))
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let meeting = Meeting {
+            id: id.to_owned(),
+            server_id: row.try_get("m_server_id").map_err(backend)?,
+            moderator_pw: row.try_get("m_moderator_pw").map_err(backend)?,
+            voice_bridge: row.try_get("m_voice_bridge").map_err(backend)?,
+            tenant_id: row
+                .try_get::<Option<String>, _>("m_tenant_id")
+                .map_err(backend)?
+                .filter(|t| !t.is_empty()),
+        };
+        let found: bool = row.try_get("s_found").map_err(backend)?;
+        Ok(Some(PlacedMeeting {
+            state: MeetingState {
+                meeting,
+                claim: row.try_get("m_claim").map_err(backend)?,
+            },
+            server: if found {
+                Some(server_from_row(&row)?)
+            } else {
+                None
+            },
+        }))
+    }
+
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        if !holds_claim(&mut tx, id, token).await? {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
+        confirm_claim(&self.writer, id, token).await
+    }
+
+    async fn confirm_meeting_with_params(
+        &self,
+        id: &str,
+        token: &str,
+        params: &CreateParams,
+        _ttl: Duration,
+    ) -> StoreResult<bool> {
+        // Two single statements, each atomic on its own (as put_create_params then confirm_meeting): every
+        // statement of a transaction is a trip through the writer connection's worker thread.
+        let list = serde_json::to_string(&params.params)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        sqlx::query(PUT_CREATE_PARAMS)
             .bind(id)
-            .execute(&mut *tx)
+            .bind(list)
+            .bind(params.body.as_deref())
+            .bind(params.server_tag.as_deref())
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
+        confirm_claim(&self.writer, id, token).await
     }
 
     async fn move_meeting(
@@ -311,18 +284,14 @@ impl MeetingStore for SqliteStore {
         // The row lives as long as the meeting row: reads join it, and deleting the meeting deletes it.
         let list = serde_json::to_string(&params.params)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO meeting_create_params (meeting_id, params, body, server_tag) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, body = excluded.body, \
-             server_tag = excluded.server_tag",
-        )
-        .bind(id)
-        .bind(list)
-        .bind(params.body.as_deref())
-        .bind(params.server_tag.as_deref())
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
+        sqlx::query(PUT_CREATE_PARAMS)
+            .bind(id)
+            .bind(list)
+            .bind(params.body.as_deref())
+            .bind(params.server_tag.as_deref())
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -468,6 +437,152 @@ impl MeetingStore for SqliteStore {
 }
 
 /// Whether `token` holds a live claim on a live meeting `id`.
+/// `claim_meeting` inside `tx` (which must hold the write lock); the caller commits when the record was created
+/// (an `Existing` or failed claim changed nothing).
+async fn claim_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    meeting: NewMeeting,
+    token: &str,
+    claim_for: Duration,
+    ttl: Duration,
+) -> StoreResult<MeetingPlacement> {
+    let tenant_id = meeting.tenant_id.filter(|t| !t.is_empty());
+    let now = now_ms();
+
+    let existing = sqlx::query(&format!(
+        "SELECT {MEETING_COLUMNS}, m.expires_at FROM meetings m WHERE m.id = ?"
+    ))
+    .bind(&meeting.id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if let Some(row) = existing {
+        let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
+        if expires_at > now {
+            let existing = meeting_from_row(&row)?;
+            return match (&existing.tenant_id, &tenant_id) {
+                (Some(stored), Some(wanted)) if stored != wanted => {
+                    Err(StoreError::Conflict(format!(
+                        "Couldn't find Meeting with id={} and tenant_id={wanted}",
+                        meeting.id
+                    )))
+                }
+                _ => Ok(MeetingPlacement::Existing(existing)),
+            };
+        }
+        // Expired: the record is gone as far as anyone can tell; drop what is left of it.
+        sqlx::query("DELETE FROM meetings WHERE id = ?")
+            .bind(&meeting.id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+
+    let mut claimed = None;
+    for candidate in &meeting.voice_bridge_candidates {
+        // Free, held by this same meeting id, or held by a meeting that no longer exists.
+        let holder: Option<(String, bool)> = sqlx::query_as(
+            "SELECT v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
+             WHERE m.id = v.meeting_id AND m.expires_at > ?) \
+             FROM voice_bridges v WHERE v.number = ?",
+        )
+        .bind(now)
+        .bind(candidate)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?;
+        let free = match &holder {
+            None => true,
+            Some((holder_id, holder_live)) => holder_id == &meeting.id || !holder_live,
+        };
+        if free {
+            claimed = Some(candidate.clone());
+            break;
+        }
+    }
+    let Some(voice_bridge) = claimed else {
+        return Err(StoreError::Conflict(format!(
+            "Failed to allocate conference number for meeting {}",
+            meeting.id
+        )));
+    };
+
+    // This meeting id holds exactly one number: release any other it held before it expired.
+    sqlx::query("DELETE FROM voice_bridges WHERE meeting_id = ? AND number <> ?")
+        .bind(&meeting.id)
+        .bind(&voice_bridge)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO voice_bridges (number, meeting_id) VALUES (?, ?) \
+         ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id",
+    )
+    .bind(&voice_bridge)
+    .bind(&meeting.id)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let expires_at = expiry_ms(ttl);
+    sqlx::query(
+        "INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&meeting.id)
+    .bind(&meeting.server_id)
+    .bind(&meeting.moderator_pw)
+    .bind(&voice_bridge)
+    .bind(&tenant_id)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if token.is_empty() {
+        sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
+            .bind(&meeting.id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    } else {
+        sqlx::query(
+            "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
+        )
+        .bind(&meeting.id)
+        .bind(token)
+        .bind(expiry_ms(claim_for))
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(MeetingPlacement::Created(Meeting {
+        id: meeting.id,
+        server_id: meeting.server_id,
+        moderator_pw: meeting.moderator_pw,
+        voice_bridge,
+        tenant_id,
+    }))
+}
+
+/// Drop the claim when `token` holds it on a live record: one statement, so one trip and atomic without a
+/// transaction.
+async fn confirm_claim(writer: &sqlx::SqlitePool, id: &str, token: &str) -> StoreResult<bool> {
+    let now = now_ms();
+    let dropped: Option<String> = sqlx::query_scalar(
+        "DELETE FROM meeting_claims WHERE meeting_id = ? AND token = ? AND expires_at > ? \
+         AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = ? AND m.expires_at > ?) RETURNING meeting_id",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(now)
+    .bind(id)
+    .bind(now)
+    .fetch_optional(writer)
+    .await
+    .map_err(backend)?;
+    Ok(dropped.is_some())
+}
+
 async fn holds_claim(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     id: &str,

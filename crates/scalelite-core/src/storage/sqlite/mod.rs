@@ -13,6 +13,7 @@
 //! Timestamps are integer milliseconds since the Unix epoch. Meeting, token and lease expiry compare against the
 //! caller's clock, so all processes sharing a file must share a clock (they run on one machine).
 
+mod load;
 mod meetings;
 mod misc;
 mod recordings;
@@ -25,6 +26,7 @@ pub(crate) use recordings::RecordingTx;
 mod tests;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -51,6 +53,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Several connections for plain reads.
     reader: SqlitePool,
+    /// Load bumps waiting for their group commit (`load`).
+    bumps: Arc<load::LoadBumps>,
 }
 
 impl SqliteStore {
@@ -66,19 +70,27 @@ impl SqliteStore {
             .foreign_keys(true);
         initialize(&options).await?;
         // The pools do not touch the journal mode: WAL is a property of the file, set once above.
+        // No ping before handing out a connection (sqlx's default): a connection to a local file does not break
+        // while idle, and the ping is one more trip through the connection's worker thread for every statement.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(backend)?;
-        Ok(SqliteStore { writer, reader })
+        Ok(SqliteStore {
+            writer,
+            reader,
+            bumps: Arc::default(),
+        })
     }
 
     /// Close both pools, waiting for connections in use to be returned.

@@ -1,7 +1,7 @@
 //! `ServerStore`: the pool of BBB servers, their load and health counters.
 
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
 
 use crate::domain::{NewServer, Secret, Server, ServerPatch, ServerState, ServerStats, TagRequest};
 use crate::storage::sqlite::{SqliteStore, backend, is_unique_violation};
@@ -9,13 +9,13 @@ use crate::storage::{SelectError, ServerStore, StoreError, StoreResult};
 
 /// Columns of a full server read; every query below that returns servers uses it with `s` = servers and
 /// `c` = server_counters.
-const SERVER_COLUMNS: &str = "s.id, s.url, s.secret, s.tag, s.state, s.load, s.online, s.load_multiplier, \
+pub(super) const SERVER_COLUMNS: &str = "s.id, s.url, s.secret, s.tag, s.state, s.load, s.online, s.load_multiplier, \
      s.meetings, s.users, s.largest_meeting, s.videos, s.bbb_version, \
      COALESCE(c.healthy_counter, 0) AS healthy_counter, \
      COALESCE(c.unhealthy_counter, 0) AS unhealthy_counter";
 
 /// Condition for "can take new meetings" (the original's `server_load` membership).
-const AVAILABLE: &str = "s.state = 'enabled' AND s.load IS NOT NULL";
+pub(super) const AVAILABLE: &str = "s.state = 'enabled' AND s.load IS NOT NULL";
 
 impl ServerStore for SqliteStore {
     async fn list_servers(&self) -> StoreResult<Vec<Server>> {
@@ -146,44 +146,13 @@ impl ServerStore for SqliteStore {
         // The write lock is held from the first read: no other connection or process can pick or bump a
         // server between our choice and our increment.
         let mut tx = self.begin_write().await?;
-        let candidates: Vec<(String, Option<String>)> = sqlx::query_as(&format!(
-            "SELECT s.id, s.tag FROM servers s WHERE {AVAILABLE} ORDER BY s.load, s.id"
-        ))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let chosen = choose_server(&candidates, tags)?;
-        let sql = format!(
-            "UPDATE servers AS s SET load = s.load + s.load_multiplier WHERE s.id = ? AND {AVAILABLE}"
-        );
-        sqlx::query(&sql)
-            .bind(chosen)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        let row = sqlx::query(&format!(
-            "SELECT {SERVER_COLUMNS} FROM servers s \
-             LEFT JOIN server_counters c ON c.server_id = s.id WHERE s.id = ?"
-        ))
-        .bind(chosen)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let server = server_from_row(&row)?;
+        let server = select_in(&mut tx, tags).await?;
         tx.commit().await.map_err(backend)?;
         Ok(server)
     }
 
     async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
-        let sql = format!(
-            "UPDATE servers AS s SET load = s.load + ? WHERE s.id = ? AND {AVAILABLE} RETURNING load"
-        );
-        sqlx::query_scalar(&sql)
-            .bind(amount)
-            .bind(id)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(backend)
+        self.bump_load(id, amount).await
     }
 
     async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
@@ -233,6 +202,45 @@ impl ServerStore for SqliteStore {
 /// The original's `find_available` on the available servers, given in ascending (load, id) order: the first
 /// server carrying one of the requested tags (`none` = untagged); with no match, a required request fails and an
 /// optional one falls back to untagged servers; untagged requests only ever get untagged servers.
+/// Pick the least-loaded available server for `tags` and bump its load by its multiplier, inside `tx` (which must
+/// hold the write lock). Two statements: the candidates with every column, then the bump.
+pub(super) async fn select_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    tags: &TagRequest,
+) -> Result<Server, SelectError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SERVER_COLUMNS} FROM servers s \
+         LEFT JOIN server_counters c ON c.server_id = s.id WHERE {AVAILABLE} ORDER BY s.load, s.id"
+    ))
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let mut servers: Vec<Server> = rows
+        .iter()
+        .map(server_from_row)
+        .collect::<StoreResult<_>>()?;
+    let candidates: Vec<(String, Option<String>)> = servers
+        .iter()
+        .map(|s| (s.id.clone(), s.tag.clone()))
+        .collect();
+    let chosen = choose_server(&candidates, tags)?;
+    let index = servers
+        .iter()
+        .position(|s| s.id == chosen)
+        .ok_or(SelectError::NoServers)?;
+    let load: Option<f64> = sqlx::query_scalar(&format!(
+        "UPDATE servers AS s SET load = s.load + s.load_multiplier WHERE s.id = ? AND {AVAILABLE} \
+         RETURNING load"
+    ))
+    .bind(chosen)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let mut server = servers.swap_remove(index);
+    server.load = load;
+    Ok(server)
+}
+
 pub(super) fn choose_server<'a>(
     available: &'a [(String, Option<String>)],
     tags: &TagRequest,
@@ -316,7 +324,7 @@ fn server_not_found(id: &str) -> StoreError {
     StoreError::NotFound(format!("server {id}"))
 }
 
-fn server_from_row(row: &SqliteRow) -> StoreResult<Server> {
+pub(super) fn server_from_row(row: &SqliteRow) -> StoreResult<Server> {
     let state: String = row.try_get("state").map_err(backend)?;
     let state = ServerState::parse(&state)
         .ok_or_else(|| StoreError::Backend(format!("invalid server state {state:?}")))?;

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use scalelite_core::domain::{AbandonedPlacement, CreateParams, MeetingPlacement, NewMeeting};
 
-use crate::contract::{LONG_TTL, PAST_SHORT_TTL, Store, assert_not_found};
+use scalelite_core::storage::StoreError;
+
+use crate::contract::{LONG_TTL, PAST_SHORT_TTL, Store, add_available, assert_not_found};
 
 const CLAIM: Duration = Duration::from_secs(60);
 
@@ -310,4 +312,149 @@ pub async fn create_params_live_with_the_meeting<S: Store>(s: &S) {
         .unwrap();
     tokio::time::sleep(PAST_SHORT_TTL / 2).await;
     assert_eq!(s.get_create_params("m").await.unwrap(), Some(params));
+}
+
+/// The meeting, its claim and its server in one read, as `meeting_state` and `get_server` see them.
+pub async fn placement_meeting_with_server<S: Store>(s: &S) {
+    assert!(s.meeting_with_server("m").await.unwrap().is_none());
+    let server = add_available(s, "s1", None, 3.0).await;
+    claim(s, "m", "s1", "tok-a").await;
+    let placed = s.meeting_with_server("m").await.unwrap().unwrap();
+    assert_eq!(
+        Some(placed.state.clone()),
+        s.meeting_state("m").await.unwrap()
+    );
+    assert_eq!(placed.state.claim.as_deref(), Some("tok-a"));
+    let read = placed.server.expect("the server is read with the meeting");
+    assert_eq!(read.id, server.id);
+    assert_eq!(read.url, server.url);
+    assert_eq!(read.secret.expose(), server.secret.expose());
+    assert_eq!(read.load, Some(3.0));
+    assert_eq!(read.online, server.online);
+    assert_eq!(read.state, server.state);
+
+    assert!(s.confirm_meeting("m", "tok-a").await.unwrap());
+    let placed = s.meeting_with_server("m").await.unwrap().unwrap();
+    assert_eq!(placed.state.claim, None);
+    assert_eq!(placed.state.meeting, s.get_meeting("m").await.unwrap());
+
+    // A meeting whose server record is gone: the meeting without a server.
+    claim(s, "orphan", "gone", "tok-b").await;
+    let placed = s.meeting_with_server("orphan").await.unwrap().unwrap();
+    assert_eq!(placed.state.meeting.server_id, "gone");
+    assert!(placed.server.is_none());
+
+    assert!(s.delete_meeting("m").await.unwrap());
+    assert!(s.meeting_with_server("m").await.unwrap().is_none());
+}
+
+/// Confirming with the create parameters keeps them whatever the claim, and drops only a claim the token holds.
+pub async fn placement_confirm_with_params<S: Store>(s: &S) {
+    let params = CreateParams {
+        params: vec![("meetingID".to_owned(), "m".to_owned())],
+        body: Some("<modules/>".to_owned()),
+        server_tag: None,
+    };
+    claim(s, "m", "s1", "tok-a").await;
+    assert!(
+        !s.confirm_meeting_with_params("m", "tok-b", &params, LONG_TTL)
+            .await
+            .unwrap()
+    );
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+    assert_eq!(
+        s.get_create_params("m").await.unwrap(),
+        Some(params.clone())
+    );
+    let replaced = CreateParams {
+        server_tag: Some("gpu".to_owned()),
+        ..params
+    };
+    assert!(
+        s.confirm_meeting_with_params("m", "tok-a", &replaced, LONG_TTL)
+            .await
+            .unwrap()
+    );
+    assert_eq!(claim_of(s, "m").await, None);
+    assert_eq!(s.get_create_params("m").await.unwrap(), Some(replaced));
+}
+
+/// Selecting a server and claiming the meeting on it is one step: the bump stays only with a record created here.
+pub async fn placement_place_meeting_bumps_only_when_created<S: Store>(s: &S) {
+    use scalelite_core::domain::TagRequest;
+    use scalelite_core::storage::SelectError;
+
+    let untagged = TagRequest::parse(None);
+    assert!(matches!(
+        s.place_meeting(
+            &untagged,
+            |sv| new_meeting("m", &sv.id),
+            "tok-a",
+            CLAIM,
+            LONG_TTL
+        )
+        .await,
+        Err(SelectError::NoServers)
+    ));
+    add_available(s, "s1", None, 1.0).await;
+    add_available(s, "s2", None, 2.0).await;
+    let (server, placement) = s
+        .place_meeting(
+            &untagged,
+            |sv| new_meeting("m", &sv.id),
+            "tok-a",
+            CLAIM,
+            LONG_TTL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(server.id, "s1");
+    assert_eq!(server.load, Some(2.0));
+    let MeetingPlacement::Created(created) = placement.unwrap() else {
+        panic!("the first placement creates the record");
+    };
+    assert_eq!(created.server_id, "s1");
+    assert_eq!(created.moderator_pw, "mp-s1");
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+    assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
+
+    // The record exists: it wins, and the server picked for nothing keeps its load.
+    let (server, placement) = s
+        .place_meeting(
+            &untagged,
+            |sv| new_meeting("m", &sv.id),
+            "tok-b",
+            CLAIM,
+            LONG_TTL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(placement.unwrap(), MeetingPlacement::Existing(created));
+    assert_eq!(s.get_server(&server.id).await.unwrap().load, Some(2.0));
+    assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
+    assert_eq!(s.get_server("s2").await.unwrap().load, Some(2.0));
+    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
+
+    // No voice bridge free: the claim fails, nothing stays.
+    let taken = NewMeeting {
+        voice_bridge_candidates: vec!["123456789".to_owned()],
+        ..new_meeting("other", "s2")
+    };
+    let (_, placement) = s
+        .place_meeting(
+            &untagged,
+            |_| NewMeeting {
+                id: "third".to_owned(),
+                ..taken
+            },
+            "tok-c",
+            CLAIM,
+            LONG_TTL,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(placement, Err(StoreError::Conflict(_))));
+    assert!(s.meeting_state("third").await.unwrap().is_none());
+    assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
+    assert_eq!(s.get_server("s2").await.unwrap().load, Some(2.0));
 }

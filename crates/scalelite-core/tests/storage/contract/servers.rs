@@ -335,6 +335,40 @@ pub async fn servers_increment_load<S: Store>(s: &S) {
     assert_not_found(s.get_server("unknown").await);
 }
 
+/// Many bumps at once (the embedded store commits them in groups): none is lost, each answers a load that some
+/// order of the bumps passed through, and bumps of servers that cannot take them change nothing.
+pub async fn servers_concurrent_increment_load<S: Store>(s: &S) {
+    add_available(s, "a", None, 0.0).await;
+    add_available(s, "b", None, 100.0).await;
+    add_available(s, "cordoned", None, 5.0).await;
+    s.patch_server("cordoned", state(ServerState::Cordoned))
+        .await
+        .unwrap();
+    let mut bumps = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let s = s.clone();
+        bumps.spawn(async move {
+            let id = ["a", "b", "cordoned"][i % 3];
+            (id, s.increment_load(id, 1.0).await.unwrap())
+        });
+    }
+    let mut answers: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
+    while let Some(joined) = bumps.join_next().await {
+        let (id, load) = joined.unwrap();
+        answers.entry(id).or_default().push(load);
+    }
+    let mut a: Vec<f64> = answers["a"].iter().map(|l| l.unwrap()).collect();
+    a.sort_by(f64::total_cmp);
+    assert_eq!(a, (1..=22).map(f64::from).collect::<Vec<_>>());
+    let mut b: Vec<f64> = answers["b"].iter().map(|l| l.unwrap()).collect();
+    b.sort_by(f64::total_cmp);
+    assert_eq!(b, (101..=121).map(f64::from).collect::<Vec<_>>());
+    assert!(answers["cordoned"].iter().all(Option::is_none));
+    assert_eq!(s.get_server("a").await.unwrap().load, Some(22.0));
+    assert_eq!(s.get_server("b").await.unwrap().load, Some(121.0));
+    assert_eq!(s.get_server("cordoned").await.unwrap().load, Some(5.0));
+}
+
 pub async fn servers_health_counters<S: Store>(s: &S) {
     s.add_server(new_server("a")).await.unwrap();
     assert_eq!(s.increment_healthy("a").await.unwrap(), 1);

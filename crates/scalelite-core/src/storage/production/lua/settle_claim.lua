@@ -1,4 +1,7 @@
--- KEYS[1] meeting:<id>, KEYS[2] meeting_claim:<id>; ARGV[1] claim token; ARGV[2] 'confirm', 'move' or 'takeover';
+-- KEYS[1] meeting:<id>, KEYS[2] meeting_claim:<id>, KEYS[3] the meeting's kept create parameters; ARGV[1] claim
+-- token; ARGV[2] 'confirm', 'move' or 'takeover';
+-- for 'confirm': optionally ARGV[3] the create parameters to keep (JSON) and ARGV[4] their TTL in seconds, written
+-- whether or not the token holds the claim;
 -- for 'move': ARGV[3] server id, ARGV[4] moderator_pw, ARGV[5] claim milliseconds;
 -- for 'takeover': ARGV[3] the server the record must still point at, ARGV[4] claim milliseconds.
 -- Returns 1 when the change was made, else 0: 'confirm'/'move' need the token to hold the claim and the record to
@@ -9,6 +12,9 @@ if ARGV[2] == 'takeover' then
   end
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
   return 1
+end
+if ARGV[2] == 'confirm' and ARGV[3] then
+  redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] or redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
