@@ -25,6 +25,10 @@ use scalelite_core::storage::store::Store;
 use scalelite_core::storage::{MeetingStore, ServerStore};
 use scalelite_poller::{PollSettings, Poller};
 
+/// The allocator of the poller binary (`src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Options {
     servers: usize,
     meetings: usize,
