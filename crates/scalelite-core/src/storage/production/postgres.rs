@@ -652,35 +652,65 @@ async fn upsert_recording(c: &mut PgConnection, r: &Recording) -> PgResult<Recor
     .fetch_one(&mut *tx)
     .await?;
     upsert_metadata(&mut tx, &[id], &r.metadata).await?;
-    for f in &r.playback_formats {
-        let fid: i64 = sqlx::query_scalar(
+    // Formats and thumbnails in three statements whatever their number (each statement is a round trip).
+    if !r.playback_formats.is_empty() {
+        let names: Vec<String> = r
+            .playback_formats
+            .iter()
+            .map(|f| f.format.clone())
+            .collect();
+        let urls: Vec<String> = r.playback_formats.iter().map(|f| f.url.clone()).collect();
+        let lengths: Vec<Option<i32>> = r.playback_formats.iter().map(|f| f.length).collect();
+        let times: Vec<Option<i32>> = r
+            .playback_formats
+            .iter()
+            .map(|f| f.processing_time)
+            .collect();
+        let fids: Vec<(i64, String)> = sqlx::query_as(
             "INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (recording_id, format) DO UPDATE SET url = EXCLUDED.url, \
-             length = EXCLUDED.length, processing_time = EXCLUDED.processing_time RETURNING id",
+             SELECT $1, f, u, l, p FROM UNNEST($2::varchar[], $3::varchar[], $4::int[], $5::int[]) \
+             WITH ORDINALITY AS t(f, u, l, p, n) ORDER BY n \
+             ON CONFLICT (recording_id, format) DO UPDATE SET url = EXCLUDED.url, \
+             length = EXCLUDED.length, processing_time = EXCLUDED.processing_time RETURNING id, format",
         )
         .bind(id)
-        .bind(&f.format)
-        .bind(&f.url)
-        .bind(f.length)
-        .bind(f.processing_time)
-        .fetch_one(&mut *tx)
+        .bind(names)
+        .bind(urls)
+        .bind(lengths)
+        .bind(times)
+        .fetch_all(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = $1")
-            .bind(fid)
+        let ids: Vec<i64> = fids.iter().map(|(fid, _)| *fid).collect();
+        sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = ANY($1)")
+            .bind(&ids)
             .execute(&mut *tx)
             .await?;
-        if !f.thumbnails.is_empty() {
-            let widths: Vec<Option<i32>> = f.thumbnails.iter().map(|t| t.width).collect();
-            let heights: Vec<Option<i32>> = f.thumbnails.iter().map(|t| t.height).collect();
-            let alts: Vec<Option<String>> = f.thumbnails.iter().map(|t| t.alt.clone()).collect();
-            let urls: Vec<String> = f.thumbnails.iter().map(|t| t.url.clone()).collect();
-            let seqs: Vec<i32> = f.thumbnails.iter().map(|t| t.sequence).collect();
+        let mut owners: Vec<i64> = Vec::new();
+        let mut widths: Vec<Option<i32>> = Vec::new();
+        let mut heights: Vec<Option<i32>> = Vec::new();
+        let mut alts: Vec<Option<String>> = Vec::new();
+        let mut urls: Vec<String> = Vec::new();
+        let mut seqs: Vec<i32> = Vec::new();
+        for f in &r.playback_formats {
+            let Some((fid, _)) = fids.iter().find(|(_, name)| name == &f.format) else {
+                continue;
+            };
+            for t in &f.thumbnails {
+                owners.push(*fid);
+                widths.push(t.width);
+                heights.push(t.height);
+                alts.push(t.alt.clone());
+                urls.push(t.url.clone());
+                seqs.push(t.sequence);
+            }
+        }
+        if !owners.is_empty() {
             sqlx::query(
                 "INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
-                 SELECT $1, w, h, a, u, s FROM UNNEST($2::int[], $3::int[], $4::varchar[], $5::varchar[], $6::int[]) \
-                 WITH ORDINALITY AS t(w, h, a, u, s, n) ORDER BY n",
+                 SELECT o, w, h, a, u, s FROM UNNEST($1::bigint[], $2::int[], $3::int[], $4::varchar[], \
+                 $5::varchar[], $6::int[]) WITH ORDINALITY AS t(o, w, h, a, u, s, n) ORDER BY n",
             )
-            .bind(fid)
+            .bind(owners)
             .bind(widths)
             .bind(heights)
             .bind(alts)

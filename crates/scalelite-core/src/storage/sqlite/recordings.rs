@@ -256,6 +256,26 @@ async fn mark_deleted(conn: &mut SqliteConnection, record_id: &str) -> StoreResu
     Ok(())
 }
 
+/// A playback format as `upsert_in` passes it to SQLite (one JSON array for all of them).
+#[derive(serde::Serialize)]
+struct FormatRow<'a> {
+    format: &'a str,
+    url: &'a str,
+    length: Option<i32>,
+    processing_time: Option<i32>,
+}
+
+/// A thumbnail as `upsert_in` passes it to SQLite, with the name of its format.
+#[derive(serde::Serialize)]
+struct ThumbnailRow<'a> {
+    format: &'a str,
+    width: Option<i32>,
+    height: Option<i32>,
+    alt: Option<&'a str>,
+    url: &'a str,
+    sequence: i32,
+}
+
 /// The importer's conditional upsert (see `RecordingStore::upsert_recording`) on `conn`, inside the caller's
 /// transaction.
 async fn upsert_in(conn: &mut SqliteConnection, recording: &Recording) -> StoreResult<Recording> {
@@ -291,51 +311,83 @@ async fn upsert_in(conn: &mut SqliteConnection, recording: &Recording) -> StoreR
     .await
     .map_err(backend)?;
 
-    for (key, value) in &recording.metadata {
+    // One statement per table rather than one per row: on SQLite every statement is a trip to sqlx's worker
+    // thread, and the rows of a recording (metadata, formats, thumbnails) made most of an import's statements.
+    if !recording.metadata.is_empty() {
+        // In the given order, so that a later duplicate of a key wins.
         sqlx::query(
-            "INSERT INTO metadata (recording_id, key, value) VALUES (?, ?, ?) \
+            "INSERT INTO metadata (recording_id, key, value) \
+             SELECT ?, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]') FROM json_each(?) j \
+             WHERE true ORDER BY j.key \
              ON CONFLICT (recording_id, key) DO UPDATE SET value = excluded.value",
         )
         .bind(id)
-        .bind(key)
-        .bind(value)
+        .bind(json_list(&recording.metadata)?)
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
     }
 
-    for format in &recording.playback_formats {
-        let format_id: i64 = sqlx::query_scalar(
+    if !recording.playback_formats.is_empty() {
+        let formats: Vec<FormatRow<'_>> = recording
+            .playback_formats
+            .iter()
+            .map(|f| FormatRow {
+                format: &f.format,
+                url: &f.url,
+                length: f.length,
+                processing_time: f.processing_time,
+            })
+            .collect();
+        let formats = json_list(&formats)?;
+        sqlx::query(
             "INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
-             VALUES (?, ?, ?, ?, ?) \
+             SELECT ?, json_extract(j.value, '$.format'), json_extract(j.value, '$.url'), \
+             json_extract(j.value, '$.length'), json_extract(j.value, '$.processing_time') FROM json_each(?) j \
+             WHERE true ORDER BY j.key \
              ON CONFLICT (recording_id, format) DO UPDATE SET url = excluded.url, \
-             length = excluded.length, processing_time = excluded.processing_time \
-             RETURNING id",
+             length = excluded.length, processing_time = excluded.processing_time",
         )
         .bind(id)
-        .bind(&format.format)
-        .bind(&format.url)
-        .bind(format.length)
-        .bind(format.processing_time)
-        .fetch_one(&mut *conn)
+        .bind(&formats)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
-        sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = ?")
-            .bind(format_id)
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-        for thumbnail in &format.thumbnails {
+        // The imported formats' thumbnails are replaced; other formats of the recording keep theirs.
+        sqlx::query(
+            "DELETE FROM thumbnails WHERE playback_format_id IN (SELECT id FROM playback_formats \
+             WHERE recording_id = ? AND format IN (SELECT json_extract(value, '$.format') FROM json_each(?)))",
+        )
+        .bind(id)
+        .bind(&formats)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+        let thumbnails: Vec<ThumbnailRow<'_>> = recording
+            .playback_formats
+            .iter()
+            .flat_map(|f| {
+                f.thumbnails.iter().map(|t| ThumbnailRow {
+                    format: &f.format,
+                    width: t.width,
+                    height: t.height,
+                    alt: t.alt.as_deref(),
+                    url: &t.url,
+                    sequence: t.sequence,
+                })
+            })
+            .collect();
+        if !thumbnails.is_empty() {
             sqlx::query(
                 "INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 SELECT f.id, json_extract(j.value, '$.width'), json_extract(j.value, '$.height'), \
+                 json_extract(j.value, '$.alt'), json_extract(j.value, '$.url'), \
+                 json_extract(j.value, '$.sequence') \
+                 FROM json_each(?) j JOIN playback_formats f \
+                 ON f.recording_id = ? AND f.format = json_extract(j.value, '$.format') ORDER BY j.key",
             )
-            .bind(format_id)
-            .bind(thumbnail.width)
-            .bind(thumbnail.height)
-            .bind(&thumbnail.alt)
-            .bind(&thumbnail.url)
-            .bind(thumbnail.sequence)
+            .bind(json_list(&thumbnails)?)
+            .bind(id)
             .execute(&mut *conn)
             .await
             .map_err(backend)?;
