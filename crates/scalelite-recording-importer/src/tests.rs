@@ -33,6 +33,9 @@ fn logged(archives: &[(&str, Vec<u8>)]) -> Vec<String> {
         .with_max_level(tracing::Level::WARN)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
+        // Tests on other threads may register a callsite while this subscriber is being set up, caching "never"
+        // for it; ask every callsite again now that this subscriber exists.
+        tracing::callsite::rebuild_interest_cache();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
