@@ -58,7 +58,8 @@ pub enum Command {
     /// Make a server unavailable; with meetings on it, asks before ending them
     #[command(name = "servers:disable")]
     ServersDisable(ServersDisable),
-    /// Forget every meeting on a server, end them, and disable it
+    /// End every meeting on a server and disable it; with MEETING_FAILOVER the meetings are kept for their next join
+    /// (forgotten otherwise, or with KEEP_STATE)
     #[command(name = "servers:panic")]
     ServersPanic(ServersPanic),
     /// Set the load multiplier of a server

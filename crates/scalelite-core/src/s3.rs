@@ -340,49 +340,66 @@ impl S3Client {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<(String, u64)>, S3Error> {
-        let mut objects = Vec::new();
-        let mut token: Option<String> = None;
+        self.list_pages(
+            "LIST",
+            bucket,
+            prefix,
+            |token: Option<&String>| {
+                let mut query = vec![
+                    ("list-type".to_owned(), "2".to_owned()),
+                    ("prefix".to_owned(), prefix.to_owned()),
+                ];
+                if let Some(token) = token {
+                    query.push(("continuation-token".to_owned(), token.clone()));
+                }
+                query
+            },
+            |body| parse_listing(body).map(|page| (page.objects, page.truncated, page.next_token)),
+            "truncated without a NextContinuationToken",
+        )
+        .await
+    }
+
+    /// Follow a paginated listing (at most [`MAX_LIST_PAGES`] pages): `query` makes each page's query from the
+    /// previous page's marker, `parse` reads a page as (items, truncated, next marker).
+    async fn list_pages<T, M>(
+        &self,
+        operation: &'static str,
+        bucket: &str,
+        prefix: &str,
+        query: impl Fn(Option<&M>) -> Vec<(String, String)>,
+        parse: impl Fn(&str) -> Result<(Vec<T>, bool, Option<M>), String>,
+        no_marker: &str,
+    ) -> Result<Vec<T>, S3Error> {
+        let bad = |message: String| S3Error::BadListing {
+            prefix: prefix.to_owned(),
+            message,
+        };
+        let mut items = Vec::new();
+        let mut marker: Option<M> = None;
         for _ in 0..MAX_LIST_PAGES {
-            let mut query = vec![
-                ("list-type".to_owned(), "2".to_owned()),
-                ("prefix".to_owned(), prefix.to_owned()),
-            ];
-            if let Some(token) = &token {
-                query.push(("continuation-token".to_owned(), token.clone()));
-            }
             let body = self
                 .call(
-                    "LIST",
+                    operation,
                     Method::GET,
                     bucket,
                     "",
-                    &query,
+                    &query(marker.as_ref()),
                     Vec::new(),
                     Bytes::new(),
                     Some(SMALL_REQUEST_TIMEOUT),
                 )
                 .await?
                 .body;
-            let page = parse_listing(&body).map_err(|message| S3Error::BadListing {
-                prefix: prefix.to_owned(),
-                message,
-            })?;
-            objects.extend(page.objects);
-            match (page.truncated, page.next_token) {
-                (true, Some(next)) => token = Some(next),
-                (true, None) => {
-                    return Err(S3Error::BadListing {
-                        prefix: prefix.to_owned(),
-                        message: "truncated without a NextContinuationToken".into(),
-                    });
-                }
-                (false, _) => return Ok(objects),
+            let (page, truncated, next) = parse(&body).map_err(bad)?;
+            items.extend(page);
+            match (truncated, next) {
+                (true, Some(next)) => marker = Some(next),
+                (true, None) => return Err(bad(no_marker.to_owned())),
+                (false, _) => return Ok(items),
             }
         }
-        Err(S3Error::BadListing {
-            prefix: prefix.to_owned(),
-            message: format!("more than {MAX_LIST_PAGES} pages"),
-        })
+        Err(bad(format!("more than {MAX_LIST_PAGES} pages")))
     }
 
     /// Delete `key` (DeleteObject). Deleting a missing key succeeds, as in S3.
@@ -660,50 +677,27 @@ impl S3Client {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<(String, String)>, S3Error> {
-        let mut uploads = Vec::new();
-        let mut markers: Option<(String, String)> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let mut query = vec![
-                ("uploads".to_owned(), String::new()),
-                ("prefix".to_owned(), prefix.to_owned()),
-            ];
-            if let Some((key, id)) = &markers {
-                query.push(("key-marker".to_owned(), key.clone()));
-                query.push(("upload-id-marker".to_owned(), id.clone()));
-            }
-            let body = self
-                .call(
-                    "LIST-UPLOADS",
-                    Method::GET,
-                    bucket,
-                    "",
-                    &query,
-                    Vec::new(),
-                    Bytes::new(),
-                    Some(SMALL_REQUEST_TIMEOUT),
-                )
-                .await?
-                .body;
-            let page = parse_uploads(&body).map_err(|message| S3Error::BadListing {
-                prefix: prefix.to_owned(),
-                message,
-            })?;
-            uploads.extend(page.uploads);
-            match (page.truncated, page.next_markers) {
-                (true, Some(next)) => markers = Some(next),
-                (true, None) => {
-                    return Err(S3Error::BadListing {
-                        prefix: prefix.to_owned(),
-                        message: "truncated without NextKeyMarker/NextUploadIdMarker".into(),
-                    });
+        self.list_pages(
+            "LIST-UPLOADS",
+            bucket,
+            prefix,
+            |markers: Option<&(String, String)>| {
+                let mut query = vec![
+                    ("uploads".to_owned(), String::new()),
+                    ("prefix".to_owned(), prefix.to_owned()),
+                ];
+                if let Some((key, id)) = markers {
+                    query.push(("key-marker".to_owned(), key.clone()));
+                    query.push(("upload-id-marker".to_owned(), id.clone()));
                 }
-                (false, _) => return Ok(uploads),
-            }
-        }
-        Err(S3Error::BadListing {
-            prefix: prefix.to_owned(),
-            message: format!("more than {MAX_LIST_PAGES} pages"),
-        })
+                query
+            },
+            |body| {
+                parse_uploads(body).map(|page| (page.uploads, page.truncated, page.next_markers))
+            },
+            "truncated without NextKeyMarker/NextUploadIdMarker",
+        )
+        .await
     }
 
     /// Send a signed request with `body` (hashed for the signature) and return the answer of a success status.

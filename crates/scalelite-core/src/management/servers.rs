@@ -316,28 +316,38 @@ impl Management {
         for meeting in &meetings {
             self.store.delete_meeting(&meeting.id).await?;
         }
+        Ok(self.end_each(server, meetings, send_end).await)
+    }
+
+    /// Send `end` for each meeting on `server` (unless `send_end` is false), at most `concurrency` at once; each
+    /// failure is reported with its meeting.
+    async fn end_each(
+        &self,
+        server: &Server,
+        meetings: Vec<Meeting>,
+        send_end: bool,
+    ) -> Vec<ClearedMeeting> {
         if !send_end {
-            return Ok(meetings
+            return meetings
                 .into_iter()
                 .map(|m| ClearedMeeting {
                     id: m.id,
                     end_error: None,
                 })
-                .collect());
+                .collect();
         }
         let server = server.clone();
-        Ok(self
-            .bounded(meetings, move |management, meeting| {
-                let server = server.clone();
-                async move {
-                    let end_error = management.send_end(&server, &meeting).await.err();
-                    ClearedMeeting {
-                        id: meeting.id,
-                        end_error,
-                    }
+        self.bounded(meetings, move |management, meeting| {
+            let server = server.clone();
+            async move {
+                let end_error = management.send_end(&server, &meeting).await.err();
+                ClearedMeeting {
+                    id: meeting.id,
+                    end_error,
                 }
-            })
-            .await)
+            }
+        })
+        .await
     }
 
     /// BBB `end` for one meeting (meetingID and the moderator password).
@@ -404,27 +414,7 @@ impl Management {
             });
         }
         let server = self.set_server_state(id, ServerState::Disabled).await?;
-        let meetings = if skip_end_calls {
-            meetings
-                .into_iter()
-                .map(|m| ClearedMeeting {
-                    id: m.id,
-                    end_error: None,
-                })
-                .collect()
-        } else {
-            self.bounded(meetings, move |management, meeting| {
-                let server = server.clone();
-                async move {
-                    let end_error = management.send_end(&server, &meeting).await.err();
-                    ClearedMeeting {
-                        id: meeting.id,
-                        end_error,
-                    }
-                }
-            })
-            .await
-        };
+        let meetings = self.end_each(&server, meetings, !skip_end_calls).await;
         Ok(PanicReport {
             meetings,
             kept_for_failover: true,

@@ -3,6 +3,7 @@
 //! A meeting row whose `expires_at` has passed is absent for every read and every write (as an expired Redis
 //! hash is); `clean_orphans` deletes such rows and voice bridge entries that no live meeting holds.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::sqlite::SqliteRow;
@@ -126,22 +127,26 @@ impl MeetingStore for SqliteStore {
 
     async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
         // One statement: the meeting's columns under their own names (the server's columns are SERVER_COLUMNS).
+        // Every per-meeting API call runs it: the text is made once.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT m.server_id AS m_server_id, m.moderator_pw AS m_moderator_pw, \
+                 m.voice_bridge AS m_voice_bridge, m.tenant_id AS m_tenant_id, cl.token AS m_claim, \
+                 s.id IS NOT NULL AS s_found, {SERVER_COLUMNS} FROM meetings m \
+                 LEFT JOIN meeting_claims cl ON cl.meeting_id = m.id AND cl.expires_at > ? \
+                 LEFT JOIN servers s ON s.id = m.server_id \
+                 LEFT JOIN server_counters c ON c.server_id = s.id \
+                 WHERE m.id = ? AND m.expires_at > ?"
+            )
+        });
         let now = now_ms();
-        let row = sqlx::query(&format!(
-            "SELECT m.server_id AS m_server_id, m.moderator_pw AS m_moderator_pw, \
-             m.voice_bridge AS m_voice_bridge, m.tenant_id AS m_tenant_id, cl.token AS m_claim, \
-             s.id IS NOT NULL AS s_found, {SERVER_COLUMNS} FROM meetings m \
-             LEFT JOIN meeting_claims cl ON cl.meeting_id = m.id AND cl.expires_at > ? \
-             LEFT JOIN servers s ON s.id = m.server_id \
-             LEFT JOIN server_counters c ON c.server_id = s.id \
-             WHERE m.id = ? AND m.expires_at > ?"
-        ))
-        .bind(now)
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
+        let row = sqlx::query(SQL.as_str())
+            .bind(now)
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
         let Some(row) = row else {
             return Ok(None);
         };
