@@ -25,11 +25,12 @@ async fn create_storm_places_one_meeting_on_one_server() {
     let store = test_store(Backend::Production).await;
     let slow = add_fake(&store.store, "slow", 0.0).await;
     let fast = add_fake(&store.store, "fast", 5.0).await;
-    slow.set_fault(Fault::SlowCreate(Duration::from_millis(2500)))
+    // A loaded machine may take a while to connect: 2 s for that, and the create still outlasts both timeouts.
+    slow.set_fault(Fault::SlowCreate(Duration::from_millis(3500)))
         .await
         .unwrap();
     let mut env = store.env().to_vec();
-    env.push(("CONNECT_TIMEOUT".into(), "1".into()));
+    env.push(("CONNECT_TIMEOUT".into(), "2".into()));
     env.push(("RESPONSE_TIMEOUT".into(), "1".into()));
     let apis = Arc::new([api(&env).await, api(&env).await]);
 
