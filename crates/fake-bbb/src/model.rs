@@ -403,7 +403,11 @@ impl Drop for InFlightGuard {
 /// Everything one fake server holds, behind one lock.
 #[derive(Debug, Default)]
 pub(crate) struct State {
+    /// In creation order; changed only through `upsert`, `remove` and `clear_meetings`, which keep `index`.
     pub(crate) meetings: Vec<Meeting>,
+    /// Meeting id -> position in `meetings`: a lookup does not walk thousands of meetings (benchmarks create
+    /// tens of thousands).
+    index: HashMap<String, usize>,
     pub(crate) log: Vec<LoggedRequest>,
     pub(crate) sessions: HashMap<String, Session>,
     pub(crate) fault: Fault,
@@ -412,20 +416,22 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn meeting(&self, meeting_id: &str) -> Option<&Meeting> {
-        self.meetings.iter().find(|m| m.meeting_id == meeting_id)
+        self.index.get(meeting_id).map(|&i| &self.meetings[i])
     }
 
     pub(crate) fn meeting_mut(&mut self, meeting_id: &str) -> Option<&mut Meeting> {
-        self.meetings
-            .iter_mut()
-            .find(|m| m.meeting_id == meeting_id)
+        self.index.get(meeting_id).map(|&i| &mut self.meetings[i])
     }
 
     /// Insert `meeting`, replacing one with the same ID in place.
     pub(crate) fn upsert(&mut self, meeting: Meeting) {
         match self.meeting_mut(&meeting.meeting_id) {
             Some(slot) => *slot = meeting,
-            None => self.meetings.push(meeting),
+            None => {
+                self.index
+                    .insert(meeting.meeting_id.clone(), self.meetings.len());
+                self.meetings.push(meeting);
+            }
         }
     }
 
@@ -434,7 +440,23 @@ impl State {
         let before = self.meetings.len();
         self.meetings.retain(|m| m.meeting_id != meeting_id);
         self.sessions.retain(|_, s| s.meeting_id != meeting_id);
-        self.meetings.len() != before
+        if self.meetings.len() == before {
+            return false;
+        }
+        self.index = self
+            .meetings
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.meeting_id.clone(), i))
+            .collect();
+        true
+    }
+
+    /// Remove every meeting and join session.
+    pub(crate) fn clear_meetings(&mut self) {
+        self.meetings.clear();
+        self.index.clear();
+        self.sessions.clear();
     }
 }
 

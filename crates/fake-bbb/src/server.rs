@@ -276,9 +276,7 @@ impl FakeServer {
 
     /// Remove every meeting (as a BBB restart would).
     pub fn clear_meetings(&self) {
-        let mut state = self.inner.shared.state();
-        state.meetings.clear();
-        state.sessions.clear();
+        self.inner.shared.state().clear_meetings();
     }
 
     /// The requests received so far, oldest first.

@@ -765,18 +765,23 @@ async fn place_new(state: &AppState, request: &CreateRequest<'_>) -> Result<Opti
             .external_voice_bridge
             .filter(|_| state.settings.use_external_voice_bridge),
     );
-    let record = |server: &Server| NewMeeting {
+    let record = NewMeeting {
         id: id.to_owned(),
-        server_id: server.id.clone(),
-        moderator_pw: moderator_password(server, request),
+        // Set by the store: the chosen server and `password` on it.
+        server_id: String::new(),
+        moderator_pw: String::new(),
         voice_bridge_candidates: candidates,
         tenant_id: request.tenant.map(|t| t.id.clone()),
     };
+    let (given, meeting_id) = (request.moderator_pw.map(str::to_owned), id.to_owned());
+    let password =
+        move |server: &Server| given.unwrap_or_else(|| derived_password(server, &meeting_id));
     let (server, placement) = state
         .store
         .place_meeting(
             request.tags,
             record,
+            password,
             &token,
             claim_for(state),
             state.settings.meeting_ttl,

@@ -137,18 +137,20 @@ pub trait MeetingStore: Send + Sync {
         ttl: Duration,
     ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send;
     /// A new meeting's placement as one step: `select_server` (the least-loaded server for `tags`, its load
-    /// bumped) and `claim_meeting` of the record `meeting(&server)` on it. When the record is not created here
+    /// bumped) and `claim_meeting` of `meeting` on it, its `server_id` set to the server's and its `moderator_pw`
+    /// to `moderator_pw(&server)` (what the caller put there is ignored). When the record is not created here
     /// (it exists, or the claim fails) the bump does not stay. `Err` when no server can be selected.
-    fn place_meeting<F>(
+    fn place_meeting<P>(
         &self,
         tags: &TagRequest,
-        meeting: F,
+        meeting: NewMeeting,
+        moderator_pw: P,
         token: &str,
         claim_for: Duration,
         ttl: Duration,
     ) -> impl Future<Output = Result<(Server, StoreResult<MeetingPlacement>), SelectError>> + Send
     where
-        F: FnOnce(&Server) -> NewMeeting + Send;
+        P: FnOnce(&Server) -> String + Send + 'static;
     /// The record and its live claim, read together; `None` when absent or expired.
     fn meeting_state(
         &self,

@@ -152,18 +152,19 @@ impl MeetingStore for Store {
     ) -> StoreResult<MeetingPlacement> {
         delegate!(self.claim_meeting(meeting, token, claim_for, ttl))
     }
-    async fn place_meeting<F>(
+    async fn place_meeting<P>(
         &self,
         tags: &TagRequest,
-        meeting: F,
+        meeting: NewMeeting,
+        moderator_pw: P,
         token: &str,
         claim_for: Duration,
         ttl: Duration,
     ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
     where
-        F: FnOnce(&Server) -> NewMeeting + Send,
+        P: FnOnce(&Server) -> String + Send + 'static,
     {
-        delegate!(self.place_meeting(tags, meeting, token, claim_for, ttl))
+        delegate!(self.place_meeting(tags, meeting, moderator_pw, token, claim_for, ttl))
     }
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
         delegate!(self.meeting_state(id))

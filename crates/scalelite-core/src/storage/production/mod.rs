@@ -199,23 +199,33 @@ impl MeetingStore for ProductionStore {
             .await
     }
 
-    async fn place_meeting<F>(
+    async fn place_meeting<P>(
         &self,
         tags: &TagRequest,
-        meeting: F,
+        meeting: NewMeeting,
+        moderator_pw: P,
         token: &str,
         claim_for: Duration,
         ttl: Duration,
     ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
     where
-        F: FnOnce(&Server) -> NewMeeting + Send,
+        P: FnOnce(&Server) -> String + Send + 'static,
     {
         // Two scripts (each atomic in Redis): pick and bump, then claim; a bump whose claim did not create the
         // record is given back.
         let server = self.redis.select_server(tags).await?;
         let placement = self
             .redis
-            .claim_meeting(meeting(&server), token, claim_for, ttl)
+            .claim_meeting(
+                NewMeeting {
+                    server_id: server.id.clone(),
+                    moderator_pw: moderator_pw(&server),
+                    ..meeting
+                },
+                token,
+                claim_for,
+                ttl,
+            )
             .await;
         if !matches!(placement, Ok(MeetingPlacement::Created(_))) {
             if let Err(e) = self

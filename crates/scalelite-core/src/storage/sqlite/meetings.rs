@@ -13,7 +13,7 @@ use crate::domain::{
     AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
     PlacedMeeting, Server, TagRequest,
 };
-use crate::storage::sqlite::servers::{SERVER_COLUMNS, select_in, server_from_row};
+use crate::storage::sqlite::servers::{SERVER_COLUMNS, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{MeetingStore, SelectError, StoreError, StoreResult};
 
@@ -74,26 +74,22 @@ impl MeetingStore for SqliteStore {
         Ok(placement)
     }
 
-    async fn place_meeting<F>(
+    async fn place_meeting<P>(
         &self,
         tags: &TagRequest,
-        meeting: F,
+        meeting: NewMeeting,
+        moderator_pw: P,
         token: &str,
         claim_for: Duration,
         ttl: Duration,
     ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError>
     where
-        F: FnOnce(&Server) -> NewMeeting + Send,
+        P: FnOnce(&Server) -> String + Send + 'static,
     {
-        // One write transaction: the bump and the claim commit together, or (the record exists, or the claim
-        // fails) neither does.
-        let mut tx = self.begin_write().await?;
-        let server = select_in(&mut tx, tags).await?;
-        let placement = claim_in(&mut tx, meeting(&server), token, claim_for, ttl).await;
-        if matches!(placement, Ok(MeetingPlacement::Created(_))) {
-            tx.commit().await.map_err(backend)?;
-        }
-        Ok((server, placement))
+        // Group commit (`group`): the choice, the bump and the claim commit together, or (the record exists, or
+        // the claim fails) neither the bump nor the claim stays.
+        self.group_place(tags, meeting, Box::new(moderator_pw), token, claim_for, ttl)
+            .await
     }
 
     async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
@@ -175,7 +171,7 @@ impl MeetingStore for SqliteStore {
     }
 
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
-        confirm_claim(&self.writer, id, token).await
+        self.group_confirm(id, token, None).await
     }
 
     async fn confirm_meeting_with_params(
@@ -185,19 +181,16 @@ impl MeetingStore for SqliteStore {
         params: &CreateParams,
         _ttl: Duration,
     ) -> StoreResult<bool> {
-        // Two single statements, each atomic on its own (as put_create_params then confirm_meeting): every
-        // statement of a transaction is a trip through the writer connection's worker thread.
+        // Two statements, each atomic on its own (as put_create_params then confirm_meeting), in the next group
+        // commit.
         let list = serde_json::to_string(&params.params)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        sqlx::query(PUT_CREATE_PARAMS)
-            .bind(id)
-            .bind(list)
-            .bind(params.body.as_deref())
-            .bind(params.server_tag.as_deref())
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
-        confirm_claim(&self.writer, id, token).await
+        self.group_confirm(
+            id,
+            token,
+            Some((list, params.body.clone(), params.server_tag.clone())),
+        )
+        .await
     }
 
     async fn move_meeting(
@@ -441,9 +434,80 @@ impl MeetingStore for SqliteStore {
     }
 }
 
-/// Whether `token` holds a live claim on a live meeting `id`.
+/// What `claim_in` reads, in one trip through the writer's worker thread: the meeting's row, live or not
+/// (`kind` 'm'), and who holds each candidate voice bridge number, and whether that holder is live (`kind` 'v').
+/// Parameters: ?1 meeting id, ?2 now (ms), ?3 the candidates as a JSON list.
+const CLAIM_READ: &str = "SELECT 'm' AS kind, m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id, \
+     m.expires_at FROM meetings m WHERE m.id = ?1; \
+     SELECT 'v' AS kind, v.number, v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
+     WHERE m.id = v.meeting_id AND m.expires_at > ?2) AS live \
+     FROM voice_bridges v WHERE v.number IN (SELECT value FROM json_each(?3))";
+
+/// What `claim_in` writes, in one trip: drop what is left of an expired record, give the meeting exactly one
+/// voice bridge number, insert the record. Parameters: ?1 meeting id, ?2 voice bridge, ?3 server id,
+/// ?4 moderator password, ?5 tenant id, ?6 expiry (ms); with a claim, ?7 token and ?8 claim expiry (ms).
+macro_rules! claim_write {
+    ($claim:literal) => {
+        concat!(
+            "DELETE FROM meetings WHERE id = ?1; \
+             DELETE FROM voice_bridges WHERE meeting_id = ?1 AND number <> ?2; \
+             INSERT INTO voice_bridges (number, meeting_id) VALUES (?2, ?1) \
+             ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id; \
+             INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
+             VALUES (?1, ?3, ?4, ?2, ?5, ?6); ",
+            $claim
+        )
+    };
+}
+/// `claim_write` for a record without a claim (`find_or_create_meeting`).
+const CLAIM_WRITE_UNCLAIMED: &str =
+    claim_write!("DELETE FROM meeting_claims WHERE meeting_id = ?1");
+/// `claim_write` for a record claimed by a placement in flight.
+const CLAIM_WRITE_CLAIMED: &str = claim_write!(
+    "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?1, ?7, ?8) \
+     ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at"
+);
+
+/// What a claim of a meeting whose record is live answers: that record, unless another tenant's
+/// (`wanted_tenant`: the claimer's, blank meaning none).
+pub(super) fn existing_placement(
+    existing: Meeting,
+    wanted_tenant: Option<&str>,
+) -> StoreResult<MeetingPlacement> {
+    match (&existing.tenant_id, wanted_tenant) {
+        (Some(stored), Some(wanted)) if stored != wanted => Err(StoreError::Conflict(format!(
+            "Couldn't find Meeting with id={} and tenant_id={wanted}",
+            existing.id
+        ))),
+        _ => Ok(MeetingPlacement::Existing(existing)),
+    }
+}
+
+/// The first of the meeting's candidate numbers that is free, held by this same meeting id, or held by a meeting
+/// that no longer exists; `holder(number)` is the number's holder and whether its record is live.
+pub(super) fn free_number<'a>(
+    meeting: &NewMeeting,
+    holder: impl Fn(&str) -> Option<(&'a str, bool)>,
+) -> StoreResult<String> {
+    meeting
+        .voice_bridge_candidates
+        .iter()
+        .find(|candidate| {
+            holder(candidate).is_none_or(|(holder, live)| holder == meeting.id || !live)
+        })
+        .cloned()
+        .ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "Failed to allocate conference number for meeting {}",
+                meeting.id
+            ))
+        })
+}
+
 /// `claim_meeting` inside `tx` (which must hold the write lock); the caller commits when the record was created
-/// (an `Existing` or failed claim changed nothing).
+/// (an `Existing` or failed claim changed nothing). Two trips through the writer's worker thread whatever the
+/// number of candidates: everything read, then everything written (each trip is a hop to that thread and back
+/// while the process's only writer waits, so trips, not statements, bound the writes per second).
 async fn claim_in(
     tx: &mut Transaction<'static, Sqlite>,
     meeting: NewMeeting,
@@ -451,115 +515,58 @@ async fn claim_in(
     claim_for: Duration,
     ttl: Duration,
 ) -> StoreResult<MeetingPlacement> {
-    let tenant_id = meeting.tenant_id.filter(|t| !t.is_empty());
+    let tenant_id = meeting.tenant_id.clone().filter(|t| !t.is_empty());
     let now = now_ms();
 
-    let existing = sqlx::query(&format!(
-        "SELECT {MEETING_COLUMNS}, m.expires_at FROM meetings m WHERE m.id = ?"
-    ))
-    .bind(&meeting.id)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(backend)?;
-    if let Some(row) = existing {
+    let rows = sqlx::query(CLAIM_READ)
+        .bind(&meeting.id)
+        .bind(now)
+        .bind(json_list(&meeting.voice_bridge_candidates)?)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(backend)?;
+    // Number -> (holder, holder live).
+    let mut holders: Vec<(String, String, bool)> = Vec::new();
+    for row in &rows {
+        let kind: &str = row.try_get("kind").map_err(backend)?;
+        if kind == "v" {
+            holders.push((
+                row.try_get("number").map_err(backend)?,
+                row.try_get("meeting_id").map_err(backend)?,
+                row.try_get("live").map_err(backend)?,
+            ));
+            continue;
+        }
         let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
         if expires_at > now {
-            let existing = meeting_from_row(&row)?;
-            return match (&existing.tenant_id, &tenant_id) {
-                (Some(stored), Some(wanted)) if stored != wanted => {
-                    Err(StoreError::Conflict(format!(
-                        "Couldn't find Meeting with id={} and tenant_id={wanted}",
-                        meeting.id
-                    )))
-                }
-                _ => Ok(MeetingPlacement::Existing(existing)),
-            };
+            return existing_placement(meeting_from_row(row)?, tenant_id.as_deref());
         }
-        // Expired: the record is gone as far as anyone can tell; drop what is left of it.
-        sqlx::query("DELETE FROM meetings WHERE id = ?")
-            .bind(&meeting.id)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?;
+        // Expired: the record is gone as far as anyone can tell; the write below drops what is left of it.
     }
+    let voice_bridge = free_number(&meeting, |number| {
+        holders
+            .iter()
+            .find(|(n, _, _)| n == number)
+            .map(|(_, holder, live)| (holder.as_str(), *live))
+    })?;
 
-    let mut claimed = None;
-    for candidate in &meeting.voice_bridge_candidates {
-        // Free, held by this same meeting id, or held by a meeting that no longer exists.
-        let holder: Option<(String, bool)> = sqlx::query_as(
-            "SELECT v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
-             WHERE m.id = v.meeting_id AND m.expires_at > ?) \
-             FROM voice_bridges v WHERE v.number = ?",
-        )
-        .bind(now)
-        .bind(candidate)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend)?;
-        let free = match &holder {
-            None => true,
-            Some((holder_id, holder_live)) => holder_id == &meeting.id || !holder_live,
-        };
-        if free {
-            claimed = Some(candidate.clone());
-            break;
-        }
-    }
-    let Some(voice_bridge) = claimed else {
-        return Err(StoreError::Conflict(format!(
-            "Failed to allocate conference number for meeting {}",
-            meeting.id
-        )));
+    let write = if token.is_empty() {
+        CLAIM_WRITE_UNCLAIMED
+    } else {
+        CLAIM_WRITE_CLAIMED
     };
-
-    // This meeting id holds exactly one number: release any other it held before it expired.
-    sqlx::query("DELETE FROM voice_bridges WHERE meeting_id = ? AND number <> ?")
+    sqlx::query(write)
         .bind(&meeting.id)
         .bind(&voice_bridge)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    sqlx::query(
-        "INSERT INTO voice_bridges (number, meeting_id) VALUES (?, ?) \
-         ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id",
-    )
-    .bind(&voice_bridge)
-    .bind(&meeting.id)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
-    let expires_at = expiry_ms(ttl);
-    sqlx::query(
-        "INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&meeting.id)
-    .bind(&meeting.server_id)
-    .bind(&meeting.moderator_pw)
-    .bind(&voice_bridge)
-    .bind(&tenant_id)
-    .bind(expires_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
-    if token.is_empty() {
-        sqlx::query("DELETE FROM meeting_claims WHERE meeting_id = ?")
-            .bind(&meeting.id)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?;
-    } else {
-        sqlx::query(
-            "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?, ?, ?) \
-             ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
-        )
-        .bind(&meeting.id)
+        .bind(&meeting.server_id)
+        .bind(&meeting.moderator_pw)
+        .bind(&tenant_id)
+        .bind(expiry_ms(ttl))
         .bind(token)
         .bind(expiry_ms(claim_for))
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
-    }
     Ok(MeetingPlacement::Created(Meeting {
         id: meeting.id,
         server_id: meeting.server_id,
@@ -569,25 +576,7 @@ async fn claim_in(
     }))
 }
 
-/// Drop the claim when `token` holds it on a live record: one statement, so one trip and atomic without a
-/// transaction.
-async fn confirm_claim(writer: &sqlx::SqlitePool, id: &str, token: &str) -> StoreResult<bool> {
-    let now = now_ms();
-    let dropped: Option<String> = sqlx::query_scalar(
-        "DELETE FROM meeting_claims WHERE meeting_id = ? AND token = ? AND expires_at > ? \
-         AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = ? AND m.expires_at > ?) RETURNING meeting_id",
-    )
-    .bind(id)
-    .bind(token)
-    .bind(now)
-    .bind(id)
-    .bind(now)
-    .fetch_optional(writer)
-    .await
-    .map_err(backend)?;
-    Ok(dropped.is_some())
-}
-
+/// Whether `token` holds a live claim on a live meeting `id`.
 async fn holds_claim(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     id: &str,
@@ -631,7 +620,7 @@ fn meeting_not_found(id: &str) -> StoreError {
     StoreError::NotFound(format!("meeting {id}"))
 }
 
-fn meeting_from_row(row: &SqliteRow) -> StoreResult<Meeting> {
+pub(super) fn meeting_from_row(row: &SqliteRow) -> StoreResult<Meeting> {
     Ok(Meeting {
         id: row.try_get("id").map_err(backend)?,
         server_id: row.try_get("server_id").map_err(backend)?,

@@ -13,7 +13,7 @@
 //! Timestamps are integer milliseconds since the Unix epoch. Meeting, token and lease expiry compare against the
 //! caller's clock, so all processes sharing a file must share a clock (they run on one machine).
 
-mod load;
+mod group;
 mod meetings;
 mod misc;
 mod recordings;
@@ -34,6 +34,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::storage::{StoreError, StoreResult};
 
@@ -43,6 +44,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Readers of one process; writes have a single connection of their own.
 const READ_CONNECTIONS: u32 = 4;
+/// How often a process moves the WAL's pages into the database file (a passive checkpoint, see `checkpoints`).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// Attempts at initialising the file (WAL, migrations) when other processes initialise it at the same time.
 const INIT_ATTEMPTS: u32 = 10;
 
@@ -53,8 +56,11 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Several connections for plain reads.
     reader: SqlitePool,
-    /// Load bumps waiting for their group commit (`load`).
-    bumps: Arc<load::LoadBumps>,
+    /// Placements, confirmations and load bumps waiting for their group commit (`group`).
+    writes: Arc<group::WriteQueue>,
+    /// Stops the background checkpoints when `close` is called or the last clone is dropped.
+    checkpoints: CancellationToken,
+    _checkpoints_guard: Arc<DropGuard>,
 }
 
 impl SqliteStore {
@@ -72,29 +78,35 @@ impl SqliteStore {
         // The pools do not touch the journal mode: WAL is a property of the file, set once above.
         // No ping before handing out a connection (sqlx's default): a connection to a local file does not break
         // while idle, and the ping is one more trip through the connection's worker thread for every statement.
+        // The writer never checkpoints (see `checkpoints`).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(backend)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
+        let checkpoints = CancellationToken::new();
+        tokio::spawn(checkpoints_task(options, checkpoints.clone()));
         Ok(SqliteStore {
             writer,
             reader,
-            bumps: Arc::default(),
+            writes: Arc::default(),
+            _checkpoints_guard: Arc::new(checkpoints.clone().drop_guard()),
+            checkpoints,
         })
     }
 
     /// Close both pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        self.checkpoints.cancel();
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -106,6 +118,41 @@ impl SqliteStore {
             .await
             .map_err(backend)
     }
+}
+
+/// Background checkpoints: every [`CHECKPOINT_EVERY`], copy what the WAL holds into the database file, on a
+/// connection of its own, until `stop`.
+///
+/// SQLite's default is that the commit that takes the WAL past 1,000 pages runs the checkpoint, fsync included,
+/// while the process's only writer connection waits: every write queued behind it waits too (a third of the
+/// writer's time per new meeting under load, README "Benchmarks"). A passive checkpoint needs no write lock, so
+/// here writes go on while it runs. Every process of a deployment does this; two at once are harmless (one of
+/// them finds the checkpoint lock taken and tries again next time). A process that ends without it (a CLI command)
+/// leaves its few pages to the next checkpoint, or to SQLite's own when the last connection closes.
+async fn checkpoints_task(options: SqliteConnectOptions, stop: CancellationToken) {
+    use sqlx::{ConnectOptions, Connection};
+    let mut connection = match options.connect().await {
+        Ok(connection) => connection,
+        Err(e) => {
+            tracing::warn!(error.message = %e, "sqlite: no connection for checkpoints; the WAL is not checkpointed");
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut connection)
+            .await
+        {
+            tracing::debug!(error.message = %e, "sqlite: checkpoint failed; next time");
+        }
+    }
+    let _ = connection.close().await;
 }
 
 /// Switch the file to WAL and apply the embedded migrations, on a connection of its own.

@@ -208,6 +208,24 @@ pub(super) async fn select_in(
     tx: &mut Transaction<'static, Sqlite>,
     tags: &TagRequest,
 ) -> Result<Server, SelectError> {
+    let mut server = choose_in(tx, tags).await?;
+    let load: Option<f64> = sqlx::query_scalar(&format!(
+        "UPDATE servers AS s SET load = s.load + s.load_multiplier WHERE s.id = ? AND {AVAILABLE} \
+         RETURNING load"
+    ))
+    .bind(&server.id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    server.load = load;
+    Ok(server)
+}
+
+/// The server `select_in` would pick, without bumping its load (the caller bumps it in the same transaction).
+pub(super) async fn choose_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    tags: &TagRequest,
+) -> Result<Server, SelectError> {
     let rows = sqlx::query(&format!(
         "SELECT {SERVER_COLUMNS} FROM servers s \
          LEFT JOIN server_counters c ON c.server_id = s.id WHERE {AVAILABLE} ORDER BY s.load, s.id"
@@ -228,17 +246,7 @@ pub(super) async fn select_in(
         .iter()
         .position(|s| s.id == chosen)
         .ok_or(SelectError::NoServers)?;
-    let load: Option<f64> = sqlx::query_scalar(&format!(
-        "UPDATE servers AS s SET load = s.load + s.load_multiplier WHERE s.id = ? AND {AVAILABLE} \
-         RETURNING load"
-    ))
-    .bind(chosen)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(backend)?;
-    let mut server = servers.swap_remove(index);
-    server.load = load;
-    Ok(server)
+    Ok(servers.swap_remove(index))
 }
 
 pub(super) fn choose_server<'a>(

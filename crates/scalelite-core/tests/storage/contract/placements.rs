@@ -388,7 +388,8 @@ pub async fn placement_place_meeting_bumps_only_when_created<S: Store>(s: &S) {
     assert!(matches!(
         s.place_meeting(
             &untagged,
-            |sv| new_meeting("m", &sv.id),
+            new_meeting("m", ""),
+            |sv| format!("mp-{}", sv.id),
             "tok-a",
             CLAIM,
             LONG_TTL
@@ -401,7 +402,8 @@ pub async fn placement_place_meeting_bumps_only_when_created<S: Store>(s: &S) {
     let (server, placement) = s
         .place_meeting(
             &untagged,
-            |sv| new_meeting("m", &sv.id),
+            new_meeting("m", ""),
+            |sv| format!("mp-{}", sv.id),
             "tok-a",
             CLAIM,
             LONG_TTL,
@@ -422,7 +424,8 @@ pub async fn placement_place_meeting_bumps_only_when_created<S: Store>(s: &S) {
     let (server, placement) = s
         .place_meeting(
             &untagged,
-            |sv| new_meeting("m", &sv.id),
+            new_meeting("m", ""),
+            |sv| format!("mp-{}", sv.id),
             "tok-b",
             CLAIM,
             LONG_TTL,
@@ -443,10 +446,11 @@ pub async fn placement_place_meeting_bumps_only_when_created<S: Store>(s: &S) {
     let (_, placement) = s
         .place_meeting(
             &untagged,
-            |_| NewMeeting {
+            NewMeeting {
                 id: "third".to_owned(),
                 ..taken
             },
+            |sv| format!("mp-{}", sv.id),
             "tok-c",
             CLAIM,
             LONG_TTL,
@@ -457,4 +461,102 @@ pub async fn placement_place_meeting_bumps_only_when_created<S: Store>(s: &S) {
     assert!(s.meeting_state("third").await.unwrap().is_none());
     assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
     assert_eq!(s.get_server("s2").await.unwrap().load, Some(2.0));
+}
+
+/// Many placements at once (on the embedded store, they are committed in batches): every distinct meeting is
+/// created once, on the least-loaded server at its turn, with its own voice bridge number, and each answer's load
+/// is the server's load right after its own bump; then placements of one meeting id create it once.
+pub async fn placement_concurrent_placements_balance<S: Store>(s: &S) {
+    use scalelite_core::domain::TagRequest;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    add_available(s, "s1", None, 0.0).await;
+    add_available(s, "s2", None, 0.0).await;
+    let numbers: Vec<String> = (0..40).map(|n| format!("7{n:04}")).collect();
+    let place_all = |ids: Vec<String>| {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, id) in ids.into_iter().enumerate() {
+            let (s, numbers) = (s.clone(), numbers.clone());
+            tasks.spawn(async move {
+                let meeting = NewMeeting {
+                    voice_bridge_candidates: numbers,
+                    ..new_meeting(&id, "")
+                };
+                s.place_meeting(
+                    &TagRequest::parse(None),
+                    meeting,
+                    |sv| format!("mp-{}", sv.id),
+                    &format!("tok-{id}-{i}"),
+                    CLAIM,
+                    LONG_TTL,
+                )
+                .await
+            });
+        }
+        tasks
+    };
+    let mut created = Vec::new();
+    let mut tasks = place_all((0..24).map(|i| format!("m{i}")).collect());
+    while let Some(joined) = tasks.join_next().await {
+        let (server, placement) = joined.expect("task").expect("a server is available");
+        let MeetingPlacement::Created(meeting) = placement.expect("placed") else {
+            panic!("a distinct meeting is created");
+        };
+        assert_eq!(meeting.server_id, server.id);
+        assert_eq!(meeting.moderator_pw, format!("mp-{}", server.id));
+        created.push((meeting, server.load.expect("an available server's load")));
+    }
+    assert_eq!(created.len(), 24);
+
+    // Least-loaded first at every turn: both servers end with 12, and on each server the answers' loads are
+    // 1, 2, ..., 12 (each the load right after its own bump).
+    let mut loads: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (meeting, load) in &created {
+        loads
+            .entry(meeting.server_id.clone())
+            .or_default()
+            .push(*load);
+    }
+    assert_eq!(loads.len(), 2);
+    for (server, mut answered) in loads {
+        answered.sort_by(f64::total_cmp);
+        let expected: Vec<f64> = (1..=12).map(f64::from).collect();
+        assert_eq!(answered, expected, "the loads answered for {server}");
+        assert_eq!(s.get_server(&server).await.unwrap().load, Some(12.0));
+    }
+    for (meeting, _) in &created {
+        let state = s
+            .meeting_state(&meeting.id)
+            .await
+            .unwrap()
+            .expect("live record");
+        assert_eq!(&state.meeting, meeting);
+        assert!(state.claim.is_some());
+    }
+
+    // Six placements of one new meeting: one creates it, with a number nobody holds; the others find it.
+    let mut tasks = place_all(vec!["same".to_owned(); 6]);
+    let mut existing = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (_, placement) = joined.expect("task").expect("a server is available");
+        match placement.expect("placed") {
+            MeetingPlacement::Created(meeting) => created.push((meeting, 0.0)),
+            MeetingPlacement::Existing(meeting) => {
+                assert_eq!(meeting.id, "same");
+                existing += 1;
+            }
+        }
+    }
+    assert_eq!((created.len(), existing), (25, 5));
+    let numbers: BTreeSet<&str> = created
+        .iter()
+        .map(|(m, _)| m.voice_bridge.as_str())
+        .collect();
+    assert_eq!(numbers.len(), 25, "every meeting has a number of its own");
+    let total = s.get_server("s1").await.unwrap().load.unwrap()
+        + s.get_server("s2").await.unwrap().load.unwrap();
+    assert_eq!(
+        total, 25.0,
+        "only the placement that created the meeting keeps its bump"
+    );
 }

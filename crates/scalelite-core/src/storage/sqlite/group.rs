@@ -1,0 +1,655 @@
+//! Group commit of the API's hot writes: new meetings' placements, their confirmations and load bumps.
+//!
+//! Every such write needs the process's only writer connection, and one by one each is a handful of trips through
+//! that connection's worker thread (begin, read, write, commit), every trip a hop to that thread and back through
+//! the async runtime, while every other write of the process waits; and each statement compiled anew costs that
+//! thread more than running it. Here a write that arrives while a batch is being committed waits for the next
+//! batch, which carries every write queued meanwhile in one transaction of four trips, whatever its size: begin;
+//! one script reading what the batch needs (the available servers, the placed meetings' records, the holders of
+//! their candidate voice bridge numbers); one script writing every change, its statements fed with JSON lists so
+//! that its text never changes and it is compiled once per connection; commit.
+//!
+//! Nothing changes for the callers: each write returns once its batch is committed, with the answer it would have
+//! had if the batch's writes had run one by one in the order they arrived. The batch decides placements and bumps
+//! in that order on what it read (the write lock is held from the read on, so nothing else changes it), each
+//! seeing the loads, records and numbers the earlier ones left; a confirmation's answer is whether the script
+//! found its claim. Nothing changes across processes either: the batch holds the database's write lock from its
+//! first read to its commit, as a single placement did. A batch that fails answers every write in it with the
+//! error, and changes nothing.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use sqlx::Row;
+use tokio::sync::oneshot;
+
+use crate::domain::{Meeting, MeetingPlacement, NewMeeting, Server, TagRequest};
+use crate::storage::sqlite::meetings::{existing_placement, free_number, meeting_from_row};
+use crate::storage::sqlite::servers::{AVAILABLE, SERVER_COLUMNS, choose_server, server_from_row};
+use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
+use crate::storage::{SelectError, StoreError, StoreResult};
+
+/// Most writes in one transaction: bounds a batch's script and the wait of its last write.
+const MAX_BATCH: usize = 64;
+
+/// What a placement answers (`MeetingStore::place_meeting`).
+pub(super) type PlaceAnswer = Result<(Server, StoreResult<MeetingPlacement>), SelectError>;
+
+/// The moderator password of a new meeting on the server chosen for it.
+pub(super) type PasswordFor = Box<dyn FnOnce(&Server) -> String + Send>;
+
+/// The writes waiting for their group commit, and whether a commit task is running.
+#[derive(Debug, Default)]
+pub(super) struct WriteQueue {
+    queue: Mutex<Queue>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<Write>,
+    /// A task is committing (and will take `pending` next).
+    flushing: bool,
+}
+
+/// A confirmation's create parameters: the parameters as a JSON list, the body, the server tag.
+pub(super) type ParamsRow = (String, Option<String>, Option<String>);
+
+enum Write {
+    Bump {
+        server_id: String,
+        amount: f64,
+        reply: oneshot::Sender<StoreResult<Option<f64>>>,
+    },
+    Confirm {
+        id: String,
+        token: String,
+        params: Option<ParamsRow>,
+        reply: oneshot::Sender<StoreResult<bool>>,
+    },
+    Place {
+        tags: TagRequest,
+        meeting: NewMeeting,
+        moderator_pw: PasswordFor,
+        token: String,
+        claim_for: Duration,
+        ttl: Duration,
+        reply: oneshot::Sender<PlaceAnswer>,
+    },
+}
+
+impl fmt::Debug for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Write::Bump { server_id, .. } => write!(f, "Bump({server_id})"),
+            Write::Confirm { id, .. } => write!(f, "Confirm({id})"),
+            Write::Place { .. } => write!(f, "Place"),
+        }
+    }
+}
+
+impl WriteQueue {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Nothing panics while holding the lock; a poisoned queue is still consistent.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Resets the queue when the commit task ends in any way (also dropped with its runtime): the next write starts a
+/// new task, and writes still queued are answered with an error (their senders are dropped).
+struct FlushGuard<'a> {
+    writes: &'a WriteQueue,
+    /// False once the task finished normally (and a new task may already own the queue).
+    armed: bool,
+}
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut queue = self.writes.lock();
+        queue.flushing = false;
+        queue.pending.clear();
+    }
+}
+
+fn not_committed() -> StoreError {
+    StoreError::Backend("the write was not committed".into())
+}
+
+impl SqliteStore {
+    /// `ServerStore::increment_load`, committed with the writes that arrive meanwhile.
+    pub(super) async fn bump_load(&self, server_id: &str, amount: f64) -> StoreResult<Option<f64>> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Write::Bump {
+            server_id: server_id.to_owned(),
+            amount,
+            reply,
+        });
+        answer.await.unwrap_or_else(|_| Err(not_committed()))
+    }
+
+    /// `confirm_meeting` (without `params`) or `confirm_meeting_with_params`, committed with the writes that
+    /// arrive meanwhile.
+    pub(super) async fn group_confirm(
+        &self,
+        id: &str,
+        token: &str,
+        params: Option<ParamsRow>,
+    ) -> StoreResult<bool> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Write::Confirm {
+            id: id.to_owned(),
+            token: token.to_owned(),
+            params,
+            reply,
+        });
+        answer.await.unwrap_or_else(|_| Err(not_committed()))
+    }
+
+    /// `MeetingStore::place_meeting`, committed with the writes that arrive meanwhile.
+    pub(super) async fn group_place(
+        &self,
+        tags: &TagRequest,
+        meeting: NewMeeting,
+        moderator_pw: PasswordFor,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> PlaceAnswer {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Write::Place {
+            tags: tags.clone(),
+            meeting,
+            moderator_pw,
+            token: token.to_owned(),
+            claim_for,
+            ttl,
+            reply,
+        });
+        answer
+            .await
+            .unwrap_or_else(|_| Err(SelectError::Store(not_committed())))
+    }
+
+    fn enqueue(&self, write: Write) {
+        let start = {
+            let mut queue = self.writes.lock();
+            queue.pending.push(write);
+            !std::mem::replace(&mut queue.flushing, true)
+        };
+        if start {
+            let store = self.clone();
+            tokio::spawn(async move { store.flush_writes().await });
+        }
+    }
+
+    /// Commit queued writes, batch after batch, until none is left.
+    async fn flush_writes(&self) {
+        let mut guard = FlushGuard {
+            writes: &self.writes,
+            armed: true,
+        };
+        loop {
+            let batch = {
+                let mut queue = self.writes.lock();
+                if queue.pending.is_empty() {
+                    queue.flushing = false;
+                    guard.armed = false;
+                    return;
+                }
+                let take = queue.pending.len().min(MAX_BATCH);
+                queue.pending.drain(..take).collect::<Vec<_>>()
+            };
+            self.commit_batch(batch).await;
+        }
+    }
+
+    /// One transaction for the batch, then every write's answer.
+    async fn commit_batch(&self, batch: Vec<Write>) {
+        let mut plan = Plan::default();
+        let result = self.run_batch(batch, &mut plan).await;
+        let error = result.err().map(|e| e.to_string());
+        // The callers may be gone (their requests were dropped); their writes are committed anyway.
+        for answer in plan.answers {
+            let failed = || StoreError::Backend(error.clone().unwrap_or_default());
+            match answer {
+                Answer::Bump { reply, load } => {
+                    let _ = reply.send(match &error {
+                        Some(_) => Err(failed()),
+                        None => Ok(load),
+                    });
+                }
+                Answer::Confirm { reply, key } => {
+                    let _ = reply.send(match &error {
+                        Some(_) => Err(failed()),
+                        None => Ok(plan.confirmed.contains(&key)),
+                    });
+                }
+                Answer::Placed { reply, placed } => {
+                    let _ = reply.send(match &error {
+                        Some(_) => Err(SelectError::Store(failed())),
+                        None => Ok(*placed),
+                    });
+                }
+                Answer::NotPlaced { reply, error: e } => {
+                    let _ = reply.send(Err(match &error {
+                        Some(_) => SelectError::Store(failed()),
+                        None => e,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Read, decide, write and commit the batch; `plan` collects the answers (sent by the caller, also when this
+    /// fails).
+    async fn run_batch(&self, batch: Vec<Write>, plan: &mut Plan) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let now = now_ms();
+
+        // What the placements and bumps need, in one trip.
+        let mut state = State::default();
+        let mut ids: Vec<&str> = Vec::new();
+        let mut numbers: Vec<&str> = Vec::new();
+        let mut decides = false;
+        for write in &batch {
+            match write {
+                Write::Place { meeting, .. } => {
+                    ids.push(&meeting.id);
+                    numbers.extend(meeting.voice_bridge_candidates.iter().map(String::as_str));
+                    decides = true;
+                }
+                Write::Bump { .. } => decides = true,
+                Write::Confirm { .. } => {}
+            }
+        }
+        if decides {
+            let (ids, numbers) = (json_list(&ids)?, json_list(&numbers)?);
+            state.read(&mut tx, ids, numbers, now).await?;
+        }
+
+        // Decide in arrival order; every change goes to the script's lists.
+        let mut changes = Changes::default();
+        for write in batch {
+            match write {
+                Write::Bump {
+                    server_id,
+                    amount,
+                    reply,
+                } => {
+                    let load = state.add_load(&server_id, amount);
+                    plan.answers.push(Answer::Bump { reply, load });
+                }
+                Write::Confirm {
+                    id,
+                    token,
+                    params,
+                    reply,
+                } => {
+                    if let Some((params, body, tag)) = params {
+                        changes.params.push(ParamsChange {
+                            id: id.clone(),
+                            params,
+                            body,
+                            tag,
+                        });
+                    }
+                    changes.confirms.push(ConfirmChange {
+                        id: id.clone(),
+                        token: token.clone(),
+                    });
+                    plan.answers.push(Answer::Confirm {
+                        reply,
+                        key: (id, token),
+                    });
+                }
+                Write::Place {
+                    tags,
+                    meeting,
+                    moderator_pw,
+                    token,
+                    claim_for,
+                    ttl,
+                    reply,
+                } => {
+                    let answer = state.place(
+                        &mut changes,
+                        &tags,
+                        meeting,
+                        moderator_pw,
+                        &token,
+                        claim_for,
+                        ttl,
+                        now,
+                    );
+                    plan.answers.push(match answer {
+                        Ok(placed) => Answer::Placed {
+                            reply,
+                            placed: Box::new(placed),
+                        },
+                        Err(error) => Answer::NotPlaced { reply, error },
+                    });
+                }
+            }
+        }
+        changes.loads = state.changed_loads();
+
+        if !changes.is_empty() {
+            let placements = json_list(&changes.placements)?;
+            let mut query = sqlx::query_as::<_, (String, String)>(WRITE);
+            for _ in 0..6 {
+                query = query.bind(placements.clone());
+            }
+            let confirmed = query
+                .bind(json_list(&changes.loads)?)
+                .bind(json_list(&changes.params)?)
+                .bind(json_list(&changes.confirms)?)
+                .bind(now)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?;
+            plan.confirmed = confirmed.into_iter().collect();
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// The batch's changes, one statement or two each, in this order, each fed with a JSON list: the created records
+/// (`PlacementChange`, statements 1 to 6), the new loads (`LoadChange`), the create parameters to keep
+/// (`ParamsChange`), the claims to confirm (`ConfirmChange`, then now in ms, twice). Returns the (meeting id,
+/// token) of every claim confirmed.
+///
+/// A created record first drops what is left of an expired one and every number its id held, then takes its
+/// number (from whichever dead meeting held it), its record and its claim (or none). Loads are the batch's
+/// results, computed in arrival order.
+///
+/// Parameters are anonymous (`?`), bound in the order they appear: sqlx binds a script's numbered parameters
+/// (`?4`) wrongly in a statement that does not use every lower number.
+const WRITE: &str = "\
+    DELETE FROM meetings WHERE id IN (SELECT j.value->>'id' FROM json_each(?) j); \
+    DELETE FROM voice_bridges WHERE meeting_id IN (SELECT j.value->>'id' FROM json_each(?) j); \
+    INSERT INTO voice_bridges (number, meeting_id) \
+    SELECT j.value->>'voice_bridge', j.value->>'id' FROM json_each(?) j WHERE true \
+    ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id; \
+    INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
+    SELECT j.value->>'id', j.value->>'server_id', j.value->>'moderator_pw', j.value->>'voice_bridge', \
+    j.value->>'tenant_id', j.value->>'expires_at' FROM json_each(?) j; \
+    DELETE FROM meeting_claims WHERE meeting_id IN \
+    (SELECT j.value->>'id' FROM json_each(?) j WHERE j.value->>'token' IS NULL); \
+    INSERT INTO meeting_claims (meeting_id, token, expires_at) \
+    SELECT j.value->>'id', j.value->>'token', j.value->>'claim_expires_at' FROM json_each(?) j \
+    WHERE j.value->>'token' IS NOT NULL \
+    ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at; \
+    UPDATE servers SET load = j.value->>'load' FROM json_each(?) j WHERE servers.id = j.value->>'id'; \
+    INSERT INTO meeting_create_params (meeting_id, params, body, server_tag) \
+    SELECT j.value->>'id', j.value->>'params', j.value->>'body', j.value->>'tag' FROM json_each(?) j WHERE true \
+    ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, body = excluded.body, \
+    server_tag = excluded.server_tag; \
+    DELETE FROM meeting_claims WHERE rowid IN (SELECT c.rowid FROM json_each(?) j \
+    JOIN meeting_claims c ON c.meeting_id = j.value->>'id' AND c.token = j.value->>'token' \
+    WHERE c.expires_at > ? AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = c.meeting_id AND m.expires_at > ?)) \
+    RETURNING meeting_id, token";
+
+/// A record the batch creates.
+#[derive(serde::Serialize)]
+struct PlacementChange<'a> {
+    id: &'a str,
+    server_id: &'a str,
+    moderator_pw: &'a str,
+    voice_bridge: &'a str,
+    tenant_id: Option<&'a str>,
+    expires_at: i64,
+    /// None: the record is not claimed.
+    token: Option<&'a str>,
+    claim_expires_at: i64,
+}
+
+/// A server's load after the batch.
+#[derive(serde::Serialize)]
+struct LoadChange {
+    id: String,
+    load: f64,
+}
+
+#[derive(serde::Serialize)]
+struct ParamsChange {
+    id: String,
+    params: String,
+    body: Option<String>,
+    tag: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct ConfirmChange {
+    id: String,
+    token: String,
+}
+
+/// Everything the batch writes.
+#[derive(Default)]
+struct Changes {
+    /// Created records, serialised when decided (the records themselves go back to the callers).
+    placements: Vec<serde_json::Value>,
+    loads: Vec<LoadChange>,
+    params: Vec<ParamsChange>,
+    confirms: Vec<ConfirmChange>,
+}
+
+impl Changes {
+    fn is_empty(&self) -> bool {
+        self.placements.is_empty()
+            && self.loads.is_empty()
+            && self.params.is_empty()
+            && self.confirms.is_empty()
+    }
+}
+
+/// The answers of a batch, in arrival order, and the claims its script confirmed.
+#[derive(Default)]
+struct Plan {
+    answers: Vec<Answer>,
+    confirmed: std::collections::HashSet<(String, String)>,
+}
+
+enum Answer {
+    Bump {
+        reply: oneshot::Sender<StoreResult<Option<f64>>>,
+        load: Option<f64>,
+    },
+    /// Confirmed when the script returned `key` (meeting id, token).
+    Confirm {
+        reply: oneshot::Sender<StoreResult<bool>>,
+        key: (String, String),
+    },
+    /// A server was chosen (its load as the placement left it).
+    Placed {
+        reply: oneshot::Sender<PlaceAnswer>,
+        placed: Box<(Server, StoreResult<MeetingPlacement>)>,
+    },
+    NotPlaced {
+        reply: oneshot::Sender<PlaceAnswer>,
+        error: SelectError,
+    },
+}
+
+/// What the batch's placements see: the database as read at its start, changed by the writes decided so far.
+#[derive(Default)]
+struct State {
+    /// The available servers, least-loaded first (ties by id), as `select_server` orders them.
+    servers: Vec<Server>,
+    /// Servers whose load the batch changed.
+    changed: Vec<String>,
+    /// Meeting id -> its record, live or not, and its expiry; absent: no record.
+    meetings: HashMap<String, (Meeting, i64)>,
+    /// Voice bridge number -> (holder, holder live).
+    holders: HashMap<String, (String, bool)>,
+}
+
+impl State {
+    /// Read what the placements need, in one trip: the available servers, the records of the meetings `ids`
+    /// and the holders of the voice bridge `numbers` (JSON lists).
+    async fn read(
+        &mut self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        ids: String,
+        numbers: String,
+        now: i64,
+    ) -> StoreResult<()> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT 's' AS kind, {SERVER_COLUMNS} FROM servers s \
+                 LEFT JOIN server_counters c ON c.server_id = s.id WHERE {AVAILABLE} ORDER BY s.load, s.id; \
+                 SELECT 'm' AS kind, m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id, m.expires_at \
+                 FROM meetings m WHERE m.id IN (SELECT value FROM json_each(?1)); \
+                 SELECT 'v' AS kind, v.number, v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
+                 WHERE m.id = v.meeting_id AND m.expires_at > ?2) AS live \
+                 FROM voice_bridges v WHERE v.number IN (SELECT value FROM json_each(?3))"
+            )
+        });
+        let rows = sqlx::query(SQL.as_str())
+            .bind(ids)
+            .bind(now)
+            .bind(numbers)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(backend)?;
+        for row in &rows {
+            let kind: &str = row.try_get("kind").map_err(backend)?;
+            match kind {
+                "s" => self.servers.push(server_from_row(row)?),
+                "m" => {
+                    let meeting = meeting_from_row(row)?;
+                    let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
+                    self.meetings
+                        .insert(meeting.id.clone(), (meeting, expires_at));
+                }
+                _ => {
+                    let number: String = row.try_get("number").map_err(backend)?;
+                    let holder: String = row.try_get("meeting_id").map_err(backend)?;
+                    let live: bool = row.try_get("live").map_err(backend)?;
+                    self.holders.insert(number, (holder, live));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Add `amount` to an available server's load; its new load (`None`: not available, as the database's
+    /// `UPDATE ... WHERE` available would change nothing).
+    fn add_load(&mut self, server_id: &str, amount: f64) -> Option<f64> {
+        let server = self.servers.iter_mut().find(|s| s.id == server_id)?;
+        let load = server.load? + amount;
+        server.load = Some(load);
+        if !self.changed.iter().any(|id| id == server_id) {
+            self.changed.push(server_id.to_owned());
+        }
+        self.sort();
+        Some(load)
+    }
+
+    /// The loads to write back.
+    fn changed_loads(&self) -> Vec<LoadChange> {
+        self.changed
+            .iter()
+            .filter_map(|id| {
+                let server = self.servers.iter().find(|s| &s.id == id)?;
+                Some(LoadChange {
+                    id: id.clone(),
+                    load: server.load?,
+                })
+            })
+            .collect()
+    }
+
+    fn sort(&mut self) {
+        self.servers.sort_by(|a, b| {
+            a.load
+                .partial_cmp(&b.load)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+    }
+
+    /// Decide one placement as `place_meeting` does (choose the server, then claim the record on it), on the
+    /// state the earlier writes of the batch left; a created record goes to `changes`, and the state changes as
+    /// the script will change the database. Returns the chosen server (its load as this placement left it) and
+    /// the claim's answer.
+    #[allow(clippy::too_many_arguments)]
+    fn place(
+        &mut self,
+        changes: &mut Changes,
+        tags: &TagRequest,
+        mut meeting: NewMeeting,
+        moderator_pw: PasswordFor,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError> {
+        let candidates: Vec<(String, Option<String>)> = self
+            .servers
+            .iter()
+            .map(|s| (s.id.clone(), s.tag.clone()))
+            .collect();
+        let chosen = choose_server(&candidates, tags)?;
+        let mut server = self
+            .servers
+            .iter()
+            .find(|s| s.id == chosen)
+            .cloned()
+            .ok_or(SelectError::NoServers)?;
+        meeting.server_id = server.id.clone();
+        meeting.moderator_pw = moderator_pw(&server);
+        let tenant_id = meeting.tenant_id.take().filter(|t| !t.is_empty());
+
+        if let Some((existing, expires_at)) = self.meetings.get(&meeting.id) {
+            if *expires_at > now {
+                let answer = existing_placement(existing.clone(), tenant_id.as_deref());
+                return Ok((server, answer));
+            }
+        }
+        let holders = &self.holders;
+        let voice_bridge = match free_number(&meeting, |number| {
+            holders
+                .get(number)
+                .map(|(holder, live)| (holder.as_str(), *live))
+        }) {
+            Ok(number) => number,
+            Err(e) => return Ok((server, Err(e))),
+        };
+        let created = Meeting {
+            id: meeting.id,
+            server_id: meeting.server_id,
+            moderator_pw: meeting.moderator_pw,
+            voice_bridge,
+            tenant_id,
+        };
+        let expires_at = expiry_ms(ttl);
+        let change = PlacementChange {
+            id: &created.id,
+            server_id: &created.server_id,
+            moderator_pw: &created.moderator_pw,
+            voice_bridge: &created.voice_bridge,
+            tenant_id: created.tenant_id.as_deref(),
+            expires_at,
+            token: (!token.is_empty()).then_some(token),
+            claim_expires_at: expiry_ms(claim_for),
+        };
+        changes
+            .placements
+            .push(serde_json::to_value(&change).map_err(|e| StoreError::Backend(e.to_string()))?);
+        // As the script leaves it: the meeting holds exactly its number, its record is live, its server loaded.
+        self.holders.retain(|_, (holder, _)| *holder != created.id);
+        self.holders
+            .insert(created.voice_bridge.clone(), (created.id.clone(), true));
+        self.meetings
+            .insert(created.id.clone(), (created.clone(), expires_at));
+        server.load = self.add_load(&server.id, server.load_multiplier);
+        Ok((server, Ok(MeetingPlacement::Created(created))))
+    }
+}
