@@ -30,8 +30,9 @@
 //! is active only while it holds the `importer` lease in the store, so a second importer stands by.
 //! [`import_backlog`] is the one-shot import of everything waiting (`scalelite-cli recordings:import`).
 //! Recording-ready callbacks go out from a background task ([`ImportContext::with_callbacks`]). Both unpack the
-//! next archive into its own scratch directory while the current one is written and placed; the store writes,
-//! placements and spool removals still happen one archive at a time, in name order.
+//! next archive into its own scratch directory while the current ones are written and placed, and write and place
+//! up to two archives at once (each import whole and on its own, as above) but never two of the same recording: a
+//! recording's archives are imported one after the other, in name order.
 //!
 //! Publish state on re-import: when an API call has published or unpublished the recording before
 //! (`publish_updated`), the stored flag is kept (the original meant to, but its re-import overwrote it); otherwise
@@ -410,9 +411,8 @@ pub async fn import_one(ctx: &ImportContext, tar: &Path) -> Result<ImportOutcome
     finish(ctx, tar, staging).await
 }
 
-/// How many archives a backlog unpacks ahead of the one being written and placed: the unpacking (file system) of
-/// the next archive runs while the store write and the placement of this one wait on the store, and the writes
-/// and placements still happen one archive at a time, in name order.
+/// How many archives a backlog unpacks ahead of the last one started: the unpacking (file system) of the next
+/// archive runs while the store writes and the placements of the ones started wait on the store.
 const STAGE_AHEAD: usize = 1;
 
 /// An archive being unpacked (and its metadata read) on a blocking thread. Dropping it lets the unpacking finish
@@ -458,6 +458,115 @@ impl<'a> Ahead<'a> {
         }
         self.started.pop_front()
     }
+}
+
+/// How many archives a backlog writes and places at once. Each import waits on the store for most of its time (a few
+/// round trips and a commit's flush), so a second one overlaps its waits with the first's; two imports of the same
+/// recording never run at once, so each recording's archives still go in name order.
+const IN_FLIGHT: usize = 2;
+
+/// An archive's store write and placement, running.
+struct Running {
+    entry: SpoolEntry,
+    record_ids: Vec<String>,
+    task: tokio::task::JoinHandle<Result<ImportOutcome, ImportError>>,
+}
+
+/// What [`Imports::next`] gives.
+enum Next {
+    /// An archive's import finished (in name order).
+    Done(SpoolEntry, Result<ImportOutcome, ImportError>),
+    /// The lease was lost before the next archive's import started; [`Imports::drain`] the ones running.
+    LeaseLost,
+    /// Every archive is done.
+    Empty,
+}
+
+/// The imports of one pass over the spool: archives unpacked ahead ([`Ahead`]), then written and placed up to
+/// [`IN_FLIGHT`] at a time, each import whole and on its own (a failure leaves the others as they are), the results
+/// given in name order.
+struct Imports<'a> {
+    ctx: &'a ImportContext,
+    ahead: Ahead<'a>,
+    /// The next archive, unpacked, waiting for a running import of one of its recordings.
+    held: Option<(SpoolEntry, Result<Staging, ImportError>)>,
+    running: VecDeque<Running>,
+}
+
+impl<'a> Imports<'a> {
+    fn new(ctx: &'a ImportContext, entries: Vec<SpoolEntry>) -> Self {
+        Self {
+            ctx,
+            ahead: Ahead::new(ctx, entries),
+            held: None,
+            running: VecDeque::new(),
+        }
+    }
+
+    /// Start imports while fewer than [`IN_FLIGHT`] run and the next archive's recordings are not being imported,
+    /// then wait for the oldest, renewing the lease meanwhile.
+    async fn next(&mut self, lease: &mut Lease<'_>) -> Next {
+        while self.running.len() < IN_FLIGHT {
+            let (entry, staging) = match self.held.take() {
+                Some(held) => held,
+                None => {
+                    let Some((entry, task)) = self.ahead.next() else {
+                        break;
+                    };
+                    match lease.run(staging_of(task)).await {
+                        Some(staging) => (entry, staging),
+                        None => return Next::LeaseLost,
+                    }
+                }
+            };
+            let record_ids: Vec<String> = match &staging {
+                Ok(Staging::Ready(staged)) => staged.recordings.keys().cloned().collect(),
+                _ => Vec::new(),
+            };
+            let busy = self
+                .running
+                .iter()
+                .any(|r| r.record_ids.iter().any(|id| record_ids.contains(id)));
+            if busy {
+                self.held = Some((entry, staging));
+                break;
+            }
+            let ctx = self.ctx.clone();
+            let tar = entry.path.clone();
+            let task = tokio::spawn(async move { finish(&ctx, &tar, staging).await });
+            self.running.push_back(Running {
+                entry,
+                record_ids,
+                task,
+            });
+        }
+        let Some(mut oldest) = self.running.pop_front() else {
+            return Next::Empty;
+        };
+        // Once started, an import is finished even if the lease slipped away (stopping half-way is worse).
+        let joined = match lease.run(&mut oldest.task).await {
+            Some(joined) => joined,
+            None => oldest.task.await,
+        };
+        Next::Done(oldest.entry, joined_outcome(joined))
+    }
+
+    /// Wait for the imports running (started archives are finished whatever happens), in name order; the archives
+    /// not started stay in the spool.
+    async fn drain(&mut self) -> Vec<(SpoolEntry, Result<ImportOutcome, ImportError>)> {
+        self.held = None;
+        let mut done = Vec::new();
+        while let Some(running) = self.running.pop_front() {
+            done.push((running.entry, joined_outcome(running.task.await)));
+        }
+        done
+    }
+}
+
+fn joined_outcome(
+    joined: Result<Result<ImportOutcome, ImportError>, tokio::task::JoinError>,
+) -> Result<ImportOutcome, ImportError> {
+    joined.map_err(|e| ImportError::Task(e.to_string()))?
 }
 
 /// The rest of [`import_one`] once the archive is unpacked: the store, the files, the spool.
@@ -1025,49 +1134,71 @@ async fn pass(
         wait = wait.min(settings.settle_time);
     }
 
-    let mut ahead = Ahead::new(ctx, ready);
-    while !shutdown.is_cancelled() {
-        let Some((entry, task)) = ahead.next() else {
-            break;
-        };
-        let import = async { finish(ctx, &entry.path, staging_of(task).await).await };
-        let outcome = match lease.run(import).await {
-            Some(outcome) => outcome,
-            None => {
+    let mut imports = Imports::new(ctx, ready);
+    let mut stop = None;
+    while stop.is_none() && !shutdown.is_cancelled() {
+        stop = match imports.next(lease).await {
+            Next::Empty => break,
+            Next::LeaseLost => {
                 tracing::warn!("lost the importer lease during a pass; stopping it");
-                return settings.poll_interval.min(settings.lease_ttl / 2);
+                Some(settings.poll_interval.min(settings.lease_ttl / 2))
+            }
+            Next::Done(entry, outcome) => {
+                pass_outcome(ctx, &entry, outcome, wait, skipped, backoff, false)
             }
         };
-        match outcome {
-            Ok(ImportOutcome::Imported(_)) => backoff.succeeded(),
-            Ok(ImportOutcome::Rejected { moved_to: None, .. }) => {
-                skipped.insert(entry.identity.clone());
-            }
-            Ok(ImportOutcome::Rejected { .. }) => {}
-            Ok(ImportOutcome::Disabled) => break,
-            Err(e @ ImportError::Store { .. }) => {
-                tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}; it stays in the spool");
-                // The next archives would fail the same way: wait for the next pass.
-                break;
-            }
-            Err(ImportError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-                tracing::debug!(archive = %entry.path.display(), "archive gone before it could be imported");
-            }
-            Err(e) => {
-                // This machine failed (disk full, permissions, S3): the next archives would fail the same way.
-                let pause = backoff.failed(settings.io_backoff);
-                let disk_full =
-                    matches!(&e, ImportError::Io { source, .. } if is_disk_full(source));
-                tracing::error!(
-                    archive = %entry.path.display(),
-                    disk_full,
-                    "Failed to import recording: {e}; it stays in the spool and imports pause for {pause:?}"
-                );
-                return pause;
-            }
+    }
+    // The imports already started are finished, whatever stopped the pass.
+    for (entry, outcome) in imports.drain().await {
+        let stopping = stop.is_some();
+        if let Some(pause) = pass_outcome(ctx, &entry, outcome, wait, skipped, backoff, stopping) {
+            stop = Some(stop.map_or(pause, |wait| wait.max(pause)));
         }
     }
-    wait
+    stop.unwrap_or(wait)
+}
+
+/// Book an import of the daemon's pass; `Some(pause)` when the pass should stop, the next to start after `pause`
+/// (`wait` when nothing else says). Once the pass is `stopping`, a success does not end a pause a failure started.
+fn pass_outcome(
+    ctx: &ImportContext,
+    entry: &SpoolEntry,
+    outcome: Result<ImportOutcome, ImportError>,
+    wait: Duration,
+    skipped: &mut HashSet<TarIdentity>,
+    backoff: &mut IoBackoff,
+    stopping: bool,
+) -> Option<Duration> {
+    let settings = &ctx.settings;
+    match outcome {
+        Ok(ImportOutcome::Imported(_)) if stopping => {}
+        Ok(ImportOutcome::Imported(_)) => backoff.succeeded(),
+        Ok(ImportOutcome::Rejected { moved_to: None, .. }) => {
+            skipped.insert(entry.identity.clone());
+        }
+        Ok(ImportOutcome::Rejected { .. }) => {}
+        Ok(ImportOutcome::Disabled) => return Some(wait),
+        Err(e @ ImportError::Store { .. }) => {
+            tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}; it stays in the spool");
+            // The next archives would fail the same way: wait for the next pass.
+            return Some(wait);
+        }
+        Err(ImportError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
+            tracing::debug!(archive = %entry.path.display(), "archive gone before it could be imported");
+        }
+        Err(e) => {
+            // This machine failed (disk full, permissions, S3): the next archives would fail the same way.
+            let pause = backoff.failed(settings.io_backoff);
+            let disk_full = matches!(&e, ImportError::Io { source, .. } if is_disk_full(source));
+            tracing::error!(
+                archive = %entry.path.display(),
+                disk_full,
+                "Failed to import recording: {e}; it stays in the spool and imports pause for {pause:?}"
+            );
+            return Some(pause);
+        }
+    }
+    None
 }
 
 /// The daemon's pause after this machine failed an import: from `io_backoff`, doubled after each further failure
@@ -1304,32 +1435,59 @@ async fn backlog(
         tracing::warn!("recordings are disabled (RECORDING_DISABLED); nothing imported");
         return Ok(report);
     }
-    let mut ahead = Ahead::new(ctx, entries);
+    let mut imports = Imports::new(ctx, entries);
     let mut done = 0;
-    while let Some((entry, task)) = ahead.next() {
-        let import = async { finish(ctx, &entry.path, staging_of(task).await).await };
-        let outcome = match lease.run(import).await {
-            Some(outcome) => outcome,
-            None => return Err(ImportError::LeaseHeld),
+    let mut stop = None;
+    while stop.is_none() {
+        let (entry, outcome) = match imports.next(lease).await {
+            Next::Empty => break,
+            Next::LeaseLost => {
+                stop = Some(Err(ImportError::LeaseHeld));
+                break;
+            }
+            Next::Done(entry, outcome) => (entry, outcome),
         };
-        match outcome {
-            Ok(ImportOutcome::Imported(_)) => report.imported += 1,
-            Ok(ImportOutcome::Rejected { .. }) => report.rejected += 1,
-            Ok(ImportOutcome::Disabled) => {
-                tracing::warn!("recordings are disabled (RECORDING_DISABLED); nothing imported");
-                return Ok(report);
-            }
-            Err(e @ ImportError::Store { .. }) => return Err(e),
-            Err(ImportError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}");
-                report.errors += 1;
-            }
+        stop = backlog_outcome(&entry, outcome, &mut report);
+        done += 1;
+        progress(done, report.total);
+    }
+    // The imports already started are finished, whatever stopped the backlog.
+    for (entry, outcome) in imports.drain().await {
+        let stopped = backlog_outcome(&entry, outcome, &mut report);
+        if stop.is_none() {
+            stop = stopped;
         }
         done += 1;
         progress(done, report.total);
     }
-    Ok(report)
+    match stop {
+        Some(Err(e)) => Err(e),
+        _ => Ok(report),
+    }
+}
+
+/// Book an import of a backlog in `report`; `Some` when the backlog should stop: `Ok` with the report, `Err` with
+/// the error.
+fn backlog_outcome(
+    entry: &SpoolEntry,
+    outcome: Result<ImportOutcome, ImportError>,
+    report: &mut BacklogReport,
+) -> Option<Result<(), ImportError>> {
+    match outcome {
+        Ok(ImportOutcome::Imported(_)) => report.imported += 1,
+        Ok(ImportOutcome::Rejected { .. }) => report.rejected += 1,
+        Ok(ImportOutcome::Disabled) => {
+            tracing::warn!("recordings are disabled (RECORDING_DISABLED); nothing imported");
+            return Some(Ok(()));
+        }
+        Err(e @ ImportError::Store { .. }) => return Some(Err(e)),
+        Err(ImportError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::error!(archive = %entry.path.display(), "Failed to import recording: {e}");
+            report.errors += 1;
+        }
+    }
+    None
 }
 
 #[cfg(test)]

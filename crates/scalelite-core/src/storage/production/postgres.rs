@@ -528,9 +528,80 @@ async fn with_children(
         .collect())
 }
 
+/// A recording's metadata, formats and thumbnails as `get_recording` and `upsert_recording` read them in the
+/// statement that reads the recording: one JSON array per table (`json_agg` is NULL for no rows), in the order of
+/// `with_children`.
+const CHILDREN_JSON: &str = "(SELECT json_agg(json_build_array(m.key, m.value) ORDER BY m.id) FROM metadata m \
+     WHERE m.recording_id = r.id)::text AS metadata_json, \
+     (SELECT json_agg(json_build_array(f.id, f.format, f.url, f.length, f.processing_time) ORDER BY f.format, f.id) \
+     FROM playback_formats f WHERE f.recording_id = r.id)::text AS formats_json, \
+     (SELECT json_agg(json_build_array(t.playback_format_id, t.width, t.height, t.alt, t.url, t.sequence) \
+     ORDER BY t.playback_format_id, t.sequence, t.id) FROM thumbnails t JOIN playback_formats f \
+     ON f.id = t.playback_format_id WHERE f.recording_id = r.id)::text AS thumbnails_json";
+
+type MetadataJson = Vec<(Option<String>, Option<String>)>;
+type FormatJson = Vec<(
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    Option<i32>,
+)>;
+type ThumbnailJson = Vec<(
+    i64,
+    Option<i32>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+)>;
+
+/// A recording read with its children in one statement (the columns of `RECORDING_COLUMNS` and `CHILDREN_JSON`).
+fn recording_with_children(row: &PgRow) -> PgResult<Recording> {
+    fn parse<T: serde::de::DeserializeOwned + Default>(row: &PgRow, column: &str) -> PgResult<T> {
+        let Some(text) = row.try_get::<Option<String>, _>(column)? else {
+            return Ok(T::default());
+        };
+        serde_json::from_str(&text)
+            .map_err(|e| StoreError::Backend(format!("postgres {column}: {e}")).into())
+    }
+    let (_, mut rec) = recording_from_row(row)?;
+    let metadata: MetadataJson = parse(row, "metadata_json")?;
+    let formats: FormatJson = parse(row, "formats_json")?;
+    let thumbnails: ThumbnailJson = parse(row, "thumbnails_json")?;
+    rec.metadata = metadata
+        .into_iter()
+        .map(|(key, value)| (key.unwrap_or_default(), value.unwrap_or_default()))
+        .collect();
+    let mut by_format: HashMap<i64, Vec<Thumbnail>> = HashMap::new();
+    for (fid, width, height, alt, url, sequence) in thumbnails {
+        by_format.entry(fid).or_default().push(Thumbnail {
+            width,
+            height,
+            alt,
+            url: url.unwrap_or_default(),
+            sequence: sequence.unwrap_or_default(),
+        });
+    }
+    rec.playback_formats = formats
+        .into_iter()
+        .map(
+            |(fid, format, url, length, processing_time)| PlaybackFormat {
+                format: format.unwrap_or_default(),
+                url: url.unwrap_or_default(),
+                length,
+                processing_time,
+                thumbnails: by_format.remove(&fid).unwrap_or_default(),
+            },
+        )
+        .collect();
+    Ok(rec)
+}
+
+/// One statement: the recording with its metadata, formats and thumbnails.
 async fn get_recording(c: &mut PgConnection, record_id: &str) -> PgResult<Recording> {
     let row = sqlx::query(&format!(
-        "SELECT {RECORDING_COLUMNS} FROM recordings r WHERE r.record_id = $1"
+        "SELECT {RECORDING_COLUMNS}, {CHILDREN_JSON} FROM recordings r WHERE r.record_id = $1"
     ))
     .bind(record_id)
     .fetch_optional(&mut *c)
@@ -538,8 +609,7 @@ async fn get_recording(c: &mut PgConnection, record_id: &str) -> PgResult<Record
     let Some(row) = row else {
         return Err(StoreError::NotFound(format!("recording {record_id}")).into());
     };
-    let rec = recording_from_row(&row)?;
-    Ok(with_children(c, vec![rec]).await?.remove(0))
+    recording_with_children(&row)
 }
 
 async fn find_recordings(c: &mut PgConnection, f: &RecordingFilter) -> PgResult<Vec<Recording>> {
@@ -618,134 +688,151 @@ async fn find_recordings(c: &mut PgConnection, f: &RecordingFilter) -> PgResult<
     with_children(c, recs).await
 }
 
+/// The importer's write in two statements, whatever the number of metadata, formats and thumbnails (each statement is
+/// a round trip, and the import waits for every one): the callback data of the meeting, read first, then one
+/// statement whose data-modifying `WITH` clauses write the recording, its metadata, formats and thumbnails and link
+/// the callback data, atomically, and return what they wrote. A recording it inserted is then complete; one it updated
+/// may have kept metadata and formats of an earlier import, and is read again.
 async fn upsert_recording(c: &mut PgConnection, r: &Recording) -> PgResult<Recording> {
-    let mut tx = c.begin().await?;
-    let id: i64 = sqlx::query_scalar(
-        // Conditional on the stored row (see `RecordingStore::upsert_recording`): once published or unpublished
-        // through the API, the stored flag wins and the import never resets it.
-        "INSERT INTO recordings (record_id, meeting_id, name, published, participants, state, starttime, \
-         endtime, deleted_at, protected, publish_updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (record_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id, name = EXCLUDED.name, \
-         published = CASE WHEN COALESCE(recordings.publish_updated, false) \
-             THEN COALESCE(recordings.published, false) ELSE EXCLUDED.published END, \
-         participants = EXCLUDED.participants, \
-         state = CASE WHEN COALESCE(recordings.publish_updated, false) \
-                 AND EXCLUDED.state IN ('published', 'unpublished') \
-             THEN CASE WHEN COALESCE(recordings.published, false) THEN 'published' ELSE 'unpublished' END \
-             ELSE EXCLUDED.state END, \
-         starttime = EXCLUDED.starttime, endtime = EXCLUDED.endtime, deleted_at = EXCLUDED.deleted_at, \
-         protected = EXCLUDED.protected, \
-         publish_updated = COALESCE(recordings.publish_updated, false) OR EXCLUDED.publish_updated \
-         RETURNING id",
-    )
-    .bind(&r.record_id)
-    .bind(&r.meeting_id)
-    .bind(&r.name)
-    .bind(r.published)
-    .bind(r.participants)
-    .bind(&r.state)
-    .bind(naive(r.starttime))
-    .bind(naive(r.endtime))
-    .bind(naive(r.deleted_at))
-    .bind(r.protected)
-    .bind(r.publish_updated)
-    .fetch_one(&mut *tx)
-    .await?;
-    upsert_metadata(&mut tx, &[id], &r.metadata).await?;
-    // Formats and thumbnails in three statements whatever their number (each statement is a round trip).
-    if !r.playback_formats.is_empty() {
-        let names: Vec<String> = r
-            .playback_formats
-            .iter()
-            .map(|f| f.format.clone())
-            .collect();
-        let urls: Vec<String> = r.playback_formats.iter().map(|f| f.url.clone()).collect();
-        let lengths: Vec<Option<i32>> = r.playback_formats.iter().map(|f| f.length).collect();
-        let times: Vec<Option<i32>> = r
-            .playback_formats
-            .iter()
-            .map(|f| f.processing_time)
-            .collect();
-        let fids: Vec<(i64, String)> = sqlx::query_as(
-            "INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
-             SELECT $1, f, u, l, p FROM UNNEST($2::varchar[], $3::varchar[], $4::int[], $5::int[]) \
-             WITH ORDINALITY AS t(f, u, l, p, n) ORDER BY n \
-             ON CONFLICT (recording_id, format) DO UPDATE SET url = EXCLUDED.url, \
-             length = EXCLUDED.length, processing_time = EXCLUDED.processing_time RETURNING id, format",
-        )
-        .bind(id)
-        .bind(names)
-        .bind(urls)
-        .bind(lengths)
-        .bind(times)
-        .fetch_all(&mut *tx)
-        .await?;
-        let ids: Vec<i64> = fids.iter().map(|(fid, _)| *fid).collect();
-        sqlx::query("DELETE FROM thumbnails WHERE playback_format_id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        let mut owners: Vec<i64> = Vec::new();
-        let mut widths: Vec<Option<i32>> = Vec::new();
-        let mut heights: Vec<Option<i32>> = Vec::new();
-        let mut alts: Vec<Option<String>> = Vec::new();
-        let mut urls: Vec<String> = Vec::new();
-        let mut seqs: Vec<i32> = Vec::new();
-        for f in &r.playback_formats {
-            let Some((fid, _)) = fids.iter().find(|(_, name)| name == &f.format) else {
-                continue;
-            };
-            for t in &f.thumbnails {
-                owners.push(*fid);
-                widths.push(t.width);
-                heights.push(t.height);
-                alts.push(t.alt.clone());
-                urls.push(t.url.clone());
-                seqs.push(t.sequence);
-            }
-        }
-        if !owners.is_empty() {
-            sqlx::query(
-                "INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
-                 SELECT o, w, h, a, u, s FROM UNNEST($1::bigint[], $2::int[], $3::int[], $4::varchar[], \
-                 $5::varchar[], $6::int[]) WITH ORDINALITY AS t(o, w, h, a, u, s, n) ORDER BY n",
-            )
-            .bind(owners)
-            .bind(widths)
-            .bind(heights)
-            .bind(alts)
-            .bind(urls)
-            .bind(seqs)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
     // The original's importer links the meeting's (first) callback data row to the recording it imported: here the
-    // first row the recording's tenant left (the original's rows belong to no tenant). The column is an `integer`:
-    // a row id beyond it is left unlinked rather than failing the import.
+    // first row the recording's tenant left (the original's rows belong to no tenant). Read before the write rather
+    // than after it, which under READ COMMITTED (no lock is taken on callback_data) is the same. The column is an
+    // `integer`: a row id beyond it is left unlinked rather than failing the import.
     let tenant = r
         .metadata
         .iter()
         .find(|(key, value)| key == "tenant-id" && !value.is_empty())
         .map(|(_, value)| value.clone());
-    let row = callback_rows(&mut tx, &r.meeting_id)
+    let callback_row: Option<i64> = callback_rows(c, &r.meeting_id)
         .await?
         .into_iter()
         .find(|(_, _, attrs)| attrs.tenant_id == tenant)
         .map(|(row, _, _)| row);
-    if let Some(row) = row {
-        sqlx::query(
-            "UPDATE callback_data SET recording_id = $2::integer, updated_at = (now() AT TIME ZONE 'UTC') \
-             WHERE id = $1 AND $2 <= 2147483647",
-        )
-        .bind(row)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+
+    let (keys, values) = metadata_columns(&r.metadata);
+    let names: Vec<&str> = r
+        .playback_formats
+        .iter()
+        .map(|f| f.format.as_str())
+        .collect();
+    let urls: Vec<&str> = r.playback_formats.iter().map(|f| f.url.as_str()).collect();
+    let lengths: Vec<Option<i32>> = r.playback_formats.iter().map(|f| f.length).collect();
+    let times: Vec<Option<i32>> = r
+        .playback_formats
+        .iter()
+        .map(|f| f.processing_time)
+        .collect();
+    let mut owners: Vec<&str> = Vec::new();
+    let mut widths: Vec<Option<i32>> = Vec::new();
+    let mut heights: Vec<Option<i32>> = Vec::new();
+    let mut alts: Vec<Option<&str>> = Vec::new();
+    let mut thumbnail_urls: Vec<&str> = Vec::new();
+    let mut seqs: Vec<i32> = Vec::new();
+    for f in &r.playback_formats {
+        for t in &f.thumbnails {
+            owners.push(&f.format);
+            widths.push(t.width);
+            heights.push(t.height);
+            alts.push(t.alt.as_deref());
+            thumbnail_urls.push(&t.url);
+            seqs.push(t.sequence);
+        }
     }
-    let stored = get_recording(&mut tx, &r.record_id).await?;
-    tx.commit().await?;
-    Ok(stored)
+    let row = sqlx::query(UPSERT_RECORDING)
+        .bind(&r.record_id)
+        .bind(&r.meeting_id)
+        .bind(&r.name)
+        .bind(r.published)
+        .bind(r.participants)
+        .bind(&r.state)
+        .bind(naive(r.starttime))
+        .bind(naive(r.endtime))
+        .bind(naive(r.deleted_at))
+        .bind(r.protected)
+        .bind(r.publish_updated)
+        .bind(keys)
+        .bind(values)
+        .bind(names)
+        .bind(urls)
+        .bind(lengths)
+        .bind(times)
+        .bind(owners)
+        .bind(widths)
+        .bind(heights)
+        .bind(alts)
+        .bind(thumbnail_urls)
+        .bind(seqs)
+        .bind(callback_row)
+        .fetch_one(&mut *c)
+        .await?;
+    if row.try_get("inserted")? {
+        recording_with_children(&row)
+    } else {
+        get_recording(c, &r.record_id).await
+    }
+}
+
+/// The statement of `upsert_recording`. Conditional on the stored row (see `RecordingStore::upsert_recording`): once
+/// published or unpublished through the API, the stored flag wins and the import never resets it. The `WITH`
+/// clauses all see the tables as they were before the statement, so the thumbnails deleted are only the old ones
+/// of the formats written; their `RETURNING` rows are what the statement wrote. `xmax = 0` on the row returned by
+/// `INSERT ... ON CONFLICT DO UPDATE` tells an inserted row from an updated one (an update leaves the row's lock in
+/// `xmax`).
+const UPSERT_RECORDING: &str = "WITH rec AS (\
+     INSERT INTO recordings AS r (record_id, meeting_id, name, published, participants, state, starttime, \
+     endtime, deleted_at, protected, publish_updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     ON CONFLICT (record_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id, name = EXCLUDED.name, \
+     published = CASE WHEN COALESCE(r.publish_updated, false) \
+         THEN COALESCE(r.published, false) ELSE EXCLUDED.published END, \
+     participants = EXCLUDED.participants, \
+     state = CASE WHEN COALESCE(r.publish_updated, false) AND EXCLUDED.state IN ('published', 'unpublished') \
+         THEN CASE WHEN COALESCE(r.published, false) THEN 'published' ELSE 'unpublished' END \
+         ELSE EXCLUDED.state END, \
+     starttime = EXCLUDED.starttime, endtime = EXCLUDED.endtime, deleted_at = EXCLUDED.deleted_at, \
+     protected = EXCLUDED.protected, \
+     publish_updated = COALESCE(r.publish_updated, false) OR EXCLUDED.publish_updated \
+     RETURNING r.id, r.record_id, r.meeting_id, r.name, COALESCE(r.published, false) AS published, \
+     r.participants, r.state, r.starttime, r.endtime, r.deleted_at, COALESCE(r.protected, false) AS protected, \
+     COALESCE(r.publish_updated, false) AS publish_updated, (r.xmax = 0) AS inserted), \
+   m AS (INSERT INTO metadata (recording_id, key, value) \
+     SELECT rec.id, k, v FROM rec CROSS JOIN UNNEST($12::varchar[], $13::varchar[]) WITH ORDINALITY AS t(k, v, n) \
+     ORDER BY n \
+     ON CONFLICT (recording_id, key) DO UPDATE SET value = EXCLUDED.value RETURNING id, key, value), \
+   f AS (INSERT INTO playback_formats (recording_id, format, url, length, processing_time) \
+     SELECT rec.id, fn, u, l, p FROM rec CROSS JOIN \
+     UNNEST($14::varchar[], $15::varchar[], $16::int[], $17::int[]) WITH ORDINALITY AS t(fn, u, l, p, n) ORDER BY n \
+     ON CONFLICT (recording_id, format) DO UPDATE SET url = EXCLUDED.url, \
+     length = EXCLUDED.length, processing_time = EXCLUDED.processing_time \
+     RETURNING id, format, url, length, processing_time), \
+   replaced AS (DELETE FROM thumbnails WHERE playback_format_id IN (SELECT id FROM f)), \
+   t AS (INSERT INTO thumbnails (playback_format_id, width, height, alt, url, sequence) \
+     SELECT f.id, w, h, a, u, s FROM UNNEST($18::varchar[], $19::int[], $20::int[], $21::varchar[], \
+     $22::varchar[], $23::int[]) WITH ORDINALITY AS x(fn, w, h, a, u, s, n) JOIN f ON f.format = x.fn ORDER BY n \
+     RETURNING id, playback_format_id, width, height, alt, url, sequence), \
+   linked AS (UPDATE callback_data SET recording_id = rec.id::integer, updated_at = (now() AT TIME ZONE 'UTC') \
+     FROM rec WHERE callback_data.id = $24 AND rec.id <= 2147483647) \
+   SELECT rec.*, \
+     (SELECT json_agg(json_build_array(m.key, m.value) ORDER BY m.id) FROM m)::text AS metadata_json, \
+     (SELECT json_agg(json_build_array(f.id, f.format, f.url, f.length, f.processing_time) \
+     ORDER BY f.format, f.id) FROM f)::text AS formats_json, \
+     (SELECT json_agg(json_build_array(t.playback_format_id, t.width, t.height, t.alt, t.url, t.sequence) \
+     ORDER BY t.playback_format_id, t.sequence, t.id) FROM t)::text AS thumbnails_json \
+   FROM rec";
+
+/// The metadata as two columns, each key once (a later duplicate's value wins, in the first one's place).
+fn metadata_columns(pairs: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
+    let mut keys: Vec<&str> = Vec::with_capacity(pairs.len());
+    let mut values: Vec<&str> = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        match keys.iter().position(|existing| existing == k) {
+            Some(i) => values[i] = v,
+            None => {
+                keys.push(k);
+                values.push(v);
+            }
+        }
+    }
+    (keys, values)
 }
 
 /// Upsert (key, value) on every recording of `ids`, in the given order (later duplicates of a key win).
@@ -757,17 +844,7 @@ async fn upsert_metadata(
     if ids.is_empty() || pairs.is_empty() {
         return Ok(());
     }
-    let mut keys: Vec<String> = Vec::with_capacity(pairs.len());
-    let mut values: Vec<String> = Vec::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        match keys.iter().position(|existing| existing == k) {
-            Some(i) => values[i] = v.clone(),
-            None => {
-                keys.push(k.clone());
-                values.push(v.clone());
-            }
-        }
-    }
+    let (keys, values) = metadata_columns(pairs);
     sqlx::query(
         "INSERT INTO metadata (recording_id, key, value) \
          SELECT r, k, v FROM UNNEST($1::bigint[]) AS r \
