@@ -7,8 +7,8 @@
 //! ```
 //!
 //! Everything runs in this process on 127.0.0.1: the API (`scalelite_api::serve`), the fake BBB servers
-//! (`fake-bbb`, which check checksums and keep meetings) and the client (keep-alive connections, `--concurrency`
-//! requests in flight). The embedded store is a fresh SQLite file; the production store a fresh PostgreSQL
+//! (`fake-bbb`, which check checksums and keep meetings) and the client (`--concurrency` keep-alive HTTP/1.1
+//! connections, one request in flight on each). The embedded store is a fresh SQLite file; the production store a fresh PostgreSQL
 //! database and Redis namespace (`scalelite-testkit`, removed at the end), or the database given with
 //! `--database-url`/`--redis-url`.
 //!
@@ -125,8 +125,11 @@ enum Expect {
 }
 
 /// Run `count` requests, `concurrency` at a time; `url(i)` is the i-th request.
+///
+/// Each of the `concurrency` workers keeps one keep-alive HTTP/1.1 connection (hyper's connection-level client,
+/// no pool, no URL parsing beyond the split below): the client should cost the shared cores as little as it can,
+/// as `wrk` would.
 async fn run(
-    http: &reqwest::Client,
     count: usize,
     concurrency: usize,
     url: Arc<dyn Fn(usize) -> String + Send + Sync>,
@@ -136,12 +139,12 @@ async fn run(
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let http = http.clone();
         let url = url.clone();
         let next = next.clone();
         workers.spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0;
+            let mut connection: Option<Connection> = None;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= count {
@@ -149,16 +152,7 @@ async fn run(
                 }
                 let target = url(i);
                 let sent = Instant::now();
-                let ok = match (http.get(&target).send().await, expect) {
-                    (Ok(response), Expect::Redirect) => response.status().as_u16() == 302,
-                    (Ok(response), Expect::Success) => {
-                        let status = response.status();
-                        let body = response.bytes().await.unwrap_or_default();
-                        const SUCCESS: &[u8] = b"<returncode>SUCCESS</returncode>";
-                        status.is_success() && body.windows(SUCCESS.len()).any(|w| w == SUCCESS)
-                    }
-                    (Err(_), _) => false,
-                };
+                let ok = request(&mut connection, &target, expect).await;
                 latencies.push(sent.elapsed());
                 if !ok {
                     errors += 1;
@@ -181,6 +175,77 @@ async fn run(
         latencies,
         elapsed,
         errors,
+    }
+}
+
+/// A worker's connection: the `host:port` it goes to, and its sender.
+struct Connection {
+    host: String,
+    sender: hyper::client::conn::http1::SendRequest<String>,
+}
+
+/// `http://host:port/path?query` as (`host:port`, `/path?query`).
+fn split(url: &str) -> (&str, &str) {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, "/"),
+    }
+}
+
+/// One GET on the worker's connection (opened, or opened again after an error, as needed); whether the answer
+/// is what `expect` says.
+async fn request(connection: &mut Option<Connection>, url: &str, expect: Expect) -> bool {
+    use http_body_util::BodyExt;
+
+    let (host, path) = split(url);
+    if connection
+        .as_ref()
+        .is_none_or(|c| c.host != host || c.sender.is_closed())
+    {
+        let Ok(stream) = tokio::net::TcpStream::connect(host).await else {
+            return false;
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok((sender, driver)) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await
+        else {
+            return false;
+        };
+        tokio::spawn(driver);
+        *connection = Some(Connection {
+            host: host.to_owned(),
+            sender,
+        });
+    }
+    let Some(open) = connection.as_mut() else {
+        return false;
+    };
+    let Ok(request) = hyper::Request::get(path)
+        .header(hyper::header::HOST, host)
+        .body(String::new())
+    else {
+        return false;
+    };
+    let response = match open.sender.send_request(request).await {
+        Ok(response) => response,
+        Err(_) => {
+            *connection = None;
+            return false;
+        }
+    };
+    let status = response.status();
+    let Ok(body) = response.into_body().collect().await else {
+        *connection = None;
+        return false;
+    };
+    match expect {
+        Expect::Redirect => status.as_u16() == 302,
+        Expect::Success => {
+            const SUCCESS: &[u8] = b"<returncode>SUCCESS</returncode>";
+            let body = body.to_bytes();
+            status.is_success() && body.windows(SUCCESS.len()).any(|w| w == SUCCESS)
+        }
     }
 }
 
@@ -376,10 +441,8 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
         Duration::from_secs(5),
     ));
     let lb = format!("http://{addr}/bigbluebutton/api/");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(args.concurrency)
-        .build()?;
+    // For the set-up request only; the measured ones go through `run`'s own connections.
+    let http = reqwest::Client::new();
 
     // The meeting the per-meeting calls use, placed by the balancer, and the server it landed on.
     let created = http
@@ -414,7 +477,6 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
 
     // Warm up both paths (connections, statement caches).
     let _ = run(
-        &http,
         500,
         c,
         lb_call("isMeetingRunning", "meetingID=bench-meeting"),
@@ -422,7 +484,6 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     )
     .await;
     let _ = run(
-        &http,
         500,
         c,
         direct_call("isMeetingRunning", "meetingID=bench-meeting"),
@@ -434,13 +495,12 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     // Each baseline is measured right before the call judged against it, so that drift on a shared machine
     // moves both alike.
     let index_url = lb.trim_end_matches('/').to_owned();
-    let index = run(&http, n, c, fixed(index_url.clone()), Expect::Success).await;
+    let index = run(n, c, fixed(index_url.clone()), Expect::Success).await;
     print_baseline(name, "index (balancer)", &index);
     let mut rows = Vec::new();
 
     let unknown_lb = lb.clone();
     let unknown = run(
-        &http,
         n,
         c,
         Arc::new(move |i| {
@@ -462,11 +522,10 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
         goal: 0.4,
     });
 
-    let index = run(&http, n, c, fixed(index_url), Expect::Success).await;
+    let index = run(n, c, fixed(index_url), Expect::Success).await;
     print_baseline(name, "index (balancer)", &index);
     let join_lb = lb.clone();
     let join = run(
-        &http,
         n,
         c,
         Arc::new(move |i| {
@@ -501,7 +560,6 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
         ),
     ] {
         let baseline = run(
-            &http,
             n,
             c,
             direct_call(call, "meetingID=bench-meeting"),
@@ -510,7 +568,6 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
         .await;
         print_baseline(name, direct_label, &baseline);
         let balancer = run(
-            &http,
             n,
             c,
             lb_call(call, "meetingID=bench-meeting"),
@@ -527,16 +584,9 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     }
 
     let existing = "meetingID=bench-meeting&moderatorPW=mp";
-    let baseline = run(
-        &http,
-        n,
-        c,
-        direct_call("create", existing),
-        Expect::Success,
-    )
-    .await;
+    let baseline = run(n, c, direct_call("create", existing), Expect::Success).await;
     print_baseline(name, "direct create existing", &baseline);
-    let balancer = run(&http, n, c, lb_call("create", existing), Expect::Success).await;
+    let balancer = run(n, c, lb_call("create", existing), Expect::Success).await;
     rows.push(Row {
         call: "create existing meeting",
         run: balancer,
@@ -547,7 +597,6 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
 
     let (new_direct, new_secret) = (direct.clone(), direct_secret.clone());
     let baseline = run(
-        &http,
         n,
         c,
         Arc::new(move |i| {
@@ -564,7 +613,6 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     print_baseline(name, "direct create new", &baseline);
     let new_lb = lb.clone();
     let balancer = run(
-        &http,
         n,
         c,
         Arc::new(move |i| {

@@ -70,6 +70,9 @@ macro_rules! pg_op {
     }};
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 impl PgStore {
     /// Connect, check the server answers within `op_timeout`, and run the migrations.
     pub(crate) async fn connect(
@@ -81,9 +84,22 @@ impl PgStore {
             .parse()
             .map_err(|e| StoreError::Backend(format!("postgres: invalid DATABASE_URL: {e}")))?;
         let options = options.application_name("scalelite");
+        // sqlx pings every connection it hands out by default: a second round trip for every operation (the API's
+        // `create` reads the callback data on each call). Only a connection idle for a while is pinged here: a
+        // connection PostgreSQL dropped (a restart takes longer than that) is still found and replaced before
+        // use, and one that fails an operation anyway is not reused (`finish`).
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(op_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         let store = Self { pool, op_timeout };
         store.health_check().await?;
@@ -111,7 +127,16 @@ impl PgStore {
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(PgOpError::Store(e))) => Err(e),
-            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            Ok(Err(PgOpError::Db(e))) => {
+                if matches!(
+                    e,
+                    sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+                ) {
+                    // The connection itself failed: do not hand it out again.
+                    conn.close_on_drop();
+                }
+                Err(db_error(op, e))
+            }
             Err(_) => {
                 // The statement may still be running on a connection nobody reads: do not reuse it.
                 conn.close_on_drop();
@@ -249,7 +274,16 @@ impl PgStore {
                 },
             )),
             Ok(Err(PgOpError::Store(e))) => Err(e),
-            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            Ok(Err(PgOpError::Db(e))) => {
+                if matches!(
+                    e,
+                    sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+                ) {
+                    // The connection itself failed: do not hand it out again.
+                    conn.close_on_drop();
+                }
+                Err(db_error(op, e))
+            }
             // Dropping the transaction rolls it back once the connection is free again.
             Err(_) => Err(self.timed_out(op)),
         }
@@ -329,7 +363,16 @@ impl RecordingTx {
         {
             Ok(Ok(stored)) => Ok(stored),
             Ok(Err(PgOpError::Store(e))) => Err(e),
-            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            Ok(Err(PgOpError::Db(e))) => {
+                if matches!(
+                    e,
+                    sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+                ) {
+                    // The connection itself failed: do not hand it out again.
+                    conn.close_on_drop();
+                }
+                Err(db_error(op, e))
+            }
             Err(_) => Err(StoreError::Backend(format!(
                 "postgres {op}: no answer within {:?}",
                 self.op_timeout
@@ -368,7 +411,16 @@ impl RecordingTx {
         match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(PgOpError::Store(e))) => Err(e),
-            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
+            Ok(Err(PgOpError::Db(e))) => {
+                if matches!(
+                    e,
+                    sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+                ) {
+                    // The connection itself failed: do not hand it out again.
+                    conn.close_on_drop();
+                }
+                Err(db_error(op, e))
+            }
             Err(_) => Err(StoreError::Backend(format!(
                 "postgres {op}: no answer within {:?}",
                 self.op_timeout
