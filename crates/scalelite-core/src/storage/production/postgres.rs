@@ -274,16 +274,7 @@ impl PgStore {
                 },
             )),
             Ok(Err(PgOpError::Store(e))) => Err(e),
-            Ok(Err(PgOpError::Db(e))) => {
-                if matches!(
-                    e,
-                    sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
-                ) {
-                    // The connection itself failed: do not hand it out again.
-                    conn.close_on_drop();
-                }
-                Err(db_error(op, e))
-            }
+            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
             // Dropping the transaction rolls it back once the connection is free again.
             Err(_) => Err(self.timed_out(op)),
         }
@@ -363,16 +354,7 @@ impl RecordingTx {
         {
             Ok(Ok(stored)) => Ok(stored),
             Ok(Err(PgOpError::Store(e))) => Err(e),
-            Ok(Err(PgOpError::Db(e))) => {
-                if matches!(
-                    e,
-                    sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
-                ) {
-                    // The connection itself failed: do not hand it out again.
-                    conn.close_on_drop();
-                }
-                Err(db_error(op, e))
-            }
+            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
             Err(_) => Err(StoreError::Backend(format!(
                 "postgres {op}: no answer within {:?}",
                 self.op_timeout
@@ -411,16 +393,7 @@ impl RecordingTx {
         match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(PgOpError::Store(e))) => Err(e),
-            Ok(Err(PgOpError::Db(e))) => {
-                if matches!(
-                    e,
-                    sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
-                ) {
-                    // The connection itself failed: do not hand it out again.
-                    conn.close_on_drop();
-                }
-                Err(db_error(op, e))
-            }
+            Ok(Err(PgOpError::Db(e))) => Err(db_error(op, e)),
             Err(_) => Err(StoreError::Backend(format!(
                 "postgres {op}: no answer within {:?}",
                 self.op_timeout
