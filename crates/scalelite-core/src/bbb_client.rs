@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::bbb::checksum::Algorithm;
 use crate::bbb::params::Params;
 use crate::bbb::uri::bbb_url;
-use crate::bbb::xml::{BbbResponse, BbbResponseError};
+use crate::bbb::xml::{BbbResponse, BbbResponseError, Element};
 use crate::domain::Server;
 
 /// Why a call to a BBB server failed.
@@ -128,6 +128,27 @@ impl BbbClient {
         self.send(&url, body, timeouts).await
     }
 
+    /// [`BbbClient::call`] without a body, building only the elements of the answer that `keep` accepts
+    /// ([`BbbResponse::parse_pruned`]; e.g. [`crate::bbb::xml::for_summaries`] for the poller's `getMeetings`). The
+    /// answer is checked and classified as by [`BbbClient::call`].
+    pub async fn call_pruned(
+        &self,
+        server: &Server,
+        call: &str,
+        params: &Params,
+        reduced: bool,
+        keep: fn(&[Element], &str) -> bool,
+    ) -> Result<BbbResponse, CallError> {
+        let timeouts = if reduced {
+            self.timeouts.reduced()
+        } else {
+            self.timeouts
+        };
+        let url = self.url(server, call, params);
+        let body = self.exchange(&url, None, timeouts).await?;
+        Ok(BbbResponse::parse_pruned(&body, keep)?)
+    }
+
     /// Send a request to an already signed URL and parse the BBB answer (whatever the HTTP status, as the original).
     pub async fn send(
         &self,
@@ -135,6 +156,17 @@ impl BbbClient {
         body: Option<XmlBody>,
         timeouts: Timeouts,
     ) -> Result<BbbResponse, CallError> {
+        let body = self.exchange(url, body, timeouts).await?;
+        Ok(BbbResponse::parse(&body)?)
+    }
+
+    /// Send a request to an already signed URL and read the answer's body, within the timeouts and the size limit.
+    async fn exchange(
+        &self,
+        url: &str,
+        body: Option<XmlBody>,
+        timeouts: Timeouts,
+    ) -> Result<Vec<u8>, CallError> {
         let request = match body {
             Some(XmlBody(bytes)) if !bytes.is_empty() => self
                 .http
@@ -175,10 +207,9 @@ impl BbbClient {
             }
             Ok(body)
         };
-        let body = tokio::time::timeout(total, exchange)
+        tokio::time::timeout(total, exchange)
             .await
-            .map_err(|_| CallError::Transport(format!("no answer within {total:?}")))??;
-        Ok(BbbResponse::parse(&body)?)
+            .map_err(|_| CallError::Transport(format!("no answer within {total:?}")))?
     }
 }
 

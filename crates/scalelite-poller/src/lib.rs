@@ -628,7 +628,14 @@ impl Poller {
         let bbb = &self.inner.bbb;
         let response = tokio::time::timeout_at(
             deadline,
-            bbb.call(server, "getMeetings", &Params::default(), None, false),
+            // Only what `meeting_summaries` reads is built: the attendees are most of a busy server's answer.
+            bbb.call_pruned(
+                server,
+                "getMeetings",
+                &Params::default(),
+                false,
+                xml::for_summaries,
+            ),
         )
         .await
         .map_err(|_| format!("no answer within {limit:?}"))?
@@ -636,7 +643,7 @@ impl Poller {
         let meetings = xml::meeting_summaries(&response.root);
         let version = if refresh_version || !server.online || server.bbb_version.is_none() {
             let no_params = Params::default();
-            let index = bbb.call(server, "", &no_params, None, false);
+            let index = bbb.call_pruned(server, "", &no_params, false, xml::for_version);
             match tokio::time::timeout_at(deadline, index).await {
                 // Empty unless the server reveals its version, as the original stores it.
                 Ok(Ok(response)) => Some(xml::bbb_version(&response.root).unwrap_or_default()),

@@ -2,7 +2,7 @@
 //! poller and the API.
 
 use crate::bbb::xml::dom::Element;
-use crate::bbb::xml::parse::{XmlError, parse};
+use crate::bbb::xml::parse::{XmlError, parse, parse_pruned};
 
 /// A BBB answer whose `returncode` is `SUCCESS`. `root` is the `<response>` element, kept whole so that proxied
 /// calls can re-emit it.
@@ -45,7 +45,21 @@ impl BbbResponse {
     /// The `returncode` text is compared with surrounding whitespace trimmed (upstream compares it exactly; BBB
     /// never pads it). `messageKey` and `message` of a FAILED answer are returned exactly as sent.
     pub fn parse(body: &[u8]) -> Result<BbbResponse, BbbResponseError> {
-        let root = parse(body)?;
+        Self::classify(parse(body)?)
+    }
+
+    /// [`BbbResponse::parse`], keeping only the elements `keep` accepts (see [`parse_pruned`]); it must accept
+    /// `returncode`, `messageKey` and `message` under the root for the classification to be the same. Checked and
+    /// classified exactly as [`BbbResponse::parse`]: the same bytes fail the same way. See [`for_summaries`] and
+    /// [`for_version`].
+    pub fn parse_pruned(
+        body: &[u8],
+        keep: impl Fn(&[Element], &str) -> bool,
+    ) -> Result<BbbResponse, BbbResponseError> {
+        Self::classify(parse_pruned(body, keep)?)
+    }
+
+    fn classify(root: Element) -> Result<BbbResponse, BbbResponseError> {
         if root.name != "response" {
             return Err(BbbResponseError::MissingReturncode);
         }
@@ -100,6 +114,46 @@ pub fn meeting_summaries(root: &Element) -> Vec<MeetingSummary> {
 /// says `true`.
 pub fn running(root: &Element) -> Option<bool> {
     root.child_text("running").map(|text| text.trim() == "true")
+}
+
+/// A `keep` of [`BbbResponse::parse_pruned`] for [`meeting_summaries`]: the classification (`returncode`,
+/// `messageKey`, `message`) and, of each `meetings/meeting`, the elements a [`MeetingSummary`] is read from. The
+/// rest of a `getMeetings` answer (attendees above all) is checked but not built.
+pub fn for_summaries(ancestors: &[Element], name: &str) -> bool {
+    match ancestors {
+        [_] => matches!(name, "returncode" | "messageKey" | "message" | "meetings"),
+        [_, meetings] => meetings.name == "meetings" && name == "meeting",
+        [_, meetings, meeting] => {
+            meetings.name == "meetings"
+                && meeting.name == "meeting"
+                && matches!(
+                    name,
+                    "meetingID"
+                        | "meetingName"
+                        | "internalMeetingID"
+                        | "participantCount"
+                        | "moderatorCount"
+                        | "videoCount"
+                        | "createTime"
+                        | "isBreakout"
+                        | "running"
+                        | "metadata"
+                )
+        }
+        [_, meetings, meeting, metadata] => {
+            meetings.name == "meetings"
+                && meeting.name == "meeting"
+                && metadata.name == "metadata"
+                && name == "tenant-id"
+        }
+        _ => false,
+    }
+}
+
+/// A `keep` of [`BbbResponse::parse_pruned`] for [`bbb_version`]: the classification and `bbbVersion`.
+pub fn for_version(ancestors: &[Element], name: &str) -> bool {
+    matches!(ancestors, [_])
+        && matches!(name, "returncode" | "messageKey" | "message" | "bbbVersion")
 }
 
 /// `bbbVersion` of an `index` `<response>` (BBB 3.0+), when present and not blank.

@@ -7,6 +7,8 @@
 //!   [`updated`], [`deleted`], [`recordings`], [`no_recordings`]) give exactly the element order of the original
 //!   (`docs/compatibility.md#api-responses`).
 //! - [`BbbResponse::parse`] classifies a BBB server's answer (`docs/compatibility.md#api-outbound-requests`);
+//!   [`BbbResponse::parse_pruned`] does the same but builds only the elements a reader needs ([`for_summaries`],
+//!   [`for_version`]);
 //!   [`meeting_summaries`], [`running`], [`bbb_version`] and [`meeting_elements`] read the parts the poller and the API
 //!   need.
 //!
@@ -23,11 +25,11 @@ mod write;
 mod tests;
 
 pub use bbb_response::{
-    BbbResponse, BbbResponseError, MeetingSummary, bbb_version, meeting_elements,
-    meeting_summaries, running,
+    BbbResponse, BbbResponseError, MeetingSummary, bbb_version, for_summaries, for_version,
+    meeting_elements, meeting_summaries, running,
 };
 pub use dom::{Element, Node, is_valid_name};
-pub use parse::{MAX_DEPTH, XmlError, parse};
+pub use parse::{MAX_DEPTH, XmlError, parse, parse_pruned};
 pub use recordings::{NO_RECORDINGS_MESSAGE, RecordingsXmlOptions, no_recordings, recordings};
 pub use response::{
     NO_MEETINGS_MESSAGE, deleted, failed, index, meetings, no_meetings, not_running, published,

@@ -62,6 +62,20 @@ pub enum XmlError {
 /// references other than `&#0;`) are tolerated and kept, since BBB does not filter them out of user-supplied
 /// names; [`crate::bbb::xml::write`] replaces them.
 pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
+    parse_pruned(input, |_, _| true)
+}
+
+/// [`parse`], keeping only the elements `keep` accepts: `keep(ancestors, name)` is asked for every element below
+/// the root (which is always kept), `ancestors` being the open elements from the root down to its parent, all
+/// kept. A rejected element is left out with everything inside it, but checked exactly as [`parse`] checks it, so
+/// the same input fails the same way. The result is the tree [`parse`] returns without the rejected subtrees
+/// (texts the removal makes adjacent are merged, as in any normalised tree); readers that only look at kept
+/// elements and their direct text see the same thing, without the cost of building and dropping the rest (the
+/// attendees of a big `getMeetings`, for the poller).
+pub fn parse_pruned(
+    input: &[u8],
+    keep: impl Fn(&[Element], &str) -> bool,
+) -> Result<Element, XmlError> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     if let Err(e) = std::str::from_utf8(input) {
         // `error_len() == None`: the input ends in the middle of a character.
@@ -82,8 +96,10 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
         config.allow_unmatched_ends = false;
     }
 
-    // Open elements; the last one is the innermost.
-    let mut stack: Vec<Element> = Vec::new();
+    // Open elements; the last one is the innermost. The kept ones are in `kept`, in order; `open` has one entry per
+    // open element, true when it is kept (a rejected element's descendants are all rejected).
+    let mut kept: Vec<Element> = Vec::new();
+    let mut open: Vec<bool> = Vec::new();
     let mut root: Option<Element> = None;
 
     loop {
@@ -95,57 +111,75 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
         match event {
             Event::Start(start) => {
                 check_second_root(&root, position)?;
-                if stack.len() >= MAX_DEPTH {
+                if open.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep { limit: MAX_DEPTH });
                 }
-                let element = start_element(&start, position)?;
-                check_html_root(&stack, &element)?;
-                stack.push(element);
+                match start_element(&start, position, &kept, &open, &keep)? {
+                    Some(element) => {
+                        kept.push(element);
+                        open.push(true);
+                    }
+                    None => open.push(false),
+                }
             }
             Event::Empty(start) => {
                 check_second_root(&root, position)?;
-                if stack.len() >= MAX_DEPTH {
+                if open.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep { limit: MAX_DEPTH });
                 }
-                let element = start_element(&start, position)?;
-                check_html_root(&stack, &element)?;
-                match stack.last_mut() {
-                    Some(parent) => parent.push_child(element),
-                    None => root = Some(element),
+                if let Some(element) = start_element(&start, position, &kept, &open, &keep)? {
+                    match kept.last_mut() {
+                        Some(parent) => parent.push_child(element),
+                        None => root = Some(element),
+                    }
                 }
             }
             Event::End(_) => {
                 // quick-xml has already checked that the end tag matches the open one.
-                let Some(element) = stack.pop() else {
+                let Some(is_kept) = open.pop() else {
                     return Err(malformed(position, "end tag without a start tag"));
                 };
-                match stack.last_mut() {
-                    Some(parent) => parent.push_child(element),
-                    None => root = Some(element),
+                if is_kept {
+                    let Some(element) = kept.pop() else {
+                        return Err(malformed(position, "end tag without a start tag"));
+                    };
+                    match kept.last_mut() {
+                        Some(parent) => parent.push_child(element),
+                        None => root = Some(element),
+                    }
                 }
             }
             Event::Text(text) => {
                 let at_end =
                     usize::try_from(reader.buffer_position()).is_ok_and(|end| end >= input.len());
-                if at_end && !stack.is_empty() {
+                if at_end && !open.is_empty() {
                     // Text running into the end of input inside the root (maybe cut inside an entity reference).
                     return Err(XmlError::Truncated);
                 }
                 let text = text
                     .unescape()
                     .map_err(|e| malformed(position, &e.to_string()))?;
-                match stack.last_mut() {
-                    Some(parent) => parent.push_text(text.into_owned()),
+                match open.last() {
+                    Some(true) => {
+                        if let Some(parent) = kept.last_mut() {
+                            parent.push_text(text.into_owned());
+                        }
+                    }
+                    Some(false) => {}
                     None if text.trim().is_empty() => {}
                     None => return Err(XmlError::NotXml { position }),
                 }
             }
             Event::CData(cdata) => {
-                let content = std::str::from_utf8(&cdata)
-                    .map_err(|e| malformed(position, &e.to_string()))?
-                    .to_owned();
-                match stack.last_mut() {
-                    Some(parent) => parent.push_cdata(content),
+                let content =
+                    std::str::from_utf8(&cdata).map_err(|e| malformed(position, &e.to_string()))?;
+                match open.last() {
+                    Some(true) => {
+                        if let Some(parent) = kept.last_mut() {
+                            parent.push_cdata(content.to_owned());
+                        }
+                    }
+                    Some(false) => {}
                     None => return Err(XmlError::NotXml { position }),
                 }
             }
@@ -161,7 +195,7 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
             }
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Eof => {
-                if !stack.is_empty() {
+                if !open.is_empty() {
                     return Err(XmlError::Truncated);
                 }
                 return root.ok_or(XmlError::Empty);
@@ -170,14 +204,27 @@ pub fn parse(input: &[u8]) -> Result<Element, XmlError> {
     }
 }
 
-fn start_element(start: &BytesStart<'_>, position: u64) -> Result<Element, XmlError> {
-    let name = std::str::from_utf8(start.name().as_ref())
-        .map_err(|e| malformed(position, &e.to_string()))?
-        .to_owned();
+/// Check a start tag as [`parse`] does, and return its element when it is kept: the root always, an element below
+/// it when its parent is kept and `keep` accepts it. `kept` and `open` are the parser's stacks before this element.
+fn start_element(
+    start: &BytesStart<'_>,
+    position: u64,
+    kept: &[Element],
+    open: &[bool],
+    keep: &impl Fn(&[Element], &str) -> bool,
+) -> Result<Option<Element>, XmlError> {
+    let qname = start.name();
+    let name =
+        std::str::from_utf8(qname.as_ref()).map_err(|e| malformed(position, &e.to_string()))?;
     if name.is_empty() {
         return Err(malformed(position, "element without a name"));
     }
-    let mut element = Element::new(name);
+    let is_kept = match open.last() {
+        None => true,
+        Some(false) => false,
+        Some(true) => keep(kept, name),
+    };
+    let mut element = is_kept.then(|| Element::new(name));
     // quick-xml's own duplicate check compares each attribute with every earlier one, quadratic in their number;
     // a set does the same check in linear time.
     let mut attributes = start.attributes();
@@ -189,13 +236,18 @@ fn start_element(start: &BytesStart<'_>, position: u64) -> Result<Element, XmlEr
             return Err(malformed(position, "duplicate attribute"));
         }
         let key = std::str::from_utf8(attribute.key.as_ref())
-            .map_err(|e| malformed(position, &e.to_string()))?
-            .to_owned();
+            .map_err(|e| malformed(position, &e.to_string()))?;
         let value = attribute
             .unescape_value()
-            .map_err(|e| malformed(position, &e.to_string()))?
-            .into_owned();
-        element.attributes.push((key, value));
+            .map_err(|e| malformed(position, &e.to_string()))?;
+        if let Some(element) = element.as_mut() {
+            element
+                .attributes
+                .push((key.to_owned(), value.into_owned()));
+        }
+    }
+    if open.is_empty() && name.eq_ignore_ascii_case("html") {
+        return Err(XmlError::Html);
     }
     Ok(element)
 }
@@ -203,13 +255,6 @@ fn start_element(start: &BytesStart<'_>, position: u64) -> Result<Element, XmlEr
 fn check_second_root(root: &Option<Element>, position: u64) -> Result<(), XmlError> {
     if root.is_some() {
         return Err(malformed(position, "more than one root element"));
-    }
-    Ok(())
-}
-
-fn check_html_root(stack: &[Element], element: &Element) -> Result<(), XmlError> {
-    if stack.is_empty() && element.name.eq_ignore_ascii_case("html") {
-        return Err(XmlError::Html);
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 use crate::bbb::xml::tests::fixture;
 use crate::bbb::xml::{
-    BbbResponse, BbbResponseError, Element, MeetingSummary, XmlError, bbb_version,
-    meeting_elements, meeting_summaries, meetings, parse, running, write,
+    BbbResponse, BbbResponseError, Element, MeetingSummary, XmlError, bbb_version, for_summaries,
+    for_version, meeting_elements, meeting_summaries, meetings, parse, running, write,
 };
 
 fn ok(body: &[u8]) -> Element {
@@ -304,4 +304,45 @@ fn failed_display_names_key_and_message() {
         failed(None, None).to_string(),
         "BBB answered FAILED: <no messageKey> (<no message>)"
     );
+}
+
+#[test]
+fn pruned_parse_reads_the_same_summaries_and_version() {
+    for body in [
+        fixture!("get_meetings_two.xml"),
+        fixture!("get_meetings_none.xml"),
+    ] {
+        let whole = ok(body);
+        let pruned = match BbbResponse::parse_pruned(body, for_summaries) {
+            Ok(response) => response.root,
+            Err(e) => panic!("expected SUCCESS, got {e:?}"),
+        };
+        assert_eq!(meeting_summaries(&pruned), meeting_summaries(&whole));
+        // The attendees are not built.
+        assert!(pruned.find("meetings/meeting/attendees").is_none());
+    }
+    let index = b"<response><returncode>SUCCESS</returncode><version>2.0</version>\
+        <bbbVersion> 3.0.4 </bbbVersion><graphqlWebsocketUrl>wss://x</graphqlWebsocketUrl></response>";
+    let pruned = BbbResponse::parse_pruned(index, for_version).map(|r| r.root);
+    assert_eq!(
+        pruned.as_ref().ok().and_then(bbb_version),
+        Some("3.0.4".to_owned())
+    );
+    assert!(pruned.is_ok_and(|root| root.child("version").is_none()));
+    // A failure is classified the same way, message and all.
+    let failed_body =
+        b"<response><returncode>FAILED</returncode><messageKey>checksumError</messageKey>\
+        <message>Checksums do not match</message></response>";
+    assert_eq!(
+        BbbResponse::parse_pruned(failed_body, for_summaries),
+        BbbResponse::parse(failed_body)
+    );
+    // A malformed answer fails the same way even inside a left-out element.
+    let broken = b"<response><returncode>SUCCESS</returncode><meetings><meeting><attendees>\
+        <attendee a='1' a='2'/></attendees></meeting></meetings></response>";
+    assert_eq!(
+        BbbResponse::parse_pruned(broken, for_summaries),
+        BbbResponse::parse(broken)
+    );
+    assert!(BbbResponse::parse(broken).is_err());
 }

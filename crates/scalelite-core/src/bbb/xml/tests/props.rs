@@ -2,7 +2,10 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use crate::bbb::xml::{BbbResponse, Element, parse, write};
+use crate::bbb::xml::{
+    BbbResponse, Element, bbb_version, for_summaries, for_version, meeting_summaries, parse,
+    parse_pruned, write,
+};
 
 /// A child as generated, before it is pushed through the normalising builders.
 #[derive(Clone, Debug)]
@@ -112,6 +115,21 @@ fn xmlish() -> impl Strategy<Value = String> {
         "<html>",
         "x=\"",
         "<a x='1' x='2'>",
+        "<meetings>",
+        "</meetings>",
+        "<meeting>",
+        "</meeting>",
+        "<meetingID>",
+        "</meetingID>",
+        "<attendees>",
+        "</attendees>",
+        "<metadata>",
+        "</metadata>",
+        "<tenant-id>",
+        "</tenant-id>",
+        "<bbbVersion>",
+        "</bbbVersion>",
+        "<running/>",
     ]);
     prop::collection::vec(fragment, 0..40).prop_map(|parts| parts.concat())
 }
@@ -137,6 +155,46 @@ proptest! {
             }
         }
         let _ = BbbResponse::parse(input.as_bytes());
+    }
+
+    #[test]
+    fn pruned_parse_fails_as_parse_and_reads_the_same(input in xmlish()) {
+        let bytes = input.as_bytes();
+        let whole = parse(bytes);
+        prop_assert_eq!(parse_pruned(bytes, |_, _| false).map(|_| ()), whole.clone().map(|_| ()));
+        prop_assert_eq!(parse_pruned(bytes, |_, _| true), whole);
+        let response = BbbResponse::parse(bytes);
+        let summaries = BbbResponse::parse_pruned(bytes, for_summaries);
+        let version = BbbResponse::parse_pruned(bytes, for_version);
+        match &response {
+            Ok(response) => {
+                prop_assert_eq!(
+                    summaries.map(|r| meeting_summaries(&r.root)),
+                    Ok(meeting_summaries(&response.root))
+                );
+                prop_assert_eq!(version.map(|r| bbb_version(&r.root)), Ok(bbb_version(&response.root)));
+            }
+            Err(e) => {
+                prop_assert_eq!(summaries.err(), Some(e.clone()));
+                prop_assert_eq!(version.err(), Some(e.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn pruned_parse_of_a_written_response_reads_the_same(meetings in prop::collection::vec(tree(), 0..4)) {
+        let mut list = Element::new("meetings");
+        for meeting in meetings {
+            let mut renamed = meeting;
+            renamed.name = "meeting".into();
+            list.push_child(renamed);
+        }
+        let root = Element::new("response")
+            .with_child(Element::text_element("returncode", "SUCCESS"))
+            .with_child(list);
+        let xml = write(&root);
+        let pruned = BbbResponse::parse_pruned(xml.as_bytes(), for_summaries).map(|r| r.root);
+        prop_assert_eq!(pruned.map(|r| meeting_summaries(&r)), Ok(meeting_summaries(&root)));
     }
 
     #[test]
