@@ -798,3 +798,27 @@ async fn namespaces_are_isolated() {
     one.cleanup().await;
     two.cleanup().await;
 }
+
+/// A pooled connection is pinged before use only after it sat idle a while (no second round trip per operation
+/// under load), but one PostgreSQL dropped meanwhile is still found then and replaced, not handed out.
+#[tokio::test]
+async fn a_connection_postgres_dropped_while_idle_is_replaced_before_use() {
+    let (store, env) = make_store().await;
+    assert_eq!(store.get_callback_data(None, "m").await.unwrap(), None);
+    let dropped: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND application_name = 'scalelite'",
+    )
+    .bind(&env.db().name)
+    .fetch_all(env.pg())
+    .await
+    .unwrap();
+    assert!(!dropped.is_empty(), "the store held a connection");
+    // Past the idle time after which a connection is pinged (1 s); not a timing assertion.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        store.get_callback_data(None, "m").await.unwrap(),
+        None,
+        "the dropped connection was replaced"
+    );
+}

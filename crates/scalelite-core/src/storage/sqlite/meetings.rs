@@ -6,8 +6,8 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 use crate::domain::{
     AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
