@@ -119,17 +119,13 @@ impl BbbClient {
         body: Option<XmlBody>,
         reduced: bool,
     ) -> Result<BbbResponse, CallError> {
-        let url = self.url(server, call, params);
-        self.send(&url, body, self.timeouts_for(reduced)).await
-    }
-
-    /// The normal timeouts, or the reduced ones when `reduced`.
-    fn timeouts_for(&self, reduced: bool) -> Timeouts {
-        if reduced {
+        let timeouts = if reduced {
             self.timeouts.reduced()
         } else {
             self.timeouts
-        }
+        };
+        let url = self.url(server, call, params);
+        self.send(&url, body, timeouts).await
     }
 
     /// [`BbbClient::call`] without a body, building only the elements of the answer that `keep` accepts
@@ -143,10 +139,13 @@ impl BbbClient {
         reduced: bool,
         keep: fn(&[Element], &str) -> bool,
     ) -> Result<BbbResponse, CallError> {
+        let timeouts = if reduced {
+            self.timeouts.reduced()
+        } else {
+            self.timeouts
+        };
         let url = self.url(server, call, params);
-        let body = self
-            .exchange(&url, None, self.timeouts_for(reduced))
-            .await?;
+        let body = self.exchange(&url, None, timeouts).await?;
         Ok(BbbResponse::parse_pruned(&body, keep)?)
     }
 

@@ -1,5 +1,4 @@
-//! Group commit of the API's hot writes: new meetings' placements (and claims of a record on a given server),
-//! their confirmations and load bumps.
+//! Group commit of the API's hot writes: new meetings' placements, their confirmations and load bumps.
 //!
 //! Every such write needs the process's only writer connection, and one by one each is a handful of trips through
 //! that connection's worker thread (begin, read, write, commit), every trip a hop to that thread and back through
@@ -73,22 +72,11 @@ enum Write {
         tags: TagRequest,
         meeting: NewMeeting,
         moderator_pw: PasswordFor,
-        claim: Claim,
+        token: String,
+        claim_for: Duration,
+        ttl: Duration,
         reply: oneshot::Sender<PlaceAnswer>,
     },
-    /// `claim_meeting`: the record on the server it names, no server chosen, no load bumped.
-    Claim {
-        meeting: NewMeeting,
-        claim: Claim,
-        reply: oneshot::Sender<StoreResult<MeetingPlacement>>,
-    },
-}
-
-/// How a created record is claimed and kept: the claim's token (empty: none) and length, the record's time to live.
-struct Claim {
-    token: String,
-    claim_for: Duration,
-    ttl: Duration,
 }
 
 impl fmt::Debug for Write {
@@ -97,7 +85,6 @@ impl fmt::Debug for Write {
             Write::Bump { server_id, .. } => write!(f, "Bump({server_id})"),
             Write::Confirm { id, .. } => write!(f, "Confirm({id})"),
             Write::Place { .. } => write!(f, "Place"),
-            Write::Claim { meeting, .. } => write!(f, "Claim({})", meeting.id),
         }
     }
 }
@@ -177,37 +164,14 @@ impl SqliteStore {
             tags: tags.clone(),
             meeting,
             moderator_pw,
-            claim: Claim {
-                token: token.to_owned(),
-                claim_for,
-                ttl,
-            },
+            token: token.to_owned(),
+            claim_for,
+            ttl,
             reply,
         });
         answer
             .await
             .unwrap_or_else(|_| Err(SelectError::Store(not_committed())))
-    }
-
-    /// `MeetingStore::claim_meeting`, committed with the writes that arrive meanwhile.
-    pub(super) async fn group_claim(
-        &self,
-        meeting: NewMeeting,
-        token: &str,
-        claim_for: Duration,
-        ttl: Duration,
-    ) -> StoreResult<MeetingPlacement> {
-        let (reply, answer) = oneshot::channel();
-        self.enqueue(Write::Claim {
-            meeting,
-            claim: Claim {
-                token: token.to_owned(),
-                claim_for,
-                ttl,
-            },
-            reply,
-        });
-        answer.await.unwrap_or_else(|_| Err(not_committed()))
     }
 
     fn enqueue(&self, write: Write) {
@@ -270,12 +234,6 @@ impl SqliteStore {
                         None => Ok(*placed),
                     });
                 }
-                Answer::Claimed { reply, placement } => {
-                    let _ = reply.send(match &error {
-                        Some(_) => Err(failed()),
-                        None => placement,
-                    });
-                }
                 Answer::NotPlaced { reply, error: e } => {
                     let _ = reply.send(Err(match &error {
                         Some(_) => SelectError::Store(failed()),
@@ -292,14 +250,14 @@ impl SqliteStore {
         let mut tx = self.begin_write().await?;
         let now = now_ms();
 
-        // What the placements, claims and bumps need, in one trip.
+        // What the placements and bumps need, in one trip.
         let mut state = State::default();
         let mut ids: Vec<&str> = Vec::new();
         let mut numbers: Vec<&str> = Vec::new();
         let mut decides = false;
         for write in &batch {
             match write {
-                Write::Place { meeting, .. } | Write::Claim { meeting, .. } => {
+                Write::Place { meeting, .. } => {
                     ids.push(&meeting.id);
                     numbers.extend(meeting.voice_bridge_candidates.iter().map(String::as_str));
                     decides = true;
@@ -348,23 +306,25 @@ impl SqliteStore {
                         key: (id, token),
                     });
                 }
-                Write::Claim {
-                    meeting,
-                    claim,
-                    reply,
-                } => {
-                    let placement = state.claim(&mut changes, meeting, &claim, now);
-                    plan.answers.push(Answer::Claimed { reply, placement });
-                }
                 Write::Place {
                     tags,
                     meeting,
                     moderator_pw,
-                    claim,
+                    token,
+                    claim_for,
+                    ttl,
                     reply,
                 } => {
-                    let answer =
-                        state.place(&mut changes, &tags, meeting, moderator_pw, &claim, now);
+                    let answer = state.place(
+                        &mut changes,
+                        &tags,
+                        meeting,
+                        moderator_pw,
+                        &token,
+                        claim_for,
+                        ttl,
+                        now,
+                    );
                     plan.answers.push(match answer {
                         Ok(placed) => Answer::Placed {
                             reply,
@@ -437,15 +397,15 @@ const WRITE: &str = "\
 
 /// A record the batch creates.
 #[derive(serde::Serialize)]
-struct PlacementChange {
-    id: String,
-    server_id: String,
-    moderator_pw: String,
-    voice_bridge: String,
-    tenant_id: Option<String>,
+struct PlacementChange<'a> {
+    id: &'a str,
+    server_id: &'a str,
+    moderator_pw: &'a str,
+    voice_bridge: &'a str,
+    tenant_id: Option<&'a str>,
     expires_at: i64,
     /// None: the record is not claimed.
-    token: Option<String>,
+    token: Option<&'a str>,
     claim_expires_at: i64,
 }
 
@@ -473,7 +433,8 @@ struct ConfirmChange {
 /// Everything the batch writes.
 #[derive(Default)]
 struct Changes {
-    placements: Vec<PlacementChange>,
+    /// Created records, serialised when decided (the records themselves go back to the callers).
+    placements: Vec<serde_json::Value>,
     loads: Vec<LoadChange>,
     params: Vec<ParamsChange>,
     confirms: Vec<ConfirmChange>,
@@ -513,10 +474,6 @@ enum Answer {
     NotPlaced {
         reply: oneshot::Sender<PlaceAnswer>,
         error: SelectError,
-    },
-    Claimed {
-        reply: oneshot::Sender<StoreResult<MeetingPlacement>>,
-        placement: StoreResult<MeetingPlacement>,
     },
 }
 
@@ -618,50 +575,53 @@ impl State {
         });
     }
 
-    /// Decide one placement as `place_meeting` does (choose the server, then claim the record on it and bump the
-    /// server's load when created), on the state the earlier writes of the batch left. Returns the chosen server
-    /// (its load as this placement left it) and the claim's answer.
+    /// Decide one placement as `place_meeting` does (choose the server, then claim the record on it), on the
+    /// state the earlier writes of the batch left; a created record goes to `changes`, and the state changes as
+    /// the script will change the database. Returns the chosen server (its load as this placement left it) and
+    /// the claim's answer.
+    #[allow(clippy::too_many_arguments)]
     fn place(
         &mut self,
         changes: &mut Changes,
         tags: &TagRequest,
         mut meeting: NewMeeting,
         moderator_pw: PasswordFor,
-        claim: &Claim,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
         now: i64,
     ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError> {
-        let mut server = choose_server(&self.servers, |s| s.tag.as_deref(), tags)?.clone();
+        let candidates: Vec<(String, Option<String>)> = self
+            .servers
+            .iter()
+            .map(|s| (s.id.clone(), s.tag.clone()))
+            .collect();
+        let chosen = choose_server(&candidates, tags)?;
+        let mut server = self
+            .servers
+            .iter()
+            .find(|s| s.id == chosen)
+            .cloned()
+            .ok_or(SelectError::NoServers)?;
         meeting.server_id = server.id.clone();
         meeting.moderator_pw = moderator_pw(&server);
-        let placement = self.claim(changes, meeting, claim, now);
-        if matches!(placement, Ok(MeetingPlacement::Created(_))) {
-            server.load = self.add_load(&server.id, server.load_multiplier);
-        }
-        Ok((server, placement))
-    }
+        let tenant_id = meeting.tenant_id.take().filter(|t| !t.is_empty());
 
-    /// Decide one claim as `claim_meeting` does, on the state the earlier writes of the batch left: the live
-    /// record wins (unless another tenant's), else the record is created with the first free candidate number; a
-    /// created record goes to `changes`, and the state changes as the script will change the database.
-    fn claim(
-        &mut self,
-        changes: &mut Changes,
-        meeting: NewMeeting,
-        claim: &Claim,
-        now: i64,
-    ) -> StoreResult<MeetingPlacement> {
-        let tenant_id = meeting.tenant_id.clone().filter(|t| !t.is_empty());
         if let Some((existing, expires_at)) = self.meetings.get(&meeting.id) {
             if *expires_at > now {
-                return existing_placement(existing.clone(), tenant_id.as_deref());
+                let answer = existing_placement(existing.clone(), tenant_id.as_deref());
+                return Ok((server, answer));
             }
         }
         let holders = &self.holders;
-        let voice_bridge = free_number(&meeting, |number| {
+        let voice_bridge = match free_number(&meeting, |number| {
             holders
                 .get(number)
                 .map(|(holder, live)| (holder.as_str(), *live))
-        })?;
+        }) {
+            Ok(number) => number,
+            Err(e) => return Ok((server, Err(e))),
+        };
         let created = Meeting {
             id: meeting.id,
             server_id: meeting.server_id,
@@ -669,23 +629,27 @@ impl State {
             voice_bridge,
             tenant_id,
         };
-        let expires_at = expiry_ms(claim.ttl);
-        // As the script will leave it: the meeting holds exactly its number and its record is live.
+        let expires_at = expiry_ms(ttl);
+        let change = PlacementChange {
+            id: &created.id,
+            server_id: &created.server_id,
+            moderator_pw: &created.moderator_pw,
+            voice_bridge: &created.voice_bridge,
+            tenant_id: created.tenant_id.as_deref(),
+            expires_at,
+            token: (!token.is_empty()).then_some(token),
+            claim_expires_at: expiry_ms(claim_for),
+        };
+        changes
+            .placements
+            .push(serde_json::to_value(&change).map_err(|e| StoreError::Backend(e.to_string()))?);
+        // As the script leaves it: the meeting holds exactly its number, its record is live, its server loaded.
         self.holders.retain(|_, (holder, _)| *holder != created.id);
         self.holders
             .insert(created.voice_bridge.clone(), (created.id.clone(), true));
         self.meetings
             .insert(created.id.clone(), (created.clone(), expires_at));
-        changes.placements.push(PlacementChange {
-            id: created.id.clone(),
-            server_id: created.server_id.clone(),
-            moderator_pw: created.moderator_pw.clone(),
-            voice_bridge: created.voice_bridge.clone(),
-            tenant_id: created.tenant_id.clone(),
-            expires_at,
-            token: (!claim.token.is_empty()).then(|| claim.token.clone()),
-            claim_expires_at: expiry_ms(claim.claim_for),
-        });
-        Ok(MeetingPlacement::Created(created))
+        server.load = self.add_load(&server.id, server.load_multiplier);
+        Ok((server, Ok(MeetingPlacement::Created(created))))
     }
 }
