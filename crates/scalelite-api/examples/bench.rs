@@ -79,6 +79,16 @@ struct Args {
     /// Redis URL for the production store (with --database-url).
     #[arg(long)]
     redis_url: Option<String>,
+    /// Measure only the calls whose name contains one of these (e.g. `--only create` for a profile), with their
+    /// baselines; default: every call.
+    #[arg(long)]
+    only: Vec<String>,
+}
+
+impl Args {
+    fn wanted(&self, call: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| call.contains(o.as_str()))
+    }
 }
 
 /// What one run of one call measured.
@@ -495,57 +505,61 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     // Each baseline is measured right before the call judged against it, so that drift on a shared machine
     // moves both alike.
     let index_url = lb.trim_end_matches('/').to_owned();
-    let index = run(n, c, fixed(index_url.clone()), Expect::Success).await;
-    print_baseline(name, "index (balancer)", &index);
     let mut rows = Vec::new();
 
-    let unknown_lb = lb.clone();
-    let unknown = run(
-        n,
-        c,
-        Arc::new(move |i| {
-            signed(
-                &unknown_lb,
-                "isMeetingRunning",
-                &format!("meetingID=unknown-{i}"),
-                LB_SECRET,
-            )
-        }),
-        Expect::Success,
-    )
-    .await;
-    rows.push(Row {
-        call: "isMeetingRunning unknown",
-        run: unknown,
-        baseline: "index",
-        baseline_throughput: index.throughput(),
-        goal: 0.4,
-    });
+    if args.wanted("isMeetingRunning unknown") {
+        let index = run(n, c, fixed(index_url.clone()), Expect::Success).await;
+        print_baseline(name, "index (balancer)", &index);
+        let unknown_lb = lb.clone();
+        let unknown = run(
+            n,
+            c,
+            Arc::new(move |i| {
+                signed(
+                    &unknown_lb,
+                    "isMeetingRunning",
+                    &format!("meetingID=unknown-{i}"),
+                    LB_SECRET,
+                )
+            }),
+            Expect::Success,
+        )
+        .await;
+        rows.push(Row {
+            call: "isMeetingRunning unknown",
+            run: unknown,
+            baseline: "index",
+            baseline_throughput: index.throughput(),
+            goal: 0.4,
+        });
+    }
 
-    let index = run(n, c, fixed(index_url), Expect::Success).await;
-    print_baseline(name, "index (balancer)", &index);
-    let join_lb = lb.clone();
-    let join = run(
-        n,
-        c,
-        Arc::new(move |i| {
-            signed(
-                &join_lb,
-                "join",
-                &format!("meetingID=bench-meeting&fullName=u{i}&password=mp"),
-                LB_SECRET,
-            )
-        }),
-        Expect::Redirect,
-    )
-    .await;
-    rows.push(Row {
-        call: "join",
-        run: join,
-        baseline: "index",
-        baseline_throughput: index.throughput(),
-        goal: 0.25,
-    });
+    if args.wanted("join") {
+        let index = run(n, c, fixed(index_url), Expect::Success).await;
+        print_baseline(name, "index (balancer)", &index);
+        let join_lb = lb.clone();
+        let join = run(
+            n,
+            c,
+            Arc::new(move |i| {
+                signed(
+                    &join_lb,
+                    "join",
+                    &format!("meetingID=bench-meeting&fullName=u{i}&password=mp"),
+                    LB_SECRET,
+                )
+            }),
+            Expect::Redirect,
+        )
+        .await;
+        rows.push(Row {
+            call: "join",
+            run: join,
+            baseline: "index",
+            baseline_throughput: index.throughput(),
+            goal: 0.25,
+        });
+    }
 
     for (call, label, direct_label) in [
         (
@@ -559,6 +573,9 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
             "direct getMeetingInfo",
         ),
     ] {
+        if !args.wanted(label) {
+            continue;
+        }
         let baseline = run(
             n,
             c,
@@ -583,56 +600,60 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
         });
     }
 
-    let existing = "meetingID=bench-meeting&moderatorPW=mp";
-    let baseline = run(n, c, direct_call("create", existing), Expect::Success).await;
-    print_baseline(name, "direct create existing", &baseline);
-    let balancer = run(n, c, lb_call("create", existing), Expect::Success).await;
-    rows.push(Row {
-        call: "create existing meeting",
-        run: balancer,
-        baseline: "direct create existing",
-        baseline_throughput: baseline.throughput(),
-        goal: 0.16,
-    });
+    if args.wanted("create existing meeting") {
+        let existing = "meetingID=bench-meeting&moderatorPW=mp";
+        let baseline = run(n, c, direct_call("create", existing), Expect::Success).await;
+        print_baseline(name, "direct create existing", &baseline);
+        let balancer = run(n, c, lb_call("create", existing), Expect::Success).await;
+        rows.push(Row {
+            call: "create existing meeting",
+            run: balancer,
+            baseline: "direct create existing",
+            baseline_throughput: baseline.throughput(),
+            goal: 0.16,
+        });
+    }
 
-    let (new_direct, new_secret) = (direct.clone(), direct_secret.clone());
-    let baseline = run(
-        n,
-        c,
-        Arc::new(move |i| {
-            signed(
-                &new_direct,
-                "create",
-                &format!("meetingID=direct-c-{i}"),
-                &new_secret,
-            )
-        }),
-        Expect::Success,
-    )
-    .await;
-    print_baseline(name, "direct create new", &baseline);
-    let new_lb = lb.clone();
-    let balancer = run(
-        n,
-        c,
-        Arc::new(move |i| {
-            signed(
-                &new_lb,
-                "create",
-                &format!("meetingID=bench-c-{i}"),
-                LB_SECRET,
-            )
-        }),
-        Expect::Success,
-    )
-    .await;
-    rows.push(Row {
-        call: "create new meeting",
-        run: balancer,
-        baseline: "direct create new",
-        baseline_throughput: baseline.throughput(),
-        goal: 0.16,
-    });
+    if args.wanted("create new meeting") {
+        let (new_direct, new_secret) = (direct.clone(), direct_secret.clone());
+        let baseline = run(
+            n,
+            c,
+            Arc::new(move |i| {
+                signed(
+                    &new_direct,
+                    "create",
+                    &format!("meetingID=direct-c-{i}"),
+                    &new_secret,
+                )
+            }),
+            Expect::Success,
+        )
+        .await;
+        print_baseline(name, "direct create new", &baseline);
+        let new_lb = lb.clone();
+        let balancer = run(
+            n,
+            c,
+            Arc::new(move |i| {
+                signed(
+                    &new_lb,
+                    "create",
+                    &format!("meetingID=bench-c-{i}"),
+                    LB_SECRET,
+                )
+            }),
+            Expect::Success,
+        )
+        .await;
+        rows.push(Row {
+            call: "create new meeting",
+            run: balancer,
+            baseline: "direct create new",
+            baseline_throughput: baseline.throughput(),
+            goal: 0.16,
+        });
+    }
 
     for row in &rows {
         print_row(name, row);

@@ -247,7 +247,36 @@ impl SqliteStore {
     /// Read, decide, write and commit the batch; `plan` collects the answers (sent by the caller, also when this
     /// fails).
     async fn run_batch(&self, batch: Vec<Write>, plan: &mut Plan) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = Writer {
+            connection: Some(self.writer.acquire().await.map_err(backend)?),
+        };
+        let result = self.decide_and_write(&mut writer, batch, plan).await;
+        let Some(mut connection) = writer.connection.take() else {
+            return result;
+        };
+        if result.is_err() {
+            // Nothing of a failed batch stays. Should the rollback fail too (also when the batch failed before its
+            // BEGIN ran), the connection is closed rather than reused in a state not known here.
+            if sqlx::query("ROLLBACK")
+                .execute(&mut *connection)
+                .await
+                .is_err()
+            {
+                connection.close_on_drop();
+            }
+        }
+        result
+    }
+
+    /// Begin (with the read, or with the write when nothing needs reading), decide, write and commit: two trips
+    /// to the writer connection's thread at most.
+    async fn decide_and_write(
+        &self,
+        writer: &mut Writer,
+        batch: Vec<Write>,
+        plan: &mut Plan,
+    ) -> StoreResult<()> {
+        let connection = writer.connection()?;
         let now = now_ms();
 
         // What the placements and bumps need, in one trip.
@@ -268,7 +297,7 @@ impl SqliteStore {
         }
         if decides {
             let (ids, numbers) = (json_list(&ids)?, json_list(&numbers)?);
-            state.read(&mut tx, ids, numbers, now).await?;
+            state.read(connection, ids, numbers, now).await?;
         }
 
         // Decide in arrival order; every change goes to the script's lists.
@@ -337,9 +366,22 @@ impl SqliteStore {
         }
         changes.loads = state.changed_loads();
 
-        if !changes.is_empty() {
+        if changes.is_empty() {
+            // Only a batch that read has begun (one that did not always writes a confirmation).
+            if decides {
+                sqlx::query("COMMIT")
+                    .execute(&mut *connection)
+                    .await
+                    .map_err(backend)?;
+            }
+        } else {
             let placements = json_list(&changes.placements)?;
-            let mut query = sqlx::query_as::<_, (String, String)>(WRITE);
+            let script = if decides {
+                WRITE_COMMIT.as_str()
+            } else {
+                BEGIN_WRITE_COMMIT.as_str()
+            };
+            let mut query = sqlx::query_as::<_, (String, String)>(script);
             for _ in 0..6 {
                 query = query.bind(placements.clone());
             }
@@ -349,15 +391,48 @@ impl SqliteStore {
                 .bind(json_list(&changes.confirms)?)
                 .bind(now)
                 .bind(now)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *connection)
                 .await
                 .map_err(backend)?;
             plan.confirmed = confirmed.into_iter().collect();
         }
-        tx.commit().await.map_err(backend)?;
+        writer.finished();
         Ok(())
     }
 }
+
+/// The writer connection of a batch. Dropped before the batch ended (its task cancelled mid-trip), the connection
+/// may still be inside the batch's transaction: it is closed instead of going back to the pool.
+struct Writer {
+    connection: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+}
+
+impl Writer {
+    fn connection(&mut self) -> StoreResult<&mut sqlx::SqliteConnection> {
+        self.connection
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Backend("the batch's connection is gone".into()))
+    }
+
+    /// The batch committed: the connection goes back to the pool as usual.
+    fn finished(&mut self) {
+        drop(self.connection.take());
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.as_mut() {
+            connection.close_on_drop();
+        }
+    }
+}
+
+/// The batch's writes and its commit, in one trip.
+static WRITE_COMMIT: LazyLock<String> = LazyLock::new(|| format!("{WRITE}; COMMIT"));
+/// A batch that reads nothing (confirmations only) begins, writes and commits in one trip.
+static BEGIN_WRITE_COMMIT: LazyLock<String> =
+    LazyLock::new(|| format!("BEGIN IMMEDIATE; {WRITE}; COMMIT"));
 
 /// The batch's changes, one statement or two each, in this order, each fed with a JSON list: the created records
 /// (`PlacementChange`, statements 1 to 6), the new loads (`LoadChange`), the create parameters to keep
@@ -495,14 +570,14 @@ impl State {
     /// and the holders of the voice bridge `numbers` (JSON lists).
     async fn read(
         &mut self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        connection: &mut sqlx::SqliteConnection,
         ids: String,
         numbers: String,
         now: i64,
     ) -> StoreResult<()> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT 's' AS kind, {SERVER_COLUMNS} FROM servers s \
+                "BEGIN IMMEDIATE; SELECT 's' AS kind, {SERVER_COLUMNS} FROM servers s \
                  LEFT JOIN server_counters c ON c.server_id = s.id WHERE {AVAILABLE} ORDER BY s.load, s.id; \
                  SELECT 'm' AS kind, m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id, m.expires_at \
                  FROM meetings m WHERE m.id IN (SELECT value FROM json_each(?1)); \
@@ -515,7 +590,7 @@ impl State {
             .bind(ids)
             .bind(now)
             .bind(numbers)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *connection)
             .await
             .map_err(backend)?;
         for row in &rows {
