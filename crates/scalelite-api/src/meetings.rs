@@ -1199,22 +1199,10 @@ async fn capture_callbacks(
         .or_else(|| params.get("meta_bbb-recording-ready-url"))
         .map(str::to_owned);
     if analytics.is_none() && ready.is_none() {
-        let stale = state
+        state
             .store
-            .get_callback_data(tenant_id.as_deref(), &id)
-            .await?
-            .is_some_and(|d| d.analytics_callback_url.is_some() || d.recording_ready_url.is_some());
-        if stale {
-            state
-                .store
-                .put_callback_data(CallbackData {
-                    meeting_id: id,
-                    tenant_id,
-                    server_id: Some(server_id.to_owned()),
-                    ..CallbackData::default()
-                })
-                .await?;
-        }
+            .clear_callback_urls(tenant_id.as_deref(), &id, server_id)
+            .await?;
         return Ok(());
     }
     if analytics.is_some() {

@@ -338,6 +338,33 @@ pub trait RecordingStore: Send + Sync {
     /// Insert or replace the callback data of `(data.tenant_id, data.meeting_id)`.
     fn put_callback_data(&self, data: CallbackData)
     -> impl Future<Output = StoreResult<()>> + Send;
+    /// A create of `meeting_id` by `tenant_id` without callback URLs: drop the URLs an earlier create left (the
+    /// callback data then names `server_id` and nothing else); nothing to do when there are none.
+    fn clear_callback_urls(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+        server_id: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Whether callback data holds a URL (what [`RecordingStore::clear_callback_urls`] drops).
+pub(crate) fn has_callback_urls(data: &CallbackData) -> bool {
+    data.analytics_callback_url.is_some() || data.recording_ready_url.is_some()
+}
+
+/// What [`RecordingStore::clear_callback_urls`] leaves of callback data that held URLs.
+pub(crate) fn without_callback_urls(
+    tenant_id: Option<&str>,
+    meeting_id: &str,
+    server_id: &str,
+) -> CallbackData {
+    CallbackData {
+        meeting_id: meeting_id.to_owned(),
+        tenant_id: tenant_id.map(str::to_owned),
+        server_id: Some(server_id.to_owned()),
+        ..CallbackData::default()
+    }
 }
 
 /// Small shared state: one-time playback tokens, leases for single-active daemons, the poller's missing-meeting

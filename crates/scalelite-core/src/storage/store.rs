@@ -307,6 +307,14 @@ impl RecordingStore for Store {
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
         delegate!(self.put_callback_data(data))
     }
+    async fn clear_callback_urls(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+        server_id: &str,
+    ) -> StoreResult<()> {
+        delegate!(self.clear_callback_urls(tenant_id, meeting_id, server_id))
+    }
 }
 
 impl MiscStore for Store {

@@ -156,6 +156,13 @@ impl Keys {
         self.logical("poller_missing_meetings")
     }
 
+    /// HASH telling, per tenant, whether the meeting's callback data in PostgreSQL is known to hold no callback
+    /// URL (ours; the original reads PostgreSQL on every create): `gen:<tenant id>` counts the writes of URLs,
+    /// `clean:<tenant id>` is the generation found without URLs (empty tenant id: none).
+    pub fn callback_urls(&self, meeting_id: &str) -> String {
+        self.logical(&format!("callback_urls:{meeting_id}"))
+    }
+
     /// STRING holding the holder of a lease (ours; the original has no leases).
     pub fn lease(&self, name: &str) -> String {
         self.logical(&format!("lease:{name}"))

@@ -23,7 +23,7 @@ use crate::domain::{
 };
 use crate::storage::{
     MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
-    StoreResult, TenantStore,
+    StoreResult, TenantStore, has_callback_urls, without_callback_urls,
 };
 
 pub use keys::Keys;
@@ -416,7 +416,42 @@ impl RecordingStore for ProductionStore {
     }
 
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
-        self.pg.put_callback_data(data).await
+        let (tenant_id, meeting_id) = (data.tenant_id.clone(), data.meeting_id.clone());
+        self.pg.put_callback_data(data).await?;
+        // After the write: a create that looked at PostgreSQL before it cannot mark the data free of URLs.
+        self.redis
+            .bump_callback_urls(tenant_id.as_deref(), &meeting_id)
+            .await
+    }
+
+    /// Every create without callback URLs needs this, and a PostgreSQL read per create was half the cost of a
+    /// create of an existing meeting: a mark in Redis (`Keys::callback_urls`) tells when the data is known to
+    /// hold no URL, so PostgreSQL is read once per meeting (and after each write of URLs) instead.
+    async fn clear_callback_urls(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+        server_id: &str,
+    ) -> StoreResult<()> {
+        let (generation, clean) = self.redis.callback_urls_mark(tenant_id, meeting_id).await?;
+        if clean {
+            return Ok(());
+        }
+        let stale = self
+            .pg
+            .get_callback_data(tenant_id, meeting_id)
+            .await?
+            .is_some_and(|data| has_callback_urls(&data));
+        if stale {
+            // Not through `put_callback_data`: clearing is no write of URLs, and the mark below may follow.
+            self.pg
+                .put_callback_data(without_callback_urls(tenant_id, meeting_id, server_id))
+                .await?;
+        }
+        self.redis
+            .mark_callback_urls_clean(tenant_id, meeting_id, &generation)
+            .await?;
+        Ok(())
     }
 }
 

@@ -32,6 +32,9 @@ use crate::storage::{SelectError, StoreError, StoreResult};
 
 /// How many ids one pipelined or scripted batch carries.
 const BATCH: usize = 500;
+/// How long a meeting's callback URL mark lives after its last change; without it, the next create reads
+/// PostgreSQL again.
+const CALLBACK_MARK_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Cloneable handle on the Redis side.
 #[derive(Clone)]
@@ -72,6 +75,7 @@ struct Scripts {
     take_token: Script,
     try_lease: Script,
     release_lease: Script,
+    mark_callbacks_clean: Script,
 }
 
 impl Scripts {
@@ -96,6 +100,7 @@ impl Scripts {
             take_token: Script::new(include_str!("lua/take_token.lua")),
             try_lease: Script::new(include_str!("lua/try_lease.lua")),
             release_lease: Script::new(include_str!("lua/release_lease.lua")),
+            mark_callbacks_clean: Script::new(include_str!("lua/mark_callbacks_clean.lua")),
         }
     }
 }
@@ -1022,6 +1027,78 @@ impl RedisStore {
     }
 
     // ----- tokens, leases, health -----
+
+    /// The generation of `(tenant_id, meeting_id)`'s callback URL mark, and whether the callback data is known to
+    /// hold no URL at it (`Keys::callback_urls`).
+    pub(crate) async fn callback_urls_mark(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+    ) -> StoreResult<(String, bool)> {
+        let key = self.inner.keys.callback_urls(meeting_id);
+        let tenant = tenant_id.unwrap_or_default();
+        let fields = [format!("gen:{tenant}"), format!("clean:{tenant}")];
+        let (generation, clean): (Option<String>, Option<String>) = self
+            .run("read callback URL mark", |mut c| async move {
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg(&fields)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let generation = generation.unwrap_or_else(|| "0".to_owned());
+        let clean = clean.is_some_and(|c| c == generation);
+        Ok((generation, clean))
+    }
+
+    /// Callback URLs of `(tenant_id, meeting_id)` were written: whatever mark said they were none is void.
+    pub(crate) async fn bump_callback_urls(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+    ) -> StoreResult<()> {
+        let key = self.inner.keys.callback_urls(meeting_id);
+        let field = format!("gen:{}", tenant_id.unwrap_or_default());
+        let secs = ttl_secs(CALLBACK_MARK_TTL);
+        self.run("bump callback URL mark", |mut c| async move {
+            redis::pipe()
+                .atomic()
+                .cmd("HINCRBY")
+                .arg(&key)
+                .arg(&field)
+                .arg(1)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(secs)
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    /// Mark `(tenant_id, meeting_id)`'s callback data free of URLs at `generation` (as read before it was looked at
+    /// in PostgreSQL), unless URLs were written since; whether it was marked.
+    pub(crate) async fn mark_callback_urls_clean(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+        generation: &str,
+    ) -> StoreResult<bool> {
+        let keys = [self.inner.keys.callback_urls(meeting_id)];
+        let args = [
+            generation.to_owned(),
+            tenant_id.unwrap_or_default().to_owned(),
+            ttl_secs(CALLBACK_MARK_TTL).to_string(),
+        ];
+        let script = &self.inner.scripts.mark_callbacks_clean;
+        let marked: i64 = self
+            .invoke("mark callback URLs clean", script, &keys, &args)
+            .await?;
+        Ok(marked == 1)
+    }
 
     pub(crate) async fn put_playback_token(
         &self,

@@ -12,7 +12,10 @@ use crate::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Th
 use crate::storage::sqlite::{
     SqliteStore, backend, from_ms, glob_prefix, json_list, now_ms, to_ms,
 };
-use crate::storage::{RecordingLock, RecordingStore, StoreError, StoreResult};
+use crate::storage::{
+    RecordingLock, RecordingStore, StoreError, StoreResult, has_callback_urls,
+    without_callback_urls,
+};
 
 const RECORDING_COLUMNS: &str = "r.id, r.record_id, r.meeting_id, r.name, r.published, r.participants, r.state, \
      r.starttime, r.endtime, r.deleted_at, r.protected, r.publish_updated";
@@ -168,6 +171,24 @@ impl RecordingStore for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn clear_callback_urls(
+        &self,
+        tenant_id: Option<&str>,
+        meeting_id: &str,
+        server_id: &str,
+    ) -> StoreResult<()> {
+        // A read first: most creates find nothing to clear, and a read does not wait for the only writer.
+        let stale = self
+            .get_callback_data(tenant_id, meeting_id)
+            .await?
+            .is_some_and(|data| has_callback_urls(&data));
+        if stale {
+            self.put_callback_data(without_callback_urls(tenant_id, meeting_id, server_id))
+                .await?;
+        }
         Ok(())
     }
 }

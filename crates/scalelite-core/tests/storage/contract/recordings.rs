@@ -568,6 +568,73 @@ pub async fn callback_data<S: Store>(s: &S) {
     );
 }
 
+/// `clear_callback_urls` (a create without callback URLs) drops what an earlier create left, per tenant, every
+/// time URLs were written again in between: the production store skips PostgreSQL only while it knows there is
+/// nothing to clear.
+pub async fn callback_urls_cleared_by_a_create_without_them<S: Store>(s: &S) {
+    let with_urls = |tenant: Option<&str>, url: &str| CallbackData {
+        meeting_id: "m1".to_owned(),
+        tenant_id: tenant.map(str::to_owned),
+        server_id: Some("bbb-1".to_owned()),
+        recording_id: None,
+        recording_ready_url: Some(format!("{url}/ready")),
+        analytics_callback_url: Some(format!("{url}/analytics")),
+    };
+    let cleared = |tenant: Option<&str>, server: &str| CallbackData {
+        meeting_id: "m1".to_owned(),
+        tenant_id: tenant.map(str::to_owned),
+        server_id: Some(server.to_owned()),
+        recording_id: None,
+        recording_ready_url: None,
+        analytics_callback_url: None,
+    };
+    // Nothing kept: nothing written.
+    s.clear_callback_urls(None, "m1", "bbb-1").await.unwrap();
+    assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), None);
+
+    // URLs written after the "nothing to clear" answer above are cleared by the next create without them.
+    s.put_callback_data(with_urls(None, "https://lms.example.com"))
+        .await
+        .unwrap();
+    s.put_callback_data(with_urls(Some("t1"), "https://t1.example.com"))
+        .await
+        .unwrap();
+    s.clear_callback_urls(None, "m1", "bbb-2").await.unwrap();
+    assert_eq!(
+        s.get_callback_data(None, "m1").await.unwrap(),
+        Some(cleared(None, "bbb-2"))
+    );
+    // Another tenant's data of the same meeting id is its own.
+    assert_eq!(
+        s.get_callback_data(Some("t1"), "m1").await.unwrap(),
+        Some(with_urls(Some("t1"), "https://t1.example.com"))
+    );
+
+    // Cleared twice in a row, then written again, then cleared: every write of URLs counts.
+    s.clear_callback_urls(None, "m1", "bbb-2").await.unwrap();
+    for round in 0..3 {
+        let url = format!("https://lms{round}.example.com");
+        s.put_callback_data(with_urls(None, &url)).await.unwrap();
+        assert_eq!(
+            s.get_callback_data(None, "m1").await.unwrap(),
+            Some(with_urls(None, &url))
+        );
+        s.clear_callback_urls(None, "m1", "bbb-3").await.unwrap();
+        assert_eq!(
+            s.get_callback_data(None, "m1").await.unwrap(),
+            Some(cleared(None, "bbb-3")),
+            "round {round}"
+        );
+    }
+    s.clear_callback_urls(Some("t1"), "m1", "bbb-4")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_callback_data(Some("t1"), "m1").await.unwrap(),
+        Some(cleared(Some("t1"), "bbb-4"))
+    );
+}
+
 /// A re-import never reverts a publish/unpublish: the upsert decides on the row as it is when it runs, so an
 /// importer that read the recording before the API changed it (and so sends `publish_updated = false` and the
 /// metadata's `published`) still leaves the API's choice in place.
