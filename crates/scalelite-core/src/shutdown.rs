@@ -111,10 +111,12 @@ impl fmt::Display for Signal {
     }
 }
 
-/// Resolves on the first SIGTERM or SIGINT received from the moment it is first polled. Must be polled inside a
-/// tokio runtime. If a handler cannot be installed, that is logged and only the other signal is waited for.
+/// Install the SIGTERM and SIGINT handlers now (inside a tokio runtime) and resolve on the first of them received
+/// from then on. Installing at the call, not at the first poll, matters to a service that says it is ready right
+/// after spawning the wait: a signal sent in between would otherwise meet the default action and kill the process.
+/// If a handler cannot be installed, that is logged and only the other signal is waited for.
 #[cfg(unix)]
-pub async fn signal() -> Signal {
+pub fn signal() -> impl std::future::Future<Output = Signal> + Send {
     use tokio::signal::unix::{SignalKind, signal};
 
     let install = |kind: SignalKind, name: &str| match signal(kind) {
@@ -126,10 +128,12 @@ pub async fn signal() -> Signal {
     };
     let mut terminate = install(SignalKind::terminate(), "SIGTERM");
     let mut interrupt = install(SignalKind::interrupt(), "SIGINT");
-    tokio::select! {
-        Some(()) = recv(&mut terminate) => Signal::Terminate,
-        Some(()) = recv(&mut interrupt) => Signal::Interrupt,
-        else => std::future::pending().await,
+    async move {
+        tokio::select! {
+            Some(()) = recv(&mut terminate) => Signal::Terminate,
+            Some(()) = recv(&mut interrupt) => Signal::Interrupt,
+            else => std::future::pending().await,
+        }
     }
 }
 
@@ -144,12 +148,14 @@ async fn recv(stream: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
 
 /// Resolves on the first Ctrl-C (the only signal there is on this platform).
 #[cfg(not(unix))]
-pub async fn signal() -> Signal {
-    match tokio::signal::ctrl_c().await {
-        Ok(()) => Signal::Interrupt,
-        Err(err) => {
-            tracing::error!(error.message = %err, "could not install the Ctrl-C handler");
-            std::future::pending().await
+pub fn signal() -> impl std::future::Future<Output = Signal> + Send {
+    async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => Signal::Interrupt,
+            Err(err) => {
+                tracing::error!(error.message = %err, "could not install the Ctrl-C handler");
+                std::future::pending().await
+            }
         }
     }
 }
@@ -174,9 +180,11 @@ impl Signals {
 /// Spawn a task that triggers `shutdown` on SIGTERM or SIGINT, logging which. The task ends when it has
 /// triggered, or when shutdown was triggered by something else first. Must be called inside a tokio runtime.
 pub fn on_signal(shutdown: Shutdown) -> JoinHandle<()> {
+    // Installed here, before the caller goes on to say it is ready.
+    let received = signal();
     tokio::spawn(async move {
         tokio::select! {
-            received = signal() => {
+            received = received => {
                 tracing::info!(signal = %received, "received {received}, shutting down gracefully");
                 shutdown.trigger();
             }
