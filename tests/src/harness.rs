@@ -174,6 +174,22 @@ impl TestApp {
         self.store.get_server(id).await.expect("server").load
     }
 
+    /// Wait (at most 10 s) until server `id`'s load is `expected`: a join's bump is written behind its answer.
+    pub async fn wait_for_load(&self, id: &str, expected: f64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let load = self.load(id).await;
+            if load == Some(expected) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "load of {id}: {load:?}, expected {expected}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {

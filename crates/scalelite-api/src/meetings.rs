@@ -306,10 +306,10 @@ fn without(params: &Params, name: &str) -> Params {
 /// `join`: a 302 to the meeting's server, re-signed with its secret. BBB is not contacted.
 pub async fn join(state: &AppState, req: BbbRequest) -> Result<Response> {
     let (meeting, server) = joinable(state, &req).await?;
+    // Written behind: the redirect does not wait for a figure the poller replaces at its next cycle.
     state
         .store
-        .increment_load(&server.id, server.load_multiplier)
-        .await?;
+        .increment_load_behind(&server.id, server.load_multiplier);
     let settings = &state.settings;
     let (td, to) = tenant_settings(state, req.tenant.as_ref()).await?;
     let params = augment(

@@ -141,7 +141,11 @@ async fn contract_poller_threads() {
 /// A server that hangs, not yet known as dead (online, no failure counted: a first cycle), holds its turn for an
 /// eighth of POLLER_WAIT_TIMEOUT only, then waits out its timeout on a suspect turn: with one turn
 /// (POLLER_THREADS=2), the other servers are polled while it still hangs. Without that, the cycle would poll them
-/// one after another behind it, and never two at once.
+/// one after another behind it, a whole timeout (8 s) after it.
+///
+/// Judged by when each request reached its fake server, not by how many were in flight at once: on a loaded
+/// machine the fakes (one thread of this test) may take all six requests only after the poller sent them, and in
+/// any order.
 #[tokio::test]
 async fn contract_poller_threads_a_hanging_server_gives_up_its_turn() {
     // bbb-0 is listed (and so queued) first of six.
@@ -153,20 +157,32 @@ async fn contract_poller_threads_a_hanging_server_gives_up_its_turn() {
     fakes[0].set_fault(Fault::Hang).await.unwrap();
     poll_once(
         &store,
-        &[("POLLER_THREADS", "2"), ("POLLER_WAIT_TIMEOUT", "2")],
+        &[("POLLER_THREADS", "2"), ("POLLER_WAIT_TIMEOUT", "8")],
     )
     .await;
-    for fake in &fakes {
-        assert!(fake.requests().iter().any(|r| r.call == "getMeetings"));
+    let asked = |fake: &FakeServer| {
+        fake.requests()
+            .iter()
+            .find(|r| r.call == "getMeetings")
+            .map(|r| r.timestamp_ms)
+            .expect("every server is asked")
+    };
+    let hanging_asked = asked(&fakes[0]);
+    for (i, fake) in fakes.iter().enumerate().skip(1) {
+        let after = asked(fake).saturating_sub(hanging_asked);
+        assert!(
+            after < 6_000,
+            "bbb-{i} was asked {after} ms after the hanging server: polled behind it, not while it hung"
+        );
     }
     assert_eq!(server(&store, "bbb-0").await.unhealthy_counter, 1);
     for id in ["bbb-1", "bbb-2", "bbb-3", "bbb-4", "bbb-5"] {
         assert_eq!(server(&store, id).await.unhealthy_counter, 0, "{id}");
     }
-    assert_eq!(
-        gauge.max(),
-        2,
-        "the hanging server and one other at once, never more"
+    assert!(
+        gauge.max() <= 2,
+        "the hanging server and one other at once, never more: {}",
+        gauge.max()
     );
 }
 

@@ -134,7 +134,8 @@ both_backends! {
         let expected_query = "meetingID=j&password=pw&fullName=Bob";
         let checksum = sha256_hex(&format!("join{expected_query}bbb1-secret"));
         assert_eq!(location, format!("{}join?{expected_query}&checksum={checksum}", fake.url()));
-        assert_eq!(app.load("bbb1").await, Some(14.0));
+        // The join's bump is written behind the redirect.
+        app.wait_for_load("bbb1", 14.0).await;
         // An offline or disabled server: serverUnavailable.
         app.store.patch_server("bbb1", ServerPatch { online: Some(false), ..Default::default() }).await.unwrap();
         let xml = app.call("join", "meetingID=j&password=pw&fullName=Bob").await;

@@ -80,6 +80,10 @@ pub trait ServerStore: Send + Sync {
         id: &str,
         amount: f64,
     ) -> impl Future<Output = StoreResult<Option<f64>>> + Send;
+    /// [`ServerStore::increment_load`] written behind: the caller does not wait, bumps of one server that queue up
+    /// meanwhile are written as one, and a failure is logged, not returned. For a join's bump, which only steers
+    /// the next placements until the poller's next figure replaces it. Must be called inside a tokio runtime.
+    fn increment_load_behind(&self, id: &str, amount: f64);
     /// Health counters (the original's bare `<id>` hash). Each returns the new value.
     fn increment_healthy(&self, id: &str) -> impl Future<Output = StoreResult<i64>> + Send;
     fn increment_unhealthy(&self, id: &str) -> impl Future<Output = StoreResult<i64>> + Send;

@@ -106,6 +106,12 @@ impl ServerStore for Store {
     async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
         delegate!(self.increment_load(id, amount))
     }
+    fn increment_load_behind(&self, id: &str, amount: f64) {
+        match self {
+            Store::Embedded(s) => s.increment_load_behind(id, amount),
+            Store::Production(s) => s.increment_load_behind(id, amount),
+        }
+    }
     async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
         delegate!(self.increment_healthy(id))
     }

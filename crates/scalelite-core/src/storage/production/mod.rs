@@ -141,6 +141,16 @@ impl ServerStore for ProductionStore {
         self.redis.increment_load(id, amount).await
     }
 
+    /// One Redis command per bump (ZADD XX INCR costs Redis no more than a queue would), in a task of its own.
+    fn increment_load_behind(&self, id: &str, amount: f64) {
+        let (redis, id) = (self.redis.clone(), id.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = redis.increment_load(&id, amount).await {
+                tracing::warn!(server.id = %id, error = %e, "could not bump the load");
+            }
+        });
+    }
+
     async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
         self.redis.increment_healthy(id).await
     }

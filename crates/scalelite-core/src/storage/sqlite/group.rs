@@ -60,7 +60,8 @@ enum Write {
     Bump {
         server_id: String,
         amount: f64,
-        reply: oneshot::Sender<StoreResult<Option<f64>>>,
+        /// None: written behind, nobody waits (`bump_load_behind`).
+        reply: Option<oneshot::Sender<StoreResult<Option<f64>>>>,
     },
     Confirm {
         id: String,
@@ -126,9 +127,34 @@ impl SqliteStore {
         self.enqueue(Write::Bump {
             server_id: server_id.to_owned(),
             amount,
-            reply,
+            reply: Some(reply),
         });
         answer.await.unwrap_or_else(|_| Err(not_committed()))
+    }
+
+    /// `ServerStore::increment_load_behind`: queued for the next batch without waiting for it, added to a bump of
+    /// the same server already waiting there, so the queue holds one such bump per server at most.
+    pub(super) fn bump_load_behind(&self, server_id: &str, amount: f64) {
+        {
+            let mut queue = self.writes.lock();
+            let waiting = queue.pending.iter_mut().find_map(|write| match write {
+                Write::Bump {
+                    server_id: id,
+                    amount,
+                    reply: None,
+                } if id == server_id => Some(amount),
+                _ => None,
+            });
+            if let Some(waiting) = waiting {
+                *waiting += amount;
+                return;
+            }
+        }
+        self.enqueue(Write::Bump {
+            server_id: server_id.to_owned(),
+            amount,
+            reply: None,
+        });
     }
 
     /// `confirm_meeting` (without `params`) or `confirm_meeting_with_params`, committed with the writes that
@@ -212,15 +238,26 @@ impl SqliteStore {
         let mut plan = Plan::default();
         let result = self.run_batch(batch, &mut plan).await;
         let error = result.err().map(|e| e.to_string());
+        if let Some(error) = &error {
+            let behind = plan
+                .answers
+                .iter()
+                .any(|a| matches!(a, Answer::Bump { reply: None, .. }));
+            if behind {
+                tracing::warn!(error = %error, "could not write the load bumps of joins");
+            }
+        }
         // The callers may be gone (their requests were dropped); their writes are committed anyway.
         for answer in plan.answers {
             let failed = || StoreError::Backend(error.clone().unwrap_or_default());
             match answer {
                 Answer::Bump { reply, load } => {
-                    let _ = reply.send(match &error {
-                        Some(_) => Err(failed()),
-                        None => Ok(load),
-                    });
+                    if let Some(reply) = reply {
+                        let _ = reply.send(match &error {
+                            Some(_) => Err(failed()),
+                            None => Ok(load),
+                        });
+                    }
                 }
                 Answer::Confirm { reply, key } => {
                     let _ = reply.send(match &error {
@@ -533,7 +570,7 @@ struct Plan {
 
 enum Answer {
     Bump {
-        reply: oneshot::Sender<StoreResult<Option<f64>>>,
+        reply: Option<oneshot::Sender<StoreResult<Option<f64>>>>,
         load: Option<f64>,
     },
     /// Confirmed when the script returned `key` (meeting id, token).

@@ -155,6 +155,10 @@ impl ServerStore for SqliteStore {
         self.bump_load(id, amount).await
     }
 
+    fn increment_load_behind(&self, id: &str, amount: f64) {
+        self.bump_load_behind(id, amount);
+    }
+
     async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {
         sqlx::query_scalar(
             "INSERT INTO server_counters (server_id, healthy_counter) VALUES (?, 1) \

@@ -49,6 +49,7 @@ macro_rules! contract_suite {
             servers::servers_available_order,
             servers::servers_increment_load,
             servers::servers_concurrent_increment_load,
+            servers::servers_increment_load_behind,
             servers::servers_health_counters,
             servers::servers_delete,
             servers::select_lowest_load_and_bump,

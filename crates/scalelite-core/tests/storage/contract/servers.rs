@@ -653,3 +653,36 @@ pub async fn select_concurrent_is_exact<S: Store>(s: &S) {
         assert_eq!(s.get_server(id).await.unwrap().load, Some(40.0), "{id}");
     }
 }
+
+/// `increment_load_behind` returns at once; every bump is written, those of one server queued together as one,
+/// interleaved with bumps that are waited for, and a server that is not available keeps its load.
+pub async fn servers_increment_load_behind<S: Store>(s: &S) {
+    add_available(s, "a", None, 0.0).await;
+    add_available(s, "b", None, 10.0).await;
+    add_available(s, "cordoned", None, 5.0).await;
+    s.patch_server("cordoned", state(ServerState::Cordoned))
+        .await
+        .unwrap();
+    for i in 0..30 {
+        s.increment_load_behind(["a", "b", "cordoned"][i % 3], 1.5);
+        if i % 10 == 0 {
+            s.increment_load("b", 1.0).await.unwrap();
+        }
+    }
+    let expected = [("a", 15.0), ("b", 10.0 + 15.0 + 3.0), ("cordoned", 5.0)];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut loads = Vec::new();
+        for (id, _) in expected {
+            loads.push((id, s.get_server(id).await.unwrap().load.unwrap()));
+        }
+        if loads == expected {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bumps written behind never all landed: {loads:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
