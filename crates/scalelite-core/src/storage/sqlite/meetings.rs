@@ -13,7 +13,8 @@ use crate::domain::{
     AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
     PlacedMeeting, Server, TagRequest,
 };
-use crate::storage::sqlite::servers::{SERVER_COLUMNS, server_from_row};
+use crate::storage::sqlite::direct::first_row;
+use crate::storage::sqlite::servers::{SERVER_COLUMNS, ServerColumns, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{MeetingStore, SelectError, StoreError, StoreResult};
 
@@ -136,38 +137,12 @@ impl MeetingStore for SqliteStore {
             )
         });
         let now = now_ms();
-        let row = sqlx::query(SQL.as_str())
-            .bind(now)
-            .bind(id)
-            .bind(now)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let meeting = Meeting {
-            id: id.to_owned(),
-            server_id: row.try_get("m_server_id").map_err(backend)?,
-            moderator_pw: row.try_get("m_moderator_pw").map_err(backend)?,
-            voice_bridge: row.try_get("m_voice_bridge").map_err(backend)?,
-            tenant_id: row
-                .try_get::<Option<String>, _>("m_tenant_id")
-                .map_err(backend)?
-                .filter(|t| !t.is_empty()),
-        };
-        let found: bool = row.try_get("s_found").map_err(backend)?;
-        Ok(Some(PlacedMeeting {
-            state: MeetingState {
-                meeting,
-                claim: row.try_get("m_claim").map_err(backend)?,
-            },
-            server: if found {
-                Some(server_from_row(&row)?)
-            } else {
-                None
-            },
-        }))
+        // On the calling thread (`direct`): every per-meeting API call makes this read.
+        self.direct.read(|connection| {
+            first_row(connection, SQL.as_str(), (now, id, now), |row| {
+                placed_from_row(id, row)
+            })
+        })
     }
 
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
@@ -630,5 +605,27 @@ pub(super) fn meeting_from_row(row: &SqliteRow) -> StoreResult<Meeting> {
             .try_get::<Option<String>, _>("tenant_id")
             .map_err(backend)?
             .filter(|t| !t.is_empty()),
+    })
+}
+
+/// A meeting with its claim and server, from a row of `meeting_with_server`.
+fn placed_from_row(id: &str, row: &impl ServerColumns) -> StoreResult<PlacedMeeting> {
+    let meeting = Meeting {
+        id: id.to_owned(),
+        server_id: row.text("m_server_id")?,
+        moderator_pw: row.text("m_moderator_pw")?,
+        voice_bridge: row.text("m_voice_bridge")?,
+        tenant_id: row.optional_text("m_tenant_id")?.filter(|t| !t.is_empty()),
+    };
+    Ok(PlacedMeeting {
+        state: MeetingState {
+            meeting,
+            claim: row.optional_text("m_claim")?,
+        },
+        server: if row.flag("s_found")? {
+            Some(server_from_row(row)?)
+        } else {
+            None
+        },
     })
 }

@@ -13,6 +13,7 @@
 //! Timestamps are integer milliseconds since the Unix epoch. Meeting, token and lease expiry compare against the
 //! caller's clock, so all processes sharing a file must share a clock (they run on one machine).
 
+mod direct;
 mod group;
 mod meetings;
 mod misc;
@@ -56,6 +57,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Several connections for plain reads.
     reader: SqlitePool,
+    /// The API's per-request point reads, on the calling thread (`direct`).
+    direct: Arc<direct::DirectReader>,
     /// Placements, confirmations and load bumps waiting for their group commit (`group`).
     writes: Arc<group::WriteQueue>,
     /// Stops the background checkpoints when `close` is called or the last clone is dropped.
@@ -98,6 +101,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer,
             reader,
+            direct: Arc::new(direct::DirectReader::new(path)),
             writes: Arc::default(),
             _checkpoints_guard: Arc::new(checkpoints.clone().drop_guard()),
             checkpoints,
@@ -107,6 +111,7 @@ impl SqliteStore {
     /// Close both pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.checkpoints.cancel();
+        self.direct.close();
         self.reader.close().await;
         self.writer.close().await;
     }

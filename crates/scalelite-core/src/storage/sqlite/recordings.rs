@@ -9,6 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 
 use crate::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Thumbnail};
+use crate::storage::sqlite::direct::first_row;
 use crate::storage::sqlite::{
     SqliteStore, backend, from_ms, glob_prefix, json_list, now_ms, to_ms,
 };
@@ -129,26 +130,25 @@ impl RecordingStore for SqliteStore {
         tenant_id: Option<&str>,
         meeting_id: &str,
     ) -> StoreResult<Option<CallbackData>> {
-        let row = sqlx::query(
-            "SELECT meeting_id, server_id, recording_id, recording_ready_url, analytics_callback_url \
-             FROM callback_data WHERE meeting_id = ? AND tenant_id = ?",
-        )
-        .bind(meeting_id)
-        .bind(tenant_id.unwrap_or_default())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(backend)?;
-        row.map(|row| {
-            Ok(CallbackData {
-                meeting_id: row.try_get("meeting_id").map_err(backend)?,
-                tenant_id: tenant_id.map(str::to_owned),
-                server_id: row.try_get("server_id").map_err(backend)?,
-                recording_id: row.try_get("recording_id").map_err(backend)?,
-                recording_ready_url: row.try_get("recording_ready_url").map_err(backend)?,
-                analytics_callback_url: row.try_get("analytics_callback_url").map_err(backend)?,
-            })
+        // On the calling thread (`direct`): every create without callback URLs makes this read.
+        self.direct.read(|connection| {
+            first_row(
+                connection,
+                "SELECT meeting_id, server_id, recording_id, recording_ready_url, analytics_callback_url \
+                 FROM callback_data WHERE meeting_id = ? AND tenant_id = ?",
+                (meeting_id, tenant_id.unwrap_or_default()),
+                |row| {
+                    Ok(CallbackData {
+                        meeting_id: row.get("meeting_id").map_err(backend)?,
+                        tenant_id: tenant_id.map(str::to_owned),
+                        server_id: row.get("server_id").map_err(backend)?,
+                        recording_id: row.get("recording_id").map_err(backend)?,
+                        recording_ready_url: row.get("recording_ready_url").map_err(backend)?,
+                        analytics_callback_url: row.get("analytics_callback_url").map_err(backend)?,
+                    })
+                },
+            )
         })
-        .transpose()
     }
 
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {

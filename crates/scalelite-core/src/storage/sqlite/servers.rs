@@ -336,33 +336,64 @@ fn server_not_found(id: &str) -> StoreError {
     StoreError::NotFound(format!("server {id}"))
 }
 
-pub(super) fn server_from_row(row: &SqliteRow) -> StoreResult<Server> {
-    let state: String = row.try_get("state").map_err(backend)?;
+/// A row a server is read from, by column name: sqlx's (most reads) or rusqlite's (`direct`).
+pub(super) trait ServerColumns {
+    fn text(&self, name: &str) -> StoreResult<String>;
+    fn optional_text(&self, name: &str) -> StoreResult<Option<String>>;
+    fn real(&self, name: &str) -> StoreResult<f64>;
+    fn optional_real(&self, name: &str) -> StoreResult<Option<f64>>;
+    fn integer(&self, name: &str) -> StoreResult<i64>;
+    fn flag(&self, name: &str) -> StoreResult<bool>;
+}
+
+impl ServerColumns for SqliteRow {
+    fn text(&self, name: &str) -> StoreResult<String> {
+        self.try_get(name).map_err(backend)
+    }
+    fn optional_text(&self, name: &str) -> StoreResult<Option<String>> {
+        self.try_get(name).map_err(backend)
+    }
+    fn real(&self, name: &str) -> StoreResult<f64> {
+        self.try_get(name).map_err(backend)
+    }
+    fn optional_real(&self, name: &str) -> StoreResult<Option<f64>> {
+        self.try_get(name).map_err(backend)
+    }
+    fn integer(&self, name: &str) -> StoreResult<i64> {
+        self.try_get(name).map_err(backend)
+    }
+    fn flag(&self, name: &str) -> StoreResult<bool> {
+        self.try_get(name).map_err(backend)
+    }
+}
+
+/// A server from a row of [`SERVER_COLUMNS`].
+pub(super) fn server_from_row(row: &impl ServerColumns) -> StoreResult<Server> {
+    let state = row.text("state")?;
     let state = ServerState::parse(&state)
         .ok_or_else(|| StoreError::Backend(format!("invalid server state {state:?}")))?;
-    let load: Option<f64> = row.try_get("load").map_err(backend)?;
-    let secret: String = row.try_get("secret").map_err(backend)?;
+    let load = row.optional_real("load")?;
     Ok(Server {
-        id: row.try_get("id").map_err(backend)?,
-        url: row.try_get("url").map_err(backend)?,
-        secret: Secret::new(secret),
-        tag: row.try_get("tag").map_err(backend)?,
+        id: row.text("id")?,
+        url: row.text("url")?,
+        secret: Secret::new(row.text("secret")?),
+        tag: row.optional_text("tag")?,
         state,
         load: if state == ServerState::Disabled {
             None
         } else {
             load
         },
-        online: row.try_get("online").map_err(backend)?,
-        load_multiplier: row.try_get("load_multiplier").map_err(backend)?,
-        healthy_counter: row.try_get("healthy_counter").map_err(backend)?,
-        unhealthy_counter: row.try_get("unhealthy_counter").map_err(backend)?,
+        online: row.flag("online")?,
+        load_multiplier: row.real("load_multiplier")?,
+        healthy_counter: row.integer("healthy_counter")?,
+        unhealthy_counter: row.integer("unhealthy_counter")?,
         stats: ServerStats {
-            meetings: row.try_get("meetings").map_err(backend)?,
-            users: row.try_get("users").map_err(backend)?,
-            largest_meeting: row.try_get("largest_meeting").map_err(backend)?,
-            videos: row.try_get("videos").map_err(backend)?,
+            meetings: row.integer("meetings")?,
+            users: row.integer("users")?,
+            largest_meeting: row.integer("largest_meeting")?,
+            videos: row.integer("videos")?,
         },
-        bbb_version: row.try_get("bbb_version").map_err(backend)?,
+        bbb_version: row.optional_text("bbb_version")?,
     })
 }
