@@ -119,13 +119,17 @@ impl BbbClient {
         body: Option<XmlBody>,
         reduced: bool,
     ) -> Result<BbbResponse, CallError> {
-        let timeouts = if reduced {
+        let url = self.url(server, call, params);
+        self.send(&url, body, self.timeouts_for(reduced)).await
+    }
+
+    /// The normal timeouts, or the reduced ones when `reduced`.
+    fn timeouts_for(&self, reduced: bool) -> Timeouts {
+        if reduced {
             self.timeouts.reduced()
         } else {
             self.timeouts
-        };
-        let url = self.url(server, call, params);
-        self.send(&url, body, timeouts).await
+        }
     }
 
     /// [`BbbClient::call`] without a body, building only the elements of the answer that `keep` accepts
@@ -139,13 +143,10 @@ impl BbbClient {
         reduced: bool,
         keep: fn(&[Element], &str) -> bool,
     ) -> Result<BbbResponse, CallError> {
-        let timeouts = if reduced {
-            self.timeouts.reduced()
-        } else {
-            self.timeouts
-        };
         let url = self.url(server, call, params);
-        let body = self.exchange(&url, None, timeouts).await?;
+        let body = self
+            .exchange(&url, None, self.timeouts_for(reduced))
+            .await?;
         Ok(BbbResponse::parse_pruned(&body, keep)?)
     }
 

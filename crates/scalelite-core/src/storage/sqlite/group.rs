@@ -509,15 +509,15 @@ const WRITE: &str = "\
 
 /// A record the batch creates.
 #[derive(serde::Serialize)]
-struct PlacementChange<'a> {
-    id: &'a str,
-    server_id: &'a str,
-    moderator_pw: &'a str,
-    voice_bridge: &'a str,
-    tenant_id: Option<&'a str>,
+struct PlacementChange {
+    id: String,
+    server_id: String,
+    moderator_pw: String,
+    voice_bridge: String,
+    tenant_id: Option<String>,
     expires_at: i64,
     /// None: the record is not claimed.
-    token: Option<&'a str>,
+    token: Option<String>,
     claim_expires_at: i64,
 }
 
@@ -545,8 +545,7 @@ struct ConfirmChange {
 /// Everything the batch writes.
 #[derive(Default)]
 struct Changes {
-    /// Created records, serialised when decided (the records themselves go back to the callers).
-    placements: Vec<serde_json::Value>,
+    placements: Vec<PlacementChange>,
     loads: Vec<LoadChange>,
     params: Vec<ParamsChange>,
     confirms: Vec<ConfirmChange>,
@@ -703,18 +702,7 @@ impl State {
         ttl: Duration,
         now: i64,
     ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError> {
-        let candidates: Vec<(String, Option<String>)> = self
-            .servers
-            .iter()
-            .map(|s| (s.id.clone(), s.tag.clone()))
-            .collect();
-        let chosen = choose_server(&candidates, tags)?;
-        let mut server = self
-            .servers
-            .iter()
-            .find(|s| s.id == chosen)
-            .cloned()
-            .ok_or(SelectError::NoServers)?;
+        let mut server = choose_server(&self.servers, |s| s.tag.as_deref(), tags)?.clone();
         meeting.server_id = server.id.clone();
         meeting.moderator_pw = moderator_pw(&server);
         let tenant_id = meeting.tenant_id.take().filter(|t| !t.is_empty());
@@ -742,26 +730,24 @@ impl State {
             tenant_id,
         };
         let expires_at = expiry_ms(ttl);
-        let change = PlacementChange {
-            id: &created.id,
-            server_id: &created.server_id,
-            moderator_pw: &created.moderator_pw,
-            voice_bridge: &created.voice_bridge,
-            tenant_id: created.tenant_id.as_deref(),
-            expires_at,
-            token: (!token.is_empty()).then_some(token),
-            claim_expires_at: expiry_ms(claim_for),
-        };
-        changes
-            .placements
-            .push(serde_json::to_value(&change).map_err(|e| StoreError::Backend(e.to_string()))?);
-        // As the script leaves it: the meeting holds exactly its number, its record is live, its server loaded.
+        // As the script will leave it: the meeting holds exactly its number, its record is live, its server
+        // loaded.
         self.holders.retain(|_, (holder, _)| *holder != created.id);
         self.holders
             .insert(created.voice_bridge.clone(), (created.id.clone(), true));
         self.meetings
             .insert(created.id.clone(), (created.clone(), expires_at));
         server.load = self.add_load(&server.id, server.load_multiplier);
+        changes.placements.push(PlacementChange {
+            id: created.id.clone(),
+            server_id: created.server_id.clone(),
+            moderator_pw: created.moderator_pw.clone(),
+            voice_bridge: created.voice_bridge.clone(),
+            tenant_id: created.tenant_id.clone(),
+            expires_at,
+            token: (!token.is_empty()).then(|| token.to_owned()),
+            claim_expires_at: expiry_ms(claim_for),
+        });
         Ok((server, Ok(MeetingPlacement::Created(created))))
     }
 }

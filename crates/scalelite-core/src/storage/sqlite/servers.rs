@@ -203,16 +203,24 @@ impl ServerStore for SqliteStore {
     }
 }
 
-/// The original's `find_available` on the available servers, given in ascending (load, id) order: the first
-/// server carrying one of the requested tags (`none` = untagged); with no match, a required request fails and an
-/// optional one falls back to untagged servers; untagged requests only ever get untagged servers.
 /// Pick the least-loaded available server for `tags` and bump its load by its multiplier, inside `tx` (which must
 /// hold the write lock). Two statements: the candidates with every column, then the bump.
-pub(super) async fn select_in(
+async fn select_in(
     tx: &mut Transaction<'static, Sqlite>,
     tags: &TagRequest,
 ) -> Result<Server, SelectError> {
-    let mut server = choose_in(tx, tags).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {SERVER_COLUMNS} FROM servers s \
+         LEFT JOIN server_counters c ON c.server_id = s.id WHERE {AVAILABLE} ORDER BY s.load, s.id"
+    ))
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let servers: Vec<Server> = rows
+        .iter()
+        .map(server_from_row)
+        .collect::<StoreResult<_>>()?;
+    let mut server = choose_server(&servers, |s| s.tag.as_deref(), tags)?.clone();
     let load: Option<f64> = sqlx::query_scalar(&format!(
         "UPDATE servers AS s SET load = s.load + s.load_multiplier WHERE s.id = ? AND {AVAILABLE} \
          RETURNING load"
@@ -225,59 +233,35 @@ pub(super) async fn select_in(
     Ok(server)
 }
 
-/// The server `select_in` would pick, without bumping its load (the caller bumps it in the same transaction).
-pub(super) async fn choose_in(
-    tx: &mut Transaction<'static, Sqlite>,
+/// The original's `find_available` on the available servers, given in ascending (load, id) order (`tag_of` reads a
+/// server's tag): the first server carrying one of the requested tags (`none` = untagged); with no match, a
+/// required request fails and an optional one falls back to untagged servers; untagged requests only ever get
+/// untagged servers.
+pub(super) fn choose_server<'a, T>(
+    available: &'a [T],
+    tag_of: impl Fn(&T) -> Option<&str>,
     tags: &TagRequest,
-) -> Result<Server, SelectError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SERVER_COLUMNS} FROM servers s \
-         LEFT JOIN server_counters c ON c.server_id = s.id WHERE {AVAILABLE} ORDER BY s.load, s.id"
-    ))
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(backend)?;
-    let mut servers: Vec<Server> = rows
-        .iter()
-        .map(server_from_row)
-        .collect::<StoreResult<_>>()?;
-    let candidates: Vec<(String, Option<String>)> = servers
-        .iter()
-        .map(|s| (s.id.clone(), s.tag.clone()))
-        .collect();
-    let chosen = choose_server(&candidates, tags)?;
-    let index = servers
-        .iter()
-        .position(|s| s.id == chosen)
-        .ok_or(SelectError::NoServers)?;
-    Ok(servers.swap_remove(index))
-}
-
-pub(super) fn choose_server<'a>(
-    available: &'a [(String, Option<String>)],
-    tags: &TagRequest,
-) -> Result<&'a str, SelectError> {
+) -> Result<&'a T, SelectError> {
     if available.is_empty() {
         return Err(SelectError::NoServers);
     }
-    let has_tag = |server_tag: &Option<String>, wanted: &str| match server_tag {
+    let has_tag = |server_tag: Option<&str>, wanted: &str| match server_tag {
         Some(t) => t == wanted,
         None => wanted == "none",
     };
     if !tags.tags.is_empty() {
         let tagged = available
             .iter()
-            .find(|(_, tag)| tags.tags.iter().any(|wanted| has_tag(tag, wanted)));
+            .find(|s| tags.tags.iter().any(|wanted| has_tag(tag_of(s), wanted)));
         match tagged {
-            Some((id, _)) => return Ok(id),
+            Some(server) => return Ok(server),
             None if tags.required => return Err(SelectError::TagUnavailable(tags.display())),
             None => {}
         }
     }
     available
         .iter()
-        .find(|(_, tag)| tag.is_none())
-        .map(|(id, _)| id.as_str())
+        .find(|s| tag_of(s).is_none())
         .ok_or(SelectError::NoServers)
 }
 

@@ -31,8 +31,12 @@ fn choose_server_follows_find_available() {
         ("t2", Some("y")),
         ("u2", None),
     ]);
-    let pick =
-        |tag: Option<&str>| choose_server(&servers, &TagRequest::parse(tag)).map(str::to_owned);
+    fn tag_of((_, tag): &(String, Option<String>)) -> Option<&str> {
+        tag.as_deref()
+    }
+    let pick = |tag: Option<&str>| {
+        choose_server(&servers, tag_of, &TagRequest::parse(tag)).map(|(id, _)| id.clone())
+    };
     assert_eq!(pick(None).ok().as_deref(), Some("u1"));
     assert_eq!(pick(Some("none")).ok().as_deref(), Some("u1"));
     assert_eq!(pick(Some("y")).ok().as_deref(), Some("t2"));
@@ -42,11 +46,11 @@ fn choose_server_follows_find_available() {
 
     let tagged_only = available(&[("t1", Some("x"))]);
     assert!(matches!(
-        choose_server(&tagged_only, &TagRequest::default()),
+        choose_server(&tagged_only, tag_of, &TagRequest::default()),
         Err(SelectError::NoServers)
     ));
     assert!(matches!(
-        choose_server(&[], &TagRequest::parse(Some("x!"))),
+        choose_server(&[], tag_of, &TagRequest::parse(Some("x!"))),
         Err(SelectError::NoServers)
     ));
 }
