@@ -1,13 +1,15 @@
-//! Group commit of the API's hot writes: new meetings' placements, their confirmations and load bumps.
+//! Group commit of the API's hot writes: new meetings' placements (and claims of a record on a given server),
+//! their confirmations and load bumps.
 //!
 //! Every such write needs the process's only writer connection, and one by one each is a handful of trips through
 //! that connection's worker thread (begin, read, write, commit), every trip a hop to that thread and back through
 //! the async runtime, while every other write of the process waits; and each statement compiled anew costs that
 //! thread more than running it. Here a write that arrives while a batch is being committed waits for the next
-//! batch, which carries every write queued meanwhile in one transaction of four trips, whatever its size: begin;
-//! one script reading what the batch needs (the available servers, the placed meetings' records, the holders of
-//! their candidate voice bridge numbers); one script writing every change, its statements fed with JSON lists so
-//! that its text never changes and it is compiled once per connection; commit.
+//! batch, which carries every write queued meanwhile in one transaction of two trips, whatever its size: one
+//! script that begins the transaction and reads what the batch needs (the available servers, the placed meetings'
+//! records, the holders of their candidate voice bridge numbers); one script writing every change and committing,
+//! its statements fed with JSON lists so that its text never changes and it is compiled once per connection. A
+//! batch of confirmations only, which reads nothing, begins, writes and commits in one trip.
 //!
 //! Nothing changes for the callers: each write returns once its batch is committed, with the answer it would have
 //! had if the batch's writes had run one by one in the order they arrived. The batch decides placements and bumps
@@ -73,11 +75,22 @@ enum Write {
         tags: TagRequest,
         meeting: NewMeeting,
         moderator_pw: PasswordFor,
-        token: String,
-        claim_for: Duration,
-        ttl: Duration,
+        claim: Claim,
         reply: oneshot::Sender<PlaceAnswer>,
     },
+    /// `claim_meeting`: the record on the server it names, no server chosen, no load bumped.
+    Claim {
+        meeting: NewMeeting,
+        claim: Claim,
+        reply: oneshot::Sender<StoreResult<MeetingPlacement>>,
+    },
+}
+
+/// How a created record is claimed and kept: the claim's token (empty: none) and length, the record's time to live.
+struct Claim {
+    token: String,
+    claim_for: Duration,
+    ttl: Duration,
 }
 
 impl fmt::Debug for Write {
@@ -86,6 +99,7 @@ impl fmt::Debug for Write {
             Write::Bump { server_id, .. } => write!(f, "Bump({server_id})"),
             Write::Confirm { id, .. } => write!(f, "Confirm({id})"),
             Write::Place { .. } => write!(f, "Place"),
+            Write::Claim { meeting, .. } => write!(f, "Claim({})", meeting.id),
         }
     }
 }
@@ -190,14 +204,37 @@ impl SqliteStore {
             tags: tags.clone(),
             meeting,
             moderator_pw,
-            token: token.to_owned(),
-            claim_for,
-            ttl,
+            claim: Claim {
+                token: token.to_owned(),
+                claim_for,
+                ttl,
+            },
             reply,
         });
         answer
             .await
             .unwrap_or_else(|_| Err(SelectError::Store(not_committed())))
+    }
+
+    /// `MeetingStore::claim_meeting`, committed with the writes that arrive meanwhile.
+    pub(super) async fn group_claim(
+        &self,
+        meeting: NewMeeting,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Write::Claim {
+            meeting,
+            claim: Claim {
+                token: token.to_owned(),
+                claim_for,
+                ttl,
+            },
+            reply,
+        });
+        answer.await.unwrap_or_else(|_| Err(not_committed()))
     }
 
     fn enqueue(&self, write: Write) {
@@ -271,6 +308,12 @@ impl SqliteStore {
                         None => Ok(*placed),
                     });
                 }
+                Answer::Claimed { reply, placement } => {
+                    let _ = reply.send(match &error {
+                        Some(_) => Err(failed()),
+                        None => placement,
+                    });
+                }
                 Answer::NotPlaced { reply, error: e } => {
                     let _ = reply.send(Err(match &error {
                         Some(_) => SelectError::Store(failed()),
@@ -316,14 +359,14 @@ impl SqliteStore {
         let connection = writer.connection()?;
         let now = now_ms();
 
-        // What the placements and bumps need, in one trip.
+        // What the placements, claims and bumps need, in one trip.
         let mut state = State::default();
         let mut ids: Vec<&str> = Vec::new();
         let mut numbers: Vec<&str> = Vec::new();
         let mut decides = false;
         for write in &batch {
             match write {
-                Write::Place { meeting, .. } => {
+                Write::Place { meeting, .. } | Write::Claim { meeting, .. } => {
                     ids.push(&meeting.id);
                     numbers.extend(meeting.voice_bridge_candidates.iter().map(String::as_str));
                     decides = true;
@@ -372,25 +415,23 @@ impl SqliteStore {
                         key: (id, token),
                     });
                 }
+                Write::Claim {
+                    meeting,
+                    claim,
+                    reply,
+                } => {
+                    let placement = state.claim(&mut changes, meeting, &claim, now);
+                    plan.answers.push(Answer::Claimed { reply, placement });
+                }
                 Write::Place {
                     tags,
                     meeting,
                     moderator_pw,
-                    token,
-                    claim_for,
-                    ttl,
+                    claim,
                     reply,
                 } => {
-                    let answer = state.place(
-                        &mut changes,
-                        &tags,
-                        meeting,
-                        moderator_pw,
-                        &token,
-                        claim_for,
-                        ttl,
-                        now,
-                    );
+                    let answer =
+                        state.place(&mut changes, &tags, meeting, moderator_pw, &claim, now);
                     plan.answers.push(match answer {
                         Ok(placed) => Answer::Placed {
                             reply,
@@ -586,6 +627,10 @@ enum Answer {
         reply: oneshot::Sender<PlaceAnswer>,
         error: SelectError,
     },
+    Claimed {
+        reply: oneshot::Sender<StoreResult<MeetingPlacement>>,
+        placement: StoreResult<MeetingPlacement>,
+    },
 }
 
 /// What the batch's placements see: the database as read at its start, changed by the writes decided so far.
@@ -686,42 +731,50 @@ impl State {
         });
     }
 
-    /// Decide one placement as `place_meeting` does (choose the server, then claim the record on it), on the
-    /// state the earlier writes of the batch left; a created record goes to `changes`, and the state changes as
-    /// the script will change the database. Returns the chosen server (its load as this placement left it) and
-    /// the claim's answer.
-    #[allow(clippy::too_many_arguments)]
+    /// Decide one placement as `place_meeting` does (choose the server, then claim the record on it and bump the
+    /// server's load when created), on the state the earlier writes of the batch left. Returns the chosen server
+    /// (its load as this placement left it) and the claim's answer.
     fn place(
         &mut self,
         changes: &mut Changes,
         tags: &TagRequest,
         mut meeting: NewMeeting,
         moderator_pw: PasswordFor,
-        token: &str,
-        claim_for: Duration,
-        ttl: Duration,
+        claim: &Claim,
         now: i64,
     ) -> Result<(Server, StoreResult<MeetingPlacement>), SelectError> {
         let mut server = choose_server(&self.servers, |s| s.tag.as_deref(), tags)?.clone();
         meeting.server_id = server.id.clone();
         meeting.moderator_pw = moderator_pw(&server);
-        let tenant_id = meeting.tenant_id.take().filter(|t| !t.is_empty());
+        let placement = self.claim(changes, meeting, claim, now);
+        if matches!(placement, Ok(MeetingPlacement::Created(_))) {
+            server.load = self.add_load(&server.id, server.load_multiplier);
+        }
+        Ok((server, placement))
+    }
 
+    /// Decide one claim as `claim_meeting` does, on the state the earlier writes of the batch left: the live
+    /// record wins (unless another tenant's), else the record is created with the first free candidate number; a
+    /// created record goes to `changes`, and the state changes as the script will change the database.
+    fn claim(
+        &mut self,
+        changes: &mut Changes,
+        meeting: NewMeeting,
+        claim: &Claim,
+        now: i64,
+    ) -> StoreResult<MeetingPlacement> {
+        let tenant_id = meeting.tenant_id.clone().filter(|t| !t.is_empty());
         if let Some((existing, expires_at)) = self.meetings.get(&meeting.id) {
             if *expires_at > now {
-                let answer = existing_placement(existing.clone(), tenant_id.as_deref());
-                return Ok((server, answer));
+                return existing_placement(existing.clone(), tenant_id.as_deref());
             }
         }
         let holders = &self.holders;
-        let voice_bridge = match free_number(&meeting, |number| {
+        let voice_bridge = free_number(&meeting, |number| {
             holders
                 .get(number)
                 .map(|(holder, live)| (holder.as_str(), *live))
-        }) {
-            Ok(number) => number,
-            Err(e) => return Ok((server, Err(e))),
-        };
+        })?;
         let created = Meeting {
             id: meeting.id,
             server_id: meeting.server_id,
@@ -729,15 +782,13 @@ impl State {
             voice_bridge,
             tenant_id,
         };
-        let expires_at = expiry_ms(ttl);
-        // As the script will leave it: the meeting holds exactly its number, its record is live, its server
-        // loaded.
+        let expires_at = expiry_ms(claim.ttl);
+        // As the script will leave it: the meeting holds exactly its number and its record is live.
         self.holders.retain(|_, (holder, _)| *holder != created.id);
         self.holders
             .insert(created.voice_bridge.clone(), (created.id.clone(), true));
         self.meetings
             .insert(created.id.clone(), (created.clone(), expires_at));
-        server.load = self.add_load(&server.id, server.load_multiplier);
         changes.placements.push(PlacementChange {
             id: created.id.clone(),
             server_id: created.server_id.clone(),
@@ -745,9 +796,9 @@ impl State {
             voice_bridge: created.voice_bridge.clone(),
             tenant_id: created.tenant_id.clone(),
             expires_at,
-            token: (!token.is_empty()).then(|| token.to_owned()),
-            claim_expires_at: expiry_ms(claim_for),
+            token: (!claim.token.is_empty()).then(|| claim.token.clone()),
+            claim_expires_at: expiry_ms(claim.claim_for),
         });
-        Ok((server, Ok(MeetingPlacement::Created(created))))
+        Ok(MeetingPlacement::Created(created))
     }
 }

@@ -6,8 +6,8 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
 
 use crate::domain::{
     AbandonedPlacement, CreateParams, Meeting, MeetingPlacement, MeetingState, NewMeeting,
@@ -67,12 +67,9 @@ impl MeetingStore for SqliteStore {
         claim_for: Duration,
         ttl: Duration,
     ) -> StoreResult<MeetingPlacement> {
-        let mut tx = self.begin_write().await?;
-        let placement = claim_in(&mut tx, meeting, token, claim_for, ttl).await?;
-        if matches!(placement, MeetingPlacement::Created(_)) {
-            tx.commit().await.map_err(backend)?;
-        }
-        Ok(placement)
+        // Group commit (`group`), as placements: the record is created, or (it exists, or the claim fails)
+        // nothing changes.
+        self.group_claim(meeting, token, claim_for, ttl).await
     }
 
     async fn place_meeting<P>(
@@ -409,40 +406,6 @@ impl MeetingStore for SqliteStore {
     }
 }
 
-/// What `claim_in` reads, in one trip through the writer's worker thread: the meeting's row, live or not
-/// (`kind` 'm'), and who holds each candidate voice bridge number, and whether that holder is live (`kind` 'v').
-/// Parameters: ?1 meeting id, ?2 now (ms), ?3 the candidates as a JSON list.
-const CLAIM_READ: &str = "SELECT 'm' AS kind, m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id, \
-     m.expires_at FROM meetings m WHERE m.id = ?1; \
-     SELECT 'v' AS kind, v.number, v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
-     WHERE m.id = v.meeting_id AND m.expires_at > ?2) AS live \
-     FROM voice_bridges v WHERE v.number IN (SELECT value FROM json_each(?3))";
-
-/// What `claim_in` writes, in one trip: drop what is left of an expired record, give the meeting exactly one
-/// voice bridge number, insert the record. Parameters: ?1 meeting id, ?2 voice bridge, ?3 server id,
-/// ?4 moderator password, ?5 tenant id, ?6 expiry (ms); with a claim, ?7 token and ?8 claim expiry (ms).
-macro_rules! claim_write {
-    ($claim:literal) => {
-        concat!(
-            "DELETE FROM meetings WHERE id = ?1; \
-             DELETE FROM voice_bridges WHERE meeting_id = ?1 AND number <> ?2; \
-             INSERT INTO voice_bridges (number, meeting_id) VALUES (?2, ?1) \
-             ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id; \
-             INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
-             VALUES (?1, ?3, ?4, ?2, ?5, ?6); ",
-            $claim
-        )
-    };
-}
-/// `claim_write` for a record without a claim (`find_or_create_meeting`).
-const CLAIM_WRITE_UNCLAIMED: &str =
-    claim_write!("DELETE FROM meeting_claims WHERE meeting_id = ?1");
-/// `claim_write` for a record claimed by a placement in flight.
-const CLAIM_WRITE_CLAIMED: &str = claim_write!(
-    "INSERT INTO meeting_claims (meeting_id, token, expires_at) VALUES (?1, ?7, ?8) \
-     ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at"
-);
-
 /// What a claim of a meeting whose record is live answers: that record, unless another tenant's
 /// (`wanted_tenant`: the claimer's, blank meaning none).
 pub(super) fn existing_placement(
@@ -477,78 +440,6 @@ pub(super) fn free_number<'a>(
                 meeting.id
             ))
         })
-}
-
-/// `claim_meeting` inside `tx` (which must hold the write lock); the caller commits when the record was created
-/// (an `Existing` or failed claim changed nothing). Two trips through the writer's worker thread whatever the
-/// number of candidates: everything read, then everything written (each trip is a hop to that thread and back
-/// while the process's only writer waits, so trips, not statements, bound the writes per second).
-async fn claim_in(
-    tx: &mut Transaction<'static, Sqlite>,
-    meeting: NewMeeting,
-    token: &str,
-    claim_for: Duration,
-    ttl: Duration,
-) -> StoreResult<MeetingPlacement> {
-    let tenant_id = meeting.tenant_id.clone().filter(|t| !t.is_empty());
-    let now = now_ms();
-
-    let rows = sqlx::query(CLAIM_READ)
-        .bind(&meeting.id)
-        .bind(now)
-        .bind(json_list(&meeting.voice_bridge_candidates)?)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(backend)?;
-    // Number -> (holder, holder live).
-    let mut holders: Vec<(String, String, bool)> = Vec::new();
-    for row in &rows {
-        let kind: &str = row.try_get("kind").map_err(backend)?;
-        if kind == "v" {
-            holders.push((
-                row.try_get("number").map_err(backend)?,
-                row.try_get("meeting_id").map_err(backend)?,
-                row.try_get("live").map_err(backend)?,
-            ));
-            continue;
-        }
-        let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
-        if expires_at > now {
-            return existing_placement(meeting_from_row(row)?, tenant_id.as_deref());
-        }
-        // Expired: the record is gone as far as anyone can tell; the write below drops what is left of it.
-    }
-    let voice_bridge = free_number(&meeting, |number| {
-        holders
-            .iter()
-            .find(|(n, _, _)| n == number)
-            .map(|(_, holder, live)| (holder.as_str(), *live))
-    })?;
-
-    let write = if token.is_empty() {
-        CLAIM_WRITE_UNCLAIMED
-    } else {
-        CLAIM_WRITE_CLAIMED
-    };
-    sqlx::query(write)
-        .bind(&meeting.id)
-        .bind(&voice_bridge)
-        .bind(&meeting.server_id)
-        .bind(&meeting.moderator_pw)
-        .bind(&tenant_id)
-        .bind(expiry_ms(ttl))
-        .bind(token)
-        .bind(expiry_ms(claim_for))
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    Ok(MeetingPlacement::Created(Meeting {
-        id: meeting.id,
-        server_id: meeting.server_id,
-        moderator_pw: meeting.moderator_pw,
-        voice_bridge,
-        tenant_id,
-    }))
 }
 
 /// Whether `token` holds a live claim on a live meeting `id`.
