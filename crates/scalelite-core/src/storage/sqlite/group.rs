@@ -35,6 +35,8 @@ use crate::storage::{SelectError, StoreError, StoreResult};
 
 /// Most writes in one transaction: bounds a batch's script and the wait of its last write.
 const MAX_BATCH: usize = 64;
+/// Most batches committed in a row without handing the writer connection back to its pool.
+const HOLD_BATCHES: usize = 8;
 
 /// What a placement answers (`MeetingStore::place_meeting`).
 pub(super) type PlaceAnswer = Result<(Server, StoreResult<MeetingPlacement>), SelectError>;
@@ -255,6 +257,11 @@ impl SqliteStore {
             writes: &self.writes,
             armed: true,
         };
+        // The writer connection stays with this task from one batch to the next while writes keep coming: handing
+        // it back to the pool and taking it again is two more hops through the runtime per batch. After
+        // HOLD_BATCHES in a row it goes back, so the process's other writes get their turn.
+        let mut held = None;
+        let mut held_for = 0;
         loop {
             let batch = {
                 let mut queue = self.writes.lock();
@@ -266,14 +273,19 @@ impl SqliteStore {
                 let take = queue.pending.len().min(MAX_BATCH);
                 queue.pending.drain(..take).collect::<Vec<_>>()
             };
-            self.commit_batch(batch).await;
+            self.commit_batch(batch, &mut held).await;
+            held_for += 1;
+            if held_for >= HOLD_BATCHES {
+                held = None;
+                held_for = 0;
+            }
         }
     }
 
     /// One transaction for the batch, then every write's answer.
-    async fn commit_batch(&self, batch: Vec<Write>) {
+    async fn commit_batch(&self, batch: Vec<Write>, held: &mut Option<WriterConnection>) {
         let mut plan = Plan::default();
-        let result = self.run_batch(batch, &mut plan).await;
+        let result = self.run_batch(batch, &mut plan, held).await;
         let error = result.err().map(|e| e.to_string());
         if let Some(error) = &error {
             let behind = plan
@@ -326,9 +338,18 @@ impl SqliteStore {
 
     /// Read, decide, write and commit the batch; `plan` collects the answers (sent by the caller, also when this
     /// fails).
-    async fn run_batch(&self, batch: Vec<Write>, plan: &mut Plan) -> StoreResult<()> {
+    async fn run_batch(
+        &self,
+        batch: Vec<Write>,
+        plan: &mut Plan,
+        held: &mut Option<WriterConnection>,
+    ) -> StoreResult<()> {
+        let connection = match held.take() {
+            Some(connection) => connection,
+            None => self.writer.acquire().await.map_err(backend)?,
+        };
         let mut writer = Writer {
-            connection: Some(self.writer.acquire().await.map_err(backend)?),
+            connection: Some(connection),
         };
         let result = self.decide_and_write(&mut writer, batch, plan).await;
         let Some(mut connection) = writer.connection.take() else {
@@ -343,8 +364,10 @@ impl SqliteStore {
                 .is_err()
             {
                 connection.close_on_drop();
+                return result;
             }
         }
+        *held = Some(connection);
         result
     }
 
@@ -474,15 +497,17 @@ impl SqliteStore {
                 .map_err(backend)?;
             plan.confirmed = confirmed.into_iter().collect();
         }
-        writer.finished();
         Ok(())
     }
 }
 
+/// The process's writer connection, taken from its pool of one.
+type WriterConnection = sqlx::pool::PoolConnection<sqlx::Sqlite>;
+
 /// The writer connection of a batch. Dropped before the batch ended (its task cancelled mid-trip), the connection
 /// may still be inside the batch's transaction: it is closed instead of going back to the pool.
 struct Writer {
-    connection: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+    connection: Option<WriterConnection>,
 }
 
 impl Writer {
@@ -490,11 +515,6 @@ impl Writer {
         self.connection
             .as_deref_mut()
             .ok_or_else(|| StoreError::Backend("the batch's connection is gone".into()))
-    }
-
-    /// The batch committed: the connection goes back to the pool as usual.
-    fn finished(&mut self) {
-        drop(self.connection.take());
     }
 }
 
