@@ -18,7 +18,8 @@ use scalelite_core::domain::{
     PlacedMeeting, Server, ServerState, TagRequest, Tenant, TenantSetting,
 };
 use scalelite_core::storage::{
-    MeetingStore, RecordingStore, SelectError, ServerStore, StoreError, TenantStore,
+    CallbackUrlsMark, MeetingStore, RecordingStore, SelectError, ServerStore, StoreError,
+    TenantStore,
 };
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
@@ -870,9 +871,13 @@ async fn find_placement(
     state: &AppState,
     request: &CreateRequest<'_>,
     wait_until: Instant,
-) -> Result<Placement> {
+) -> Result<(Placement, CallbackUrlsMark)> {
     loop {
-        let current = state.store.meeting_with_server(request.id).await?;
+        let tenant_id = request.tenant.map(|t| t.id.as_str());
+        let (current, mark) = state
+            .store
+            .meeting_for_create(request.id, tenant_id)
+            .await?;
         // As the store's find-or-create decides: only a record of another tenant is someone else's.
         let visible = current.as_ref().is_some_and(|c| {
             match (request.tenant, c.state.meeting.tenant_id.as_deref()) {
@@ -895,13 +900,13 @@ async fn find_placement(
                     reusable_placement(state, current.state.meeting, current.server, request.tenant)
                         .await?
                 {
-                    return Ok(placement);
+                    return Ok((placement, mark));
                 }
             }
             // Absent, or another tenant's (the claim then answers the original's error).
             _ => {
                 if let Some(placement) = place_new(state, request).await? {
-                    return Ok(placement);
+                    return Ok((placement, mark));
                 }
             }
         }
@@ -945,10 +950,10 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
     let attempts = u32::try_from(settings.create_attempts.max(1)).unwrap_or(u32::MAX);
     let wait_until = Instant::now() + claim_for(state) * attempts;
 
-    let mut current = find_placement(state, &request, wait_until).await?;
+    let (mut current, mut mark) = find_placement(state, &request, wait_until).await?;
     let mut tried: Vec<String> = Vec::new();
     loop {
-        let params = create_params(state, &req, &base, &current, &td, &to, &cd, &co).await?;
+        let params = create_params(state, &req, &base, &current, &mark, &td, &to, &cd, &co).await?;
         let body = req.xml_body.as_ref().map(|b| XmlBody(b.to_vec()));
         let answer = state
             .bbb
@@ -1018,7 +1023,7 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
             Ok(false) => {
                 // Our claim lapsed and someone else holds the meeting now: follow their placement.
                 give_back_load(state, &next).await;
-                current = find_placement(state, &request, wait_until).await?;
+                (current, mark) = find_placement(state, &request, wait_until).await?;
             }
             Err(e) => {
                 give_back_load(state, &next).await;
@@ -1134,6 +1139,7 @@ async fn create_params(
     req: &BbbRequest,
     base: &Params,
     placement: &Placement,
+    mark: &CallbackUrlsMark,
     td: &Params,
     to: &Params,
     cd: &Params,
@@ -1169,7 +1175,7 @@ async fn create_params(
             params.set("meta_secret-lrs-payload", payload);
         }
     }
-    capture_callbacks(state, req, &placement.server.id, &mut params).await?;
+    capture_callbacks(state, req, &placement.server.id, mark, &mut params).await?;
     Ok(augment(
         &params,
         &without(cd, SERVER_TAG),
@@ -1187,6 +1193,7 @@ async fn capture_callbacks(
     state: &AppState,
     req: &BbbRequest,
     server_id: &str,
+    mark: &CallbackUrlsMark,
     params: &mut Params,
 ) -> Result<()> {
     let Some(id) = req.params.get("meetingID").map(str::to_owned) else {
@@ -1201,7 +1208,7 @@ async fn capture_callbacks(
     if analytics.is_none() && ready.is_none() {
         state
             .store
-            .clear_callback_urls(tenant_id.as_deref(), &id, server_id)
+            .clear_callback_urls(tenant_id.as_deref(), &id, server_id, mark)
             .await?;
         return Ok(());
     }

@@ -166,6 +166,14 @@ pub trait MeetingStore: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = StoreResult<Option<PlacedMeeting>>> + Send;
+    /// `meeting_with_server` for a create by `tenant_id`, with what the same read tells of the meeting's callback
+    /// URLs (for [`RecordingStore::clear_callback_urls`]; the production store reads its mark in the same round
+    /// trip, the embedded store knows nothing more).
+    fn meeting_for_create(
+        &self,
+        id: &str,
+        tenant_id: Option<&str>,
+    ) -> impl Future<Output = StoreResult<(Option<PlacedMeeting>, CallbackUrlsMark)>> + Send;
     /// The `create` succeeded: drop the claim. False (and nothing changed) unless `token` holds it.
     fn confirm_meeting(
         &self,
@@ -343,13 +351,24 @@ pub trait RecordingStore: Send + Sync {
     fn put_callback_data(&self, data: CallbackData)
     -> impl Future<Output = StoreResult<()>> + Send;
     /// A create of `meeting_id` by `tenant_id` without callback URLs: drop the URLs an earlier create left (the
-    /// callback data then names `server_id` and nothing else); nothing to do when there are none.
+    /// callback data then names `server_id` and nothing else); nothing to do when there are none. `mark` is what
+    /// [`MeetingStore::meeting_for_create`] read of them (or the default: nothing known).
     fn clear_callback_urls(
         &self,
         tenant_id: Option<&str>,
         meeting_id: &str,
         server_id: &str,
+        mark: &CallbackUrlsMark,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// What a store knows of a meeting's callback URLs without reading the callback data: on the production store,
+/// the generation of its Redis mark (`Keys::callback_urls`) and whether the data was found without URLs at it.
+/// The default knows nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbackUrlsMark {
+    pub(crate) generation: Option<String>,
+    pub(crate) clean: bool,
 }
 
 /// Whether callback data holds a URL (what [`RecordingStore::clear_callback_urls`] drops).

@@ -14,8 +14,8 @@ use crate::domain::{
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{
-    MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
-    StoreResult, TenantStore,
+    CallbackUrlsMark, MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError,
+    ServerStore, StoreError, StoreResult, TenantStore,
 };
 
 /// The storage back-end of this process.
@@ -178,6 +178,13 @@ impl MeetingStore for Store {
     async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
         delegate!(self.meeting_with_server(id))
     }
+    async fn meeting_for_create(
+        &self,
+        id: &str,
+        tenant_id: Option<&str>,
+    ) -> StoreResult<(Option<PlacedMeeting>, CallbackUrlsMark)> {
+        delegate!(self.meeting_for_create(id, tenant_id))
+    }
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         delegate!(self.confirm_meeting(id, token))
     }
@@ -318,8 +325,9 @@ impl RecordingStore for Store {
         tenant_id: Option<&str>,
         meeting_id: &str,
         server_id: &str,
+        mark: &CallbackUrlsMark,
     ) -> StoreResult<()> {
-        delegate!(self.clear_callback_urls(tenant_id, meeting_id, server_id))
+        delegate!(self.clear_callback_urls(tenant_id, meeting_id, server_id, mark))
     }
 }
 

@@ -22,8 +22,8 @@ use crate::domain::{
     TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
-    MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError, ServerStore, StoreError,
-    StoreResult, TenantStore, has_callback_urls, without_callback_urls,
+    CallbackUrlsMark, MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError,
+    ServerStore, StoreError, StoreResult, TenantStore, has_callback_urls, without_callback_urls,
 };
 
 pub use keys::Keys;
@@ -254,7 +254,19 @@ impl MeetingStore for ProductionStore {
     }
 
     async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
-        self.redis.meeting_with_server(id).await
+        self.redis
+            .meeting_with_server(id, None)
+            .await
+            .map(|(placed, _)| placed)
+    }
+
+    async fn meeting_for_create(
+        &self,
+        id: &str,
+        tenant_id: Option<&str>,
+    ) -> StoreResult<(Option<PlacedMeeting>, CallbackUrlsMark)> {
+        let (placed, mark) = self.redis.meeting_with_server(id, Some(tenant_id)).await?;
+        Ok((placed, mark.unwrap_or_default()))
     }
 
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
@@ -442,8 +454,12 @@ impl RecordingStore for ProductionStore {
         tenant_id: Option<&str>,
         meeting_id: &str,
         server_id: &str,
+        mark: &CallbackUrlsMark,
     ) -> StoreResult<()> {
-        let (generation, clean) = self.redis.callback_urls_mark(tenant_id, meeting_id).await?;
+        let (generation, clean) = match &mark.generation {
+            Some(generation) => (generation.clone(), mark.clean),
+            None => self.redis.callback_urls_mark(tenant_id, meeting_id).await?,
+        };
         if clean {
             return Ok(());
         }

@@ -28,7 +28,7 @@ use crate::domain::{
     Tenant, TenantSetting,
 };
 use crate::storage::production::keys::Keys;
-use crate::storage::{SelectError, StoreError, StoreResult};
+use crate::storage::{CallbackUrlsMark, SelectError, StoreError, StoreResult};
 
 /// How many ids one pipelined or scripted batch carries.
 const BATCH: usize = 500;
@@ -102,6 +102,16 @@ impl Scripts {
             release_lease: Script::new(include_str!("lua/release_lease.lua")),
             mark_callbacks_clean: Script::new(include_str!("lua/mark_callbacks_clean.lua")),
         }
+    }
+}
+
+/// A callback URL mark from its two fields: no generation yet counts as `0`; clean when `clean` is the generation.
+fn mark_of(generation: Option<String>, clean: Option<String>) -> CallbackUrlsMark {
+    let generation = generation.unwrap_or_else(|| "0".to_owned());
+    let clean = clean.is_some_and(|c| c == generation);
+    CallbackUrlsMark {
+        generation: Some(generation),
+        clean,
     }
 }
 
@@ -554,37 +564,52 @@ impl RedisStore {
         }))
     }
 
-    pub(crate) async fn meeting_with_server(&self, id: &str) -> StoreResult<Option<PlacedMeeting>> {
-        /// The script's reply: the meeting's hash (empty when absent), its claim, its server.
+    /// The meeting with its claim and server; with `for_create` (the creating tenant), also its callback URL mark
+    /// (`callback_urls_mark`), in the same round trip.
+    pub(crate) async fn meeting_with_server(
+        &self,
+        id: &str,
+        for_create: Option<Option<&str>>,
+    ) -> StoreResult<(Option<PlacedMeeting>, Option<CallbackUrlsMark>)> {
+        /// The script's reply: the meeting's hash (empty when absent), its claim, its server; the mark's
+        /// generation and clean fields.
         #[derive(Deserialize)]
         struct Reply {
             #[serde(default)]
             m: HashMap<String, String>,
             c: Option<String>,
             s: Option<RawServer>,
+            g: Option<String>,
+            cl: Option<String>,
         }
         let k = &self.inner.keys;
-        let keys: Vec<String> = self
+        let mut keys: Vec<String> = self
             .server_keys()
             .into_iter()
             .chain([k.meeting(id), k.meeting_claim(id)])
             .collect();
-        let args = [k.server_prefix(), k.counters_prefix()];
+        let mut args = vec![k.server_prefix(), k.counters_prefix()];
+        if let Some(tenant_id) = for_create {
+            keys.push(k.callback_urls(id));
+            args.push(tenant_id.unwrap_or_default().to_owned());
+        }
         let script = &self.inner.scripts.meeting_with_server;
         let json: String = self
             .invoke("meeting with server", script, &keys, &args)
             .await?;
         let reply: Reply = decode("meeting with server", &json)?;
+        let mark = for_create.map(|_| mark_of(reply.g, reply.cl));
         if reply.m.is_empty() {
-            return Ok(None);
+            return Ok((None, mark));
         }
-        Ok(Some(PlacedMeeting {
+        let placed = PlacedMeeting {
             state: MeetingState {
                 meeting: meeting_from_hash(id, &reply.m),
                 claim: reply.c,
             },
             server: reply.s.map(server_from_raw),
-        }))
+        };
+        Ok((Some(placed), mark))
     }
 
     pub(crate) async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
@@ -1047,9 +1072,8 @@ impl RedisStore {
                     .await
             })
             .await?;
-        let generation = generation.unwrap_or_else(|| "0".to_owned());
-        let clean = clean.is_some_and(|c| c == generation);
-        Ok((generation, clean))
+        let mark = mark_of(generation, clean);
+        Ok((mark.generation.unwrap_or_default(), mark.clean))
     }
 
     /// Callback URLs of `(tenant_id, meeting_id)` were written: whatever mark said they were none is void.

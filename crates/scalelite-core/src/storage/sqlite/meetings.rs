@@ -16,7 +16,7 @@ use crate::domain::{
 use crate::storage::sqlite::direct::first_row;
 use crate::storage::sqlite::servers::{SERVER_COLUMNS, ServerColumns, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
-use crate::storage::{MeetingStore, SelectError, StoreError, StoreResult};
+use crate::storage::{CallbackUrlsMark, MeetingStore, SelectError, StoreError, StoreResult};
 
 const MEETING_COLUMNS: &str = "m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id";
 
@@ -140,6 +140,18 @@ impl MeetingStore for SqliteStore {
                 placed_from_row(id, row)
             })
         })
+    }
+
+    async fn meeting_for_create(
+        &self,
+        id: &str,
+        _tenant_id: Option<&str>,
+    ) -> StoreResult<(Option<PlacedMeeting>, CallbackUrlsMark)> {
+        // The callback data is one more read here, as cheap as a mark would be.
+        Ok((
+            self.meeting_with_server(id).await?,
+            CallbackUrlsMark::default(),
+        ))
     }
 
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {

@@ -14,7 +14,7 @@ use crate::storage::sqlite::{
     SqliteStore, backend, from_ms, glob_prefix, json_list, now_ms, to_ms,
 };
 use crate::storage::{
-    RecordingLock, RecordingStore, StoreError, StoreResult, has_callback_urls,
+    CallbackUrlsMark, RecordingLock, RecordingStore, StoreError, StoreResult, has_callback_urls,
     without_callback_urls,
 };
 
@@ -179,6 +179,7 @@ impl RecordingStore for SqliteStore {
         tenant_id: Option<&str>,
         meeting_id: &str,
         server_id: &str,
+        _mark: &CallbackUrlsMark,
     ) -> StoreResult<()> {
         // A read first: most creates find nothing to clear, and a read does not wait for the only writer.
         let stale = self

@@ -87,6 +87,7 @@ macro_rules! contract_suite {
             recordings::recordings_mark_deleted,
             recordings::callback_data,
             recordings::callback_urls_cleared_by_a_create_without_them,
+            recordings::callback_urls_mark_read_with_the_meeting,
             recordings::recordings_reimport_keeps_publish_change,
             recordings::recordings_update_is_one_transaction,
             recordings::recordings_import_links_callback_data,

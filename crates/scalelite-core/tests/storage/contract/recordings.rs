@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use scalelite_core::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Thumbnail};
+use scalelite_core::storage::CallbackUrlsMark;
 
 use crate::contract::{Store, assert_not_found};
 
@@ -589,7 +590,9 @@ pub async fn callback_urls_cleared_by_a_create_without_them<S: Store>(s: &S) {
         analytics_callback_url: None,
     };
     // Nothing kept: nothing written.
-    s.clear_callback_urls(None, "m1", "bbb-1").await.unwrap();
+    s.clear_callback_urls(None, "m1", "bbb-1", &CallbackUrlsMark::default())
+        .await
+        .unwrap();
     assert_eq!(s.get_callback_data(None, "m1").await.unwrap(), None);
 
     // URLs written after the "nothing to clear" answer above are cleared by the next create without them.
@@ -599,7 +602,9 @@ pub async fn callback_urls_cleared_by_a_create_without_them<S: Store>(s: &S) {
     s.put_callback_data(with_urls(Some("t1"), "https://t1.example.com"))
         .await
         .unwrap();
-    s.clear_callback_urls(None, "m1", "bbb-2").await.unwrap();
+    s.clear_callback_urls(None, "m1", "bbb-2", &CallbackUrlsMark::default())
+        .await
+        .unwrap();
     assert_eq!(
         s.get_callback_data(None, "m1").await.unwrap(),
         Some(cleared(None, "bbb-2"))
@@ -611,7 +616,9 @@ pub async fn callback_urls_cleared_by_a_create_without_them<S: Store>(s: &S) {
     );
 
     // Cleared twice in a row, then written again, then cleared: every write of URLs counts.
-    s.clear_callback_urls(None, "m1", "bbb-2").await.unwrap();
+    s.clear_callback_urls(None, "m1", "bbb-2", &CallbackUrlsMark::default())
+        .await
+        .unwrap();
     for round in 0..3 {
         let url = format!("https://lms{round}.example.com");
         s.put_callback_data(with_urls(None, &url)).await.unwrap();
@@ -619,20 +626,61 @@ pub async fn callback_urls_cleared_by_a_create_without_them<S: Store>(s: &S) {
             s.get_callback_data(None, "m1").await.unwrap(),
             Some(with_urls(None, &url))
         );
-        s.clear_callback_urls(None, "m1", "bbb-3").await.unwrap();
+        s.clear_callback_urls(None, "m1", "bbb-3", &CallbackUrlsMark::default())
+            .await
+            .unwrap();
         assert_eq!(
             s.get_callback_data(None, "m1").await.unwrap(),
             Some(cleared(None, "bbb-3")),
             "round {round}"
         );
     }
-    s.clear_callback_urls(Some("t1"), "m1", "bbb-4")
+    s.clear_callback_urls(Some("t1"), "m1", "bbb-4", &CallbackUrlsMark::default())
         .await
         .unwrap();
     assert_eq!(
         s.get_callback_data(Some("t1"), "m1").await.unwrap(),
         Some(cleared(Some("t1"), "bbb-4"))
     );
+}
+
+/// The mark `meeting_for_create` reads with the meeting (whether or not it exists) serves `clear_callback_urls` as
+/// its own read would: URLs written before the read are cleared, and a clear that found none lets the next create
+/// skip the callback data.
+pub async fn callback_urls_mark_read_with_the_meeting<S: Store>(s: &S) {
+    let with_urls = |url: &str| CallbackData {
+        meeting_id: "m2".to_owned(),
+        tenant_id: Some("t1".to_owned()),
+        server_id: Some("bbb-1".to_owned()),
+        recording_id: None,
+        recording_ready_url: Some(format!("{url}/ready")),
+        analytics_callback_url: None,
+    };
+    let cleared = CallbackData {
+        meeting_id: "m2".to_owned(),
+        tenant_id: Some("t1".to_owned()),
+        server_id: Some("bbb-2".to_owned()),
+        recording_id: None,
+        recording_ready_url: None,
+        analytics_callback_url: None,
+    };
+    for round in 0..3 {
+        let url = format!("https://lms{round}.example.com");
+        s.put_callback_data(with_urls(&url)).await.unwrap();
+        // Twice: the first clears (and marks), the second finds nothing left.
+        for _ in 0..2 {
+            let (placed, mark) = s.meeting_for_create("m2", Some("t1")).await.unwrap();
+            assert!(placed.is_none(), "no meeting record: the mark comes anyway");
+            s.clear_callback_urls(Some("t1"), "m2", "bbb-2", &mark)
+                .await
+                .unwrap();
+            assert_eq!(
+                s.get_callback_data(Some("t1"), "m2").await.unwrap(),
+                Some(cleared.clone()),
+                "round {round}"
+            );
+        }
+    }
 }
 
 /// A re-import never reverts a publish/unpublish: the upsert decides on the row as it is when it runs, so an
