@@ -224,10 +224,15 @@ async fn worker(
         }
     }
 
-    // Shutting down: let what is in flight finish, then give everything else one last attempt.
+    // Shutting down: let what is in flight finish, then give everything else one last attempt. An attempt that
+    // fails as shutdown begins is settled like one that failed a moment before: if it was to be retried, it gets
+    // the last attempt too.
     while let Some(joined) = in_flight.join_next().await {
-        if let Ok((job, outcome)) = joined {
-            last_attempt_outcome(&metrics, &job, outcome);
+        if let Ok((mut job, outcome)) = joined {
+            job.attempts += 1;
+            if settle(&sender.settings, &metrics, &job, outcome).is_some() {
+                waiting.push((Instant::now(), job));
+            }
         }
     }
     rx.close();
