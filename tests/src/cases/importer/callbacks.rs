@@ -31,6 +31,8 @@ type Answer = Arc<dyn Fn(usize) -> u16 + Send + Sync>;
 struct ReceiverState {
     hits: Arc<Mutex<Vec<Hit>>>,
     answer: Answer,
+    /// How long the first request waits for its answer (recorded on arrival).
+    first_answer_after: Duration,
 }
 
 /// A callback receiver on a random port answering the n-th request (from 0) with `answer(n)`.
@@ -42,6 +44,14 @@ struct Receiver {
 
 impl Receiver {
     async fn start(answer: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Receiver {
+        Self::start_slow(Duration::ZERO, answer).await
+    }
+
+    /// [`Receiver::start`], answering the first request only after `first_answer_after`.
+    async fn start_slow(
+        first_answer_after: Duration,
+        answer: impl Fn(usize) -> u16 + Send + Sync + 'static,
+    ) -> Receiver {
         async fn handle(
             State(state): State<ReceiverState>,
             headers: HeaderMap,
@@ -65,12 +75,16 @@ impl Receiver {
                 });
                 hits.len() - 1
             };
+            if n == 0 {
+                tokio::time::sleep(state.first_answer_after).await;
+            }
             StatusCode::from_u16((state.answer)(n)).unwrap()
         }
         let hits = Arc::new(Mutex::new(Vec::new()));
         let state = ReceiverState {
             hits: hits.clone(),
             answer: Arc::new(answer),
+            first_answer_after,
         };
         let app = axum::Router::new()
             .route("/recording-ready", axum::routing::post(handle))
@@ -276,6 +290,34 @@ async fn shutdown_gives_waiting_callbacks_a_last_attempt() {
     shutdown.trigger();
     assert!(shutdown.drain(Duration::from_secs(10)).await);
     assert_eq!(receiver.hits().len(), 2);
+    assert_eq!(ctx.metrics().callbacks_sent, 1);
+}
+
+/// An attempt still in flight when shutdown begins, failing after it began, gets the last attempt as a callback
+/// waiting for its retry does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_an_attempt_failing_meanwhile_a_last_attempt() {
+    let env = Env::new(Backend::Embedded).await;
+    // The first request is answered 503 a second after it arrived; shutdown begins in between.
+    let receiver =
+        Receiver::start_slow(Duration::from_secs(1), |n| if n == 0 { 503 } else { 200 }).await;
+    want_callback(&env, "room-slow", &receiver.url).await;
+    let mut callback_settings = settings(&["lb-one"]);
+    callback_settings.retry_delays = vec![Duration::from_secs(3600)];
+    let shutdown = Shutdown::new();
+    let ctx: ImportContext = env.ctx.clone().with_callbacks(callback_settings, &shutdown);
+    let recording = FixtureRecording::new("room-slow", 1_700_000_000_000).with_format("video");
+    scalelite_recording_importer::import_one(&ctx, &recording.write_tar(&env.spool()).unwrap())
+        .await
+        .unwrap();
+    receiver.wait_for(1).await;
+    shutdown.trigger();
+    assert!(shutdown.drain(Duration::from_secs(10)).await);
+    assert_eq!(
+        receiver.hits().len(),
+        2,
+        "the failed attempt was followed by the last one"
+    );
     assert_eq!(ctx.metrics().callbacks_sent, 1);
 }
 
