@@ -271,46 +271,23 @@ both_backends! {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_gives_waiting_callbacks_a_last_attempt() {
+/// A callback whose first attempt is answered 503 (`first_answer_after` after it arrived), its retry an hour away;
+/// shutdown begins once the first request has arrived. The last attempt at shutdown must reach the receiver.
+async fn last_attempt_at_shutdown(meeting: &str, first_answer_after: Duration) {
     let env = Env::new(Backend::Embedded).await;
-    let receiver = Receiver::start(|n| if n == 0 { 503 } else { 200 }).await;
-    want_callback(&env, "room-late", &receiver.url).await;
+    let receiver =
+        Receiver::start_slow(first_answer_after, |n| if n == 0 { 503 } else { 200 }).await;
+    want_callback(&env, meeting, &receiver.url).await;
     let mut callback_settings = settings(&["lb-one"]);
     callback_settings.retry_delays = vec![Duration::from_secs(3600)];
     let shutdown = Shutdown::new();
     let ctx: ImportContext = env.ctx.clone().with_callbacks(callback_settings, &shutdown);
-    let recording = FixtureRecording::new("room-late", 1_700_000_000_000).with_format("video");
+    let recording = FixtureRecording::new(meeting, 1_700_000_000_000).with_format("video");
     scalelite_recording_importer::import_one(&ctx, &recording.write_tar(&env.spool()).unwrap())
         .await
         .unwrap();
     receiver.wait_for(1).await;
     assert_eq!(ctx.metrics().callbacks_sent, 0);
-    // The retry is an hour away; shutdown sends it now.
-    shutdown.trigger();
-    assert!(shutdown.drain(Duration::from_secs(10)).await);
-    assert_eq!(receiver.hits().len(), 2);
-    assert_eq!(ctx.metrics().callbacks_sent, 1);
-}
-
-/// An attempt still in flight when shutdown begins, failing after it began, gets the last attempt as a callback
-/// waiting for its retry does.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_gives_an_attempt_failing_meanwhile_a_last_attempt() {
-    let env = Env::new(Backend::Embedded).await;
-    // The first request is answered 503 a second after it arrived; shutdown begins in between.
-    let receiver =
-        Receiver::start_slow(Duration::from_secs(1), |n| if n == 0 { 503 } else { 200 }).await;
-    want_callback(&env, "room-slow", &receiver.url).await;
-    let mut callback_settings = settings(&["lb-one"]);
-    callback_settings.retry_delays = vec![Duration::from_secs(3600)];
-    let shutdown = Shutdown::new();
-    let ctx: ImportContext = env.ctx.clone().with_callbacks(callback_settings, &shutdown);
-    let recording = FixtureRecording::new("room-slow", 1_700_000_000_000).with_format("video");
-    scalelite_recording_importer::import_one(&ctx, &recording.write_tar(&env.spool()).unwrap())
-        .await
-        .unwrap();
-    receiver.wait_for(1).await;
     shutdown.trigger();
     assert!(shutdown.drain(Duration::from_secs(10)).await);
     assert_eq!(
@@ -319,6 +296,20 @@ async fn shutdown_gives_an_attempt_failing_meanwhile_a_last_attempt() {
         "the failed attempt was followed by the last one"
     );
     assert_eq!(ctx.metrics().callbacks_sent, 1);
+}
+
+/// The retry is an hour away; shutdown sends it now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_waiting_callbacks_a_last_attempt() {
+    last_attempt_at_shutdown("room-late", Duration::ZERO).await;
+}
+
+/// An attempt still in flight when shutdown begins, failing after it began, gets the last attempt as a callback
+/// waiting for its retry does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_gives_an_attempt_failing_meanwhile_a_last_attempt() {
+    // The first request is answered a second after it arrived: shutdown begins in between.
+    last_attempt_at_shutdown("room-slow", Duration::from_secs(1)).await;
 }
 
 fn base64_url(part: &str) -> Vec<u8> {

@@ -456,11 +456,15 @@ impl RecordingStore for ProductionStore {
         server_id: &str,
         mark: &CallbackUrlsMark,
     ) -> StoreResult<()> {
-        let (generation, clean) = match &mark.generation {
-            Some(generation) => (generation.clone(), mark.clean),
-            None => self.redis.callback_urls_mark(tenant_id, meeting_id).await?,
+        let read;
+        let mark = match mark.generation {
+            Some(_) => mark,
+            None => {
+                read = self.redis.callback_urls_mark(tenant_id, meeting_id).await?;
+                &read
+            }
         };
-        if clean {
+        if mark.clean {
             return Ok(());
         }
         let stale = self
@@ -474,10 +478,10 @@ impl RecordingStore for ProductionStore {
                 .put_callback_data(without_callback_urls(tenant_id, meeting_id, server_id))
                 .await?;
         }
+        let generation = mark.generation.as_deref().unwrap_or_default();
         self.redis
-            .mark_callback_urls_clean(tenant_id, meeting_id, &generation)
-            .await?;
-        Ok(())
+            .mark_callback_urls_clean(tenant_id, meeting_id, generation)
+            .await
     }
 }
 

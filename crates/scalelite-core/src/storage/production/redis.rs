@@ -1053,13 +1053,12 @@ impl RedisStore {
 
     // ----- tokens, leases, health -----
 
-    /// The generation of `(tenant_id, meeting_id)`'s callback URL mark, and whether the callback data is known to
-    /// hold no URL at it (`Keys::callback_urls`).
+    /// `(tenant_id, meeting_id)`'s callback URL mark (`Keys::callback_urls`).
     pub(crate) async fn callback_urls_mark(
         &self,
         tenant_id: Option<&str>,
         meeting_id: &str,
-    ) -> StoreResult<(String, bool)> {
+    ) -> StoreResult<CallbackUrlsMark> {
         let key = self.inner.keys.callback_urls(meeting_id);
         let tenant = tenant_id.unwrap_or_default();
         let fields = [format!("gen:{tenant}"), format!("clean:{tenant}")];
@@ -1072,8 +1071,7 @@ impl RedisStore {
                     .await
             })
             .await?;
-        let mark = mark_of(generation, clean);
-        Ok((mark.generation.unwrap_or_default(), mark.clean))
+        Ok(mark_of(generation, clean))
     }
 
     /// Callback URLs of `(tenant_id, meeting_id)` were written: whatever mark said they were none is void.
@@ -1104,13 +1102,13 @@ impl RedisStore {
     }
 
     /// Mark `(tenant_id, meeting_id)`'s callback data free of URLs at `generation` (as read before it was looked at
-    /// in PostgreSQL), unless URLs were written since; whether it was marked.
+    /// in PostgreSQL), unless URLs were written since (then the mark stays as it is).
     pub(crate) async fn mark_callback_urls_clean(
         &self,
         tenant_id: Option<&str>,
         meeting_id: &str,
         generation: &str,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<()> {
         let keys = [self.inner.keys.callback_urls(meeting_id)];
         let args = [
             generation.to_owned(),
@@ -1118,10 +1116,9 @@ impl RedisStore {
             ttl_secs(CALLBACK_MARK_TTL).to_string(),
         ];
         let script = &self.inner.scripts.mark_callbacks_clean;
-        let marked: i64 = self
-            .invoke("mark callback URLs clean", script, &keys, &args)
-            .await?;
-        Ok(marked == 1)
+        self.invoke::<i64>("mark callback URLs clean", script, &keys, &args)
+            .await
+            .map(drop)
     }
 
     pub(crate) async fn put_playback_token(
