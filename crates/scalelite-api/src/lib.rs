@@ -14,6 +14,7 @@
 //! - `service`: the binary's command line and wiring (store, all-in-one poller and importer, listeners, shutdown).
 
 pub mod admin;
+pub mod behind;
 mod callbacks;
 pub mod cloudfront;
 pub mod error;

@@ -18,13 +18,14 @@ use scalelite_core::domain::{
     PlacedMeeting, Server, ServerState, TagRequest, Tenant, TenantSetting,
 };
 use scalelite_core::storage::{
-    CallbackUrlsMark, MeetingStore, RecordingStore, SelectError, ServerStore, StoreError,
-    TenantStore,
+    CallbackUrlsClean, CallbackUrlsMark, MeetingStore, RecordingStore, SelectError, ServerStore,
+    StoreError, TenantStore,
 };
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant};
 
+use crate::behind::WritesBehind;
 use crate::error::{ApiError, Result, xml_response};
 use crate::request::BbbRequest;
 use crate::state::AppState;
@@ -570,11 +571,20 @@ async fn settle_placement(state: &AppState, req: &BbbRequest) -> Result<Option<P
         let Some(current) = state.store.meeting_with_server(id.as_str()).await? else {
             return Ok(None);
         };
-        if current.state.claim.is_none() || Instant::now() >= wait_until {
+        if !in_flight(&state.behind, &current) || Instant::now() >= wait_until {
             return Ok(Some(current));
         }
         tokio::time::sleep(CLAIM_POLL).await;
     }
+}
+
+/// Whether `placed` is a placement still in flight (claimed). One whose create this process has answered and is
+/// confirming behind the answer (`behind`) is not, unless its server can no longer host it: failing it over needs
+/// the confirmed record, which is a few milliseconds away.
+fn in_flight(behind: &WritesBehind, placed: &PlacedMeeting) -> bool {
+    placed.state.claim.as_deref().is_some_and(|token| {
+        !(behind.confirming(token) && placed.server.as_ref().is_some_and(hosts_meetings))
+    })
 }
 
 /// Most voice bridge numbers tried for one new meeting (the original gives up after 10 tries).
@@ -886,7 +896,7 @@ async fn find_placement(
             }
         });
         match current {
-            Some(current) if visible && current.state.claim.is_some() => {
+            Some(current) if visible && in_flight(&state.behind, &current) => {
                 if Instant::now() >= wait_until {
                     tracing::warn!(meeting.id = %request.id, "create: gave up waiting for a placement in flight");
                     return Err(ApiError::Internal(
@@ -953,7 +963,8 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
     let (mut current, mut mark) = find_placement(state, &request, wait_until).await?;
     let mut tried: Vec<String> = Vec::new();
     loop {
-        let params = create_params(state, &req, &base, &current, &mark, &td, &to, &cd, &co).await?;
+        let (params, clean) =
+            create_params(state, &req, &base, &current, &mark, &td, &to, &cd, &co).await?;
         let body = req.xml_body.as_ref().map(|b| XmlBody(b.to_vec()));
         let answer = state
             .bbb
@@ -967,12 +978,23 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
             .await;
         let error = match answer {
             Ok(response) => {
-                if let Some(token) = &current.claim {
+                tracing::info!(meeting.id = %id, server.id = %current.server.id, "meeting created");
+                // Behind the answer (`behind`), which does not depend on them.
+                if let Some(token) = current.claim.clone() {
                     let kept =
                         kept_create_params(&params, req.xml_body.as_deref(), tag_value.as_deref());
-                    confirm(state, &current, token, Some(&kept)).await;
+                    let (state, placement) = (state.clone(), current);
+                    state.behind.clone().confirm(token.clone(), async move {
+                        confirm(&state, &placement, &token, Some((&kept, clean.as_ref()))).await;
+                    });
+                } else if let Some(clean) = clean {
+                    let store = state.store.clone();
+                    state.behind.spawn(async move {
+                        if let Err(e) = store.mark_callback_urls_clean(&clean).await {
+                            tracing::warn!(error = %e, "create: could not mark the callback data clean");
+                        }
+                    });
                 }
-                tracing::info!(meeting.id = %id, server.id = %current.server.id, "meeting created");
                 return Ok(ok_xml(&response.root));
             }
             Err(error) => error,
@@ -1062,20 +1084,21 @@ async fn next_server(state: &AppState, tags: &TagRequest, tried: &[String]) -> O
 }
 
 /// The create succeeded: the claim is dropped so waiting creators follow, and `kept` (what a new meeting's create
-/// was forwarded with) is stored in the same round trip. Should the claim have lapsed and the meeting be placed
-/// elsewhere meanwhile, this server's meeting is a stray: remembered for the poller.
+/// was forwarded with, and the callback data to mark clean) is stored in the same round trip. Should the claim have
+/// lapsed and the meeting be placed elsewhere meanwhile, this server's meeting is a stray: remembered for the
+/// poller.
 async fn confirm(
     state: &AppState,
     placement: &Placement,
     token: &str,
-    kept: Option<&CreateParams>,
+    kept: Option<(&CreateParams, Option<&CallbackUrlsClean>)>,
 ) {
     let id = &placement.meeting.id;
     let confirmed = match kept {
-        Some(kept) => {
+        Some((kept, clean)) => {
             state
                 .store
-                .confirm_meeting_with_params(id, token, kept, state.settings.meeting_ttl)
+                .confirm_meeting_with_params(id, token, kept, state.settings.meeting_ttl, clean)
                 .await
         }
         None => state.store.confirm_meeting(id, token).await,
@@ -1132,7 +1155,8 @@ async fn give_back_load(state: &AppState, server: &Server) {
     }
 }
 
-/// The parameters sent to BBB's create for this placement (`docs/compatibility.md#api-create`).
+/// The parameters sent to BBB's create for this placement (`docs/compatibility.md#api-create`), and the callback
+/// data left to mark clean ([`capture_callbacks`]).
 #[allow(clippy::too_many_arguments)]
 async fn create_params(
     state: &AppState,
@@ -1144,7 +1168,7 @@ async fn create_params(
     to: &Params,
     cd: &Params,
     co: &Params,
-) -> Result<Params> {
+) -> Result<(Params, Option<CallbackUrlsClean>)> {
     let settings = &state.settings;
     let mut params = base.clone();
     params.set("moderatorPW", &placement.meeting.moderator_pw);
@@ -1175,29 +1199,31 @@ async fn create_params(
             params.set("meta_secret-lrs-payload", payload);
         }
     }
-    capture_callbacks(state, req, &placement.server.id, mark, &mut params).await?;
-    Ok(augment(
+    let clean = capture_callbacks(state, req, &placement.server.id, mark, &mut params).await?;
+    let params = augment(
         &params,
         &without(cd, SERVER_TAG),
         &without(co, SERVER_TAG),
         &without(td, SERVER_TAG),
         &without(to, SERVER_TAG),
-    ))
+    );
+    Ok((params, clean))
 }
 
 /// Recording-ready and analytics callback URLs are kept by Scalelite, keyed by meetingID and tenant, with the
 /// server the meeting is created on (analytics relayed for the meeting must be signed with its secret). Names are
 /// already lower-cased ([`canonical_name`]), so `meta_Analytics-Callback-Url` is captured like the lower-case
-/// name. A create without them clears what an earlier create of the same meetingID left.
+/// name. A create without them clears what an earlier create of the same meetingID left, and returns the callback
+/// data left to mark clean once the create succeeded (`RecordingStore::clear_callback_urls`).
 async fn capture_callbacks(
     state: &AppState,
     req: &BbbRequest,
     server_id: &str,
     mark: &CallbackUrlsMark,
     params: &mut Params,
-) -> Result<()> {
+) -> Result<Option<CallbackUrlsClean>> {
     let Some(id) = req.params.get("meetingID").map(str::to_owned) else {
-        return Ok(());
+        return Ok(None);
     };
     let tenant_id = req.tenant.as_ref().map(|t| t.id.clone());
     let analytics = params.get("meta_analytics-callback-url").map(str::to_owned);
@@ -1206,11 +1232,11 @@ async fn capture_callbacks(
         .or_else(|| params.get("meta_bbb-recording-ready-url"))
         .map(str::to_owned);
     if analytics.is_none() && ready.is_none() {
-        state
+        let clean = state
             .store
             .clear_callback_urls(tenant_id.as_deref(), &id, server_id, mark)
             .await?;
-        return Ok(());
+        return Ok(clean);
     }
     if analytics.is_some() {
         let host = state.settings.url_host.as_deref().unwrap_or("localhost");
@@ -1243,7 +1269,7 @@ async fn capture_callbacks(
             analytics_callback_url: analytics,
         })
         .await?;
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -146,7 +146,13 @@ async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result
     let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(%addr, all_in_one = cli.all_in_one, "scalelite-api listening");
     let signal = shutdown.cancelled_owned();
+    let behind = state.behind.clone();
     crate::serve(listener, state, signal, cli.shutdown.shutdown_grace_period).await?;
+    if !behind.drain(cli.shutdown.shutdown_grace_period).await {
+        tracing::warn!(
+            "meeting confirmations still being written after the grace period; stopping anyway"
+        );
+    }
     shutdown.trigger();
     shutdown.drain(cli.shutdown.shutdown_grace_period).await;
     Ok(())

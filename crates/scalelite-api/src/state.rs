@@ -10,6 +10,7 @@ use scalelite_poller::Poller;
 use scalelite_recording_importer::ImportContext;
 use tokio::sync::Semaphore;
 
+use crate::behind::WritesBehind;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub poller: Option<Poller>,
     /// The recording importer running in this process (all-in-one), whose metrics `/metrics` adds.
     pub importer: Option<ImportContext>,
+    /// Writes made after their request's answer, which shutdown waits for.
+    pub behind: Arc<WritesBehind>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             in_flight,
             poller: None,
             importer: None,
+            behind: Arc::new(WritesBehind::default()),
         }
     }
 

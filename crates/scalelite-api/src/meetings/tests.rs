@@ -199,3 +199,45 @@ fn derived_passwords_are_eight_alphanumerics_per_server_and_meeting() {
     assert_ne!(pw, derived_password(&a, "m2"));
     assert_ne!(pw, derived_password(&b, "m1"));
 }
+
+#[tokio::test]
+async fn a_claim_this_process_is_confirming_counts_as_settled_while_its_server_hosts_meetings() {
+    let behind = std::sync::Arc::new(WritesBehind::default());
+    let placed = |claim: Option<&str>, server: Option<Server>| PlacedMeeting {
+        state: scalelite_core::domain::MeetingState {
+            meeting: Meeting {
+                id: "m".into(),
+                server_id: "a".into(),
+                moderator_pw: "pw".into(),
+                voice_bridge: "12345".into(),
+                tenant_id: None,
+            },
+            claim: claim.map(str::to_owned),
+        },
+        server,
+    };
+    let up = server("a", 1.0, None);
+    let down = Server {
+        online: false,
+        ..up.clone()
+    };
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    behind.confirm("ours".into(), async move {
+        let _ = released.await;
+    });
+
+    assert!(!in_flight(&behind, &placed(None, Some(up.clone()))));
+    assert!(!in_flight(&behind, &placed(Some("ours"), Some(up.clone()))));
+    // Another placement's claim (another request, another process) is in flight.
+    assert!(in_flight(
+        &behind,
+        &placed(Some("theirs"), Some(up.clone()))
+    ));
+    // Failing over needs the confirmed record: wait for it.
+    assert!(in_flight(&behind, &placed(Some("ours"), Some(down))));
+    assert!(in_flight(&behind, &placed(Some("ours"), None)));
+
+    release.send(()).unwrap();
+    assert!(behind.drain(Duration::from_secs(5)).await);
+    assert!(in_flight(&behind, &placed(Some("ours"), Some(up))));
+}

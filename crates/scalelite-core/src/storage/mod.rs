@@ -182,13 +182,15 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// `put_create_params` and `confirm_meeting` in one round trip (a new meeting's create succeeded): the
     /// parameters are kept whatever the claim's state, the claim is dropped only when `token` holds it (the
-    /// answer is `confirm_meeting`'s).
+    /// answer is `confirm_meeting`'s). `clean`, what `RecordingStore::clear_callback_urls` left to mark, is
+    /// marked in the same round trip, as [`RecordingStore::mark_callback_urls_clean`] would.
     fn confirm_meeting_with_params(
         &self,
         id: &str,
         token: &str,
         params: &CreateParams,
         ttl: Duration,
+        clean: Option<&CallbackUrlsClean>,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
     /// Fail over: point the record at another server (with that server's moderator password) and extend the
     /// claim by `claim_for`. False (and nothing changed) unless `token` holds the claim.
@@ -352,13 +354,21 @@ pub trait RecordingStore: Send + Sync {
     -> impl Future<Output = StoreResult<()>> + Send;
     /// A create of `meeting_id` by `tenant_id` without callback URLs: drop the URLs an earlier create left (the
     /// callback data then names `server_id` and nothing else); nothing to do when there are none. `mark` is what
-    /// [`MeetingStore::meeting_for_create`] read of them (or the default: nothing known).
+    /// [`MeetingStore::meeting_for_create`] read of them (or the default: nothing known). Returns what is left to
+    /// mark so that the next create can skip the callback data (production: the data was read), for
+    /// [`RecordingStore::mark_callback_urls_clean`] or a new meeting's confirmation, which write it in a round
+    /// trip they make anyway; marked late or not at all, nothing is lost but that skip.
     fn clear_callback_urls(
         &self,
         tenant_id: Option<&str>,
         meeting_id: &str,
         server_id: &str,
         mark: &CallbackUrlsMark,
+    ) -> impl Future<Output = StoreResult<Option<CallbackUrlsClean>>> + Send;
+    /// Mark the callback data that `clean` was read from as free of URLs, unless URLs were written since.
+    fn mark_callback_urls_clean(
+        &self,
+        clean: &CallbackUrlsClean,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
@@ -369,6 +379,22 @@ pub trait RecordingStore: Send + Sync {
 pub struct CallbackUrlsMark {
     pub(crate) generation: Option<String>,
     pub(crate) clean: bool,
+}
+
+impl CallbackUrlsMark {
+    /// Whether the callback data is known to hold no URL, so a create without them skips it.
+    pub fn known_clean(&self) -> bool {
+        self.clean
+    }
+}
+
+/// Callback data found free of URLs (or just cleared of them) at a mark's generation, still to be marked so
+/// (`RecordingStore::clear_callback_urls`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackUrlsClean {
+    pub(crate) meeting_id: String,
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) generation: String,
 }
 
 /// Whether callback data holds a URL (what [`RecordingStore::clear_callback_urls`] drops).

@@ -14,8 +14,8 @@ use crate::domain::{
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{
-    CallbackUrlsMark, MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError,
-    ServerStore, StoreError, StoreResult, TenantStore,
+    CallbackUrlsClean, CallbackUrlsMark, MeetingStore, MiscStore, RecordingLock, RecordingStore,
+    SelectError, ServerStore, StoreError, StoreResult, TenantStore,
 };
 
 /// The storage back-end of this process.
@@ -194,8 +194,9 @@ impl MeetingStore for Store {
         token: &str,
         params: &CreateParams,
         ttl: Duration,
+        clean: Option<&CallbackUrlsClean>,
     ) -> StoreResult<bool> {
-        delegate!(self.confirm_meeting_with_params(id, token, params, ttl))
+        delegate!(self.confirm_meeting_with_params(id, token, params, ttl, clean))
     }
     async fn move_meeting(
         &self,
@@ -326,8 +327,11 @@ impl RecordingStore for Store {
         meeting_id: &str,
         server_id: &str,
         mark: &CallbackUrlsMark,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<CallbackUrlsClean>> {
         delegate!(self.clear_callback_urls(tenant_id, meeting_id, server_id, mark))
+    }
+    async fn mark_callback_urls_clean(&self, clean: &CallbackUrlsClean) -> StoreResult<()> {
+        delegate!(self.mark_callback_urls_clean(clean))
     }
 }
 

@@ -822,3 +822,54 @@ async fn a_connection_postgres_dropped_while_idle_is_replaced_before_use() {
         "the dropped connection was replaced"
     );
 }
+
+/// A new meeting's confirmation writes the callback URL mark its create's `clear_callback_urls` left (one round trip
+/// for both): the next create of the meeting skips the callback data; URLs written after that read leave it unmarked,
+/// and a confirmation whose claim was lost still marks (the data was read either way).
+#[tokio::test]
+async fn a_confirmation_marks_the_callback_data_clean_unless_urls_came_since() {
+    let (s, _env) = make_store().await;
+    let params = scalelite_core::domain::CreateParams {
+        params: vec![("meetingID".to_owned(), "m".to_owned())],
+        body: None,
+        server_tag: None,
+    };
+    let urls = |id: &str| CallbackData {
+        meeting_id: id.to_owned(),
+        tenant_id: Some("t1".to_owned()),
+        server_id: Some("bbb-1".to_owned()),
+        recording_id: None,
+        recording_ready_url: Some("https://lms.example.com/ready".to_owned()),
+        analytics_callback_url: None,
+    };
+    let long = Duration::from_secs(3600);
+    for (id, urls_meanwhile, token) in [
+        ("m0", false, "tok"),
+        ("m1", true, "tok"),
+        ("m2", false, "not-the-claim"),
+    ] {
+        let (placed, mark) = s.meeting_for_create(id, Some("t1")).await.unwrap();
+        assert!(placed.is_none());
+        assert!(!mark.known_clean(), "{id}: nothing known yet");
+        let clean = s
+            .clear_callback_urls(Some("t1"), id, "bbb-1", &mark)
+            .await
+            .unwrap()
+            .expect("PostgreSQL was read: the mark is left to write");
+        let (again, _) = s.meeting_for_create(id, Some("t1")).await.unwrap();
+        assert!(again.is_none());
+        let meeting = new_meeting(id, "bbb-1", Some("t1"), &["71000"]);
+        s.claim_meeting(meeting, "tok", long, long).await.unwrap();
+        if urls_meanwhile {
+            s.put_callback_data(urls(id)).await.unwrap();
+        }
+        let confirmed = s
+            .confirm_meeting_with_params(id, token, &params, long, Some(&clean))
+            .await
+            .unwrap();
+        assert_eq!(confirmed, token == "tok", "{id}");
+        let (_, mark) = s.meeting_for_create(id, Some("t1")).await.unwrap();
+        assert_eq!(mark.known_clean(), !urls_meanwhile, "{id}");
+        s.delete_meeting(id).await.unwrap();
+    }
+}

@@ -22,8 +22,9 @@ use crate::domain::{
     TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
-    CallbackUrlsMark, MeetingStore, MiscStore, RecordingLock, RecordingStore, SelectError,
-    ServerStore, StoreError, StoreResult, TenantStore, has_callback_urls, without_callback_urls,
+    CallbackUrlsClean, CallbackUrlsMark, MeetingStore, MiscStore, RecordingLock, RecordingStore,
+    SelectError, ServerStore, StoreError, StoreResult, TenantStore, has_callback_urls,
+    without_callback_urls,
 };
 
 pub use keys::Keys;
@@ -279,9 +280,10 @@ impl MeetingStore for ProductionStore {
         token: &str,
         params: &CreateParams,
         ttl: Duration,
+        clean: Option<&CallbackUrlsClean>,
     ) -> StoreResult<bool> {
         self.redis
-            .confirm_meeting_with_params(id, token, params, ttl)
+            .confirm_meeting_with_params(id, token, params, ttl, clean)
             .await
     }
 
@@ -455,7 +457,7 @@ impl RecordingStore for ProductionStore {
         meeting_id: &str,
         server_id: &str,
         mark: &CallbackUrlsMark,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<CallbackUrlsClean>> {
         let read;
         let mark = match mark.generation {
             Some(_) => mark,
@@ -465,7 +467,7 @@ impl RecordingStore for ProductionStore {
             }
         };
         if mark.clean {
-            return Ok(());
+            return Ok(None);
         }
         let stale = self
             .pg
@@ -478,10 +480,15 @@ impl RecordingStore for ProductionStore {
                 .put_callback_data(without_callback_urls(tenant_id, meeting_id, server_id))
                 .await?;
         }
-        let generation = mark.generation.as_deref().unwrap_or_default();
-        self.redis
-            .mark_callback_urls_clean(tenant_id, meeting_id, generation)
-            .await
+        Ok(Some(CallbackUrlsClean {
+            meeting_id: meeting_id.to_owned(),
+            tenant_id: tenant_id.map(str::to_owned),
+            generation: mark.generation.clone().unwrap_or_default(),
+        }))
+    }
+
+    async fn mark_callback_urls_clean(&self, clean: &CallbackUrlsClean) -> StoreResult<()> {
+        self.redis.mark_callback_urls_clean(clean).await
     }
 }
 

@@ -28,7 +28,7 @@ use crate::domain::{
     Tenant, TenantSetting,
 };
 use crate::storage::production::keys::Keys;
-use crate::storage::{CallbackUrlsMark, SelectError, StoreError, StoreResult};
+use crate::storage::{CallbackUrlsClean, CallbackUrlsMark, SelectError, StoreError, StoreResult};
 
 /// How many ids one pipelined or scripted batch carries.
 const BATCH: usize = 500;
@@ -81,6 +81,7 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         let prelude = include_str!("lua/prelude.lua");
+        let mark_clean = include_str!("lua/mark_clean.lua");
         let server = |body: &str| Script::new(&format!("{prelude}\n{body}"));
         Self {
             read_servers: server(include_str!("lua/read_servers.lua")),
@@ -91,7 +92,10 @@ impl Scripts {
             select_server: server(include_str!("lua/select_server.lua")),
             find_or_create_meeting: Script::new(include_str!("lua/find_or_create_meeting.lua")),
             delete_meeting: Script::new(include_str!("lua/delete_meeting.lua")),
-            settle_claim: Script::new(include_str!("lua/settle_claim.lua")),
+            settle_claim: Script::new(&format!(
+                "{mark_clean}\n{}",
+                include_str!("lua/settle_claim.lua")
+            )),
             clean_orphans: Script::new(include_str!("lua/clean_orphans.lua")),
             save_tenant: Script::new(include_str!("lua/save_tenant.lua")),
             delete_tenant: Script::new(include_str!("lua/delete_tenant.lua")),
@@ -100,7 +104,10 @@ impl Scripts {
             take_token: Script::new(include_str!("lua/take_token.lua")),
             try_lease: Script::new(include_str!("lua/try_lease.lua")),
             release_lease: Script::new(include_str!("lua/release_lease.lua")),
-            mark_callbacks_clean: Script::new(include_str!("lua/mark_callbacks_clean.lua")),
+            mark_callbacks_clean: Script::new(&format!(
+                "{mark_clean}\n{}",
+                include_str!("lua/mark_callbacks_clean.lua")
+            )),
         }
     }
 }
@@ -651,16 +658,26 @@ impl RedisStore {
         token: &str,
         params: &CreateParams,
         ttl: Duration,
+        clean: Option<&CallbackUrlsClean>,
     ) -> StoreResult<bool> {
         let value = serde_json::to_string(params)
             .map_err(|e| StoreError::Backend(format!("create params: {e}")))?;
-        let args = [
+        let mut args = vec![
             token.to_owned(),
             "confirm".to_owned(),
             value,
             ttl_secs(ttl).to_string(),
         ];
-        self.settle_claim(id, &args).await
+        let mut mark_key = None;
+        if let Some(clean) = clean {
+            mark_key = Some(self.inner.keys.callback_urls(&clean.meeting_id));
+            args.extend([
+                clean.generation.clone(),
+                clean.tenant_id.clone().unwrap_or_default(),
+                ttl_secs(CALLBACK_MARK_TTL).to_string(),
+            ]);
+        }
+        self.settle_claim_with(id, mark_key, &args).await
     }
 
     pub(crate) async fn move_meeting(
@@ -742,12 +759,23 @@ impl RedisStore {
     }
 
     async fn settle_claim(&self, id: &str, args: &[String]) -> StoreResult<bool> {
+        self.settle_claim_with(id, None, args).await
+    }
+
+    /// `settle_claim`, with the callback URL mark to write (`mark_key`, its fields in `args`) for a confirmation.
+    async fn settle_claim_with(
+        &self,
+        id: &str,
+        mark_key: Option<String>,
+        args: &[String],
+    ) -> StoreResult<bool> {
         let k = &self.inner.keys;
-        let keys = [
+        let mut keys = vec![
             k.meeting(id),
             k.meeting_claim(id),
             k.meeting_create_params(id),
         ];
+        keys.extend(mark_key);
         let script = &self.inner.scripts.settle_claim;
         let done: i64 = self.invoke("settle claim", script, &keys, args).await?;
         Ok(done == 1)
@@ -1101,18 +1129,16 @@ impl RedisStore {
         .await
     }
 
-    /// Mark `(tenant_id, meeting_id)`'s callback data free of URLs at `generation` (as read before it was looked at
-    /// in PostgreSQL), unless URLs were written since (then the mark stays as it is).
+    /// Mark the callback data `clean` names free of URLs at its generation (as read before it was looked at in
+    /// PostgreSQL), unless URLs were written since (then the mark stays as it is).
     pub(crate) async fn mark_callback_urls_clean(
         &self,
-        tenant_id: Option<&str>,
-        meeting_id: &str,
-        generation: &str,
+        clean: &CallbackUrlsClean,
     ) -> StoreResult<()> {
-        let keys = [self.inner.keys.callback_urls(meeting_id)];
+        let keys = [self.inner.keys.callback_urls(&clean.meeting_id)];
         let args = [
-            generation.to_owned(),
-            tenant_id.unwrap_or_default().to_owned(),
+            clean.generation.clone(),
+            clean.tenant_id.clone().unwrap_or_default(),
             ttl_secs(CALLBACK_MARK_TTL).to_string(),
         ];
         let script = &self.inner.scripts.mark_callbacks_clean;

@@ -16,7 +16,9 @@ use crate::domain::{
 use crate::storage::sqlite::direct::first_row;
 use crate::storage::sqlite::servers::{SERVER_COLUMNS, ServerColumns, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
-use crate::storage::{CallbackUrlsMark, MeetingStore, SelectError, StoreError, StoreResult};
+use crate::storage::{
+    CallbackUrlsClean, CallbackUrlsMark, MeetingStore, SelectError, StoreError, StoreResult,
+};
 
 const MEETING_COLUMNS: &str = "m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id";
 
@@ -164,6 +166,7 @@ impl MeetingStore for SqliteStore {
         token: &str,
         params: &CreateParams,
         _ttl: Duration,
+        _clean: Option<&CallbackUrlsClean>,
     ) -> StoreResult<bool> {
         // Two statements, each atomic on its own (as put_create_params then confirm_meeting), in the next group
         // commit.

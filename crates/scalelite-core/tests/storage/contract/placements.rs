@@ -357,7 +357,7 @@ pub async fn placement_confirm_with_params<S: Store>(s: &S) {
     };
     claim(s, "m", "s1", "tok-a").await;
     assert!(
-        !s.confirm_meeting_with_params("m", "tok-b", &params, LONG_TTL)
+        !s.confirm_meeting_with_params("m", "tok-b", &params, LONG_TTL, None)
             .await
             .unwrap()
     );
@@ -371,7 +371,7 @@ pub async fn placement_confirm_with_params<S: Store>(s: &S) {
         ..params
     };
     assert!(
-        s.confirm_meeting_with_params("m", "tok-a", &replaced, LONG_TTL)
+        s.confirm_meeting_with_params("m", "tok-a", &replaced, LONG_TTL, None)
             .await
             .unwrap()
     );

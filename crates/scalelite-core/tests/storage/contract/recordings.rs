@@ -645,8 +645,8 @@ pub async fn callback_urls_cleared_by_a_create_without_them<S: Store>(s: &S) {
 }
 
 /// The mark `meeting_for_create` reads with the meeting (whether or not it exists) serves `clear_callback_urls` as
-/// its own read would: URLs written before the read are cleared, and a clear that found none lets the next create
-/// skip the callback data.
+/// its own read would: URLs written before the read are cleared, and a clear that found none, once marked, lets the
+/// next create skip the callback data (only the production store keeps a mark).
 pub async fn callback_urls_mark_read_with_the_meeting<S: Store>(s: &S) {
     let with_urls = |url: &str| CallbackData {
         meeting_id: "m2".to_owned(),
@@ -671,9 +671,15 @@ pub async fn callback_urls_mark_read_with_the_meeting<S: Store>(s: &S) {
         for _ in 0..2 {
             let (placed, mark) = s.meeting_for_create("m2", Some("t1")).await.unwrap();
             assert!(placed.is_none(), "no meeting record: the mark comes anyway");
-            s.clear_callback_urls(Some("t1"), "m2", "bbb-2", &mark)
+            if let Some(clean) = s
+                .clear_callback_urls(Some("t1"), "m2", "bbb-2", &mark)
                 .await
-                .unwrap();
+                .unwrap()
+            {
+                s.mark_callback_urls_clean(&clean).await.unwrap();
+                let (_, mark) = s.meeting_for_create("m2", Some("t1")).await.unwrap();
+                assert!(mark.known_clean(), "round {round}: marked clean");
+            }
             assert_eq!(
                 s.get_callback_data(Some("t1"), "m2").await.unwrap(),
                 Some(cleared.clone()),

@@ -1,7 +1,8 @@
 -- KEYS[1] meeting:<id>, KEYS[2] meeting_claim:<id>, KEYS[3] the meeting's kept create parameters; ARGV[1] claim
 -- token; ARGV[2] 'confirm', 'move' or 'takeover';
 -- for 'confirm': optionally ARGV[3] the create parameters to keep (JSON) and ARGV[4] their TTL in seconds, written
--- whether or not the token holds the claim;
+-- whether or not the token holds the claim; then optionally KEYS[4] callback_urls:<id> and ARGV[5..7] the
+-- generation, tenant and TTL to mark its callback data clean with (mark_clean.lua), also whatever the claim;
 -- for 'move': ARGV[3] server id, ARGV[4] moderator_pw, ARGV[5] claim milliseconds;
 -- for 'takeover': ARGV[3] the server the record must still point at, ARGV[4] claim milliseconds.
 -- Returns 1 when the change was made, else 0: 'confirm'/'move' need the token to hold the claim and the record to
@@ -15,6 +16,9 @@ if ARGV[2] == 'takeover' then
 end
 if ARGV[2] == 'confirm' and ARGV[3] then
   redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+end
+if ARGV[2] == 'confirm' and ARGV[5] then
+  mark_callbacks_clean(KEYS[4], ARGV[5], ARGV[6], ARGV[7])
 end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] or redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
