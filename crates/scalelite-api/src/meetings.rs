@@ -18,8 +18,8 @@ use scalelite_core::domain::{
     PlacedMeeting, Server, ServerState, TagRequest, Tenant, TenantSetting,
 };
 use scalelite_core::storage::{
-    CallbackUrlsClean, CallbackUrlsMark, MeetingStore, RecordingStore, SelectError, ServerStore,
-    StoreError, TenantStore,
+    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, RecordingStore, SelectError,
+    ServerStore, StoreError, TenantStore,
 };
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
@@ -764,9 +764,14 @@ struct CreateRequest<'a> {
 }
 
 /// Pick a server (atomically bumping its load) and claim the meeting id on it, in one store step
-/// (`MeetingStore::place_meeting`). `None` when someone else's record won (no bump stays): the caller looks at
-/// that record.
-async fn place_new(state: &AppState, request: &CreateRequest<'_>) -> Result<Option<Placement>> {
+/// (`MeetingStore::place_meeting`), or claim it on `picked`, the server the store picked as it read the meeting
+/// (`MeetingStore::meeting_for_create`; `place_meeting_on`). `None` when someone else's record won (no bump
+/// stays): the caller looks at that record.
+async fn place_new(
+    state: &AppState,
+    request: &CreateRequest<'_>,
+    picked: Option<std::result::Result<Server, SelectError>>,
+) -> Result<Option<Placement>> {
     let id = request.id;
     let token = claim_token();
     let candidates = voice_bridge_candidates(
@@ -787,18 +792,22 @@ async fn place_new(state: &AppState, request: &CreateRequest<'_>) -> Result<Opti
     let (given, meeting_id) = (request.moderator_pw.map(str::to_owned), id.to_owned());
     let password =
         move |server: &Server| given.unwrap_or_else(|| derived_password(server, &meeting_id));
-    let (server, placement) = state
-        .store
-        .place_meeting(
-            request.tags,
-            record,
-            password,
-            &token,
-            claim_for(state),
-            state.settings.meeting_ttl,
-        )
-        .await
-        .map_err(select_error)?;
+    let (claim_for, ttl) = (claim_for(state), state.settings.meeting_ttl);
+    let (server, placement) = match picked {
+        Some(picked) => {
+            let server = picked.map_err(select_error)?;
+            let placement = state
+                .store
+                .place_meeting_on(&server, record, password, &token, claim_for, ttl)
+                .await;
+            (server, placement)
+        }
+        None => state
+            .store
+            .place_meeting(request.tags, record, password, &token, claim_for, ttl)
+            .await
+            .map_err(select_error)?,
+    };
     match placement {
         Ok(MeetingPlacement::Created(meeting)) => Ok(Some(Placement {
             meeting,
@@ -884,10 +893,20 @@ async fn find_placement(
 ) -> Result<(Placement, CallbackUrlsMark)> {
     loop {
         let tenant_id = request.tenant.map(|t| t.id.as_str());
-        let (current, mark) = state
+        let CreateRead {
+            placed: current,
+            mark,
+            mut picked,
+        } = state
             .store
-            .meeting_for_create(request.id, tenant_id)
+            .meeting_for_create(request.id, tenant_id, Some(request.tags))
             .await?;
+        if current.is_some() {
+            // The store picks only for a meeting that does not exist; never reached.
+            if let Some(Ok(server)) = picked.take() {
+                give_back_load(state, &server).await;
+            }
+        }
         // As the store's find-or-create decides: only a record of another tenant is someone else's.
         let visible = current.as_ref().is_some_and(|c| {
             match (request.tenant, c.state.meeting.tenant_id.as_deref()) {
@@ -915,7 +934,7 @@ async fn find_placement(
             }
             // Absent, or another tenant's (the claim then answers the original's error).
             _ => {
-                if let Some(placement) = place_new(state, request).await? {
+                if let Some(placement) = place_new(state, request, picked).await? {
                     return Ok((placement, mark));
                 }
             }

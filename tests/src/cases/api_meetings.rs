@@ -48,7 +48,7 @@ both_backends! {
         let followed = app.http.get(&location).send().await.unwrap();
         assert_eq!(followed.status(), 302, "the fake server accepted the redirect");
         assert_eq!(b.meeting("life").unwrap().participant_count, 1);
-        assert_eq!(app.load("bbb-b").await, Some(3.0));
+        app.wait_for_load("bbb-b", 3.0).await;
 
         let info = app.call("getMeetingInfo", "meetingID=life").await;
         info.assert_success();

@@ -155,6 +155,19 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = Result<(Server, StoreResult<MeetingPlacement>), SelectError>> + Send
     where
         P: FnOnce(&Server) -> String + Send + 'static;
+    /// `place_meeting` on `server`, picked (its load bumped) by `meeting_for_create`: `claim_meeting` of `meeting`
+    /// on it, with `moderator_pw(&server)`; when the record is not created here the bump does not stay.
+    fn place_meeting_on<P>(
+        &self,
+        server: &Server,
+        meeting: NewMeeting,
+        moderator_pw: P,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send
+    where
+        P: FnOnce(&Server) -> String + Send + 'static;
     /// The record and its live claim, read together; `None` when absent or expired.
     fn meeting_state(
         &self,
@@ -168,12 +181,15 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<PlacedMeeting>>> + Send;
     /// `meeting_with_server` for a create by `tenant_id`, with what the same read tells of the meeting's callback
     /// URLs (for [`RecordingStore::clear_callback_urls`]; the production store reads its mark in the same round
-    /// trip, the embedded store knows nothing more).
+    /// trip, the embedded store knows nothing more). With `pick`, a store that can (production) also picks a server
+    /// for a meeting that does not exist, as `select_server` for those tags, in the same round trip
+    /// ([`CreateRead::picked`]).
     fn meeting_for_create(
         &self,
         id: &str,
         tenant_id: Option<&str>,
-    ) -> impl Future<Output = StoreResult<(Option<PlacedMeeting>, CallbackUrlsMark)>> + Send;
+        pick: Option<&TagRequest>,
+    ) -> impl Future<Output = StoreResult<CreateRead>> + Send;
     /// The `create` succeeded: drop the claim. False (and nothing changed) unless `token` holds it.
     fn confirm_meeting(
         &self,
@@ -386,6 +402,18 @@ impl CallbackUrlsMark {
     pub fn known_clean(&self) -> bool {
         self.clean
     }
+}
+
+/// What [`MeetingStore::meeting_for_create`] reads.
+#[derive(Debug)]
+pub struct CreateRead {
+    /// The meeting, its claim and its server, as `meeting_with_server` reads them.
+    pub placed: Option<PlacedMeeting>,
+    pub mark: CallbackUrlsMark,
+    /// The server picked for a meeting that does not exist, its load bumped (`place_meeting_on` uses it or gives
+    /// the bump back), or why none could be: `None` unless asked for, the meeting exists or the store picks in
+    /// `place_meeting` instead (embedded).
+    pub picked: Option<Result<Server, SelectError>>,
 }
 
 /// Callback data found free of URLs (or just cleared of them) at a mark's generation, still to be marked so

@@ -14,8 +14,8 @@ use crate::domain::{
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{
-    CallbackUrlsClean, CallbackUrlsMark, MeetingStore, MiscStore, RecordingLock, RecordingStore,
-    SelectError, ServerStore, StoreError, StoreResult, TenantStore,
+    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, MiscStore, RecordingLock,
+    RecordingStore, SelectError, ServerStore, StoreError, StoreResult, TenantStore,
 };
 
 /// The storage back-end of this process.
@@ -172,6 +172,20 @@ impl MeetingStore for Store {
     {
         delegate!(self.place_meeting(tags, meeting, moderator_pw, token, claim_for, ttl))
     }
+    async fn place_meeting_on<P>(
+        &self,
+        server: &Server,
+        meeting: NewMeeting,
+        moderator_pw: P,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement>
+    where
+        P: FnOnce(&Server) -> String + Send + 'static,
+    {
+        delegate!(self.place_meeting_on(server, meeting, moderator_pw, token, claim_for, ttl))
+    }
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
         delegate!(self.meeting_state(id))
     }
@@ -182,8 +196,9 @@ impl MeetingStore for Store {
         &self,
         id: &str,
         tenant_id: Option<&str>,
-    ) -> StoreResult<(Option<PlacedMeeting>, CallbackUrlsMark)> {
-        delegate!(self.meeting_for_create(id, tenant_id))
+        pick: Option<&TagRequest>,
+    ) -> StoreResult<CreateRead> {
+        delegate!(self.meeting_for_create(id, tenant_id, pick))
     }
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         delegate!(self.confirm_meeting(id, token))

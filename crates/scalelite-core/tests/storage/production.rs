@@ -848,16 +848,17 @@ async fn a_confirmation_marks_the_callback_data_clean_unless_urls_came_since() {
         ("m1", true, "tok"),
         ("m2", false, "not-the-claim"),
     ] {
-        let (placed, mark) = s.meeting_for_create(id, Some("t1")).await.unwrap();
-        assert!(placed.is_none());
+        let read = s.meeting_for_create(id, Some("t1"), None).await.unwrap();
+        assert!(read.placed.is_none() && read.picked.is_none());
+        let mark = read.mark;
         assert!(!mark.known_clean(), "{id}: nothing known yet");
         let clean = s
             .clear_callback_urls(Some("t1"), id, "bbb-1", &mark)
             .await
             .unwrap()
             .expect("PostgreSQL was read: the mark is left to write");
-        let (again, _) = s.meeting_for_create(id, Some("t1")).await.unwrap();
-        assert!(again.is_none());
+        let read = s.meeting_for_create(id, Some("t1"), None).await.unwrap();
+        assert!(read.placed.is_none());
         let meeting = new_meeting(id, "bbb-1", Some("t1"), &["71000"]);
         s.claim_meeting(meeting, "tok", long, long).await.unwrap();
         if urls_meanwhile {
@@ -868,8 +869,105 @@ async fn a_confirmation_marks_the_callback_data_clean_unless_urls_came_since() {
             .await
             .unwrap();
         assert_eq!(confirmed, token == "tok", "{id}");
-        let (_, mark) = s.meeting_for_create(id, Some("t1")).await.unwrap();
-        assert_eq!(mark.known_clean(), !urls_meanwhile, "{id}");
+        let read = s.meeting_for_create(id, Some("t1"), None).await.unwrap();
+        assert_eq!(read.mark.known_clean(), !urls_meanwhile, "{id}");
         s.delete_meeting(id).await.unwrap();
     }
+}
+
+/// A create's read picks a server for a meeting that does not exist in the same round trip, as `select_server`
+/// would (tags followed, load bumped), and none for one that exists; `place_meeting_on` claims on the pick, and
+/// one that finds the record taken meanwhile gives the bump back.
+#[tokio::test]
+async fn a_create_read_picks_a_server_for_a_meeting_that_does_not_exist() {
+    let (s, _env) = make_store().await;
+    for (id, tag, l) in [
+        ("u1", None, 5.0),
+        ("u2", None, 3.0),
+        ("r1", Some("red"), 9.0),
+    ] {
+        s.add_server(new_server(id, tag, 2.0)).await.unwrap();
+        s.patch_server(id, load(l)).await.unwrap();
+    }
+    let load_of = |id: &'static str| {
+        let s = s.clone();
+        async move { s.get_server(id).await.unwrap().load }
+    };
+    let long = Duration::from_secs(3600);
+    let pick = |id: &'static str, tags: &'static str| {
+        let s = s.clone();
+        async move {
+            let tags = TagRequest::parse(Some(tags));
+            s.meeting_for_create(id, None, Some(&tags)).await.unwrap()
+        }
+    };
+
+    let read = pick("m1", "").await;
+    assert!(read.placed.is_none());
+    let server = read.picked.expect("picked").expect("a server");
+    assert_eq!(server.id, "u2");
+    assert_eq!(server.load, Some(5.0), "bumped by its multiplier");
+    assert_eq!(load_of("u2").await, Some(5.0));
+    match pick("m1", "blue!").await.picked {
+        Some(Err(SelectError::TagUnavailable(t))) => assert_eq!(t, "blue"),
+        other => panic!("expected TagUnavailable, got {other:?}"),
+    }
+    let red = pick("m1", "red").await.picked.unwrap().unwrap();
+    assert_eq!(red.id, "r1");
+    s.increment_load("r1", -2.0).await.unwrap();
+
+    let placement = s
+        .place_meeting_on(
+            &server,
+            new_meeting("m1", "", None, &["71001"]),
+            |server| format!("pw-{}", server.id),
+            "tok",
+            long,
+            long,
+        )
+        .await
+        .unwrap();
+    match placement {
+        MeetingPlacement::Created(m) => {
+            assert_eq!(
+                (m.server_id.as_str(), m.moderator_pw.as_str()),
+                ("u2", "pw-u2")
+            );
+        }
+        other => panic!("expected Created, got {other:?}"),
+    }
+    let read = pick("m1", "").await;
+    assert!(read.placed.is_some());
+    assert!(
+        read.picked.is_none(),
+        "a meeting that exists gets no server"
+    );
+    assert_eq!(load_of("u2").await, Some(5.0));
+
+    // Picked for m2, which another creator claims first: the bump goes back.
+    let second = pick("m2", "").await.picked.unwrap().unwrap();
+    assert_eq!(second.id, "u1");
+    assert_eq!(load_of("u1").await, Some(7.0));
+    s.claim_meeting(
+        new_meeting("m2", "u1", None, &["71002"]),
+        "theirs",
+        long,
+        long,
+    )
+    .await
+    .unwrap();
+    let placement = s
+        .place_meeting_on(
+            &second,
+            new_meeting("m2", "", None, &["71003"]),
+            |_| "pw".to_owned(),
+            "ours",
+            long,
+            long,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(placement, MeetingPlacement::Existing(_)));
+    assert_eq!(load_of("u1").await, Some(5.0));
+    assert_eq!(load_of("r1").await, Some(9.0));
 }

@@ -137,7 +137,8 @@ both_backends! {
             env.store.get_recording(&recording.record_id).await.is_ok()
         })
         .await;
-        assert!(!tar.exists());
+        // The row is written before the archive leaves the spool.
+        eventually("the archive leaves the spool", || async { !tar.exists() }).await;
         shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(10), daemon).await.expect("the daemon stops").unwrap();
     }

@@ -22,9 +22,9 @@ use crate::domain::{
     TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
-    CallbackUrlsClean, CallbackUrlsMark, MeetingStore, MiscStore, RecordingLock, RecordingStore,
-    SelectError, ServerStore, StoreError, StoreResult, TenantStore, has_callback_urls,
-    without_callback_urls,
+    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, MiscStore, RecordingLock,
+    RecordingStore, SelectError, ServerStore, StoreError, StoreResult, TenantStore,
+    has_callback_urls, without_callback_urls,
 };
 
 pub use keys::Keys;
@@ -222,15 +222,33 @@ impl MeetingStore for ProductionStore {
     where
         P: FnOnce(&Server) -> String + Send + 'static,
     {
-        // Two scripts (each atomic in Redis): pick and bump, then claim; a bump whose claim did not create the
-        // record is given back.
+        // Two scripts (each atomic in Redis): pick and bump, then claim.
         let server = self.redis.select_server(tags).await?;
+        let placement = self
+            .place_meeting_on(&server, meeting, moderator_pw, token, claim_for, ttl)
+            .await;
+        Ok((server, placement))
+    }
+
+    async fn place_meeting_on<P>(
+        &self,
+        server: &Server,
+        meeting: NewMeeting,
+        moderator_pw: P,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement>
+    where
+        P: FnOnce(&Server) -> String + Send + 'static,
+    {
+        // A bump whose claim did not create the record is given back.
         let placement = self
             .redis
             .claim_meeting(
                 NewMeeting {
                     server_id: server.id.clone(),
-                    moderator_pw: moderator_pw(&server),
+                    moderator_pw: moderator_pw(server),
                     ..meeting
                 },
                 token,
@@ -239,15 +257,11 @@ impl MeetingStore for ProductionStore {
             )
             .await;
         if !matches!(placement, Ok(MeetingPlacement::Created(_))) {
-            if let Err(e) = self
-                .redis
+            self.redis
                 .increment_load(&server.id, -server.load_multiplier)
-                .await
-            {
-                return Ok((server, Err(e)));
-            }
+                .await?;
         }
-        Ok((server, placement))
+        placement
     }
 
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
@@ -258,16 +272,24 @@ impl MeetingStore for ProductionStore {
         self.redis
             .meeting_with_server(id, None)
             .await
-            .map(|(placed, _)| placed)
+            .map(|read| read.placed)
     }
 
     async fn meeting_for_create(
         &self,
         id: &str,
         tenant_id: Option<&str>,
-    ) -> StoreResult<(Option<PlacedMeeting>, CallbackUrlsMark)> {
-        let (placed, mark) = self.redis.meeting_with_server(id, Some(tenant_id)).await?;
-        Ok((placed, mark.unwrap_or_default()))
+        pick: Option<&TagRequest>,
+    ) -> StoreResult<CreateRead> {
+        let read = self
+            .redis
+            .meeting_with_server(id, Some((tenant_id, pick)))
+            .await?;
+        Ok(CreateRead {
+            placed: read.placed,
+            mark: read.mark.unwrap_or_default(),
+            picked: read.picked,
+        })
     }
 
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {

@@ -112,6 +112,30 @@ impl Scripts {
     }
 }
 
+/// What `RedisStore::meeting_with_server` read: the meeting; for a create, the callback URL mark and the server
+/// picked when asked for and the meeting does not exist.
+pub(crate) struct MeetingRead {
+    pub(crate) placed: Option<PlacedMeeting>,
+    pub(crate) mark: Option<CallbackUrlsMark>,
+    pub(crate) picked: Option<Result<Server, SelectError>>,
+}
+
+/// The arguments of the prelude's `select_server` after the two prefixes: whether the tags are required, the tags.
+fn select_args(tags: &TagRequest) -> Vec<String> {
+    let mut args = vec![if tags.required { "1" } else { "0" }.to_owned()];
+    args.extend(tags.tags.iter().cloned());
+    args
+}
+
+/// The server the prelude's `select_server` picked for `tags`, or why none.
+fn picked(reply: ScriptReply<RawServer>, tags: &TagRequest) -> Result<Server, SelectError> {
+    match (reply.r.as_str(), reply.s) {
+        ("ok", Some(raw)) => Ok(server_from_raw(raw)),
+        ("tag", _) => Err(SelectError::TagUnavailable(tags.display())),
+        _ => Err(SelectError::NoServers),
+    }
+}
+
 /// A callback URL mark from its two fields: no generation yet counts as `0`; clean when `clean` is the generation.
 fn mark_of(generation: Option<String>, clean: Option<String>) -> CallbackUrlsMark {
     let generation = generation.unwrap_or_else(|| "0".to_owned());
@@ -390,17 +414,11 @@ impl RedisStore {
     }
 
     pub(crate) async fn select_server(&self, tags: &TagRequest) -> Result<Server, SelectError> {
-        let mut args = vec![if tags.required { "1" } else { "0" }.to_owned()];
-        args.extend(tags.tags.iter().cloned());
         let json = self
-            .server_script("select server", |s| &s.select_server, args)
+            .server_script("select server", |s| &s.select_server, select_args(tags))
             .await?;
         let reply: ScriptReply<RawServer> = decode("select server", &json)?;
-        match (reply.r.as_str(), reply.s) {
-            ("ok", Some(raw)) => Ok(server_from_raw(raw)),
-            ("tag", _) => Err(SelectError::TagUnavailable(tags.display())),
-            _ => Err(SelectError::NoServers),
-        }
+        picked(reply, tags)
     }
 
     pub(crate) async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
@@ -571,15 +589,16 @@ impl RedisStore {
         }))
     }
 
-    /// The meeting with its claim and server; with `for_create` (the creating tenant), also its callback URL mark
-    /// (`callback_urls_mark`), in the same round trip.
+    /// The meeting with its claim and server; with `for_create` (the creating tenant, and the tags to pick a server
+    /// for when the meeting does not exist), also its callback URL mark (`callback_urls_mark`) and the picked
+    /// server (`select_server`), in the same round trip.
     pub(crate) async fn meeting_with_server(
         &self,
         id: &str,
-        for_create: Option<Option<&str>>,
-    ) -> StoreResult<(Option<PlacedMeeting>, Option<CallbackUrlsMark>)> {
+        for_create: Option<(Option<&str>, Option<&TagRequest>)>,
+    ) -> StoreResult<MeetingRead> {
         /// The script's reply: the meeting's hash (empty when absent), its claim, its server; the mark's
-        /// generation and clean fields.
+        /// generation and clean fields; the picked server.
         #[derive(Deserialize)]
         struct Reply {
             #[serde(default)]
@@ -588,6 +607,7 @@ impl RedisStore {
             s: Option<RawServer>,
             g: Option<String>,
             cl: Option<String>,
+            p: Option<ScriptReply<RawServer>>,
         }
         let k = &self.inner.keys;
         let mut keys: Vec<String> = self
@@ -596,9 +616,14 @@ impl RedisStore {
             .chain([k.meeting(id), k.meeting_claim(id)])
             .collect();
         let mut args = vec![k.server_prefix(), k.counters_prefix()];
-        if let Some(tenant_id) = for_create {
+        let mut pick = None;
+        if let Some((tenant_id, tags)) = for_create {
             keys.push(k.callback_urls(id));
             args.push(tenant_id.unwrap_or_default().to_owned());
+            if let Some(tags) = tags {
+                args.extend(select_args(tags));
+                pick = Some(tags);
+            }
         }
         let script = &self.inner.scripts.meeting_with_server;
         let json: String = self
@@ -606,8 +631,13 @@ impl RedisStore {
             .await?;
         let reply: Reply = decode("meeting with server", &json)?;
         let mark = for_create.map(|_| mark_of(reply.g, reply.cl));
+        let picked = reply.p.zip(pick).map(|(p, tags)| picked(p, tags));
         if reply.m.is_empty() {
-            return Ok((None, mark));
+            return Ok(MeetingRead {
+                placed: None,
+                mark,
+                picked,
+            });
         }
         let placed = PlacedMeeting {
             state: MeetingState {
@@ -616,7 +646,11 @@ impl RedisStore {
             },
             server: reply.s.map(server_from_raw),
         };
-        Ok((Some(placed), mark))
+        Ok(MeetingRead {
+            placed: Some(placed),
+            mark,
+            picked,
+        })
     }
 
     pub(crate) async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {

@@ -17,7 +17,8 @@ use crate::storage::sqlite::direct::first_row;
 use crate::storage::sqlite::servers::{SERVER_COLUMNS, ServerColumns, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{
-    CallbackUrlsClean, CallbackUrlsMark, MeetingStore, SelectError, StoreError, StoreResult,
+    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, SelectError, StoreError,
+    StoreResult,
 };
 
 const MEETING_COLUMNS: &str = "m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id";
@@ -92,6 +93,31 @@ impl MeetingStore for SqliteStore {
             .await
     }
 
+    async fn place_meeting_on<P>(
+        &self,
+        server: &Server,
+        meeting: NewMeeting,
+        moderator_pw: P,
+        token: &str,
+        claim_for: Duration,
+        ttl: Duration,
+    ) -> StoreResult<MeetingPlacement>
+    where
+        P: FnOnce(&Server) -> String + Send + 'static,
+    {
+        // Not reached from `meeting_for_create` (it picks nothing here); kept exact for any caller.
+        let meeting = NewMeeting {
+            server_id: server.id.clone(),
+            moderator_pw: moderator_pw(server),
+            ..meeting
+        };
+        let placement = self.group_claim(meeting, token, claim_for, ttl).await;
+        if !matches!(placement, Ok(MeetingPlacement::Created(_))) {
+            self.bump_load(&server.id, -server.load_multiplier).await?;
+        }
+        placement
+    }
+
     async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let existed = delete_in(&mut tx, id).await?;
@@ -148,12 +174,15 @@ impl MeetingStore for SqliteStore {
         &self,
         id: &str,
         _tenant_id: Option<&str>,
-    ) -> StoreResult<(Option<PlacedMeeting>, CallbackUrlsMark)> {
-        // The callback data is one more read here, as cheap as a mark would be.
-        Ok((
-            self.meeting_with_server(id).await?,
-            CallbackUrlsMark::default(),
-        ))
+        _pick: Option<&TagRequest>,
+    ) -> StoreResult<CreateRead> {
+        // The callback data is one more read here, as cheap as a mark would be; the server is picked in
+        // `place_meeting`'s group commit, with the claim.
+        Ok(CreateRead {
+            placed: self.meeting_with_server(id).await?,
+            mark: CallbackUrlsMark::default(),
+            picked: None,
+        })
     }
 
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {

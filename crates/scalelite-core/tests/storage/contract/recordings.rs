@@ -669,16 +669,20 @@ pub async fn callback_urls_mark_read_with_the_meeting<S: Store>(s: &S) {
         s.put_callback_data(with_urls(&url)).await.unwrap();
         // Twice: the first clears (and marks), the second finds nothing left.
         for _ in 0..2 {
-            let (placed, mark) = s.meeting_for_create("m2", Some("t1")).await.unwrap();
-            assert!(placed.is_none(), "no meeting record: the mark comes anyway");
+            let read = s.meeting_for_create("m2", Some("t1"), None).await.unwrap();
+            assert!(
+                read.placed.is_none(),
+                "no meeting record: the mark comes anyway"
+            );
+            let mark = read.mark;
             if let Some(clean) = s
                 .clear_callback_urls(Some("t1"), "m2", "bbb-2", &mark)
                 .await
                 .unwrap()
             {
                 s.mark_callback_urls_clean(&clean).await.unwrap();
-                let (_, mark) = s.meeting_for_create("m2", Some("t1")).await.unwrap();
-                assert!(mark.known_clean(), "round {round}: marked clean");
+                let read = s.meeting_for_create("m2", Some("t1"), None).await.unwrap();
+                assert!(read.mark.known_clean(), "round {round}: marked clean");
             }
             assert_eq!(
                 s.get_callback_data(Some("t1"), "m2").await.unwrap(),
