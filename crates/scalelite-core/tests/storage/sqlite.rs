@@ -148,3 +148,50 @@ async fn concurrent_open_of_a_fresh_file_and_reopen() {
     let reopened = open(&path).await;
     assert_eq!(reopened.get_server("s1").await.unwrap().id, "s1");
 }
+
+/// Closing the store commits the group-committed writes already queued and answers later ones with an error: no
+/// caller waits forever, and every write answered `Ok` is in the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_commits_queued_writes_and_refuses_later_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("close.sqlite3");
+    let store = open(&path).await;
+    store.add_server(server("s1")).await.unwrap();
+    store
+        .patch_server(
+            "s1",
+            ServerPatch {
+                load: Some(Some(0.0)),
+                online: Some(true),
+                ..ServerPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut bumps = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let store = store.clone();
+        bumps.spawn(async move { store.increment_load("s1", 1.0).await });
+    }
+    tokio::task::yield_now().await;
+    store.close().await;
+    let mut committed = 0.0;
+    while let Some(bump) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), bumps.join_next())
+            .await
+            .expect("a write waited forever")
+    {
+        if bump.unwrap().is_ok() {
+            committed += 1.0;
+        }
+    }
+    assert!(
+        store.increment_load("s1", 1.0).await.is_err(),
+        "a write after close was accepted"
+    );
+    let reopened = open(&path).await;
+    assert_eq!(
+        reopened.get_server("s1").await.unwrap().load,
+        Some(committed)
+    );
+}

@@ -1,42 +1,45 @@
 //! Group commit of the API's hot writes: new meetings' placements (and claims of a record on a given server),
 //! their confirmations and load bumps.
 //!
-//! Every such write needs the process's only writer connection, and one by one each is a handful of trips through
-//! that connection's worker thread (begin, read, write, commit), every trip a hop to that thread and back through
-//! the async runtime, while every other write of the process waits; and each statement compiled anew costs that
-//! thread more than running it. Here a write that arrives while a batch is being committed waits for the next
-//! batch, which carries every write queued meanwhile in one transaction of two trips, whatever its size: one
-//! script that begins the transaction and reads what the batch needs (the available servers, the placed meetings'
-//! records, the holders of their candidate voice bridge numbers); one script writing every change and committing,
-//! its statements fed with JSON lists so that its text never changes and it is compiled once per connection. A
-//! batch of confirmations only, which reads nothing, begins, writes and commits in one trip.
+//! Every such write needs the database's write lock, and one by one each was a handful of trips through sqlx's
+//! worker thread for the connection (begin, read, write, commit), every trip a hop to that thread and back through
+//! the async runtime, while every other write of the process waited. Here the writes go to a queue, and one thread
+//! of the store's own commits them, batch after batch, on a connection of its own (rusqlite, its statements
+//! compiled once): a write that arrives while a batch is being committed waits for the next batch, which carries
+//! every write queued meanwhile in one transaction, whatever its size: `BEGIN IMMEDIATE`, one read of what the
+//! batch needs (the available servers, the placed meetings' records, the holders of their candidate voice bridge
+//! numbers), the decisions, the writes (statements fed with JSON lists, so that their text never changes) and the
+//! commit, all on that thread without a hop in between.
 //!
 //! Nothing changes for the callers: each write returns once its batch is committed, with the answer it would have
 //! had if the batch's writes had run one by one in the order they arrived. The batch decides placements and bumps
 //! in that order on what it read (the write lock is held from the read on, so nothing else changes it), each
-//! seeing the loads, records and numbers the earlier ones left; a confirmation's answer is whether the script
+//! seeing the loads, records and numbers the earlier ones left; a confirmation's answer is whether the batch
 //! found its claim. Nothing changes across processes either: the batch holds the database's write lock from its
-//! first read to its commit, as a single placement did. A batch that fails answers every write in it with the
-//! error, and changes nothing.
+//! read to its commit, as a single placement did; this process's other writes (through the sqlx writer) and other
+//! processes wait for it as SQLite makes them wait (`busy_timeout`). A batch that fails answers every write in it
+//! with the error, and changes nothing.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use sqlx::Row;
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use crate::domain::{Meeting, MeetingPlacement, NewMeeting, Server, TagRequest};
-use crate::storage::sqlite::meetings::{existing_placement, free_number, meeting_from_row};
+use crate::storage::sqlite::meetings::{existing_placement, free_number};
 use crate::storage::sqlite::servers::{AVAILABLE, SERVER_COLUMNS, choose_server, server_from_row};
-use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
+use crate::storage::sqlite::{BUSY_TIMEOUT, SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{SelectError, StoreError, StoreResult};
 
-/// Most writes in one transaction: bounds a batch's script and the wait of its last write.
+/// Most writes in one transaction: bounds a batch's statements and the wait of its last write.
 const MAX_BATCH: usize = 64;
-/// Most batches committed in a row without handing the writer connection back to its pool.
-const HOLD_BATCHES: usize = 8;
+/// Statements kept compiled on the committer's connection (it uses 14).
+const STATEMENT_CACHE: usize = 32;
 
 /// What a placement answers (`MeetingStore::place_meeting`).
 pub(super) type PlaceAnswer = Result<(Server, StoreResult<MeetingPlacement>), SelectError>;
@@ -44,17 +47,20 @@ pub(super) type PlaceAnswer = Result<(Server, StoreResult<MeetingPlacement>), Se
 /// The moderator password of a new meeting on the server chosen for it.
 pub(super) type PasswordFor = Box<dyn FnOnce(&Server) -> String + Send>;
 
-/// The writes waiting for their group commit, and whether a commit task is running.
+/// The writes waiting for their group commit. The committer thread (`start_committer`) waits on `ready`.
 #[derive(Debug, Default)]
 pub(super) struct WriteQueue {
     queue: Mutex<Queue>,
+    /// Signalled when a write is queued or the queue is closed.
+    ready: Condvar,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
     pending: Vec<Write>,
-    /// A task is committing (and will take `pending` next).
-    flushing: bool,
+    /// The store is closed: the committer ends once `pending` is empty, and writes queued later are answered with
+    /// an error.
+    closed: bool,
 }
 
 /// A confirmation's create parameters: the parameters as a JSON list, the body, the server tag.
@@ -111,24 +117,99 @@ impl WriteQueue {
         // Nothing panics while holding the lock; a poisoned queue is still consistent.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-/// Resets the queue when the commit task ends in any way (also dropped with its runtime): the next write starts a
-/// new task, and writes still queued are answered with an error (their senders are dropped).
-struct FlushGuard<'a> {
-    writes: &'a WriteQueue,
-    /// False once the task finished normally (and a new task may already own the queue).
-    armed: bool,
-}
+    /// No more writes: the committer commits what is queued and ends.
+    pub(super) fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
 
-impl Drop for FlushGuard<'_> {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
+    /// The next batch, in arrival order, once there is one; `None` once the queue is closed and empty.
+    fn next_batch(&self) -> Option<Vec<Write>> {
+        let mut queue = self.lock();
+        loop {
+            if !queue.pending.is_empty() {
+                let take = queue.pending.len().min(MAX_BATCH);
+                return Some(queue.pending.drain(..take).collect());
+            }
+            if queue.closed {
+                return None;
+            }
+            queue = self
+                .ready
+                .wait(queue)
+                .unwrap_or_else(PoisonError::into_inner);
         }
-        let mut queue = self.writes.lock();
-        queue.flushing = false;
-        queue.pending.clear();
+    }
+}
+
+/// Closes the queue when the last clone of the store is dropped (`SqliteStore::close` closes it too).
+#[derive(Debug)]
+pub(super) struct CloseOnDrop(pub(super) Arc<WriteQueue>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Open the committer's connection on `path` and start the thread that commits what `writes` receives, until the
+/// queue is closed.
+pub(super) fn start_committer(
+    path: &Path,
+    writes: &Arc<WriteQueue>,
+) -> StoreResult<std::thread::JoinHandle<()>> {
+    let connection = open_writer(path)?;
+    let (path, writes) = (path.to_owned(), Arc::clone(writes));
+    std::thread::Builder::new()
+        .name("sqlite-commits".into())
+        .spawn(move || commit_loop(Some(connection), &path, &writes))
+        .map_err(backend)
+}
+
+/// The committer's connection: read-write beside the sqlx pools and the other processes, never checkpointing (the
+/// store's checkpoint task does).
+fn open_writer(path: &Path) -> StoreResult<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(backend)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    connection
+        .pragma_update(None, "synchronous", "NORMAL")
+        .map_err(backend)?;
+    connection
+        .pragma_update(None, "foreign_keys", true)
+        .map_err(backend)?;
+    connection
+        .pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(backend)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(connection)
+}
+
+/// Commit batch after batch until the queue is closed and empty. A connection left in an unknown state (its
+/// rollback failed) is dropped and opened again for the next batch.
+fn commit_loop(mut connection: Option<Connection>, path: &Path, writes: &WriteQueue) {
+    while let Some(batch) = writes.next_batch() {
+        if connection.is_none() {
+            match open_writer(path) {
+                Ok(opened) => connection = Some(opened),
+                Err(e) => {
+                    tracing::error!(error = %e, "sqlite: could not open the connection for group commits");
+                    // The writes' senders are dropped: each caller gets "not committed".
+                    drop(batch);
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            }
+        }
+        if let Some(open) = connection.as_mut() {
+            if !commit_batch(open, batch) {
+                connection = None;
+            }
+        }
     }
 }
 
@@ -240,333 +321,239 @@ impl SqliteStore {
     }
 
     fn enqueue(&self, write: Write) {
-        let start = {
-            let mut queue = self.writes.lock();
-            queue.pending.push(write);
-            !std::mem::replace(&mut queue.flushing, true)
-        };
-        if start {
-            let store = self.clone();
-            tokio::spawn(async move { store.flush_writes().await });
+        let mut queue = self.writes.lock();
+        if queue.closed {
+            // Dropped with its reply: the caller gets "not committed".
+            return;
+        }
+        queue.pending.push(write);
+        drop(queue);
+        self.writes.ready.notify_one();
+    }
+}
+
+/// One transaction for the batch, then every write's answer. False when the connection was left in an unknown
+/// state (the batch failed and so did its rollback).
+fn commit_batch(connection: &mut Connection, batch: Vec<Write>) -> bool {
+    let mut plan = Plan::default();
+    let result = catch_unwind(AssertUnwindSafe(|| run_batch(connection, batch, &mut plan)))
+        .unwrap_or_else(|_| Err(StoreError::Backend("the group commit panicked".into())));
+    let mut usable = true;
+    if result.is_err() && !connection.is_autocommit() {
+        // Nothing of a failed batch stays.
+        usable = connection.execute_batch("ROLLBACK").is_ok();
+    }
+    answer(plan, result.err().map(|e| e.to_string()));
+    usable
+}
+
+/// Send every write of a batch its answer (`error`: the batch failed). The callers may be gone (their requests
+/// were dropped); their writes are committed anyway.
+fn answer(plan: Plan, error: Option<String>) {
+    if let Some(error) = &error {
+        let behind = plan
+            .answers
+            .iter()
+            .any(|a| matches!(a, Answer::Bump { reply: None, .. }));
+        if behind {
+            tracing::warn!(error = %error, "could not write the load bumps of joins");
         }
     }
-
-    /// Commit queued writes, batch after batch, until none is left.
-    async fn flush_writes(&self) {
-        let mut guard = FlushGuard {
-            writes: &self.writes,
-            armed: true,
-        };
-        // The writer connection stays with this task from one batch to the next while writes keep coming: handing
-        // it back to the pool and taking it again is two more hops through the runtime per batch. After
-        // HOLD_BATCHES in a row it goes back, so the process's other writes get their turn.
-        let mut held = None;
-        let mut held_for = 0;
-        loop {
-            let batch = {
-                let mut queue = self.writes.lock();
-                if queue.pending.is_empty() {
-                    queue.flushing = false;
-                    guard.armed = false;
-                    return;
-                }
-                let take = queue.pending.len().min(MAX_BATCH);
-                queue.pending.drain(..take).collect::<Vec<_>>()
-            };
-            self.commit_batch(batch, &mut held).await;
-            held_for += 1;
-            if held_for >= HOLD_BATCHES {
-                held = None;
-                held_for = 0;
-            }
-        }
-    }
-
-    /// One transaction for the batch, then every write's answer.
-    async fn commit_batch(&self, batch: Vec<Write>, held: &mut Option<WriterConnection>) {
-        let mut plan = Plan::default();
-        let result = self.run_batch(batch, &mut plan, held).await;
-        let error = result.err().map(|e| e.to_string());
-        if let Some(error) = &error {
-            let behind = plan
-                .answers
-                .iter()
-                .any(|a| matches!(a, Answer::Bump { reply: None, .. }));
-            if behind {
-                tracing::warn!(error = %error, "could not write the load bumps of joins");
-            }
-        }
-        // The callers may be gone (their requests were dropped); their writes are committed anyway.
-        for answer in plan.answers {
-            let failed = || StoreError::Backend(error.clone().unwrap_or_default());
-            match answer {
-                Answer::Bump { reply, load } => {
-                    if let Some(reply) = reply {
-                        let _ = reply.send(match &error {
-                            Some(_) => Err(failed()),
-                            None => Ok(load),
-                        });
-                    }
-                }
-                Answer::Confirm { reply, key } => {
+    for answer in plan.answers {
+        let failed = || StoreError::Backend(error.clone().unwrap_or_default());
+        match answer {
+            Answer::Bump { reply, load } => {
+                if let Some(reply) = reply {
                     let _ = reply.send(match &error {
                         Some(_) => Err(failed()),
-                        None => Ok(plan.confirmed.contains(&key)),
+                        None => Ok(load),
                     });
                 }
-                Answer::Placed { reply, placed } => {
-                    let _ = reply.send(match &error {
-                        Some(_) => Err(SelectError::Store(failed())),
-                        None => Ok(*placed),
-                    });
-                }
-                Answer::Claimed { reply, placement } => {
-                    let _ = reply.send(match &error {
-                        Some(_) => Err(failed()),
-                        None => placement,
-                    });
-                }
-                Answer::NotPlaced { reply, error: e } => {
-                    let _ = reply.send(Err(match &error {
-                        Some(_) => SelectError::Store(failed()),
-                        None => e,
-                    }));
-                }
+            }
+            Answer::Confirm { reply, key } => {
+                let _ = reply.send(match &error {
+                    Some(_) => Err(failed()),
+                    None => Ok(plan.confirmed.contains(&key)),
+                });
+            }
+            Answer::Placed { reply, placed } => {
+                let _ = reply.send(match &error {
+                    Some(_) => Err(SelectError::Store(failed())),
+                    None => Ok(*placed),
+                });
+            }
+            Answer::Claimed { reply, placement } => {
+                let _ = reply.send(match &error {
+                    Some(_) => Err(failed()),
+                    None => placement,
+                });
+            }
+            Answer::NotPlaced { reply, error: e } => {
+                let _ = reply.send(Err(match &error {
+                    Some(_) => SelectError::Store(failed()),
+                    None => e,
+                }));
             }
         }
     }
+}
 
-    /// Read, decide, write and commit the batch; `plan` collects the answers (sent by the caller, also when this
-    /// fails).
-    async fn run_batch(
-        &self,
-        batch: Vec<Write>,
-        plan: &mut Plan,
-        held: &mut Option<WriterConnection>,
-    ) -> StoreResult<()> {
-        let connection = match held.take() {
-            Some(connection) => connection,
-            None => self.writer.acquire().await.map_err(backend)?,
-        };
-        let mut writer = Writer {
-            connection: Some(connection),
-        };
-        let result = self.decide_and_write(&mut writer, batch, plan).await;
-        let Some(mut connection) = writer.connection.take() else {
-            return result;
-        };
-        if result.is_err() {
-            // Nothing of a failed batch stays. Should the rollback fail too (also when the batch failed before its
-            // BEGIN ran), the connection is closed rather than reused in a state not known here.
-            if sqlx::query("ROLLBACK")
-                .execute(&mut *connection)
-                .await
-                .is_err()
-            {
-                connection.close_on_drop();
-                return result;
+/// Begin, read what the batch needs, decide, write and commit; `plan` collects the answers (sent by the caller,
+/// also when this fails).
+fn run_batch(connection: &Connection, batch: Vec<Write>, plan: &mut Plan) -> StoreResult<()> {
+    let now = now_ms();
+    let mut state = State::default();
+    let mut ids: Vec<&str> = Vec::new();
+    let mut numbers: Vec<&str> = Vec::new();
+    let mut decides = false;
+    for write in &batch {
+        match write {
+            Write::Place { meeting, .. } | Write::Claim { meeting, .. } => {
+                ids.push(&meeting.id);
+                numbers.extend(meeting.voice_bridge_candidates.iter().map(String::as_str));
+                decides = true;
             }
+            Write::Bump { .. } => decides = true,
+            Write::Confirm { .. } => {}
         }
-        *held = Some(connection);
-        result
     }
-
-    /// Begin (with the read, or with the write when nothing needs reading), decide, write and commit: two trips
-    /// to the writer connection's thread at most.
-    async fn decide_and_write(
-        &self,
-        writer: &mut Writer,
-        batch: Vec<Write>,
-        plan: &mut Plan,
-    ) -> StoreResult<()> {
-        let connection = writer.connection()?;
-        let now = now_ms();
-
-        // What the placements, claims and bumps need, in one trip.
-        let mut state = State::default();
-        let mut ids: Vec<&str> = Vec::new();
-        let mut numbers: Vec<&str> = Vec::new();
-        let mut decides = false;
-        for write in &batch {
-            match write {
-                Write::Place { meeting, .. } | Write::Claim { meeting, .. } => {
-                    ids.push(&meeting.id);
-                    numbers.extend(meeting.voice_bridge_candidates.iter().map(String::as_str));
-                    decides = true;
-                }
-                Write::Bump { .. } => decides = true,
-                Write::Confirm { .. } => {}
+    execute(connection, "BEGIN IMMEDIATE", [])?;
+    if decides {
+        state.read(connection, &json_list(&ids)?, &json_list(&numbers)?, now)?;
+    }
+    // Decide in arrival order; every change goes to the statements' lists.
+    let mut changes = Changes::default();
+    for write in batch {
+        match write {
+            Write::Bump {
+                server_id,
+                amount,
+                reply,
+            } => {
+                let load = state.add_load(&server_id, amount);
+                plan.answers.push(Answer::Bump { reply, load });
             }
-        }
-        if decides {
-            let (ids, numbers) = (json_list(&ids)?, json_list(&numbers)?);
-            state.read(connection, ids, numbers, now).await?;
-        }
-
-        // Decide in arrival order; every change goes to the script's lists.
-        let mut changes = Changes::default();
-        for write in batch {
-            match write {
-                Write::Bump {
-                    server_id,
-                    amount,
-                    reply,
-                } => {
-                    let load = state.add_load(&server_id, amount);
-                    plan.answers.push(Answer::Bump { reply, load });
-                }
-                Write::Confirm {
-                    id,
-                    token,
-                    params,
-                    reply,
-                } => {
-                    if let Some((params, body, tag)) = params {
-                        changes.params.push(ParamsChange {
-                            id: id.clone(),
-                            params,
-                            body,
-                            tag,
-                        });
-                    }
-                    changes.confirms.push(ConfirmChange {
+            Write::Confirm {
+                id,
+                token,
+                params,
+                reply,
+            } => {
+                if let Some((params, body, tag)) = params {
+                    changes.params.push(ParamsChange {
                         id: id.clone(),
-                        token: token.clone(),
+                        params,
+                        body,
+                        tag,
                     });
-                    plan.answers.push(Answer::Confirm {
+                }
+                changes.confirms.push(ConfirmChange {
+                    id: id.clone(),
+                    token: token.clone(),
+                });
+                plan.answers.push(Answer::Confirm {
+                    reply,
+                    key: (id, token),
+                });
+            }
+            Write::Claim {
+                meeting,
+                claim,
+                reply,
+            } => {
+                let placement = state.claim(&mut changes, meeting, &claim, now);
+                plan.answers.push(Answer::Claimed { reply, placement });
+            }
+            Write::Place {
+                tags,
+                meeting,
+                moderator_pw,
+                claim,
+                reply,
+            } => {
+                let answer = state.place(&mut changes, &tags, meeting, moderator_pw, &claim, now);
+                plan.answers.push(match answer {
+                    Ok(placed) => Answer::Placed {
                         reply,
-                        key: (id, token),
-                    });
-                }
-                Write::Claim {
-                    meeting,
-                    claim,
-                    reply,
-                } => {
-                    let placement = state.claim(&mut changes, meeting, &claim, now);
-                    plan.answers.push(Answer::Claimed { reply, placement });
-                }
-                Write::Place {
-                    tags,
-                    meeting,
-                    moderator_pw,
-                    claim,
-                    reply,
-                } => {
-                    let answer =
-                        state.place(&mut changes, &tags, meeting, moderator_pw, &claim, now);
-                    plan.answers.push(match answer {
-                        Ok(placed) => Answer::Placed {
-                            reply,
-                            placed: Box::new(placed),
-                        },
-                        Err(error) => Answer::NotPlaced { reply, error },
-                    });
-                }
+                        placed: Box::new(placed),
+                    },
+                    Err(error) => Answer::NotPlaced { reply, error },
+                });
             }
         }
-        changes.loads = state.changed_loads();
-
-        if changes.is_empty() {
-            // Only a batch that read has begun (one that did not always writes a confirmation).
-            if decides {
-                sqlx::query("COMMIT")
-                    .execute(&mut *connection)
-                    .await
-                    .map_err(backend)?;
-            }
-        } else {
-            let placements = json_list(&changes.placements)?;
-            let script = if decides {
-                WRITE_COMMIT.as_str()
-            } else {
-                BEGIN_WRITE_COMMIT.as_str()
-            };
-            let mut query = sqlx::query_as::<_, (String, String)>(script);
-            for _ in 0..6 {
-                query = query.bind(placements.clone());
-            }
-            let confirmed = query
-                .bind(json_list(&changes.loads)?)
-                .bind(json_list(&changes.params)?)
-                .bind(json_list(&changes.confirms)?)
-                .bind(now)
-                .bind(now)
-                .fetch_all(&mut *connection)
-                .await
-                .map_err(backend)?;
-            plan.confirmed = confirmed.into_iter().collect();
-        }
-        Ok(())
     }
-}
+    changes.loads = state.changed_loads();
 
-/// The process's writer connection, taken from its pool of one.
-type WriterConnection = sqlx::pool::PoolConnection<sqlx::Sqlite>;
-
-/// The writer connection of a batch. Dropped before the batch ended (its task cancelled mid-trip), the connection
-/// may still be inside the batch's transaction: it is closed instead of going back to the pool.
-struct Writer {
-    connection: Option<WriterConnection>,
-}
-
-impl Writer {
-    fn connection(&mut self) -> StoreResult<&mut sqlx::SqliteConnection> {
-        self.connection
-            .as_deref_mut()
-            .ok_or_else(|| StoreError::Backend("the batch's connection is gone".into()))
+    if !changes.is_empty() {
+        write(connection, &changes, now, plan)?;
     }
+    execute(connection, "COMMIT", [])
 }
 
-impl Drop for Writer {
-    fn drop(&mut self) {
-        if let Some(connection) = self.connection.as_mut() {
-            connection.close_on_drop();
-        }
+/// Run one statement (compiled once per connection).
+fn execute(connection: &Connection, sql: &str, params: impl rusqlite::Params) -> StoreResult<()> {
+    connection
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.execute(params))
+        .map(drop)
+        .map_err(backend)
+}
+
+/// Write the batch's changes (`WRITE`); the claims confirmed go to `plan`.
+fn write(connection: &Connection, changes: &Changes, now: i64, plan: &mut Plan) -> StoreResult<()> {
+    let placements = json_list(&changes.placements)?;
+    let [placed @ .., loads, params, confirms] = &WRITE;
+    for sql in placed {
+        execute(connection, sql, [&placements])?;
     }
+    execute(connection, loads, [json_list(&changes.loads)?])?;
+    execute(connection, params, [json_list(&changes.params)?])?;
+    let mut statement = connection.prepare_cached(confirms).map_err(backend)?;
+    let confirmed = statement
+        .query_map(
+            rusqlite::params![json_list(&changes.confirms)?, now, now],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    plan.confirmed = confirmed;
+    Ok(())
 }
 
-/// The batch's writes and its commit, in one trip.
-static WRITE_COMMIT: LazyLock<String> = LazyLock::new(|| format!("{WRITE}; COMMIT"));
-/// A batch that reads nothing (confirmations only) begins, writes and commits in one trip.
-static BEGIN_WRITE_COMMIT: LazyLock<String> =
-    LazyLock::new(|| format!("BEGIN IMMEDIATE; {WRITE}; COMMIT"));
-
-/// The batch's changes, one statement or two each, in this order, each fed with a JSON list: the created records
+/// The batch's changes, in this order, each statement fed with a JSON list: the created records
 /// (`PlacementChange`, statements 1 to 6), the new loads (`LoadChange`), the create parameters to keep
-/// (`ParamsChange`), the claims to confirm (`ConfirmChange`, then now in ms, twice). Returns the (meeting id,
+/// (`ParamsChange`), the claims to confirm (`ConfirmChange`, then now in ms, twice), which returns the (meeting id,
 /// token) of every claim confirmed.
 ///
 /// A created record first drops what is left of an expired one and every number its id held, then takes its
 /// number (from whichever dead meeting held it), its record and its claim (or none). Loads are the batch's
 /// results, computed in arrival order.
-///
-/// Parameters are anonymous (`?`), bound in the order they appear: sqlx binds a script's numbered parameters
-/// (`?4`) wrongly in a statement that does not use every lower number.
-const WRITE: &str = "\
-    DELETE FROM meetings WHERE id IN (SELECT j.value->>'id' FROM json_each(?) j); \
-    DELETE FROM voice_bridges WHERE meeting_id IN (SELECT j.value->>'id' FROM json_each(?) j); \
-    INSERT INTO voice_bridges (number, meeting_id) \
-    SELECT j.value->>'voice_bridge', j.value->>'id' FROM json_each(?) j WHERE true \
-    ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id; \
-    INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
-    SELECT j.value->>'id', j.value->>'server_id', j.value->>'moderator_pw', j.value->>'voice_bridge', \
-    j.value->>'tenant_id', j.value->>'expires_at' FROM json_each(?) j; \
-    DELETE FROM meeting_claims WHERE meeting_id IN \
-    (SELECT j.value->>'id' FROM json_each(?) j WHERE j.value->>'token' IS NULL); \
-    INSERT INTO meeting_claims (meeting_id, token, expires_at) \
-    SELECT j.value->>'id', j.value->>'token', j.value->>'claim_expires_at' FROM json_each(?) j \
-    WHERE j.value->>'token' IS NOT NULL \
-    ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at; \
-    UPDATE servers SET load = j.value->>'load' FROM json_each(?) j WHERE servers.id = j.value->>'id'; \
-    INSERT INTO meeting_create_params (meeting_id, params, body, server_tag) \
-    SELECT j.value->>'id', j.value->>'params', j.value->>'body', j.value->>'tag' FROM json_each(?) j WHERE true \
-    ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, body = excluded.body, \
-    server_tag = excluded.server_tag; \
-    DELETE FROM meeting_claims WHERE rowid IN (SELECT c.rowid FROM json_each(?) j \
-    JOIN meeting_claims c ON c.meeting_id = j.value->>'id' AND c.token = j.value->>'token' \
-    WHERE c.expires_at > ? AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = c.meeting_id AND m.expires_at > ?)) \
-    RETURNING meeting_id, token";
+const WRITE: [&str; 9] = [
+    "DELETE FROM meetings WHERE id IN (SELECT j.value->>'id' FROM json_each(?) j)",
+    "DELETE FROM voice_bridges WHERE meeting_id IN (SELECT j.value->>'id' FROM json_each(?) j)",
+    "INSERT INTO voice_bridges (number, meeting_id) \
+     SELECT j.value->>'voice_bridge', j.value->>'id' FROM json_each(?) j WHERE true \
+     ON CONFLICT (number) DO UPDATE SET meeting_id = excluded.meeting_id",
+    "INSERT INTO meetings (id, server_id, moderator_pw, voice_bridge, tenant_id, expires_at) \
+     SELECT j.value->>'id', j.value->>'server_id', j.value->>'moderator_pw', j.value->>'voice_bridge', \
+     j.value->>'tenant_id', j.value->>'expires_at' FROM json_each(?) j",
+    "DELETE FROM meeting_claims WHERE meeting_id IN \
+     (SELECT j.value->>'id' FROM json_each(?) j WHERE j.value->>'token' IS NULL)",
+    "INSERT INTO meeting_claims (meeting_id, token, expires_at) \
+     SELECT j.value->>'id', j.value->>'token', j.value->>'claim_expires_at' FROM json_each(?) j \
+     WHERE j.value->>'token' IS NOT NULL \
+     ON CONFLICT (meeting_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at",
+    "UPDATE servers SET load = j.value->>'load' FROM json_each(?) j WHERE servers.id = j.value->>'id'",
+    "INSERT INTO meeting_create_params (meeting_id, params, body, server_tag) \
+     SELECT j.value->>'id', j.value->>'params', j.value->>'body', j.value->>'tag' FROM json_each(?) j WHERE true \
+     ON CONFLICT (meeting_id) DO UPDATE SET params = excluded.params, body = excluded.body, \
+     server_tag = excluded.server_tag",
+    "DELETE FROM meeting_claims WHERE rowid IN (SELECT c.rowid FROM json_each(?) j \
+     JOIN meeting_claims c ON c.meeting_id = j.value->>'id' AND c.token = j.value->>'token' \
+     WHERE c.expires_at > ? AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = c.meeting_id AND m.expires_at > ?)) \
+     RETURNING meeting_id, token",
+];
 
 /// A record the batch creates.
 #[derive(serde::Serialize)]
@@ -667,50 +654,57 @@ struct State {
 }
 
 impl State {
-    /// Read what the placements need, in one trip: the available servers, the records of the meetings `ids`
-    /// and the holders of the voice bridge `numbers` (JSON lists).
-    async fn read(
+    /// Read what the placements need: the available servers, the records of the meetings `ids` and the holders
+    /// of the voice bridge `numbers` (JSON lists).
+    fn read(
         &mut self,
-        connection: &mut sqlx::SqliteConnection,
-        ids: String,
-        numbers: String,
+        connection: &Connection,
+        ids: &str,
+        numbers: &str,
         now: i64,
     ) -> StoreResult<()> {
-        static SQL: LazyLock<String> = LazyLock::new(|| {
+        static SERVERS: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "BEGIN IMMEDIATE; SELECT 's' AS kind, {SERVER_COLUMNS} FROM servers s \
-                 LEFT JOIN server_counters c ON c.server_id = s.id WHERE {AVAILABLE} ORDER BY s.load, s.id; \
-                 SELECT 'm' AS kind, m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id, m.expires_at \
-                 FROM meetings m WHERE m.id IN (SELECT value FROM json_each(?1)); \
-                 SELECT 'v' AS kind, v.number, v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
-                 WHERE m.id = v.meeting_id AND m.expires_at > ?2) AS live \
-                 FROM voice_bridges v WHERE v.number IN (SELECT value FROM json_each(?3))"
+                "SELECT {SERVER_COLUMNS} FROM servers s LEFT JOIN server_counters c ON c.server_id = s.id \
+                 WHERE {AVAILABLE} ORDER BY s.load, s.id"
             )
         });
-        let rows = sqlx::query(SQL.as_str())
-            .bind(ids)
-            .bind(now)
-            .bind(numbers)
-            .fetch_all(&mut *connection)
-            .await
+        const MEETINGS: &str = "SELECT m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id, \
+             m.expires_at FROM meetings m WHERE m.id IN (SELECT value FROM json_each(?))";
+        const HOLDERS: &str = "SELECT v.number, v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
+             WHERE m.id = v.meeting_id AND m.expires_at > ?) AS live \
+             FROM voice_bridges v WHERE v.number IN (SELECT value FROM json_each(?))";
+        let mut statement = connection.prepare_cached(&SERVERS).map_err(backend)?;
+        let mut rows = statement.query([]).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            self.servers.push(server_from_row(row)?);
+        }
+        let mut statement = connection.prepare_cached(MEETINGS).map_err(backend)?;
+        let mut rows = statement.query([ids]).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            let meeting = Meeting {
+                id: row.get("id").map_err(backend)?,
+                server_id: row.get("server_id").map_err(backend)?,
+                moderator_pw: row.get("moderator_pw").map_err(backend)?,
+                voice_bridge: row.get("voice_bridge").map_err(backend)?,
+                tenant_id: row
+                    .get::<_, Option<String>>("tenant_id")
+                    .map_err(backend)?
+                    .filter(|t| !t.is_empty()),
+            };
+            let expires_at: i64 = row.get("expires_at").map_err(backend)?;
+            self.meetings
+                .insert(meeting.id.clone(), (meeting, expires_at));
+        }
+        let mut statement = connection.prepare_cached(HOLDERS).map_err(backend)?;
+        let mut rows = statement
+            .query(rusqlite::params![now, numbers])
             .map_err(backend)?;
-        for row in &rows {
-            let kind: &str = row.try_get("kind").map_err(backend)?;
-            match kind {
-                "s" => self.servers.push(server_from_row(row)?),
-                "m" => {
-                    let meeting = meeting_from_row(row)?;
-                    let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
-                    self.meetings
-                        .insert(meeting.id.clone(), (meeting, expires_at));
-                }
-                _ => {
-                    let number: String = row.try_get("number").map_err(backend)?;
-                    let holder: String = row.try_get("meeting_id").map_err(backend)?;
-                    let live: bool = row.try_get("live").map_err(backend)?;
-                    self.holders.insert(number, (holder, live));
-                }
-            }
+        while let Some(row) = rows.next().map_err(backend)? {
+            let number: String = row.get("number").map_err(backend)?;
+            let holder: String = row.get("meeting_id").map_err(backend)?;
+            let live: bool = row.get("live").map_err(backend)?;
+            self.holders.insert(number, (holder, live));
         }
         Ok(())
     }

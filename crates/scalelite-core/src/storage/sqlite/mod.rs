@@ -3,7 +3,9 @@
 //! Concurrency model:
 //! - Every process (API, poller, importer, CLI) opens the same file. Within a process, writes go through a pool of
 //!   ONE connection (so they queue in the process instead of spinning on SQLite's lock), reads through a small
-//!   pool of their own (WAL lets them run beside the writer).
+//!   pool of their own (WAL lets them run beside the writer). The API's hot writes (placements, confirmations,
+//!   load bumps) are group-committed by a thread of the store's own on one more connection (`group`), and its
+//!   per-request point reads run on the calling thread (`direct`).
 //! - Across processes, every multi-statement write runs in `BEGIN IMMEDIATE`, which takes the database write lock
 //!   before reading anything, so read-modify-write sequences (select_server, find_or_create_meeting, ...) are
 //!   serialised and can never act on a stale read. Waiting for the lock is bounded by `busy_timeout`.
@@ -59,8 +61,11 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The API's per-request point reads, on the calling thread (`direct`).
     direct: Arc<direct::DirectReader>,
-    /// Placements, confirmations and load bumps waiting for their group commit (`group`).
+    /// Placements, confirmations and load bumps waiting for their group commit (`group`), which a thread of the
+    /// store's own commits; closed when `close` is called or the last clone is dropped.
     writes: Arc<group::WriteQueue>,
+    _writes_guard: Arc<group::CloseOnDrop>,
+    committer: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
     /// Stops the background checkpoints when `close` is called or the last clone is dropped.
     checkpoints: CancellationToken,
     _checkpoints_guard: Arc<DropGuard>,
@@ -96,21 +101,35 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
+        let writes = Arc::new(group::WriteQueue::default());
+        let committer = group::start_committer(path, &writes)?;
         let checkpoints = CancellationToken::new();
         tokio::spawn(checkpoints_task(options, checkpoints.clone()));
         Ok(SqliteStore {
             writer,
             reader,
             direct: Arc::new(direct::DirectReader::new(path)),
-            writes: Arc::default(),
+            _writes_guard: Arc::new(group::CloseOnDrop(writes.clone())),
+            writes,
+            committer: Arc::new(std::sync::Mutex::new(Some(committer))),
             _checkpoints_guard: Arc::new(checkpoints.clone().drop_guard()),
             checkpoints,
         })
     }
 
-    /// Close both pools, waiting for connections in use to be returned.
+    /// Close both pools, waiting for connections in use to be returned, and the group commits, waiting for the
+    /// queued ones.
     pub async fn close(&self) {
         self.checkpoints.cancel();
+        self.writes.close();
+        let committer = self
+            .committer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(committer) = committer {
+            let _ = tokio::task::spawn_blocking(move || committer.join()).await;
+        }
         self.direct.close();
         self.reader.close().await;
         self.writer.close().await;
