@@ -520,7 +520,7 @@ fn get_meetings(state: &State) -> Reply {
 }
 
 /// The fields getMeetingInfo and getMeetings share, in bbb-web's order.
-fn meeting_fields(w: &mut XmlWriter, m: &Meeting, all: &[Meeting]) {
+fn meeting_fields(w: &mut XmlWriter, m: &Meeting, all: &[Box<Meeting>]) {
     let running = m.running();
     w.elem("meetingName", &m.name)
         .elem("meetingID", &m.meeting_id)
@@ -592,6 +592,7 @@ fn meeting_fields(w: &mut XmlWriter, m: &Meeting, all: &[Meeting]) {
                     .as_deref()
                     .is_some_and(|p| p == m.internal_id || p == m.meeting_id)
         })
+        .map(|c| &**c)
         .collect();
     if !children.is_empty() {
         w.open("breakoutRooms");

@@ -403,12 +403,16 @@ impl Drop for InFlightGuard {
 /// Everything one fake server holds, behind one lock.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    /// In creation order; changed only through `upsert`, `remove` and `clear_meetings`, which keep `index`.
-    pub(crate) meetings: Vec<Meeting>,
+    /// In creation order; changed only through `upsert`, `remove` and `clear_meetings`, which keep `index`. Boxed:
+    /// growing the list past tens of thousands of meetings (benchmarks) then moves pointers, not whole meetings,
+    /// while every request waits for the lock.
+    pub(crate) meetings: Vec<Box<Meeting>>,
     /// Meeting id -> position in `meetings`: a lookup does not walk thousands of meetings (benchmarks create
     /// tens of thousands).
     index: HashMap<String, usize>,
     pub(crate) log: Vec<LoggedRequest>,
+    /// Requests are not logged (`FakeServer::set_request_log`).
+    pub(crate) no_request_log: bool,
     pub(crate) sessions: HashMap<String, Session>,
     pub(crate) fault: Fault,
     pub(crate) in_flight: Option<InFlight>,
@@ -416,11 +420,11 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn meeting(&self, meeting_id: &str) -> Option<&Meeting> {
-        self.index.get(meeting_id).map(|&i| &self.meetings[i])
+        self.index.get(meeting_id).map(|&i| &*self.meetings[i])
     }
 
     pub(crate) fn meeting_mut(&mut self, meeting_id: &str) -> Option<&mut Meeting> {
-        self.index.get(meeting_id).map(|&i| &mut self.meetings[i])
+        self.index.get(meeting_id).map(|&i| &mut *self.meetings[i])
     }
 
     /// Insert `meeting`, replacing one with the same ID in place.
@@ -430,7 +434,7 @@ impl State {
             None => {
                 self.index
                     .insert(meeting.meeting_id.clone(), self.meetings.len());
-                self.meetings.push(meeting);
+                self.meetings.push(Box::new(meeting));
             }
         }
     }

@@ -257,6 +257,19 @@ async fn request_log_records_and_clears() {
     assert_eq!(server.requests().len(), 1);
     server.clear_requests();
     assert!(server.requests().is_empty());
+
+    // Off (benchmarks): nothing is logged, and the server answers as before; on again: logged again.
+    server.set_request_log(false);
+    get_text(&server.url()).await;
+    let (_, created) = get_text(&signed_url(&server, "create", "meetingID=unlogged")).await;
+    assert!(
+        created.contains("<returncode>SUCCESS</returncode>"),
+        "{created}"
+    );
+    assert!(server.requests().is_empty());
+    server.set_request_log(true);
+    get_text(&server.url()).await;
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[tokio::test]
