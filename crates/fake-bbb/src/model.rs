@@ -406,6 +406,7 @@ pub(crate) struct State {
     /// In creation order; changed only through `upsert`, `remove` and `clear_meetings`, which keep `index`. Boxed:
     /// growing the list past tens of thousands of meetings (benchmarks) then moves pointers, not whole meetings,
     /// while every request waits for the lock.
+    #[allow(clippy::vec_box)]
     pub(crate) meetings: Vec<Box<Meeting>>,
     /// Meeting id -> position in `meetings`: a lookup does not walk thousands of meetings (benchmarks create
     /// tens of thousands).

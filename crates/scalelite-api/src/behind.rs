@@ -1,4 +1,5 @@
-//! Writes a request makes after its answer: a new meeting's confirmation (`create`).
+//! Writes a request makes after its answer: a new meeting's confirmation, and the clean mark of the callback data
+//! a create of an existing meeting read (`create`).
 //!
 //! A create that placed a meeting answers as soon as BBB has created it; dropping the placement's claim and keeping
 //! the create parameters is written behind the answer, as the answer does not depend on it (a confirmation that
