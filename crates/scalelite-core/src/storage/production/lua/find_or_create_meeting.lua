@@ -16,8 +16,7 @@ if #flat > 0 then
 end
 local bridge = nil
 for i = 8, #ARGV do
-  redis.call('HSETNX', KEYS[3], ARGV[i], id)
-  if redis.call('HGET', KEYS[3], ARGV[i]) == id then
+  if redis.call('HSETNX', KEYS[3], ARGV[i], id) == 1 or redis.call('HGET', KEYS[3], ARGV[i]) == id then
     bridge = ARGV[i]
     break
   end
@@ -25,10 +24,8 @@ end
 if not bridge then
   return cjson.encode({ r = 'nobridge' })
 end
-redis.call('HSETNX', KEYS[1], 'server_id', ARGV[2])
-redis.call('HSETNX', KEYS[1], 'moderator_pw', ARGV[3])
-redis.call('HSETNX', KEYS[1], 'voice_bridge', bridge)
-redis.call('HSETNX', KEYS[1], 'tenant_id', ARGV[4])
+-- The hash does not exist (read above): one HSET writes what HSETNX field by field would.
+redis.call('HSET', KEYS[1], 'server_id', ARGV[2], 'moderator_pw', ARGV[3], 'voice_bridge', bridge, 'tenant_id', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('SADD', KEYS[2], id)
 if ARGV[6] ~= '' then
