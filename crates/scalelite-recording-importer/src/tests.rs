@@ -1,8 +1,9 @@
 //! Log lines of `import_one`, on the embedded store (the behaviour on both back-ends is covered end to end in the
 //! `scalelite-e2e` package).
 
+use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Once;
 
 use scalelite_core::storage::sqlite::SqliteStore;
 use scalelite_core::storage::store::Store;
@@ -10,12 +11,17 @@ use scalelite_core::storage::store::Store;
 use crate::fixture::{FixtureRecording, build_tar, write_atomically};
 use crate::{ImportContext, ImportOutcome, ImportSettings, import_one};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// What the subscriber wrote on this thread.
+    static CAPTURED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
-impl Write for Captured {
+/// Writes into this thread's [`CAPTURED`].
+struct ThreadCapture;
+
+impl Write for ThreadCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURED.with(|captured| captured.borrow_mut().extend_from_slice(buf));
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -23,37 +29,46 @@ impl Write for Captured {
     }
 }
 
-/// Import each archive (name, bytes) on a fresh embedded store and return the warning and error lines logged.
-fn logged(archives: &[(&str, Vec<u8>)]) -> Vec<String> {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        // Tests on other threads may register a callsite while this subscriber is being set up, caching "never"
-        // for it; ask every callsite again now that this subscriber exists.
-        tracing::callsite::rebuild_interest_cache();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open(&dir.path().join("db.sqlite3"))
-                .await
-                .unwrap();
-            let ctx = ImportContext::new(Store::Embedded(store), ImportSettings::under(dir.path()));
-            for (name, bytes) in archives {
-                let tar = write_atomically(&ctx.settings().spool_dir, name, bytes).unwrap();
-                let outcome = import_one(&ctx, &tar).await.unwrap();
-                assert!(!matches!(outcome, ImportOutcome::Disabled));
-            }
-        });
+/// One process-wide subscriber (warnings and errors, into the writing thread's buffer), installed once.
+///
+/// A subscriber set per test with `with_default` lost lines now and then (a third to half of the runs on a 2-core
+/// machine): tracing caches whether a call site is wanted, and tests running on other threads without that
+/// subscriber could leave a call site cached as "never". With one global subscriber every call site is wanted.
+fn capture_logs() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| ThreadCapture)
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
     });
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+}
+
+/// Import each archive (name, bytes) on a fresh embedded store, on this thread (a current-thread runtime), and
+/// return the warning and error lines logged meanwhile.
+fn logged(archives: &[(&str, Vec<u8>)]) -> Vec<String> {
+    capture_logs();
+    CAPTURED.with(|captured| captured.borrow_mut().clear());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite3"))
+            .await
+            .unwrap();
+        let ctx = ImportContext::new(Store::Embedded(store), ImportSettings::under(dir.path()));
+        for (name, bytes) in archives {
+            let tar = write_atomically(&ctx.settings().spool_dir, name, bytes).unwrap();
+            let outcome = import_one(&ctx, &tar).await.unwrap();
+            assert!(!matches!(outcome, ImportOutcome::Disabled));
+        }
+    });
+    let text =
+        CAPTURED.with(|captured| String::from_utf8(captured.borrow_mut().split_off(0)).unwrap());
     text.lines().map(str::to_owned).collect()
 }
 
