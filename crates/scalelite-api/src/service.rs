@@ -150,7 +150,7 @@ async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result
     crate::serve(listener, state, signal, cli.shutdown.shutdown_grace_period).await?;
     if !behind.drain(cli.shutdown.shutdown_grace_period).await {
         tracing::warn!(
-            "meeting confirmations still being written after the grace period; stopping anyway"
+            "writes behind answers (meeting confirmations) still running after the grace period; stopping anyway"
         );
     }
     shutdown.trigger();

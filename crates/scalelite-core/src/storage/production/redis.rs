@@ -136,6 +136,15 @@ fn picked(reply: ScriptReply<RawServer>, tags: &TagRequest) -> Result<Server, Se
     }
 }
 
+/// The arguments of `mark_clean.lua`'s function for `clean`: the generation, the tenant id, the mark's TTL.
+fn mark_args(clean: &CallbackUrlsClean) -> [String; 3] {
+    [
+        clean.generation.clone(),
+        clean.tenant_id.clone().unwrap_or_default(),
+        ttl_secs(CALLBACK_MARK_TTL).to_string(),
+    ]
+}
+
 /// A callback URL mark from its two fields: no generation yet counts as `0`; clean when `clean` is the generation.
 fn mark_of(generation: Option<String>, clean: Option<String>) -> CallbackUrlsMark {
     let generation = generation.unwrap_or_else(|| "0".to_owned());
@@ -705,11 +714,7 @@ impl RedisStore {
         let mut mark_key = None;
         if let Some(clean) = clean {
             mark_key = Some(self.inner.keys.callback_urls(&clean.meeting_id));
-            args.extend([
-                clean.generation.clone(),
-                clean.tenant_id.clone().unwrap_or_default(),
-                ttl_secs(CALLBACK_MARK_TTL).to_string(),
-            ]);
+            args.extend(mark_args(clean));
         }
         self.settle_claim_with(id, mark_key, &args).await
     }
@@ -1170,11 +1175,7 @@ impl RedisStore {
         clean: &CallbackUrlsClean,
     ) -> StoreResult<()> {
         let keys = [self.inner.keys.callback_urls(&clean.meeting_id)];
-        let args = [
-            clean.generation.clone(),
-            clean.tenant_id.clone().unwrap_or_default(),
-            ttl_secs(CALLBACK_MARK_TTL).to_string(),
-        ];
+        let args = mark_args(clean);
         let script = &self.inner.scripts.mark_callbacks_clean;
         self.invoke::<i64>("mark callback URLs clean", script, &keys, &args)
             .await

@@ -80,18 +80,25 @@ impl DirectReader {
     }
 
     fn open(&self) -> StoreResult<Connection> {
-        let connection = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(backend)?;
-        connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+        let connection = open_connection(&self.path, STATEMENT_CACHE)?;
         connection
             .pragma_update(None, "query_only", true)
             .map_err(backend)?;
-        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(connection)
     }
+}
+
+/// A rusqlite connection to the store's file (which exists by then), used by one thread at a time, waiting
+/// `BUSY_TIMEOUT` for locks, keeping `statement_cache` statements compiled.
+pub(super) fn open_connection(path: &Path, statement_cache: usize) -> StoreResult<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(backend)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    connection.set_prepared_statement_cache_capacity(statement_cache);
+    Ok(connection)
 }
 
 /// The first row of `sql` with `params`, mapped by `map`; `None` when there is none.

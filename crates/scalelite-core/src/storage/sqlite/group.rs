@@ -25,15 +25,17 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::domain::{Meeting, MeetingPlacement, NewMeeting, Server, TagRequest};
+use crate::storage::sqlite::direct::open_connection;
 use crate::storage::sqlite::meetings::{existing_placement, free_number};
 use crate::storage::sqlite::servers::{AVAILABLE, SERVER_COLUMNS, choose_server, server_from_row};
-use crate::storage::sqlite::{BUSY_TIMEOUT, SqliteStore, backend, expiry_ms, json_list, now_ms};
+use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{SelectError, StoreError, StoreResult};
 
 /// Most writes in one transaction: bounds a batch's statements and the wait of its last write.
@@ -47,7 +49,7 @@ pub(super) type PlaceAnswer = Result<(Server, StoreResult<MeetingPlacement>), Se
 /// The moderator password of a new meeting on the server chosen for it.
 pub(super) type PasswordFor = Box<dyn FnOnce(&Server) -> String + Send>;
 
-/// The writes waiting for their group commit. The committer thread (`start_committer`) waits on `ready`.
+/// The writes waiting for their group commit. The committer thread ([`Committer`]) waits on `ready`.
 #[derive(Debug, Default)]
 pub(super) struct WriteQueue {
     queue: Mutex<Queue>,
@@ -119,7 +121,7 @@ impl WriteQueue {
     }
 
     /// No more writes: the committer commits what is queued and ends.
-    pub(super) fn close(&self) {
+    fn close(&self) {
         self.lock().closed = true;
         self.ready.notify_all();
     }
@@ -143,39 +145,53 @@ impl WriteQueue {
     }
 }
 
-/// Closes the queue when the last clone of the store is dropped (`SqliteStore::close` closes it too).
+/// The thread that commits what a store's queue receives. Dropped with the last clone of the store, it closes the
+/// queue (the thread then commits what is queued and ends); [`Committer::close`] also waits for that.
 #[derive(Debug)]
-pub(super) struct CloseOnDrop(pub(super) Arc<WriteQueue>);
+pub(super) struct Committer {
+    writes: Arc<WriteQueue>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
 
-impl Drop for CloseOnDrop {
-    fn drop(&mut self) {
-        self.0.close();
+impl Committer {
+    /// Open the committer's connection on `path` and start the thread that commits what `writes` receives.
+    pub(super) fn start(path: &Path, writes: &Arc<WriteQueue>) -> StoreResult<Self> {
+        let connection = open_writer(path)?;
+        let (owned_path, queue) = (path.to_owned(), Arc::clone(writes));
+        let thread = std::thread::Builder::new()
+            .name("sqlite-commits".into())
+            .spawn(move || commit_loop(Some(connection), &owned_path, &queue))
+            .map_err(backend)?;
+        Ok(Self {
+            writes: Arc::clone(writes),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Close the queue and wait for the thread to commit what is queued and end.
+    pub(super) async fn close(&self) {
+        self.writes.close();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 }
 
-/// Open the committer's connection on `path` and start the thread that commits what `writes` receives, until the
-/// queue is closed.
-pub(super) fn start_committer(
-    path: &Path,
-    writes: &Arc<WriteQueue>,
-) -> StoreResult<std::thread::JoinHandle<()>> {
-    let connection = open_writer(path)?;
-    let (path, writes) = (path.to_owned(), Arc::clone(writes));
-    std::thread::Builder::new()
-        .name("sqlite-commits".into())
-        .spawn(move || commit_loop(Some(connection), &path, &writes))
-        .map_err(backend)
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.writes.close();
+    }
 }
 
 /// The committer's connection: read-write beside the sqlx pools and the other processes, never checkpointing (the
 /// store's checkpoint task does).
 fn open_writer(path: &Path) -> StoreResult<Connection> {
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(backend)?;
-    connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    let connection = open_connection(path, STATEMENT_CACHE)?;
     connection
         .pragma_update(None, "synchronous", "NORMAL")
         .map_err(backend)?;
@@ -185,7 +201,6 @@ fn open_writer(path: &Path) -> StoreResult<Connection> {
     connection
         .pragma_update(None, "wal_autocheckpoint", 0)
         .map_err(backend)?;
-    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(connection)
 }
 

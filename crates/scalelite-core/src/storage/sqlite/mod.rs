@@ -64,8 +64,7 @@ pub struct SqliteStore {
     /// Placements, confirmations and load bumps waiting for their group commit (`group`), which a thread of the
     /// store's own commits; closed when `close` is called or the last clone is dropped.
     writes: Arc<group::WriteQueue>,
-    _writes_guard: Arc<group::CloseOnDrop>,
-    committer: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+    committer: Arc<group::Committer>,
     /// Stops the background checkpoints when `close` is called or the last clone is dropped.
     checkpoints: CancellationToken,
     _checkpoints_guard: Arc<DropGuard>,
@@ -102,16 +101,15 @@ impl SqliteStore {
             .await
             .map_err(backend)?;
         let writes = Arc::new(group::WriteQueue::default());
-        let committer = group::start_committer(path, &writes)?;
+        let committer = Arc::new(group::Committer::start(path, &writes)?);
         let checkpoints = CancellationToken::new();
         tokio::spawn(checkpoints_task(options, checkpoints.clone()));
         Ok(SqliteStore {
             writer,
             reader,
             direct: Arc::new(direct::DirectReader::new(path)),
-            _writes_guard: Arc::new(group::CloseOnDrop(writes.clone())),
             writes,
-            committer: Arc::new(std::sync::Mutex::new(Some(committer))),
+            committer,
             _checkpoints_guard: Arc::new(checkpoints.clone().drop_guard()),
             checkpoints,
         })
@@ -121,15 +119,7 @@ impl SqliteStore {
     /// queued ones.
     pub async fn close(&self) {
         self.checkpoints.cancel();
-        self.writes.close();
-        let committer = self
-            .committer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(committer) = committer {
-            let _ = tokio::task::spawn_blocking(move || committer.join()).await;
-        }
+        self.committer.close().await;
         self.direct.close();
         self.reader.close().await;
         self.writer.close().await;
