@@ -63,6 +63,9 @@ struct Queue {
     /// The store is closed: the committer ends once `pending` is empty, and writes queued later are answered with
     /// an error.
     closed: bool,
+    /// The committer waits on `ready`: only then does a queued write signal it (a signal is a system call, and
+    /// while a batch runs the committer takes the queue without one).
+    idle: bool,
 }
 
 /// A confirmation's create parameters: the parameters as a JSON list, the body, the server tag.
@@ -137,10 +140,12 @@ impl WriteQueue {
             if queue.closed {
                 return None;
             }
+            queue.idle = true;
             queue = self
                 .ready
                 .wait(queue)
                 .unwrap_or_else(PoisonError::into_inner);
+            queue.idle = false;
         }
     }
 }
@@ -342,8 +347,11 @@ impl SqliteStore {
             return;
         }
         queue.pending.push(write);
+        let idle = std::mem::take(&mut queue.idle);
         drop(queue);
-        self.writes.ready.notify_one();
+        if idle {
+            self.writes.ready.notify_one();
+        }
     }
 }
 

@@ -152,12 +152,7 @@ impl MeetingStore for SqliteStore {
         // Every per-meeting API call runs it: the text is made once.
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT m.server_id AS m_server_id, m.moderator_pw AS m_moderator_pw, \
-                 m.voice_bridge AS m_voice_bridge, m.tenant_id AS m_tenant_id, cl.token AS m_claim, \
-                 s.id IS NOT NULL AS s_found, {SERVER_COLUMNS} FROM meetings m \
-                 LEFT JOIN meeting_claims cl ON cl.meeting_id = m.id AND cl.expires_at > ? \
-                 LEFT JOIN servers s ON s.id = m.server_id \
-                 LEFT JOIN server_counters c ON c.server_id = s.id \
+                "SELECT {PLACED_COLUMNS}, {SERVER_COLUMNS} FROM meetings m {PLACED_JOINS} \
                  WHERE m.id = ? AND m.expires_at > ?"
             )
         });
@@ -173,14 +168,46 @@ impl MeetingStore for SqliteStore {
     async fn meeting_for_create(
         &self,
         id: &str,
-        _tenant_id: Option<&str>,
+        tenant_id: Option<&str>,
         _pick: Option<&TagRequest>,
     ) -> StoreResult<CreateRead> {
-        // The callback data is one more read here, as cheap as a mark would be; the server is picked in
-        // `place_meeting`'s group commit, with the claim.
+        // The meeting with its server, and whether its callback data holds URLs, in one statement (so one read
+        // transaction, one round of SQLite's locks): the row always comes, the meeting's columns NULL when there
+        // is none. The server is picked in `place_meeting`'s group commit, with the claim.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT m.id IS NOT NULL AS m_found, {PLACED_COLUMNS}, {SERVER_COLUMNS}, \
+                 EXISTS (SELECT 1 FROM callback_data d WHERE d.meeting_id = ? AND d.tenant_id = ? \
+                 AND (d.recording_ready_url IS NOT NULL OR d.analytics_callback_url IS NOT NULL)) AS d_urls \
+                 FROM (SELECT 1) one LEFT JOIN meetings m ON m.id = ? AND m.expires_at > ? {PLACED_JOINS}"
+            )
+        });
+        let now = now_ms();
+        let tenant = tenant_id.unwrap_or_default();
+        // On the calling thread (`direct`), like `meeting_with_server`.
+        let (placed, urls) = self.direct.read(|connection| {
+            let read = first_row(
+                connection,
+                SQL.as_str(),
+                (id, tenant, id, now, now),
+                |row| {
+                    let placed = if row.flag("m_found")? {
+                        Some(placed_from_row(id, row)?)
+                    } else {
+                        None
+                    };
+                    Ok((placed, row.flag("d_urls")?))
+                },
+            )?;
+            Ok(read.unwrap_or((None, true)))
+        })?;
         Ok(CreateRead {
-            placed: self.meeting_with_server(id).await?,
-            mark: CallbackUrlsMark::default(),
+            placed,
+            // Read just now: `clear_callback_urls` reads again only when there are URLs to clear.
+            mark: CallbackUrlsMark {
+                generation: None,
+                clean: !urls,
+            },
             picked: None,
         })
     }
@@ -544,6 +571,14 @@ pub(super) fn meeting_from_row(row: &SqliteRow) -> StoreResult<Meeting> {
 }
 
 /// A meeting with its claim and server, from a row of `meeting_with_server`.
+/// The meeting's columns of `meeting_with_server`'s reads ([`placed_from_row`]), from `m` and the claim `cl`.
+const PLACED_COLUMNS: &str = "m.server_id AS m_server_id, m.moderator_pw AS m_moderator_pw, \
+     m.voice_bridge AS m_voice_bridge, m.tenant_id AS m_tenant_id, cl.token AS m_claim, s.id IS NOT NULL AS s_found";
+
+/// The joins of those reads: the meeting's live claim (its expiry the first parameter), its server and counters.
+const PLACED_JOINS: &str = "LEFT JOIN meeting_claims cl ON cl.meeting_id = m.id AND cl.expires_at > ? \
+     LEFT JOIN servers s ON s.id = m.server_id LEFT JOIN server_counters c ON c.server_id = s.id";
+
 fn placed_from_row(id: &str, row: &impl ServerColumns) -> StoreResult<PlacedMeeting> {
     let meeting = Meeting {
         id: id.to_owned(),

@@ -179,8 +179,12 @@ impl RecordingStore for SqliteStore {
         tenant_id: Option<&str>,
         meeting_id: &str,
         server_id: &str,
-        _mark: &CallbackUrlsMark,
+        mark: &CallbackUrlsMark,
     ) -> StoreResult<Option<CallbackUrlsClean>> {
+        // `meeting_for_create` read it with the meeting: found without URLs, nothing to clear.
+        if mark.known_clean() {
+            return Ok(None);
+        }
         // A read first: most creates find nothing to clear, and a read does not wait for the only writer.
         let stale = self
             .get_callback_data(tenant_id, meeting_id)
@@ -190,7 +194,7 @@ impl RecordingStore for SqliteStore {
             self.put_callback_data(without_callback_urls(tenant_id, meeting_id, server_id))
                 .await?;
         }
-        // The read above is as cheap as a mark would be: nothing to mark.
+        // Nothing to mark: the next `meeting_for_create` reads the data again.
         Ok(None)
     }
 
