@@ -20,7 +20,8 @@
 //! - Every call: p99 <= 5 ms.
 //!
 //! The client, the API and the fake servers share the machine's cores, so the ratio is the figure to compare
-//! between machines, not the requests per second.
+//! between machines, not the requests per second. Each call and its baseline are measured `--rounds` times,
+//! alternately (so that drift on a shared machine moves both alike); each reports its run of median throughput.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line report.
 
@@ -69,6 +70,9 @@ struct Args {
     /// Fake BBB servers.
     #[arg(long, default_value_t = 3)]
     servers: usize,
+    /// Runs of each call and of its baseline, alternated; the run of median throughput of each is reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Store back-ends to measure, one after the other.
     #[arg(long, value_enum, default_value_t = BackendChoice::Both)]
     backend: BackendChoice,
@@ -134,17 +138,42 @@ enum Expect {
     Redirect,
 }
 
+/// A request's URL from its number.
+type UrlFor = Arc<dyn Fn(usize) -> String + Send + Sync>;
+
+/// The baseline and the call, `rounds` runs of each in turn; the run of median throughput of each. Round `k`
+/// numbers its requests from `k * count`, so calls that make a new meeting per request never repeat one.
+async fn paired(
+    rounds: usize,
+    count: usize,
+    concurrency: usize,
+    baseline: (UrlFor, Expect),
+    call: (UrlFor, Expect),
+) -> (Run, Run) {
+    let numbered = |url: &UrlFor, round: usize| -> UrlFor {
+        let url = url.clone();
+        Arc::new(move |i| url(i + round * count))
+    };
+    let (mut baselines, mut calls) = (Vec::new(), Vec::new());
+    for round in 0..rounds.max(1) {
+        baselines.push(run(count, concurrency, numbered(&baseline.0, round), baseline.1).await);
+        calls.push(run(count, concurrency, numbered(&call.0, round), call.1).await);
+    }
+    (median(baselines), median(calls))
+}
+
+/// The run of median throughput.
+fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by(|a, b| a.throughput().total_cmp(&b.throughput()));
+    runs.swap_remove(runs.len() / 2)
+}
+
 /// Run `count` requests, `concurrency` at a time; `url(i)` is the i-th request.
 ///
 /// Each of the `concurrency` workers keeps one keep-alive HTTP/1.1 connection (hyper's connection-level client,
 /// no pool, no URL parsing beyond the split below): the client should cost the shared cores as little as it can,
 /// as `wrk` would.
-async fn run(
-    count: usize,
-    concurrency: usize,
-    url: Arc<dyn Fn(usize) -> String + Send + Sync>,
-    expect: Expect,
-) -> Run {
+async fn run(count: usize, concurrency: usize, url: UrlFor, expect: Expect) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -477,10 +506,8 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     let direct = holder.url();
     let direct_secret = holder.secret().to_owned();
 
-    let (n, c) = (args.requests, args.concurrency);
-    let fixed = |url: String| -> Arc<dyn Fn(usize) -> String + Send + Sync> {
-        Arc::new(move |_| url.clone())
-    };
+    let (n, c, rounds) = (args.requests, args.concurrency, args.rounds);
+    let fixed = |url: String| -> UrlFor { Arc::new(move |_| url.clone()) };
     let lb_call =
         |call: &'static str, query: &'static str| fixed(signed(&lb, call, query, LB_SECRET));
     let direct_call = |call: &'static str, query: &'static str| {
@@ -504,29 +531,32 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     .await;
 
     let name = open.name;
-    // Each baseline is measured right before the call judged against it, so that drift on a shared machine
+    // Each baseline is measured in turn with the call judged against it (`paired`), so that drift on a shared machine
     // moves both alike.
     let index_url = lb.trim_end_matches('/').to_owned();
     let mut rows = Vec::new();
 
     if args.wanted("isMeetingRunning unknown") {
-        let index = run(n, c, fixed(index_url.clone()), Expect::Success).await;
-        print_baseline(name, "index (balancer)", &index);
         let unknown_lb = lb.clone();
-        let unknown = run(
+        let (index, unknown) = paired(
+            rounds,
             n,
             c,
-            Arc::new(move |i| {
-                signed(
-                    &unknown_lb,
-                    "isMeetingRunning",
-                    &format!("meetingID=unknown-{i}"),
-                    LB_SECRET,
-                )
-            }),
-            Expect::Success,
+            (fixed(index_url.clone()), Expect::Success),
+            (
+                Arc::new(move |i| {
+                    signed(
+                        &unknown_lb,
+                        "isMeetingRunning",
+                        &format!("meetingID=unknown-{i}"),
+                        LB_SECRET,
+                    )
+                }),
+                Expect::Success,
+            ),
         )
         .await;
+        print_baseline(name, "index (balancer)", &index);
         rows.push(Row {
             call: "isMeetingRunning unknown",
             run: unknown,
@@ -537,23 +567,26 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     }
 
     if args.wanted("join") {
-        let index = run(n, c, fixed(index_url), Expect::Success).await;
-        print_baseline(name, "index (balancer)", &index);
         let join_lb = lb.clone();
-        let join = run(
+        let (index, join) = paired(
+            rounds,
             n,
             c,
-            Arc::new(move |i| {
-                signed(
-                    &join_lb,
-                    "join",
-                    &format!("meetingID=bench-meeting&fullName=u{i}&password=mp"),
-                    LB_SECRET,
-                )
-            }),
-            Expect::Redirect,
+            (fixed(index_url), Expect::Success),
+            (
+                Arc::new(move |i| {
+                    signed(
+                        &join_lb,
+                        "join",
+                        &format!("meetingID=bench-meeting&fullName=u{i}&password=mp"),
+                        LB_SECRET,
+                    )
+                }),
+                Expect::Redirect,
+            ),
         )
         .await;
+        print_baseline(name, "index (balancer)", &index);
         rows.push(Row {
             call: "join",
             run: join,
@@ -578,21 +611,18 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
         if !args.wanted(label) {
             continue;
         }
-        let baseline = run(
+        let (baseline, balancer) = paired(
+            rounds,
             n,
             c,
-            direct_call(call, "meetingID=bench-meeting"),
-            Expect::Success,
+            (
+                direct_call(call, "meetingID=bench-meeting"),
+                Expect::Success,
+            ),
+            (lb_call(call, "meetingID=bench-meeting"), Expect::Success),
         )
         .await;
         print_baseline(name, direct_label, &baseline);
-        let balancer = run(
-            n,
-            c,
-            lb_call(call, "meetingID=bench-meeting"),
-            Expect::Success,
-        )
-        .await;
         rows.push(Row {
             call: label,
             run: balancer,
@@ -604,9 +634,15 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
 
     if args.wanted("create existing meeting") {
         let existing = "meetingID=bench-meeting&moderatorPW=mp";
-        let baseline = run(n, c, direct_call("create", existing), Expect::Success).await;
+        let (baseline, balancer) = paired(
+            rounds,
+            n,
+            c,
+            (direct_call("create", existing), Expect::Success),
+            (lb_call("create", existing), Expect::Success),
+        )
+        .await;
         print_baseline(name, "direct create existing", &baseline);
-        let balancer = run(n, c, lb_call("create", existing), Expect::Success).await;
         rows.push(Row {
             call: "create existing meeting",
             run: balancer,
@@ -618,36 +654,36 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
 
     if args.wanted("create new meeting") {
         let (new_direct, new_secret) = (direct.clone(), direct_secret.clone());
-        let baseline = run(
+        let new_lb = lb.clone();
+        let (baseline, balancer) = paired(
+            rounds,
             n,
             c,
-            Arc::new(move |i| {
-                signed(
-                    &new_direct,
-                    "create",
-                    &format!("meetingID=direct-c-{i}"),
-                    &new_secret,
-                )
-            }),
-            Expect::Success,
+            (
+                Arc::new(move |i| {
+                    signed(
+                        &new_direct,
+                        "create",
+                        &format!("meetingID=direct-c-{i}"),
+                        &new_secret,
+                    )
+                }),
+                Expect::Success,
+            ),
+            (
+                Arc::new(move |i| {
+                    signed(
+                        &new_lb,
+                        "create",
+                        &format!("meetingID=bench-c-{i}"),
+                        LB_SECRET,
+                    )
+                }),
+                Expect::Success,
+            ),
         )
         .await;
         print_baseline(name, "direct create new", &baseline);
-        let new_lb = lb.clone();
-        let balancer = run(
-            n,
-            c,
-            Arc::new(move |i| {
-                signed(
-                    &new_lb,
-                    "create",
-                    &format!("meetingID=bench-c-{i}"),
-                    LB_SECRET,
-                )
-            }),
-            Expect::Success,
-        )
-        .await;
         rows.push(Row {
             call: "create new meeting",
             run: balancer,
@@ -679,11 +715,12 @@ async fn main() -> anyhow::Result<()> {
         BackendChoice::Production => &[false],
     };
     println!(
-        "scalelite-api benchmark: {} requests per call and target, {} in flight, {} fake BBB servers; \
-         goals: ratio as listed, p99 <= {} ms, no errors",
+        "scalelite-api benchmark: {} requests per call and target, {} in flight, {} fake BBB servers, the median \
+         of {} alternated runs; goals: ratio as listed, p99 <= {} ms, no errors",
         args.requests,
         args.concurrency,
         args.servers,
+        args.rounds.max(1),
         P99_GOAL.as_millis()
     );
     print_header();
