@@ -249,6 +249,39 @@ async fn patch_server_moves_load_with_state() {
     env.cleanup().await;
 }
 
+/// The counters hash lives under the bare server id (the original's layout), where another key of another type
+/// may sit: the server still reads, every read path, with no counters, and they read again once the key is a hash.
+#[tokio::test]
+async fn servers_read_past_a_counters_key_of_another_type() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    s.add_server(new_server("a", None, 1.0)).await.unwrap();
+    s.patch_server("a", load(0.0)).await.unwrap();
+    assert_eq!(s.increment_healthy("a").await.unwrap(), 1);
+    let mut raw = env.redis.clone();
+    let counters = env.keys.counters("a");
+    let _: () = redis::cmd("SET")
+        .arg(&counters)
+        .arg("not a hash")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let got = s.get_server("a").await.unwrap();
+    assert_eq!((got.healthy_counter, got.unhealthy_counter), (0, 0));
+    assert_eq!(s.list_servers().await.unwrap().len(), 1);
+    let picked = s.select_server(&TagRequest::default()).await.unwrap();
+    assert_eq!(picked.id, "a");
+    let _: () = redis::cmd("DEL")
+        .arg(&counters)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(s.increment_unhealthy("a").await.unwrap(), 1);
+    let got = s.get_server("a").await.unwrap();
+    assert_eq!((got.healthy_counter, got.unhealthy_counter), (0, 1));
+    env.cleanup().await;
+}
+
 #[tokio::test]
 async fn servers_crud_and_counters() {
     let env = TestEnv::new().await;

@@ -19,11 +19,12 @@ local function read_server(id)
   s.en = redis.call('SISMEMBER', KEYS[2], id)
   s.sl = redis.call('ZSCORE', KEYS[3], id) or nil
   s.cl = redis.call('ZSCORE', KEYS[4], id) or nil
-  -- The counters live under the bare id; a name clash with another key type must not fail the read.
-  local ck = CP .. id
-  if redis.call('TYPE', ck).ok == 'hash' then
-    s.hc = redis.call('HGET', ck, 'healthy_counter') or nil
-    s.uc = redis.call('HGET', ck, 'unhealthy_counter') or nil
+  -- The counters live under the bare id; a name clash with another key type must not fail the read (pcall: the
+  -- error comes back as a table with `err`, and the counters read as none).
+  local counters = redis.pcall('HMGET', CP .. id, 'healthy_counter', 'unhealthy_counter')
+  if not counters.err then
+    s.hc = counters[1] or nil
+    s.uc = counters[2] or nil
   end
   return s
 end
