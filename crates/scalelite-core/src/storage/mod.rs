@@ -388,9 +388,10 @@ pub trait RecordingStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// What a store knows of a meeting's callback URLs without reading the callback data: on the production store,
-/// the generation of its Redis mark (`Keys::callback_urls`) and whether the data was found without URLs at it.
-/// The default knows nothing.
+/// What a store knows of a meeting's callback URLs when `clear_callback_urls` comes: on the production store, the
+/// generation of its Redis mark (`Keys::callback_urls`) and whether the data was found without URLs at it; on the
+/// embedded store, whether the data held no URL when `meeting_for_create` read it with the meeting. The default
+/// knows nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallbackUrlsMark {
     pub(crate) generation: Option<String>,

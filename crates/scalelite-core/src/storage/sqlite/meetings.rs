@@ -570,8 +570,8 @@ pub(super) fn meeting_from_row(row: &SqliteRow) -> StoreResult<Meeting> {
     })
 }
 
-/// A meeting with its claim and server, from a row of `meeting_with_server`.
-/// The meeting's columns of `meeting_with_server`'s reads ([`placed_from_row`]), from `m` and the claim `cl`.
+/// The meeting's columns of `meeting_with_server`'s and `meeting_for_create`'s reads ([`placed_from_row`]), from
+/// `m`, the claim `cl` and the server `s`.
 const PLACED_COLUMNS: &str = "m.server_id AS m_server_id, m.moderator_pw AS m_moderator_pw, \
      m.voice_bridge AS m_voice_bridge, m.tenant_id AS m_tenant_id, cl.token AS m_claim, s.id IS NOT NULL AS s_found";
 
@@ -579,6 +579,7 @@ const PLACED_COLUMNS: &str = "m.server_id AS m_server_id, m.moderator_pw AS m_mo
 const PLACED_JOINS: &str = "LEFT JOIN meeting_claims cl ON cl.meeting_id = m.id AND cl.expires_at > ? \
      LEFT JOIN servers s ON s.id = m.server_id LEFT JOIN server_counters c ON c.server_id = s.id";
 
+/// A meeting with its claim and server, from a row of those reads.
 fn placed_from_row(id: &str, row: &impl ServerColumns) -> StoreResult<PlacedMeeting> {
     let meeting = Meeting {
         id: id.to_owned(),
