@@ -384,19 +384,19 @@ pub async fn placement_confirm_with_params<S: Store>(s: &S) {
 /// claim that does not create the record gives the pick's bump back.
 pub async fn placement_place_meeting_on_a_picked_server<S: Store>(s: &S) {
     let picked = add_available(s, "s1", None, 1.0).await;
-    // The pick's bump, as `meeting_for_create` makes it.
-    s.increment_load("s1", 1.0).await.unwrap();
-    let placement = s
-        .place_meeting_on(
+    let place_on_picked = |token: &'static str| {
+        s.place_meeting_on(
             &picked,
             new_meeting("m", ""),
             |sv| format!("mp-{}", sv.id),
-            "tok-a",
+            token,
             CLAIM,
             LONG_TTL,
         )
-        .await
-        .unwrap();
+    };
+    // The pick's bump, as `meeting_for_create` makes it.
+    s.increment_load("s1", 1.0).await.unwrap();
+    let placement = place_on_picked("tok-a").await.unwrap();
     let MeetingPlacement::Created(created) = placement else {
         panic!("the first placement creates the record");
     };
@@ -409,17 +409,7 @@ pub async fn placement_place_meeting_on_a_picked_server<S: Store>(s: &S) {
 
     // Picked again for a record that exists by now: the record wins, the bump goes back.
     s.increment_load("s1", 1.0).await.unwrap();
-    let placement = s
-        .place_meeting_on(
-            &picked,
-            new_meeting("m", ""),
-            |sv| format!("mp-{}", sv.id),
-            "tok-b",
-            CLAIM,
-            LONG_TTL,
-        )
-        .await
-        .unwrap();
+    let placement = place_on_picked("tok-b").await.unwrap();
     assert_eq!(placement, MeetingPlacement::Existing(created));
     assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
     assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
