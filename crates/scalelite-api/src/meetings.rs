@@ -5,7 +5,6 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -18,8 +17,8 @@ use scalelite_core::domain::{
     PlacedMeeting, Server, ServerState, TagRequest, Tenant, TenantSetting,
 };
 use scalelite_core::storage::{
-    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, RecordingStore, SelectError,
-    ServerStore, StoreError, TenantStore,
+    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, NewPlacement, RecordingStore,
+    SelectError, ServerStore, StoreError, StoreResult, TenantStore,
 };
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
@@ -634,24 +633,6 @@ fn voice_bridge_candidates(meeting_id: &str, len: usize, external: Option<&str>)
     candidates
 }
 
-/// The moderator password of a meeting created without one: 8 alphanumerics derived from the server's secret and
-/// the meeting id (HMAC-SHA256). The original draws them at random; deriving them means a meeting that Scalelite
-/// forgot and places again on the same server gets the same password, so BBB answers `duplicateWarning` instead
-/// of `idNotUnique`. Without the server secret the password cannot be guessed.
-fn derived_password(server: &Server, meeting_id: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut mac = Hmac::<Sha256>::new_from_slice(server.secret.expose().as_bytes())
-        .expect("HMAC takes any key length");
-    mac.update(b"moderatorPW:");
-    mac.update(meeting_id.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    digest
-        .iter()
-        .take(8)
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect()
-}
-
 /// First non-blank value of `name` among the sources, in order.
 fn first_non_blank(name: &str, sources: &[&Params]) -> Option<String> {
     sources.iter().find_map(|p| {
@@ -763,17 +744,14 @@ struct CreateRequest<'a> {
     tenant: Option<&'a Tenant>,
 }
 
-/// Pick a server (atomically bumping its load) and claim the meeting id on it, in one store step
-/// (`MeetingStore::place_meeting`), or claim it on `picked`, the server the store picked as it read the meeting
-/// (`MeetingStore::meeting_for_create`; `place_meeting_on`). `None` when someone else's record won (no bump
-/// stays): the caller looks at that record.
-async fn place_new(
+/// What placing the meeting of `request` as new needs (`MeetingStore::place_meeting`'s arguments), under the
+/// claim `token`.
+fn new_placement<'a>(
     state: &AppState,
-    request: &CreateRequest<'_>,
-    picked: Option<std::result::Result<Server, SelectError>>,
-) -> Result<Option<Placement>> {
+    request: &'a CreateRequest<'_>,
+    token: &'a str,
+) -> NewPlacement<'a> {
     let id = request.id;
-    let token = claim_token();
     let candidates = voice_bridge_candidates(
         id,
         state.settings.voice_bridge_len,
@@ -781,32 +759,54 @@ async fn place_new(
             .external_voice_bridge
             .filter(|_| state.settings.use_external_voice_bridge),
     );
-    let record = NewMeeting {
-        id: id.to_owned(),
-        // Set by the store: the chosen server and `password` on it.
-        server_id: String::new(),
-        moderator_pw: String::new(),
-        voice_bridge_candidates: candidates,
-        tenant_id: request.tenant.map(|t| t.id.clone()),
-    };
-    let (given, meeting_id) = (request.moderator_pw.map(str::to_owned), id.to_owned());
-    let password =
-        move |server: &Server| given.unwrap_or_else(|| derived_password(server, &meeting_id));
-    let (claim_for, ttl) = (claim_for(state), state.settings.meeting_ttl);
-    let (server, placement) = match picked {
-        Some(picked) => {
-            let server = picked.map_err(select_error)?;
-            let placement = state
+    NewPlacement {
+        tags: request.tags,
+        meeting: NewMeeting {
+            id: id.to_owned(),
+            // Set by the store: the chosen server and the password on it.
+            server_id: String::new(),
+            moderator_pw: String::new(),
+            voice_bridge_candidates: candidates,
+            tenant_id: request.tenant.map(|t| t.id.clone()),
+        },
+        moderator_pw: request.moderator_pw.map(str::to_owned),
+        token,
+        claim_for: claim_for(state),
+        ttl: state.settings.meeting_ttl,
+    }
+}
+
+/// Pick a server (atomically bumping its load) and claim the meeting id on it, in one store step: the placement
+/// `MeetingStore::meeting_for_create` made as it read the meeting (`placed_new`), or else
+/// `MeetingStore::place_meeting`. `None` when someone else's record won (no bump stays): the caller looks at that
+/// record.
+async fn place_new(
+    state: &AppState,
+    request: &CreateRequest<'_>,
+    place: NewPlacement<'_>,
+    placed_new: Option<std::result::Result<(Server, StoreResult<MeetingPlacement>), SelectError>>,
+) -> Result<Option<Placement>> {
+    let token = place.token.to_owned();
+    let (server, placement) = match placed_new {
+        Some(placed) => placed.map_err(select_error)?,
+        None => {
+            let (given, meeting_id) = (place.moderator_pw, request.id.to_owned());
+            let password = move |server: &Server| {
+                given.unwrap_or_else(|| server.derived_moderator_password(&meeting_id))
+            };
+            state
                 .store
-                .place_meeting_on(&server, record, password, &token, claim_for, ttl)
-                .await;
-            (server, placement)
+                .place_meeting(
+                    place.tags,
+                    place.meeting,
+                    password,
+                    place.token,
+                    place.claim_for,
+                    place.ttl,
+                )
+                .await
+                .map_err(select_error)?
         }
-        None => state
-            .store
-            .place_meeting(request.tags, record, password, &token, claim_for, ttl)
-            .await
-            .map_err(select_error)?,
     };
     match placement {
         Ok(MeetingPlacement::Created(meeting)) => Ok(Some(Placement {
@@ -815,15 +815,18 @@ async fn place_new(
             claim: Some(token),
         })),
         Ok(MeetingPlacement::Existing(_)) => Ok(None),
-        Err(StoreError::Conflict(_)) => Err(conflict_error(state, id, request.tenant).await),
+        Err(StoreError::Conflict(_)) => {
+            Err(conflict_error(state, request.id, request.tenant).await)
+        }
         Err(other) => Err(other.into()),
     }
 }
 
 fn moderator_password(server: &Server, request: &CreateRequest<'_>) -> String {
-    request
-        .moderator_pw
-        .map_or_else(|| derived_password(server, request.id), str::to_owned)
+    request.moderator_pw.map_or_else(
+        || server.derived_moderator_password(request.id),
+        str::to_owned,
+    )
 }
 
 async fn conflict_error(state: &AppState, id: &str, tenant: Option<&Tenant>) -> ApiError {
@@ -893,20 +896,17 @@ async fn find_placement(
 ) -> Result<(Placement, CallbackUrlsMark)> {
     loop {
         let tenant_id = request.tenant.map(|t| t.id.as_str());
+        let token = claim_token();
+        let place = new_placement(state, request, &token);
+        // Places the meeting when it does not exist, where the store can (`placed_new`).
         let CreateRead {
             placed: current,
             mark,
-            mut picked,
+            placed_new,
         } = state
             .store
-            .meeting_for_create(request.id, tenant_id, Some(request.tags))
+            .meeting_for_create(request.id, tenant_id, Some(&place))
             .await?;
-        if current.is_some() {
-            // The store picks only for a meeting that does not exist; never reached.
-            if let Some(Ok(server)) = picked.take() {
-                give_back_load(state, &server).await;
-            }
-        }
         // As the store's find-or-create decides: only a record of another tenant is someone else's.
         let visible = current.as_ref().is_some_and(|c| {
             match (request.tenant, c.state.meeting.tenant_id.as_deref()) {
@@ -934,7 +934,7 @@ async fn find_placement(
             }
             // Absent, or another tenant's (the claim then answers the original's error).
             _ => {
-                if let Some(placement) = place_new(state, request, picked).await? {
+                if let Some(placement) = place_new(state, request, place, placed_new).await? {
                     return Ok((placement, mark));
                 }
             }

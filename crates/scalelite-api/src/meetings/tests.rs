@@ -192,12 +192,12 @@ fn derived_passwords_are_eight_alphanumerics_per_server_and_meeting() {
     let a = server("a", 0.0, None);
     let mut b = server("b", 0.0, None);
     b.secret = "other".into();
-    let pw = derived_password(&a, "m1");
+    let pw = a.derived_moderator_password("m1");
     assert_eq!(pw.len(), 8);
     assert!(pw.chars().all(|c| c.is_ascii_alphanumeric()));
-    assert_eq!(pw, derived_password(&a, "m1"));
-    assert_ne!(pw, derived_password(&a, "m2"));
-    assert_ne!(pw, derived_password(&b, "m1"));
+    assert_eq!(pw, a.derived_moderator_password("m1"));
+    assert_ne!(pw, a.derived_moderator_password("m2"));
+    assert_ne!(pw, b.derived_moderator_password("m1"));
 }
 
 #[tokio::test]

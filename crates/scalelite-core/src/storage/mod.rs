@@ -155,19 +155,6 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = Result<(Server, StoreResult<MeetingPlacement>), SelectError>> + Send
     where
         P: FnOnce(&Server) -> String + Send + 'static;
-    /// `place_meeting` on `server`, picked (its load bumped) by `meeting_for_create`: `claim_meeting` of `meeting`
-    /// on it, with `moderator_pw(&server)`; when the record is not created here the bump does not stay.
-    fn place_meeting_on<P>(
-        &self,
-        server: &Server,
-        meeting: NewMeeting,
-        moderator_pw: P,
-        token: &str,
-        claim_for: Duration,
-        ttl: Duration,
-    ) -> impl Future<Output = StoreResult<MeetingPlacement>> + Send
-    where
-        P: FnOnce(&Server) -> String + Send + 'static;
     /// The record and its live claim, read together; `None` when absent or expired.
     fn meeting_state(
         &self,
@@ -181,14 +168,13 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<PlacedMeeting>>> + Send;
     /// `meeting_with_server` for a create by `tenant_id`, with what the same read tells of the meeting's callback
     /// URLs (for [`RecordingStore::clear_callback_urls`]; the production store reads its mark in the same round
-    /// trip, the embedded store knows nothing more). With `pick`, a store that can (production) also picks a server
-    /// for a meeting that does not exist, as `select_server` for those tags, in the same round trip
-    /// ([`CreateRead::picked`]).
+    /// trip, the embedded store knows nothing more). With `place`, a store that can (production) also places a
+    /// meeting that does not exist, as `place_meeting` would, atomically with the read ([`CreateRead::placed_new`]).
     fn meeting_for_create(
         &self,
         id: &str,
         tenant_id: Option<&str>,
-        pick: Option<&TagRequest>,
+        place: Option<&NewPlacement<'_>>,
     ) -> impl Future<Output = StoreResult<CreateRead>> + Send;
     /// The `create` succeeded: drop the claim. False (and nothing changed) unless `token` holds it.
     fn confirm_meeting(
@@ -411,10 +397,24 @@ pub struct CreateRead {
     /// The meeting, its claim and its server, as `meeting_with_server` reads them.
     pub placed: Option<PlacedMeeting>,
     pub mark: CallbackUrlsMark,
-    /// The server picked for a meeting that does not exist, its load bumped (`place_meeting_on` uses it or gives
-    /// the bump back), or why none could be: `None` unless asked for, the meeting exists or the store picks in
-    /// `place_meeting` instead (embedded).
-    pub picked: Option<Result<Server, SelectError>>,
+    /// The placement of a meeting that does not exist, made in the same step as `place_meeting` makes it (the
+    /// server picked, its load bumped, the record claimed on it), or why no server could be picked: `None` unless
+    /// asked for, the meeting exists or the store places only in `place_meeting` (embedded).
+    pub placed_new: Option<Result<(Server, StoreResult<MeetingPlacement>), SelectError>>,
+}
+
+/// What [`MeetingStore::meeting_for_create`] needs to place a meeting that does not exist: `place_meeting`'s
+/// arguments, with the moderator password given by the create or, when `None`, the picked server's
+/// [`Server::derived_moderator_password`].
+#[derive(Clone, Debug)]
+pub struct NewPlacement<'a> {
+    pub tags: &'a TagRequest,
+    /// Its `server_id` and `moderator_pw` are set by the store.
+    pub meeting: NewMeeting,
+    pub moderator_pw: Option<String>,
+    pub token: &'a str,
+    pub claim_for: Duration,
+    pub ttl: Duration,
 }
 
 /// Callback data found free of URLs (or just cleared of them) at a mark's generation, still to be marked so

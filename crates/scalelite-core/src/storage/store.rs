@@ -14,8 +14,8 @@ use crate::domain::{
 use crate::storage::production::{ProductionConfig, ProductionStore};
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::{
-    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, MiscStore, RecordingLock,
-    RecordingStore, SelectError, ServerStore, StoreError, StoreResult, TenantStore,
+    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, MiscStore, NewPlacement,
+    RecordingLock, RecordingStore, SelectError, ServerStore, StoreError, StoreResult, TenantStore,
 };
 
 /// The storage back-end of this process.
@@ -172,20 +172,6 @@ impl MeetingStore for Store {
     {
         delegate!(self.place_meeting(tags, meeting, moderator_pw, token, claim_for, ttl))
     }
-    async fn place_meeting_on<P>(
-        &self,
-        server: &Server,
-        meeting: NewMeeting,
-        moderator_pw: P,
-        token: &str,
-        claim_for: Duration,
-        ttl: Duration,
-    ) -> StoreResult<MeetingPlacement>
-    where
-        P: FnOnce(&Server) -> String + Send + 'static,
-    {
-        delegate!(self.place_meeting_on(server, meeting, moderator_pw, token, claim_for, ttl))
-    }
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
         delegate!(self.meeting_state(id))
     }
@@ -196,9 +182,9 @@ impl MeetingStore for Store {
         &self,
         id: &str,
         tenant_id: Option<&str>,
-        pick: Option<&TagRequest>,
+        place: Option<&NewPlacement<'_>>,
     ) -> StoreResult<CreateRead> {
-        delegate!(self.meeting_for_create(id, tenant_id, pick))
+        delegate!(self.meeting_for_create(id, tenant_id, place))
     }
     async fn confirm_meeting(&self, id: &str, token: &str) -> StoreResult<bool> {
         delegate!(self.confirm_meeting(id, token))

@@ -11,7 +11,8 @@ use scalelite_core::domain::{
     Thumbnail,
 };
 use scalelite_core::storage::{
-    MeetingStore, MiscStore, RecordingStore, SelectError, ServerStore, StoreError, TenantStore,
+    MeetingStore, MiscStore, NewPlacement, RecordingStore, SelectError, ServerStore, StoreError,
+    TenantStore,
 };
 
 use crate::contract::contract_suite;
@@ -882,7 +883,7 @@ async fn a_confirmation_marks_the_callback_data_clean_unless_urls_came_since() {
         ("m2", false, "not-the-claim"),
     ] {
         let read = s.meeting_for_create(id, Some("t1"), None).await.unwrap();
-        assert!(read.placed.is_none() && read.picked.is_none());
+        assert!(read.placed.is_none() && read.placed_new.is_none());
         let mark = read.mark;
         assert!(!mark.known_clean(), "{id}: nothing known yet");
         let clean = s
@@ -908,11 +909,32 @@ async fn a_confirmation_marks_the_callback_data_clean_unless_urls_came_since() {
     }
 }
 
-/// A create's read picks a server for a meeting that does not exist in the same round trip, as `select_server`
-/// would (tags followed, load bumped), and none for one that exists; `place_meeting_on` claims on the pick, and
-/// one that finds the record taken meanwhile gives the bump back.
+/// What a create's read places when asked to: `place_meeting`'s placement, for `id` by `tenant` with these tags.
+fn placement<'a>(
+    id: &str,
+    tags: &'a TagRequest,
+    password: Option<&str>,
+    bridges: &[&str],
+) -> NewPlacement<'a> {
+    NewPlacement {
+        tags,
+        meeting: NewMeeting {
+            moderator_pw: String::new(),
+            ..new_meeting(id, "", Some("t1"), bridges)
+        },
+        moderator_pw: password.map(str::to_owned),
+        token: "tok",
+        claim_for: Duration::from_secs(3600),
+        ttl: Duration::from_secs(3600),
+    }
+}
+
+/// A create's read places a meeting that does not exist in the same round trip, as `place_meeting` would: the
+/// server picked for the tags (its load bumped), the record claimed on it with the given password or the server's
+/// derived one; nothing for a meeting that exists; and when no voice bridge is free, no record and the bump given
+/// back.
 #[tokio::test]
-async fn a_create_read_picks_a_server_for_a_meeting_that_does_not_exist() {
+async fn a_create_read_places_a_meeting_that_does_not_exist() {
     let (s, _env) = make_store().await;
     for (id, tag, l) in [
         ("u1", None, 5.0),
@@ -926,81 +948,142 @@ async fn a_create_read_picks_a_server_for_a_meeting_that_does_not_exist() {
         let s = s.clone();
         async move { s.get_server(id).await.unwrap().load }
     };
-    let long = Duration::from_secs(3600);
-    let pick = |id: &'static str, tags: &'static str| {
+    let place = |id: &'static str, tags: &'static str, password: Option<&'static str>| {
         let s = s.clone();
         async move {
             let tags = TagRequest::parse(Some(tags));
-            s.meeting_for_create(id, None, Some(&tags)).await.unwrap()
+            let placement = placement(id, &tags, password, &[&format!("7100{}", &id[1..])]);
+            s.meeting_for_create(id, Some("t1"), Some(&placement))
+                .await
+                .unwrap()
         }
     };
 
-    let read = pick("m1", "").await;
+    let read = place("m1", "", None).await;
     assert!(read.placed.is_none());
-    let server = read.picked.expect("picked").expect("a server");
+    let (server, placed) = read.placed_new.expect("placed").expect("a server");
     assert_eq!(server.id, "u2");
     assert_eq!(server.load, Some(5.0), "bumped by its multiplier");
     assert_eq!(load_of("u2").await, Some(5.0));
-    match pick("m1", "blue!").await.picked {
-        Some(Err(SelectError::TagUnavailable(t))) => assert_eq!(t, "blue"),
-        other => panic!("expected TagUnavailable, got {other:?}"),
-    }
-    let red = pick("m1", "red").await.picked.unwrap().unwrap();
-    assert_eq!(red.id, "r1");
-    s.increment_load("r1", -2.0).await.unwrap();
+    let MeetingPlacement::Created(m1) = placed.unwrap() else {
+        panic!("created");
+    };
+    let expected_pw = server.derived_moderator_password("m1");
+    assert_eq!(
+        (m1.server_id.as_str(), m1.moderator_pw.as_str()),
+        ("u2", expected_pw.as_str())
+    );
+    assert_eq!(
+        (m1.voice_bridge.as_str(), m1.tenant_id.as_deref()),
+        ("71001", Some("t1"))
+    );
+    assert_eq!(s.get_meeting("m1").await.unwrap(), m1);
+    let state = s.meeting_state("m1").await.unwrap().unwrap();
+    assert_eq!(state.claim.as_deref(), Some("tok"));
 
-    let placement = s
-        .place_meeting_on(
-            &server,
-            new_meeting("m1", "", None, &["71001"]),
-            |server| format!("pw-{}", server.id),
-            "tok",
-            long,
-            long,
-        )
-        .await
-        .unwrap();
-    match placement {
-        MeetingPlacement::Created(m) => {
-            assert_eq!(
-                (m.server_id.as_str(), m.moderator_pw.as_str()),
-                ("u2", "pw-u2")
-            );
-        }
-        other => panic!("expected Created, got {other:?}"),
-    }
-    let read = pick("m1", "").await;
-    assert!(read.placed.is_some());
+    // It exists now: read, not placed again, no bump.
+    let read = place("m1", "", None).await;
+    assert_eq!(read.placed.expect("read").state.meeting, m1);
     assert!(
-        read.picked.is_none(),
-        "a meeting that exists gets no server"
+        read.placed_new.is_none(),
+        "a meeting that exists is not placed"
     );
     assert_eq!(load_of("u2").await, Some(5.0));
 
-    // Picked for m2, which another creator claims first: the bump goes back.
-    let second = pick("m2", "").await.picked.unwrap().unwrap();
-    assert_eq!(second.id, "u1");
-    assert_eq!(load_of("u1").await, Some(7.0));
-    s.claim_meeting(
-        new_meeting("m2", "u1", None, &["71002"]),
-        "theirs",
-        long,
-        long,
-    )
-    .await
-    .unwrap();
-    let placement = s
-        .place_meeting_on(
-            &second,
-            new_meeting("m2", "", None, &["71003"]),
-            |_| "pw".to_owned(),
-            "ours",
-            long,
-            long,
-        )
+    match place("m2", "blue!", None).await.placed_new {
+        Some(Err(SelectError::TagUnavailable(t))) => assert_eq!(t, "blue"),
+        other => panic!("expected TagUnavailable, got {other:?}"),
+    }
+    assert!(s.meeting_state("m2").await.unwrap().is_none());
+    let (red, placed) = place("m2", "red", Some("given"))
+        .await
+        .placed_new
+        .unwrap()
+        .unwrap();
+    assert_eq!(red.id, "r1");
+    let MeetingPlacement::Created(m2) = placed.unwrap() else {
+        panic!("created");
+    };
+    assert_eq!(
+        (m2.server_id.as_str(), m2.moderator_pw.as_str()),
+        ("r1", "given")
+    );
+    assert_eq!(load_of("r1").await, Some(11.0));
+
+    // m3's one voice bridge candidate is m1's: no record, and the bump goes back.
+    let tags = TagRequest::parse(None);
+    let taken = placement("m3", &tags, None, &["71001"]);
+    let read = s
+        .meeting_for_create("m3", Some("t1"), Some(&taken))
         .await
         .unwrap();
-    assert!(matches!(placement, MeetingPlacement::Existing(_)));
+    let (picked, placed) = read.placed_new.unwrap().unwrap();
+    assert_eq!(picked.id, "u1");
+    match placed {
+        Err(StoreError::Conflict(message)) => assert_eq!(
+            message,
+            "Failed to allocate conference number for meeting m3 after 1 tries"
+        ),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(picked.load, Some(5.0), "the pick's load as given back");
     assert_eq!(load_of("u1").await, Some(5.0));
-    assert_eq!(load_of("r1").await, Some(9.0));
+    assert!(s.meeting_state("m3").await.unwrap().is_none());
+}
+
+/// The moderator password the production store derives inside Redis, as it places a new meeting, is the one
+/// `Server::derived_moderator_password` derives: for secrets empty, short, around SHA-1's 64-byte block and
+/// longer, and meeting ids with bytes outside ASCII.
+#[tokio::test]
+async fn the_password_derived_in_redis_is_the_servers_derived_password() {
+    let (s, _env) = make_store().await;
+    let secrets = [
+        String::new(),
+        "s".to_owned(),
+        "x".repeat(63),
+        "y".repeat(64),
+        "z".repeat(65),
+        "0123456789abcdef".repeat(12),
+        "sécret-ü".to_owned(),
+    ];
+    let ids = [
+        "m",
+        "room 1/2?a=b&c",
+        "Besprechungsraum-Ä-日本",
+        &"i".repeat(300),
+    ];
+    for (i, secret) in secrets.iter().enumerate() {
+        let tag = format!("k{i}");
+        let id = format!("s{i}");
+        s.add_server(NewServer {
+            secret: Secret::new(secret.clone()),
+            ..new_server(&id, Some(&tag), 1.0)
+        })
+        .await
+        .unwrap();
+        s.patch_server(&id, load(0.0)).await.unwrap();
+        let tags = TagRequest::parse(Some(&format!("{tag}!")));
+        for (j, meeting_id) in ids.iter().enumerate() {
+            let meeting_id = format!("{meeting_id}-{i}");
+            let bridge = format!("{}", 20000 + i * 10 + j);
+            let read = s
+                .meeting_for_create(
+                    &meeting_id,
+                    None,
+                    Some(&placement(&meeting_id, &tags, None, &[&bridge])),
+                )
+                .await
+                .unwrap();
+            let (server, placed) = read.placed_new.unwrap().unwrap();
+            assert_eq!(server.id, id);
+            let Ok(MeetingPlacement::Created(meeting)) = placed else {
+                panic!("created: {placed:?}");
+            };
+            assert_eq!(
+                meeting.moderator_pw,
+                server.derived_moderator_password(&meeting_id),
+                "secret #{i}, meeting {meeting_id:?}"
+            );
+        }
+    }
 }

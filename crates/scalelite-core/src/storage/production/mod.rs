@@ -22,8 +22,8 @@ use crate::domain::{
     TagRequest, Tenant, TenantSetting,
 };
 use crate::storage::{
-    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, MiscStore, RecordingLock,
-    RecordingStore, SelectError, ServerStore, StoreError, StoreResult, TenantStore,
+    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, MiscStore, NewPlacement,
+    RecordingLock, RecordingStore, SelectError, ServerStore, StoreError, StoreResult, TenantStore,
     has_callback_urls, without_callback_urls,
 };
 
@@ -222,46 +222,28 @@ impl MeetingStore for ProductionStore {
     where
         P: FnOnce(&Server) -> String + Send + 'static,
     {
-        // Two scripts (each atomic in Redis): pick and bump, then claim.
+        // Two scripts (each atomic in Redis): pick and bump, then claim. `meeting_for_create` does both in one.
         let server = self.redis.select_server(tags).await?;
-        let placement = self
-            .place_meeting_on(&server, meeting, moderator_pw, token, claim_for, ttl)
-            .await;
-        Ok((server, placement))
-    }
-
-    async fn place_meeting_on<P>(
-        &self,
-        server: &Server,
-        meeting: NewMeeting,
-        moderator_pw: P,
-        token: &str,
-        claim_for: Duration,
-        ttl: Duration,
-    ) -> StoreResult<MeetingPlacement>
-    where
-        P: FnOnce(&Server) -> String + Send + 'static,
-    {
-        // A bump whose claim did not create the record is given back.
+        let meeting = NewMeeting {
+            server_id: server.id.clone(),
+            moderator_pw: moderator_pw(&server),
+            ..meeting
+        };
         let placement = self
             .redis
-            .claim_meeting(
-                NewMeeting {
-                    server_id: server.id.clone(),
-                    moderator_pw: moderator_pw(server),
-                    ..meeting
-                },
-                token,
-                claim_for,
-                ttl,
-            )
+            .claim_meeting(meeting, token, claim_for, ttl)
             .await;
+        // A bump whose claim did not create the record is given back.
         if !matches!(placement, Ok(MeetingPlacement::Created(_))) {
-            self.redis
+            if let Err(e) = self
+                .redis
                 .increment_load(&server.id, -server.load_multiplier)
-                .await?;
+                .await
+            {
+                return Ok((server, Err(e)));
+            }
         }
-        placement
+        Ok((server, placement))
     }
 
     async fn meeting_state(&self, id: &str) -> StoreResult<Option<MeetingState>> {
@@ -279,16 +261,16 @@ impl MeetingStore for ProductionStore {
         &self,
         id: &str,
         tenant_id: Option<&str>,
-        pick: Option<&TagRequest>,
+        place: Option<&NewPlacement<'_>>,
     ) -> StoreResult<CreateRead> {
         let read = self
             .redis
-            .meeting_with_server(id, Some((tenant_id, pick)))
+            .meeting_with_server(id, Some((tenant_id, place)))
             .await?;
         Ok(CreateRead {
             placed: read.placed,
             mark: read.mark.unwrap_or_default(),
-            picked: read.picked,
+            placed_new: read.placed_new,
         })
     }
 

@@ -28,7 +28,9 @@ use crate::domain::{
     Tenant, TenantSetting,
 };
 use crate::storage::production::keys::Keys;
-use crate::storage::{CallbackUrlsClean, CallbackUrlsMark, SelectError, StoreError, StoreResult};
+use crate::storage::{
+    CallbackUrlsClean, CallbackUrlsMark, NewPlacement, SelectError, StoreError, StoreResult,
+};
 
 /// How many ids one pipelined or scripted batch carries.
 const BATCH: usize = 500;
@@ -82,15 +84,22 @@ impl Scripts {
     fn new() -> Self {
         let prelude = include_str!("lua/prelude.lua");
         let mark_clean = include_str!("lua/mark_clean.lua");
+        let claim = include_str!("lua/claim.lua");
         let server = |body: &str| Script::new(&format!("{prelude}\n{body}"));
         Self {
             read_servers: server(include_str!("lua/read_servers.lua")),
-            meeting_with_server: server(include_str!("lua/meeting_with_server.lua")),
+            meeting_with_server: server(&format!(
+                "{claim}\n{}",
+                include_str!("lua/meeting_with_server.lua")
+            )),
             add_server: server(include_str!("lua/add_server.lua")),
             patch_server: server(include_str!("lua/patch_server.lua")),
             delete_server: server(include_str!("lua/delete_server.lua")),
             select_server: server(include_str!("lua/select_server.lua")),
-            find_or_create_meeting: Script::new(include_str!("lua/find_or_create_meeting.lua")),
+            find_or_create_meeting: Script::new(&format!(
+                "{claim}\n{}",
+                include_str!("lua/find_or_create_meeting.lua")
+            )),
             delete_meeting: Script::new(include_str!("lua/delete_meeting.lua")),
             settle_claim: Script::new(&format!(
                 "{mark_clean}\n{}",
@@ -112,12 +121,12 @@ impl Scripts {
     }
 }
 
-/// What `RedisStore::meeting_with_server` read: the meeting; for a create, the callback URL mark and the server
-/// picked when asked for and the meeting does not exist.
+/// What `RedisStore::meeting_with_server` read: the meeting; for a create, the callback URL mark and the placement
+/// made when asked for and the meeting does not exist.
 pub(crate) struct MeetingRead {
     pub(crate) placed: Option<PlacedMeeting>,
     pub(crate) mark: Option<CallbackUrlsMark>,
-    pub(crate) picked: Option<Result<Server, SelectError>>,
+    pub(crate) placed_new: Option<Result<(Server, StoreResult<MeetingPlacement>), SelectError>>,
 }
 
 /// The arguments of the prelude's `select_server` after the two prefixes: whether the tags are required, the tags.
@@ -125,6 +134,33 @@ fn select_args(tags: &TagRequest) -> Vec<String> {
     let mut args = vec![if tags.required { "1" } else { "0" }.to_owned()];
     args.extend(tags.tags.iter().cloned());
     args
+}
+
+/// The arguments of `meeting_with_server.lua`'s placement of meeting `id`, after the tenant: `select_args` with
+/// the number of tags between, then the claim and the record.
+fn placement_args(id: &str, placement: &NewPlacement<'_>) -> Vec<String> {
+    let [required, tags @ ..] = &select_args(placement.tags)[..] else {
+        unreachable!("select_args starts with whether the tags are required")
+    };
+    let mut args = vec![required.clone(), tags.len().to_string()];
+    args.extend(tags.iter().cloned());
+    args.extend([
+        placement.token.to_owned(),
+        millis(placement.claim_for).to_string(),
+        ttl_secs(placement.ttl).to_string(),
+        placement.moderator_pw.clone().unwrap_or_default(),
+        id.to_owned(),
+        placement.meeting.tenant_id.clone().unwrap_or_default(),
+    ]);
+    args.extend(placement.meeting.voice_bridge_candidates.iter().cloned());
+    args
+}
+
+/// Why a new meeting could not be claimed: none of its `tries` voice bridge candidates was free.
+fn no_voice_bridge(meeting_id: &str, tries: usize) -> StoreError {
+    StoreError::Conflict(format!(
+        "Failed to allocate conference number for meeting {meeting_id} after {tries} tries"
+    ))
 }
 
 /// The server the prelude's `select_server` picked for `tags`, or why none.
@@ -566,11 +602,10 @@ impl RedisStore {
                 "Couldn't find Meeting with id={} and tenant_id={tenant}",
                 meeting.id
             ))),
-            _ => Err(StoreError::Conflict(format!(
-                "Failed to allocate conference number for meeting {} after {} tries",
-                meeting.id,
-                meeting.voice_bridge_candidates.len()
-            ))),
+            _ => Err(no_voice_bridge(
+                &meeting.id,
+                meeting.voice_bridge_candidates.len(),
+            )),
         }
     }
 
@@ -598,16 +633,17 @@ impl RedisStore {
         }))
     }
 
-    /// The meeting with its claim and server; with `for_create` (the creating tenant, and the tags to pick a server
-    /// for when the meeting does not exist), also its callback URL mark (`callback_urls_mark`) and the picked
-    /// server (`select_server`), in the same round trip.
+    /// The meeting with its claim and server; with `for_create` (the creating tenant, and the placement to make
+    /// when the meeting does not exist), also its callback URL mark (`callback_urls_mark`) and the placement made
+    /// (`place_meeting`), in the same round trip.
     pub(crate) async fn meeting_with_server(
         &self,
         id: &str,
-        for_create: Option<(Option<&str>, Option<&TagRequest>)>,
+        for_create: Option<(Option<&str>, Option<&NewPlacement<'_>>)>,
     ) -> StoreResult<MeetingRead> {
         /// The script's reply: the meeting's hash (empty when absent), its claim, its server; the mark's
-        /// generation and clean fields; the picked server.
+        /// generation and clean fields; the picked server and the record claimed on it (false: none, no voice
+        /// bridge was free).
         #[derive(Deserialize)]
         struct Reply {
             #[serde(default)]
@@ -617,6 +653,7 @@ impl RedisStore {
             g: Option<String>,
             cl: Option<String>,
             p: Option<ScriptReply<RawServer>>,
+            n: Option<serde_json::Value>,
         }
         let k = &self.inner.keys;
         let mut keys: Vec<String> = self
@@ -625,13 +662,14 @@ impl RedisStore {
             .chain([k.meeting(id), k.meeting_claim(id)])
             .collect();
         let mut args = vec![k.server_prefix(), k.counters_prefix()];
-        let mut pick = None;
-        if let Some((tenant_id, tags)) = for_create {
+        let mut place = None;
+        if let Some((tenant_id, placement)) = for_create {
             keys.push(k.callback_urls(id));
             args.push(tenant_id.unwrap_or_default().to_owned());
-            if let Some(tags) = tags {
-                args.extend(select_args(tags));
-                pick = Some(tags);
+            if let Some(placement) = placement {
+                keys.extend([k.meetings(), k.voice_bridges()]);
+                args.extend(placement_args(id, placement));
+                place = Some(placement);
             }
         }
         let script = &self.inner.scripts.meeting_with_server;
@@ -640,12 +678,28 @@ impl RedisStore {
             .await?;
         let reply: Reply = decode("meeting with server", &json)?;
         let mark = for_create.map(|_| mark_of(reply.g, reply.cl));
-        let picked = reply.p.zip(pick).map(|(p, tags)| picked(p, tags));
+        let placed_new = reply.p.zip(place).map(|(p, placement)| {
+            let server = picked(p, placement.tags)?;
+            let claimed = match reply.n {
+                Some(serde_json::Value::Object(record)) => {
+                    let hash: HashMap<String, String> = record
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+                        .collect();
+                    Ok(MeetingPlacement::Created(meeting_from_hash(id, &hash)))
+                }
+                _ => Err(no_voice_bridge(
+                    id,
+                    placement.meeting.voice_bridge_candidates.len(),
+                )),
+            };
+            Ok((server, claimed))
+        });
         if reply.m.is_empty() {
             return Ok(MeetingRead {
                 placed: None,
                 mark,
-                picked,
+                placed_new,
             });
         }
         let placed = PlacedMeeting {
@@ -658,7 +712,7 @@ impl RedisStore {
         Ok(MeetingRead {
             placed: Some(placed),
             mark,
-            picked,
+            placed_new,
         })
     }
 

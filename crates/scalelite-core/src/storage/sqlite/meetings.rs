@@ -17,8 +17,8 @@ use crate::storage::sqlite::direct::first_row;
 use crate::storage::sqlite::servers::{SERVER_COLUMNS, ServerColumns, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{
-    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, SelectError, StoreError,
-    StoreResult,
+    CallbackUrlsClean, CallbackUrlsMark, CreateRead, MeetingStore, NewPlacement, SelectError,
+    StoreError, StoreResult,
 };
 
 const MEETING_COLUMNS: &str = "m.id, m.server_id, m.moderator_pw, m.voice_bridge, m.tenant_id";
@@ -93,31 +93,6 @@ impl MeetingStore for SqliteStore {
             .await
     }
 
-    async fn place_meeting_on<P>(
-        &self,
-        server: &Server,
-        meeting: NewMeeting,
-        moderator_pw: P,
-        token: &str,
-        claim_for: Duration,
-        ttl: Duration,
-    ) -> StoreResult<MeetingPlacement>
-    where
-        P: FnOnce(&Server) -> String + Send + 'static,
-    {
-        // Not reached from `meeting_for_create` (it picks nothing here); kept exact for any caller.
-        let meeting = NewMeeting {
-            server_id: server.id.clone(),
-            moderator_pw: moderator_pw(server),
-            ..meeting
-        };
-        let placement = self.group_claim(meeting, token, claim_for, ttl).await;
-        if !matches!(placement, Ok(MeetingPlacement::Created(_))) {
-            self.bump_load(&server.id, -server.load_multiplier).await?;
-        }
-        placement
-    }
-
     async fn delete_meeting(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let existed = delete_in(&mut tx, id).await?;
@@ -169,11 +144,11 @@ impl MeetingStore for SqliteStore {
         &self,
         id: &str,
         tenant_id: Option<&str>,
-        _pick: Option<&TagRequest>,
+        _place: Option<&NewPlacement<'_>>,
     ) -> StoreResult<CreateRead> {
         // The meeting with its server, and whether its callback data holds URLs, in one statement (so one read
         // transaction, one round of SQLite's locks): the row always comes, the meeting's columns NULL when there
-        // is none. The server is picked in `place_meeting`'s group commit, with the claim.
+        // is none. A new meeting is placed by `place_meeting`'s group commit: the pick, its bump and the claim.
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT m.id IS NOT NULL AS m_found, {PLACED_COLUMNS}, {SERVER_COLUMNS}, \
@@ -208,7 +183,7 @@ impl MeetingStore for SqliteStore {
                 generation: None,
                 clean: !urls,
             },
-            picked: None,
+            placed_new: None,
         })
     }
 

@@ -76,7 +76,6 @@ macro_rules! contract_suite {
             placements::placement_meeting_with_server,
             placements::placement_confirm_with_params,
             placements::placement_place_meeting_bumps_only_when_created,
-            placements::placement_place_meeting_on_a_picked_server,
             placements::placement_concurrent_placements_balance,
             tenants::tenants_crud,
             tenants::tenants_name_index_takeover,

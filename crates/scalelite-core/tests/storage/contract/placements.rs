@@ -380,41 +380,6 @@ pub async fn placement_confirm_with_params<S: Store>(s: &S) {
 }
 
 /// Selecting a server and claiming the meeting on it is one step: the bump stays only with a record created here.
-/// `place_meeting_on` claims the meeting on a server picked (and bumped) before, with that server's password; a
-/// claim that does not create the record gives the pick's bump back.
-pub async fn placement_place_meeting_on_a_picked_server<S: Store>(s: &S) {
-    let picked = add_available(s, "s1", None, 1.0).await;
-    let place_on_picked = |token: &'static str| {
-        s.place_meeting_on(
-            &picked,
-            new_meeting("m", ""),
-            |sv| format!("mp-{}", sv.id),
-            token,
-            CLAIM,
-            LONG_TTL,
-        )
-    };
-    // The pick's bump, as `meeting_for_create` makes it.
-    s.increment_load("s1", 1.0).await.unwrap();
-    let placement = place_on_picked("tok-a").await.unwrap();
-    let MeetingPlacement::Created(created) = placement else {
-        panic!("the first placement creates the record");
-    };
-    assert_eq!(
-        (created.server_id.as_str(), created.moderator_pw.as_str()),
-        ("s1", "mp-s1")
-    );
-    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
-    assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
-
-    // Picked again for a record that exists by now: the record wins, the bump goes back.
-    s.increment_load("s1", 1.0).await.unwrap();
-    let placement = place_on_picked("tok-b").await.unwrap();
-    assert_eq!(placement, MeetingPlacement::Existing(created));
-    assert_eq!(claim_of(s, "m").await.as_deref(), Some("tok-a"));
-    assert_eq!(s.get_server("s1").await.unwrap().load, Some(2.0));
-}
-
 pub async fn placement_place_meeting_bumps_only_when_created<S: Store>(s: &S) {
     use scalelite_core::domain::TagRequest;
     use scalelite_core::storage::SelectError;

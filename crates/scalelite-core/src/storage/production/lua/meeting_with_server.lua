@@ -1,9 +1,14 @@
 -- A meeting's record, its live claim and its server, in one round trip (server script conventions, plus
 -- KEYS[5] the meeting's hash and KEYS[6] its claim). `s` is left out when its server record is gone. For a create,
 -- KEYS[7] is the meeting's callback URL mark (callback_urls:<id>) and ARGV[3] the tenant id (empty: none): its
--- `gen:` and `clean:` fields come back as `g` and `cl`, whether the meeting exists or not; with ARGV[4] ('1' when the
--- tags are required, '0' when not) and ARGV[5..] the requested tags, a meeting that does not exist gets a server
--- picked for it as select_server.lua picks (its load bumped), which comes back as `p`.
+-- `gen:` and `clean:` fields come back as `g` and `cl`, whether the meeting exists or not.
+-- A create may also place a meeting that does not exist, as place_meeting would: with KEYS[8] meetings and KEYS[9]
+-- voice_bridges, ARGV[4] '1' when the tags are required ('0' when not), ARGV[5] how many tags follow, then the
+-- tags, then the claim token, the claim's milliseconds, the record's TTL in seconds, the moderator password (empty:
+-- the picked server's derived one), the meeting id, the record's tenant id (empty: none) and the voice bridge
+-- candidates. A server is picked as select_server.lua picks
+-- (its load bumped) and comes back as `p`; the record claimed on it comes back as `n`, or `n` is false when no
+-- voice bridge candidate was free (the bump given back).
 local out = {}
 if KEYS[7] then
   local mark = redis.call('HMGET', KEYS[7], 'gen:' .. ARGV[3], 'clean:' .. ARGV[3])
@@ -16,8 +21,26 @@ if KEYS[7] then
 end
 local flat = redis.call('HGETALL', KEYS[5])
 if #flat == 0 then
-  if KEYS[7] and ARGV[4] then
-    out.p = select_server(ARGV[4] == '1', 5)
+  if KEYS[9] then
+    local tags = tonumber(ARGV[5])
+    local picked = select_server(ARGV[4] == '1', 6, 5 + tags)
+    out.p = picked
+    if picked.r == 'ok' then
+      local f = 6 + tags
+      local server, id = picked.s, ARGV[f + 4]
+      local password = ARGV[f + 3]
+      if password == '' then
+        password = derived_password(server.h.secret or '', id)
+      end
+      out.n = claim_new(
+        { meeting = KEYS[5], meetings = KEYS[8], bridges = KEYS[9], claim = KEYS[6] },
+        { id = id, server_id = server.id, moderator_pw = password, tenant = ARGV[f + 5], ttl = ARGV[f + 2],
+          token = ARGV[f], claim_ms = ARGV[f + 1], first = f + 6 }
+      ) or false
+      if not out.n then
+        server.forced = redis.call('ZINCRBY', KEYS[3], -tonumber(server.lm), server.id)
+      end
+    end
   end
   return cjson.encode(out)
 end
