@@ -7,6 +7,7 @@
 //! - `postgres`: the recording tables; migrations in `migrations/postgres/` adopt a database the original created.
 //! - `callback_yaml`: the Psych YAML of `callback_data.callback_attributes`.
 
+mod bumps;
 mod callback_yaml;
 mod keys;
 mod postgres;
@@ -14,6 +15,7 @@ mod redis;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::{
@@ -80,6 +82,7 @@ fn redact_url(raw: &str) -> String {
 pub struct ProductionStore {
     redis: redis::RedisStore,
     pg: postgres::PgStore,
+    bumps: Arc<bumps::LoadBumps>,
 }
 
 impl fmt::Debug for ProductionStore {
@@ -100,7 +103,11 @@ impl ProductionStore {
         let pg =
             postgres::PgStore::connect(&config.database_url, config.pool_size, config.op_timeout)
                 .await?;
-        Ok(Self { redis, pg })
+        Ok(Self {
+            redis,
+            pg,
+            bumps: Arc::default(),
+        })
     }
 
     /// The Redis key builder of this store's namespace.
@@ -144,12 +151,7 @@ impl ServerStore for ProductionStore {
 
     /// One Redis command per bump (ZADD XX INCR costs Redis no more than a queue would), in a task of its own.
     fn increment_load_behind(&self, id: &str, amount: f64) {
-        let (redis, id) = (self.redis.clone(), id.to_owned());
-        tokio::spawn(async move {
-            if let Err(e) = redis.increment_load(&id, amount).await {
-                tracing::warn!(server.id = %id, error = %e, "could not bump the load");
-            }
-        });
+        self.bumps.add(&self.redis, id, amount);
     }
 
     async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {

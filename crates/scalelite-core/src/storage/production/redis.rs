@@ -482,6 +482,25 @@ impl RedisStore {
         .await
     }
 
+    /// `increment_load` of several servers in one pipelined round trip (each bump atomic on its own).
+    pub(crate) async fn increment_loads(&self, bumps: &[(String, f64)]) -> StoreResult<()> {
+        let key = self.inner.keys.server_load();
+        let mut pipe = redis::pipe();
+        for (id, amount) in bumps {
+            pipe.cmd("ZADD")
+                .arg(&key)
+                .arg("XX")
+                .arg("INCR")
+                .arg(format_score(*amount))
+                .arg(id)
+                .ignore();
+        }
+        self.run("increment loads", |mut c| async move {
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
     async fn hincrby(&self, id: &str, field: &'static str) -> StoreResult<i64> {
         let key = self.inner.keys.counters(id);
         self.run("increment counter", |mut c| async move {

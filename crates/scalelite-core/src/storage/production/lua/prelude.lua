@@ -28,16 +28,24 @@ local function read_counters(s)
   end
 end
 
--- Everything needed to build a Server: its hash, index memberships, both scores and the counters.
+-- Everything needed to build a Server (server_from_raw): its hash, the counters, and what its state needs of the
+-- indexes: an enabled server's load (sl), a cordoned one's (cl), a disabled one's nothing; a legacy record without
+-- a state is enabled when in server_enabled (en), with its load.
 local function read_server(id)
   local h = server_hash(id)
   if not h then
     return nil
   end
   local s = { id = id, h = h }
-  s.en = redis.call('SISMEMBER', KEYS[2], id)
-  s.sl = redis.call('ZSCORE', KEYS[3], id) or nil
-  s.cl = redis.call('ZSCORE', KEYS[4], id) or nil
+  local state = h.state
+  if state == 'enabled' then
+    s.sl = redis.call('ZSCORE', KEYS[3], id) or nil
+  elseif state == 'cordoned' then
+    s.cl = redis.call('ZSCORE', KEYS[4], id) or nil
+  elseif state ~= 'disabled' then
+    s.en = redis.call('SISMEMBER', KEYS[2], id)
+    s.sl = redis.call('ZSCORE', KEYS[3], id) or nil
+  end
   read_counters(s)
   return s
 end

@@ -1,0 +1,61 @@
+//! Load bumps written behind (`ServerStore::increment_load_behind`, one per join), coalesced: a bump adds to the
+//! amount still waiting for its server, and one task at a time writes what waits, every server's sum in one
+//! pipelined round trip, then looks again. Under a burst of joins that is a round trip per batch instead of a
+//! spawned task and a round trip per join; alone, a bump goes out at once, as before.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::storage::production::redis::RedisStore;
+
+#[derive(Default)]
+pub(crate) struct LoadBumps {
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    /// Server id → the sum of the bumps not written yet.
+    amounts: HashMap<String, f64>,
+    /// Whether a task is writing; it takes whatever waits before it stops.
+    writing: bool,
+}
+
+impl LoadBumps {
+    /// Add `amount` to server `id`'s waiting bump; start the writer unless it runs.
+    pub(crate) fn add(self: &Arc<Self>, redis: &RedisStore, id: &str, amount: f64) {
+        {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            match waiting.amounts.get_mut(id) {
+                Some(sum) => *sum += amount,
+                None => {
+                    waiting.amounts.insert(id.to_owned(), amount);
+                }
+            }
+            if waiting.writing {
+                return;
+            }
+            waiting.writing = true;
+        }
+        let (bumps, redis) = (Arc::clone(self), redis.clone());
+        tokio::spawn(async move { bumps.write(redis).await });
+    }
+
+    /// Write what waits until nothing does.
+    async fn write(&self, redis: RedisStore) {
+        loop {
+            let batch: Vec<(String, f64)> = {
+                let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                if waiting.amounts.is_empty() {
+                    waiting.writing = false;
+                    return;
+                }
+                waiting.amounts.drain().collect()
+            };
+            if let Err(e) = redis.increment_loads(&batch).await {
+                let servers: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+                tracing::warn!(servers = ?servers, error = %e, "could not bump the load");
+            }
+        }
+    }
+}
