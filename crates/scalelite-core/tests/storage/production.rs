@@ -1087,3 +1087,56 @@ async fn the_password_derived_in_redis_is_the_servers_derived_password() {
         }
     }
 }
+
+/// Reads of callback data made together are answered from shared statements, each with its own meeting's data:
+/// tenants told apart, absent meetings answered `None`, the same meeting asked twice in one batch answered twice,
+/// and a row that does not decode fails only the reads of its meeting.
+#[tokio::test]
+async fn concurrent_callback_data_reads_each_get_their_own_meeting() {
+    let (s, env) = make_store().await;
+    let data = |i: usize| CallbackData {
+        meeting_id: format!("m{i}"),
+        tenant_id: (i % 2 == 0).then(|| "t1".to_owned()),
+        recording_ready_url: Some(format!("https://lms.example/ready/{i}")),
+        ..CallbackData::default()
+    };
+    for i in 0..20 {
+        s.put_callback_data(data(i)).await.unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO callback_data (meeting_id, callback_attributes, created_at, updated_at) \
+         VALUES ('bad', '{{ not yaml', now(), now())",
+    )
+    .execute(env.pg())
+    .await
+    .unwrap();
+    let mut reads = tokio::task::JoinSet::new();
+    for round in 0..3 {
+        for i in 0..30 {
+            let s = s.clone();
+            // Every meeting under its own tenant, and the even ones also under no tenant (absent).
+            let tenant = (i % 2 == 0 && round != 1).then_some("t1");
+            reads.spawn(async move {
+                let read = s.get_callback_data(tenant, &format!("m{i}")).await;
+                (i, tenant, read.unwrap())
+            });
+        }
+        let s = s.clone();
+        reads.spawn(async move {
+            let read = s.get_callback_data(None, "bad").await;
+            assert!(read.is_err(), "the row that does not decode: {read:?}");
+            (usize::MAX, None, None)
+        });
+    }
+    let mut answered = 0;
+    while let Some(joined) = reads.join_next().await {
+        let (i, tenant, read) = joined.unwrap();
+        answered += 1;
+        if i == usize::MAX {
+            continue;
+        }
+        let expected = (i < 20 && tenant == data(i).tenant_id.as_deref()).then(|| data(i));
+        assert_eq!(read, expected, "m{i} for tenant {tenant:?}");
+    }
+    assert_eq!(answered, 93);
+}

@@ -7,6 +7,7 @@
 //! session time zone never shifts them.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -14,6 +15,7 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Thumbnail};
@@ -35,7 +37,30 @@ const RECORDING_COLUMNS: &str = "r.id, r.record_id, r.meeting_id, r.name, COALES
 pub(crate) struct PgStore {
     pool: PgPool,
     op_timeout: Duration,
+    callback_reads: Arc<CallbackReads>,
 }
+
+/// The most meeting ids one batched read of callback data asks for.
+const CALLBACK_READ_BATCH: usize = 256;
+
+/// Reads of callback data by meeting id (`get_callback_data`, one per create of a meeting not known to be free of
+/// callback URLs), batched: a read joins the ones waiting, and one task at a time asks PostgreSQL for every
+/// meeting id waiting in one statement, answers each, then looks again. Alone, a read goes out at once; under a
+/// burst of creates the statements (and PostgreSQL's per-statement work and wake-ups) are shared.
+#[derive(Default)]
+struct CallbackReads {
+    waiting: Mutex<WaitingReads>,
+}
+
+#[derive(Default)]
+struct WaitingReads {
+    reads: Vec<(String, oneshot::Sender<StoreResult<Vec<CallbackRow>>>)>,
+    /// Whether a task is reading; it takes whatever waits before it stops.
+    reading: bool,
+}
+
+/// One `callback_data` row as stored: id, recording id, the YAML of its attributes.
+type CallbackRow = (i64, Option<i32>, Option<String>);
 
 type PgResult<T> = Result<T, PgOpError>;
 
@@ -73,6 +98,13 @@ macro_rules! pg_op {
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 
+impl CallbackReads {
+    fn lock(&self) -> MutexGuard<'_, WaitingReads> {
+        // Nothing panics while holding the lock; a poisoned queue is still consistent.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl PgStore {
     /// Connect, check the server answers within `op_timeout`, and run the migrations.
     pub(crate) async fn connect(
@@ -101,7 +133,11 @@ impl PgStore {
                 })
             })
             .connect_lazy_with(options);
-        let store = Self { pool, op_timeout };
+        let store = Self {
+            pool,
+            op_timeout,
+            callback_reads: Arc::default(),
+        };
         store.health_check().await?;
         MIGRATOR
             .run(&store.pool)
@@ -293,20 +329,84 @@ impl PgStore {
         tenant_id: Option<&str>,
         meeting_id: &str,
     ) -> StoreResult<Option<CallbackData>> {
-        pg_op!(self, "get callback data", |c| async move {
-            let rows = callback_rows(c, meeting_id).await?;
-            Ok(rows
-                .into_iter()
-                .find(|(_, _, attrs)| attrs.tenant_id.as_deref() == tenant_id)
-                .map(|(_, recording_id, attrs)| CallbackData {
+        let rows = self.read_callback_rows(meeting_id).await?;
+        for (_, recording_id, text) in rows {
+            let attrs = decode_callback_attributes(meeting_id, text)?;
+            if attrs.tenant_id.as_deref() == tenant_id {
+                return Ok(Some(CallbackData {
                     meeting_id: meeting_id.to_owned(),
                     tenant_id: attrs.tenant_id,
                     server_id: attrs.server_id,
                     recording_id: recording_id.map(i64::from),
                     recording_ready_url: attrs.recording_ready_url,
                     analytics_callback_url: attrs.analytics_callback_url,
-                }))
-        })
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The callback data rows of `meeting_id` in id order, read with the other reads waiting (`CallbackReads`).
+    async fn read_callback_rows(&self, meeting_id: &str) -> StoreResult<Vec<CallbackRow>> {
+        let (reply, answer) = oneshot::channel();
+        let start = {
+            let mut waiting = self.callback_reads.lock();
+            waiting.reads.push((meeting_id.to_owned(), reply));
+            !std::mem::replace(&mut waiting.reading, true)
+        };
+        if start {
+            let store = self.clone();
+            tokio::spawn(async move { store.read_waiting_callback_rows().await });
+        }
+        // The reads ahead of this one in the queue take at most an operation each.
+        match tokio::time::timeout(self.op_timeout * 2, answer).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(_)) => Err(StoreError::Backend(
+                "postgres get callback data: the read was dropped".into(),
+            )),
+            Err(_) => Err(self.timed_out("get callback data")),
+        }
+    }
+
+    async fn callback_rows_of(
+        &self,
+        meeting_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<CallbackRow>>> {
+        pg_op!(self, "get callback data", |c| callback_rows_of(
+            c,
+            meeting_ids
+        ))
+    }
+
+    /// Answer the waiting reads of callback data, a statement per batch, until none waits.
+    async fn read_waiting_callback_rows(&self) {
+        loop {
+            let batch: Vec<_> = {
+                let mut waiting = self.callback_reads.lock();
+                if waiting.reads.is_empty() {
+                    waiting.reading = false;
+                    return;
+                }
+                let take = waiting.reads.len().min(CALLBACK_READ_BATCH);
+                waiting.reads.drain(..take).collect()
+            };
+            let mut ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            match self.callback_rows_of(&ids).await {
+                Ok(rows) => {
+                    for (id, reply) in batch {
+                        let _ = reply.send(Ok(rows.get(&id).cloned().unwrap_or_default()));
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    for (_, reply) in batch {
+                        let _ = reply.send(Err(StoreError::Backend(message.clone())));
+                    }
+                }
+            }
+        }
     }
 
     pub(crate) async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
@@ -954,16 +1054,46 @@ async fn callback_rows(
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let text: Option<String> = row.try_get("callback_attributes")?;
-        let attrs = match text {
-            Some(text) => callback_yaml::decode(&text).map_err(|e| {
-                StoreError::Backend(format!("callback_data of meeting {meeting_id}: {e}"))
-            })?,
-            None => CallbackAttributes::default(),
-        };
+        let attrs = decode_callback_attributes(meeting_id, row.try_get("callback_attributes")?)?;
         out.push((row.try_get("id")?, row.try_get("recording_id")?, attrs));
     }
     Ok(out)
+}
+
+/// The callback data rows of each of `meeting_ids` (absent: none), each meeting's in id order, in one statement.
+async fn callback_rows_of(
+    c: &mut PgConnection,
+    meeting_ids: &[&str],
+) -> PgResult<HashMap<String, Vec<CallbackRow>>> {
+    let rows = sqlx::query(
+        "SELECT meeting_id, id, recording_id, callback_attributes FROM callback_data \
+         WHERE meeting_id = ANY($1) ORDER BY id",
+    )
+    .bind(meeting_ids)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out: HashMap<String, Vec<CallbackRow>> = HashMap::new();
+    for row in rows {
+        out.entry(row.try_get("meeting_id")?).or_default().push((
+            row.try_get("id")?,
+            row.try_get("recording_id")?,
+            row.try_get("callback_attributes")?,
+        ));
+    }
+    Ok(out)
+}
+
+/// A `callback_attributes` value (YAML, or NULL: none) of a row of `meeting_id`.
+fn decode_callback_attributes(
+    meeting_id: &str,
+    text: Option<String>,
+) -> StoreResult<CallbackAttributes> {
+    match text {
+        Some(text) => callback_yaml::decode(&text).map_err(|e| {
+            StoreError::Backend(format!("callback_data of meeting {meeting_id}: {e}"))
+        }),
+        None => Ok(CallbackAttributes::default()),
+    }
 }
 
 async fn put_callback_data(c: &mut PgConnection, data: &CallbackData) -> PgResult<()> {
