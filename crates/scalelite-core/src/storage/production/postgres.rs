@@ -359,7 +359,7 @@ impl PgStore {
             tokio::spawn(async move { store.read_waiting_callback_rows().await });
         }
         // The reads ahead of this one in the queue take at most an operation each.
-        match tokio::time::timeout(self.op_timeout * 2, answer).await {
+        match tokio::time::timeout(self.op_timeout.saturating_mul(2), answer).await {
             Ok(Ok(rows)) => rows,
             Ok(Err(_)) => Err(StoreError::Backend(
                 "postgres get callback data: the read was dropped".into(),
