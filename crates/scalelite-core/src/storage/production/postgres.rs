@@ -368,6 +368,7 @@ impl PgStore {
         }
     }
 
+    /// The rows of each of `meeting_ids`, in one statement under the usual operation bounds (`pg_op!`).
     async fn callback_rows_of(
         &self,
         meeting_ids: &[&str],
@@ -400,7 +401,11 @@ impl PgStore {
                     }
                 }
                 Err(e) => {
-                    let message = e.to_string();
+                    // Every read of the batch gets the statement's error (a back-end error, as they all are here).
+                    let message = match e {
+                        StoreError::Backend(message) => message,
+                        other => other.to_string(),
+                    };
                     for (_, reply) in batch {
                         let _ = reply.send(Err(StoreError::Backend(message.clone())));
                     }

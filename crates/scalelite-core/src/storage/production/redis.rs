@@ -129,20 +129,23 @@ pub(crate) struct MeetingRead {
     pub(crate) placed_new: Option<Result<(Server, StoreResult<MeetingPlacement>), SelectError>>,
 }
 
+/// How the scripts spell whether the tags are required.
+fn required_arg(tags: &TagRequest) -> String {
+    if tags.required { "1" } else { "0" }.to_owned()
+}
+
 /// The arguments of the prelude's `select_server` after the two prefixes: whether the tags are required, the tags.
 fn select_args(tags: &TagRequest) -> Vec<String> {
-    let mut args = vec![if tags.required { "1" } else { "0" }.to_owned()];
+    let mut args = vec![required_arg(tags)];
     args.extend(tags.tags.iter().cloned());
     args
 }
 
-/// The arguments of `meeting_with_server.lua`'s placement of meeting `id`, after the tenant: `select_args` with
-/// the number of tags between, then the claim and the record.
+/// The arguments of `meeting_with_server.lua`'s placement of meeting `id`, after the tenant: whether the tags are
+/// required, how many there are, the tags, then the claim and the record.
 fn placement_args(id: &str, placement: &NewPlacement<'_>) -> Vec<String> {
-    let [required, tags @ ..] = &select_args(placement.tags)[..] else {
-        unreachable!("select_args starts with whether the tags are required")
-    };
-    let mut args = vec![required.clone(), tags.len().to_string()];
+    let tags = &placement.tags.tags;
+    let mut args = vec![required_arg(placement.tags), tags.len().to_string()];
     args.extend(tags.iter().cloned());
     args.extend([
         placement.token.to_owned(),
@@ -672,7 +675,14 @@ impl RedisStore {
             g: Option<String>,
             cl: Option<String>,
             p: Option<ScriptReply<RawServer>>,
-            n: Option<serde_json::Value>,
+            n: Option<Claimed>,
+        }
+        /// The record claimed for a new meeting, or anything else (`false`) when no voice bridge was free.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Claimed {
+            Record(HashMap<String, String>),
+            NoVoiceBridge(serde::de::IgnoredAny),
         }
         let k = &self.inner.keys;
         let mut keys: Vec<String> = self
@@ -700,11 +710,7 @@ impl RedisStore {
         let placed_new = reply.p.zip(place).map(|(p, placement)| {
             let server = picked(p, placement.tags)?;
             let claimed = match reply.n {
-                Some(serde_json::Value::Object(record)) => {
-                    let hash: HashMap<String, String> = record
-                        .into_iter()
-                        .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
-                        .collect();
+                Some(Claimed::Record(hash)) => {
                     Ok(MeetingPlacement::Created(meeting_from_hash(id, &hash)))
                 }
                 _ => Err(no_voice_bridge(
