@@ -214,6 +214,24 @@ both_backends! {
         assert_eq!(xml.assert_failed("someKey"), "Some message");
     }
 
+    async fn create_answers_the_original_error_when_no_voice_bridge_is_free(backend: Backend) {
+        // One digit: nine numbers, each new meeting tries all of them.
+        let mut app = TestApp::spawn_with(backend, |s| s.voice_bridge_len = 1).await;
+        let fake = app.add_server("only").await;
+        for i in 1..=9 {
+            app.call("create", &format!("meetingID=m{i}")).await.assert_success();
+        }
+        assert_eq!(app.load("only").await, Some(9.0));
+        let xml = app.call("create", "meetingID=m10").await;
+        assert_eq!(
+            xml.assert_failed("internalError"),
+            "Failed to allocate conference number for meeting m10 after 10 tries"
+        );
+        assert!(app.store.get_meeting("m10").await.is_err(), "no record");
+        assert_eq!(app.load("only").await, Some(9.0), "the pick's bump given back");
+        assert_eq!(fake.meetings().len(), 9, "no create sent");
+    }
+
     async fn meeting_on_an_offline_server_is_placed_again(backend: Backend) {
         let mut app = TestApp::spawn(backend).await;
         let first = app.add_server_with("first", None, 1.0, 0.0).await;

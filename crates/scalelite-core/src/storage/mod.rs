@@ -168,7 +168,7 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<PlacedMeeting>>> + Send;
     /// `meeting_with_server` for a create by `tenant_id`, with what the same read tells of the meeting's callback
     /// URLs (for [`RecordingStore::clear_callback_urls`]; the production store reads its mark in the same round
-    /// trip, the embedded store knows nothing more). With `place`, a store that can (production) also places a
+    /// trip, the embedded store whether the callback data holds URLs in the same statement). With `place`, a store that can (production) also places a
     /// meeting that does not exist, as `place_meeting` would, atomically with the read ([`CreateRead::placed_new`]).
     fn meeting_for_create(
         &self,

@@ -45,6 +45,7 @@ pub fn new_server(id: &str, tag: Option<&str>, multiplier: f64) -> NewServer {
     }
 }
 
+/// A patch that puts a server online at `value` (also used by the embedded store's tests).
 pub fn load(value: f64) -> ServerPatch {
     ServerPatch {
         load: Some(Some(value)),

@@ -11,6 +11,7 @@ use scalelite_core::storage::{MeetingStore, ServerStore};
 use tempfile::TempDir;
 
 use crate::contract::{LONG_TTL, contract_suite};
+use crate::production::load;
 
 /// A fresh database file in its own temporary directory (removed when the guard drops).
 pub async fn make_store() -> (SqliteStore, TempDir) {
@@ -27,15 +28,6 @@ mod contract {
     use super::make_store;
 
     super::contract_suite!(make_store);
-}
-
-/// A patch that puts a server online at `load`.
-fn online_at(load: f64) -> ServerPatch {
-    ServerPatch {
-        load: Some(Some(load)),
-        online: Some(true),
-        ..ServerPatch::default()
-    }
 }
 
 fn server(id: &str) -> NewServer {
@@ -58,7 +50,7 @@ async fn two_stores_on_one_file_share_state() {
 
     a.add_server(server("s1")).await.unwrap();
     assert_eq!(b.get_server("s1").await.unwrap().id, "s1");
-    b.patch_server("s1", online_at(0.0)).await.unwrap();
+    b.patch_server("s1", load(0.0)).await.unwrap();
     let seen = a.get_server("s1").await.unwrap();
     assert_eq!((seen.load, seen.online), (Some(0.0), true));
 
@@ -157,7 +149,7 @@ async fn close_commits_queued_writes_and_refuses_later_ones() {
     let path = dir.path().join("close.sqlite3");
     let store = open(&path).await;
     store.add_server(server("s1")).await.unwrap();
-    store.patch_server("s1", online_at(0.0)).await.unwrap();
+    store.patch_server("s1", load(0.0)).await.unwrap();
     let mut bumps = tokio::task::JoinSet::new();
     for _ in 0..200 {
         let store = store.clone();

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::storage::production::redis::RedisStore;
 
-#[derive(Default)]
 pub(crate) struct LoadBumps {
+    redis: RedisStore,
     waiting: Mutex<Waiting>,
 }
 
@@ -22,8 +22,16 @@ struct Waiting {
 }
 
 impl LoadBumps {
+    /// Bumps written to `redis`.
+    pub(crate) fn new(redis: RedisStore) -> Self {
+        Self {
+            redis,
+            waiting: Mutex::default(),
+        }
+    }
+
     /// Add `amount` to server `id`'s waiting bump; start the writer unless it runs.
-    pub(crate) fn add(self: &Arc<Self>, redis: &RedisStore, id: &str, amount: f64) {
+    pub(crate) fn add(self: &Arc<Self>, id: &str, amount: f64) {
         {
             let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
             match waiting.amounts.get_mut(id) {
@@ -37,12 +45,12 @@ impl LoadBumps {
             }
             waiting.writing = true;
         }
-        let (bumps, redis) = (Arc::clone(self), redis.clone());
-        tokio::spawn(async move { bumps.write(redis).await });
+        let bumps = Arc::clone(self);
+        tokio::spawn(async move { bumps.write().await });
     }
 
     /// Write what waits until nothing does.
-    async fn write(&self, redis: RedisStore) {
+    async fn write(&self) {
         loop {
             let batch: Vec<(String, f64)> = {
                 let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
@@ -52,7 +60,7 @@ impl LoadBumps {
                 }
                 waiting.amounts.drain().collect()
             };
-            if let Err(e) = redis.increment_loads(&batch).await {
+            if let Err(e) = self.redis.increment_loads(&batch).await {
                 let servers: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
                 tracing::warn!(servers = ?servers, error = %e, "could not bump the load");
             }

@@ -103,11 +103,8 @@ impl ProductionStore {
         let pg =
             postgres::PgStore::connect(&config.database_url, config.pool_size, config.op_timeout)
                 .await?;
-        Ok(Self {
-            redis,
-            pg,
-            bumps: Arc::default(),
-        })
+        let bumps = Arc::new(bumps::LoadBumps::new(redis.clone()));
+        Ok(Self { redis, pg, bumps })
     }
 
     /// The Redis key builder of this store's namespace.
@@ -149,9 +146,9 @@ impl ServerStore for ProductionStore {
         self.redis.increment_load(id, amount).await
     }
 
-    /// One Redis command per bump (ZADD XX INCR costs Redis no more than a queue would), in a task of its own.
+    /// Summed per server with the bumps still waiting, and written by one task at a time (`bumps`).
     fn increment_load_behind(&self, id: &str, amount: f64) {
-        self.bumps.add(&self.redis, id, amount);
+        self.bumps.add(id, amount);
     }
 
     async fn increment_healthy(&self, id: &str) -> StoreResult<i64> {

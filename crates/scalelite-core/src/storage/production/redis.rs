@@ -470,38 +470,35 @@ impl RedisStore {
     }
 
     pub(crate) async fn increment_load(&self, id: &str, amount: f64) -> StoreResult<Option<f64>> {
-        let key = self.inner.keys.server_load();
-        let id = id.to_owned();
+        let bump = self.load_bump(id, amount);
         self.run("increment load", |mut c| async move {
-            redis::cmd("ZADD")
-                .arg(key)
-                .arg("XX")
-                .arg("INCR")
-                .arg(format_score(amount))
-                .arg(id)
-                .query_async::<Option<f64>>(&mut c)
-                .await
+            bump.query_async::<Option<f64>>(&mut c).await
         })
         .await
     }
 
     /// `increment_load` of several servers in one pipelined round trip (each bump atomic on its own).
     pub(crate) async fn increment_loads(&self, bumps: &[(String, f64)]) -> StoreResult<()> {
-        let key = self.inner.keys.server_load();
         let mut pipe = redis::pipe();
         for (id, amount) in bumps {
-            pipe.cmd("ZADD")
-                .arg(&key)
-                .arg("XX")
-                .arg("INCR")
-                .arg(format_score(*amount))
-                .arg(id)
-                .ignore();
+            pipe.add_command(self.load_bump(id, *amount)).ignore();
         }
         self.run("increment loads", |mut c| async move {
             pipe.query_async::<()>(&mut c).await
         })
         .await
+    }
+
+    /// The command adding `amount` to server `id`'s load, only if the server is available (in `server_load`);
+    /// it answers the new load, or nil.
+    fn load_bump(&self, id: &str, amount: f64) -> redis::Cmd {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(self.inner.keys.server_load())
+            .arg("XX")
+            .arg("INCR")
+            .arg(format_score(amount))
+            .arg(id);
+        cmd
     }
 
     async fn hincrby(&self, id: &str, field: &'static str) -> StoreResult<i64> {
