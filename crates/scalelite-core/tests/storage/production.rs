@@ -910,6 +910,76 @@ async fn a_confirmation_marks_the_callback_data_clean_unless_urls_came_since() {
     }
 }
 
+/// Confirmations arriving together are written in shared script calls (`confirms.rs`): each caller still gets its
+/// own meeting's answer, only a claim held by the confirming token is dropped, every meeting keeps its own create
+/// parameters, and only the meetings whose confirmation carries a mark are marked clean.
+#[tokio::test]
+async fn concurrent_confirmations_each_settle_their_own_meeting() {
+    let (s, _env) = make_store().await;
+    let long = Duration::from_secs(3600);
+    let params = |i: usize| scalelite_core::domain::CreateParams {
+        params: vec![("meetingID".to_owned(), format!("m{i}"))],
+        body: None,
+        server_tag: None,
+    };
+    let mut marks = Vec::new();
+    for i in 0..150 {
+        let id = format!("m{i}");
+        let mark = s.meeting_for_create(&id, None, None).await.unwrap().mark;
+        marks.push(
+            s.clear_callback_urls(None, &id, "bbb-1", &mark)
+                .await
+                .unwrap()
+                .expect("PostgreSQL was read: the mark is left to write"),
+        );
+        let bridge = format!("{}", 70_000 + i);
+        let meeting = new_meeting(&id, "bbb-1", None, &[bridge.as_str()]);
+        s.claim_meeting(meeting, "tok", long, long).await.unwrap();
+    }
+    // Every third confirmation holds the wrong token; every other one carries a mark.
+    let holds = |i: usize| i % 3 != 0;
+    let marked = |i: usize| i % 2 == 0;
+    let mut confirms = tokio::task::JoinSet::new();
+    for (i, mark) in marks.into_iter().enumerate() {
+        let s = s.clone();
+        confirms.spawn(async move {
+            let token = if holds(i) { "tok" } else { "someone-else" };
+            let clean = marked(i).then_some(mark);
+            let done = s
+                .confirm_meeting_with_params(
+                    &format!("m{i}"),
+                    token,
+                    &params(i),
+                    long,
+                    clean.as_ref(),
+                )
+                .await
+                .unwrap();
+            (i, done)
+        });
+    }
+    let mut answered = 0;
+    while let Some(joined) = confirms.join_next().await {
+        let (i, done) = joined.unwrap();
+        assert_eq!(done, holds(i), "m{i}'s own answer");
+        answered += 1;
+    }
+    assert_eq!(answered, 150);
+    for i in 0..150 {
+        let id = format!("m{i}");
+        let state = s.meeting_state(&id).await.unwrap().unwrap();
+        let expected_claim = (!holds(i)).then(|| "tok".to_owned());
+        assert_eq!(state.claim, expected_claim, "{id}'s claim");
+        assert_eq!(
+            s.get_create_params(&id).await.unwrap(),
+            Some(params(i)),
+            "{id}'s parameters"
+        );
+        let read = s.meeting_for_create(&id, None, None).await.unwrap();
+        assert_eq!(read.mark.known_clean(), marked(i), "{id}'s mark");
+    }
+}
+
 /// What a create's read places when asked to: `place_meeting`'s placement, for `id` by `tenant` with these tags.
 fn placement<'a>(
     id: &str,

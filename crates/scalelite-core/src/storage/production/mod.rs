@@ -9,6 +9,7 @@
 
 mod bumps;
 mod callback_yaml;
+mod confirms;
 mod keys;
 mod postgres;
 mod redis;
@@ -83,6 +84,7 @@ pub struct ProductionStore {
     redis: redis::RedisStore,
     pg: postgres::PgStore,
     bumps: Arc<bumps::LoadBumps>,
+    confirms: Arc<confirms::Confirms>,
 }
 
 impl fmt::Debug for ProductionStore {
@@ -104,7 +106,13 @@ impl ProductionStore {
             postgres::PgStore::connect(&config.database_url, config.pool_size, config.op_timeout)
                 .await?;
         let bumps = Arc::new(bumps::LoadBumps::new(redis.clone()));
-        Ok(Self { redis, pg, bumps })
+        let confirms = Arc::new(confirms::Confirms::new(redis.clone()));
+        Ok(Self {
+            redis,
+            pg,
+            bumps,
+            confirms,
+        })
     }
 
     /// The Redis key builder of this store's namespace.
@@ -285,8 +293,16 @@ impl MeetingStore for ProductionStore {
         ttl: Duration,
         clean: Option<&CallbackUrlsClean>,
     ) -> StoreResult<bool> {
-        self.redis
-            .confirm_meeting_with_params(id, token, params, ttl, clean)
+        let params = serde_json::to_string(params)
+            .map_err(|e| StoreError::Backend(format!("create params: {e}")))?;
+        self.confirms
+            .confirm(redis::PlacementConfirmation {
+                id: id.to_owned(),
+                token: token.to_owned(),
+                params,
+                ttl,
+                clean: clean.cloned(),
+            })
             .await
     }
 

@@ -69,6 +69,7 @@ struct Scripts {
     find_or_create_meeting: Script,
     delete_meeting: Script,
     settle_claim: Script,
+    confirm_placements: Script,
     clean_orphans: Script,
     save_tenant: Script,
     delete_tenant: Script,
@@ -101,9 +102,10 @@ impl Scripts {
                 include_str!("lua/find_or_create_meeting.lua")
             )),
             delete_meeting: Script::new(include_str!("lua/delete_meeting.lua")),
-            settle_claim: Script::new(&format!(
+            settle_claim: Script::new(include_str!("lua/settle_claim.lua")),
+            confirm_placements: Script::new(&format!(
                 "{mark_clean}\n{}",
-                include_str!("lua/settle_claim.lua")
+                include_str!("lua/confirm_placements.lua")
             )),
             clean_orphans: Script::new(include_str!("lua/clean_orphans.lua")),
             save_tenant: Script::new(include_str!("lua/save_tenant.lua")),
@@ -119,6 +121,16 @@ impl Scripts {
             )),
         }
     }
+}
+
+/// A new meeting's placement to confirm (`RedisStore::confirm_placements`): the claim token, the create parameters
+/// to keep (JSON) for `ttl`, and the callback data to mark clean.
+pub(crate) struct PlacementConfirmation {
+    pub(crate) id: String,
+    pub(crate) token: String,
+    pub(crate) params: String,
+    pub(crate) ttl: Duration,
+    pub(crate) clean: Option<CallbackUrlsClean>,
 }
 
 /// What `RedisStore::meeting_with_server` read: the meeting; for a create, the callback URL mark and the placement
@@ -771,28 +783,50 @@ impl RedisStore {
             .await
     }
 
-    pub(crate) async fn confirm_meeting_with_params(
+    /// Confirm new meetings' placements in one round trip (`confirm_placements.lua`): per placement, whether its
+    /// token held the claim and the record exists. The create parameters, and the callback URL mark when given,
+    /// are written either way.
+    pub(crate) async fn confirm_placements(
         &self,
-        id: &str,
-        token: &str,
-        params: &CreateParams,
-        ttl: Duration,
-        clean: Option<&CallbackUrlsClean>,
-    ) -> StoreResult<bool> {
-        let value = serde_json::to_string(params)
-            .map_err(|e| StoreError::Backend(format!("create params: {e}")))?;
-        let mut args = vec![
-            token.to_owned(),
-            "confirm".to_owned(),
-            value,
-            ttl_secs(ttl).to_string(),
-        ];
-        let mut mark_key = None;
-        if let Some(clean) = clean {
-            mark_key = Some(self.inner.keys.callback_urls(&clean.meeting_id));
-            args.extend(mark_args(clean));
+        placements: &[PlacementConfirmation],
+    ) -> StoreResult<Vec<bool>> {
+        let k = &self.inner.keys;
+        let mut keys = Vec::with_capacity(4 * placements.len());
+        let mut args = Vec::with_capacity(1 + 5 * placements.len());
+        args.push(ttl_secs(CALLBACK_MARK_TTL).to_string());
+        for p in placements {
+            keys.extend([
+                k.meeting(&p.id),
+                k.meeting_claim(&p.id),
+                k.meeting_create_params(&p.id),
+                k.callback_urls(&p.id),
+            ]);
+            let (generation, tenant) = match &p.clean {
+                Some(clean) => (
+                    clean.generation.clone(),
+                    clean.tenant_id.clone().unwrap_or_default(),
+                ),
+                None => (String::new(), String::new()),
+            };
+            args.extend([
+                p.token.clone(),
+                p.params.clone(),
+                ttl_secs(p.ttl).to_string(),
+                generation,
+                tenant,
+            ]);
         }
-        self.settle_claim_with(id, mark_key, &args).await
+        let script = &self.inner.scripts.confirm_placements;
+        let done: Vec<i64> = self
+            .invoke("confirm placements", script, &keys, &args)
+            .await?;
+        if done.len() != placements.len() {
+            return Err(backend(
+                "confirm placements",
+                format!("{} answers for {} placements", done.len(), placements.len()),
+            ));
+        }
+        Ok(done.into_iter().map(|d| d == 1).collect())
     }
 
     pub(crate) async fn move_meeting(
@@ -874,23 +908,8 @@ impl RedisStore {
     }
 
     async fn settle_claim(&self, id: &str, args: &[String]) -> StoreResult<bool> {
-        self.settle_claim_with(id, None, args).await
-    }
-
-    /// `settle_claim`, with the callback URL mark to write (`mark_key`, its fields in `args`) for a confirmation.
-    async fn settle_claim_with(
-        &self,
-        id: &str,
-        mark_key: Option<String>,
-        args: &[String],
-    ) -> StoreResult<bool> {
         let k = &self.inner.keys;
-        let mut keys = vec![
-            k.meeting(id),
-            k.meeting_claim(id),
-            k.meeting_create_params(id),
-        ];
-        keys.extend(mark_key);
+        let keys = [k.meeting(id), k.meeting_claim(id)];
         let script = &self.inner.scripts.settle_claim;
         let done: i64 = self.invoke("settle claim", script, &keys, args).await?;
         Ok(done == 1)
@@ -1462,7 +1481,6 @@ fn decode_list<T: DeserializeOwned>(op: &str, json: &str) -> StoreResult<Vec<T>>
     decode(op, json)
 }
 
-/// Seconds for EXPIRE/EX: rounded up, at least 1.
 /// The `abandoned_placements` field of one placement (JSON, so any id round-trips).
 fn abandoned_field(meeting_id: &str, server_id: &str) -> String {
     serde_json::json!([meeting_id, server_id]).to_string()
@@ -1473,6 +1491,7 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// Seconds for EXPIRE/EX: rounded up, at least 1.
 pub(crate) fn ttl_secs(ttl: Duration) -> u64 {
     let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
     secs.max(1)

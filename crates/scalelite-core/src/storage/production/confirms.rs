@@ -1,0 +1,93 @@
+//! New meetings' confirmations (`MeetingStore::confirm_meeting_with_params`, one per new meeting, written behind
+//! the create's answer), coalesced: a confirmation joins the queue, and one task at a time writes what waits, up to
+//! [`MAX_BATCH`] placements in one script call (`confirm_placements.lua`), then looks again. Under a burst of
+//! creates that is a round trip and a script call per batch instead of one per meeting; alone, a confirmation goes
+//! out at once, as before. Each caller still gets its own placement's answer.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::oneshot;
+
+use crate::storage::production::redis::{PlacementConfirmation, RedisStore};
+use crate::storage::{StoreError, StoreResult};
+
+/// Most placements confirmed in one script call (the script runs atomically: a long one holds Redis up).
+const MAX_BATCH: usize = 64;
+
+type Waiter = oneshot::Sender<StoreResult<bool>>;
+
+pub(crate) struct Confirms {
+    redis: RedisStore,
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    placements: Vec<(PlacementConfirmation, Waiter)>,
+    /// Whether a task is writing; it takes whatever waits before it stops.
+    writing: bool,
+}
+
+impl Confirms {
+    /// Confirmations written to `redis`.
+    pub(crate) fn new(redis: RedisStore) -> Self {
+        Self {
+            redis,
+            waiting: Mutex::default(),
+        }
+    }
+
+    /// Confirm `placement` with the next batch: whether its token held the claim and the record exists.
+    pub(crate) async fn confirm(
+        self: &Arc<Self>,
+        placement: PlacementConfirmation,
+    ) -> StoreResult<bool> {
+        let (answer, answered) = oneshot::channel();
+        let start = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            waiting.placements.push((placement, answer));
+            !std::mem::replace(&mut waiting.writing, true)
+        };
+        if start {
+            let confirms = Arc::clone(self);
+            tokio::spawn(async move { confirms.write().await });
+        }
+        answered.await.unwrap_or_else(|_| {
+            Err(StoreError::Backend(
+                "redis confirm placements: the writer stopped before answering".into(),
+            ))
+        })
+    }
+
+    /// Write what waits until nothing does.
+    async fn write(&self) {
+        loop {
+            let batch: Vec<(PlacementConfirmation, Waiter)> = {
+                let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                if waiting.placements.is_empty() {
+                    waiting.writing = false;
+                    return;
+                }
+                let take = waiting.placements.len().min(MAX_BATCH);
+                waiting.placements.drain(..take).collect()
+            };
+            let (placements, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            match self.redis.confirm_placements(&placements).await {
+                Ok(done) => {
+                    for (waiter, done) in waiters.into_iter().zip(done) {
+                        let _ = waiter.send(Ok(done));
+                    }
+                }
+                Err(e) => {
+                    let message = match e {
+                        StoreError::Backend(message) => message,
+                        other => other.to_string(),
+                    };
+                    for waiter in waiters {
+                        let _ = waiter.send(Err(StoreError::Backend(message.clone())));
+                    }
+                }
+            }
+        }
+    }
+}

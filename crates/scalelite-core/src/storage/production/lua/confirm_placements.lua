@@ -1,0 +1,22 @@
+-- Confirms the placements of several new meetings at once: for each, what settle_claim.lua's 'confirm' does. Per
+-- meeting four keys: meeting:<id>, meeting_claim:<id>, its kept create parameters, callback_urls:<id>; ARGV[1] the
+-- callback URL mark's TTL in seconds, then per meeting five values: the claim token, the create parameters to keep
+-- (JSON) and their TTL in seconds, written whether or not the token holds the claim; the generation to mark the
+-- callback data clean at ('' for no mark) and its tenant (mark_clean.lua), also whatever the claim.
+-- Returns a list with, per meeting in order, 1 when the token held the claim and the record exists (the claim is
+-- dropped), else 0.
+local done = {}
+for i = 0, #KEYS / 4 - 1 do
+  local k, a = 4 * i, 1 + 5 * i
+  redis.call('SET', KEYS[k + 3], ARGV[a + 2], 'EX', ARGV[a + 3])
+  if ARGV[a + 4] ~= '' then
+    mark_callbacks_clean(KEYS[k + 4], ARGV[a + 4], ARGV[a + 5], ARGV[1])
+  end
+  if redis.call('GET', KEYS[k + 2]) == ARGV[a + 1] and redis.call('EXISTS', KEYS[k + 1]) == 1 then
+    redis.call('DEL', KEYS[k + 2])
+    done[i + 1] = 1
+  else
+    done[i + 1] = 0
+  end
+end
+return done
