@@ -21,7 +21,10 @@
 //!
 //! The client, the API and the fake servers share the machine's cores, so the ratio is the figure to compare
 //! between machines, not the requests per second. Each call and its baseline are measured `--rounds` times,
-//! alternately (so that drift on a shared machine moves both alike); each reports its run of median throughput.
+//! alternately; the ratio is the median of the rounds' ratios (each round's baseline and call run back to back, so
+//! that drift on a shared machine moves both alike), and the throughputs and latencies shown are each one's run of
+//! median throughput. `steal` is the share of CPU time the hypervisor gave to other guests meanwhile: where it is
+//! high, the machine's speed changed under the run and the figures are loose.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line report.
 
@@ -70,7 +73,7 @@ struct Args {
     /// Fake BBB servers.
     #[arg(long, default_value_t = 3)]
     servers: usize,
-    /// Runs of each call and of its baseline, alternated; the run of median throughput of each is reported.
+    /// Runs of each call and of its baseline, alternated; the median of the rounds' ratios is reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Store back-ends to measure, one after the other.
@@ -141,25 +144,69 @@ enum Expect {
 /// A request's URL from its number.
 type UrlFor = Arc<dyn Fn(usize) -> String + Send + Sync>;
 
-/// The baseline and the call, `rounds` runs of each in turn; the run of median throughput of each. Round `k`
-/// numbers its requests from `k * count`, so calls that make a new meeting per request never repeat one.
+/// A call measured against its baseline (`paired`).
+struct Paired {
+    /// The baseline's run of median throughput.
+    baseline: Run,
+    /// The call's run of median throughput.
+    call: Run,
+    /// The median, over the rounds, of the call's throughput over the baseline's in the same round.
+    ratio: f64,
+    /// The share of the machine's CPU time the hypervisor gave to other guests during the rounds (`steal` in
+    /// /proc/stat), when known: the larger, the less the throughputs say.
+    steal: Option<f64>,
+}
+
+/// The baseline and the call, `rounds` runs of each in turn. Round `k` numbers its requests from `k * count`, so
+/// calls that make a new meeting per request never repeat one. The ratio is taken within each round, baseline and
+/// call run back to back, and the median of those reported: on a shared machine whose speed drifts between rounds,
+/// a ratio of two medians can pair a baseline from a fast moment with a call from a slow one.
 async fn paired(
     rounds: usize,
     count: usize,
     concurrency: usize,
     baseline: (UrlFor, Expect),
     call: (UrlFor, Expect),
-) -> (Run, Run) {
+) -> Paired {
     let numbered = |url: &UrlFor, round: usize| -> UrlFor {
         let url = url.clone();
         Arc::new(move |i| url(i + round * count))
     };
-    let (mut baselines, mut calls) = (Vec::new(), Vec::new());
+    let before = cpu_times();
+    let (mut baselines, mut calls, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds.max(1) {
-        baselines.push(run(count, concurrency, numbered(&baseline.0, round), baseline.1).await);
-        calls.push(run(count, concurrency, numbered(&call.0, round), call.1).await);
+        let b = run(count, concurrency, numbered(&baseline.0, round), baseline.1).await;
+        let c = run(count, concurrency, numbered(&call.0, round), call.1).await;
+        ratios.push(c.throughput() / b.throughput());
+        baselines.push(b);
+        calls.push(c);
     }
-    (median(baselines), median(calls))
+    let steal = before
+        .zip(cpu_times())
+        .and_then(|((total0, steal0), (total1, steal1))| {
+            (total1 > total0).then(|| (steal1 - steal0) as f64 / (total1 - total0) as f64)
+        });
+    ratios.sort_by(f64::total_cmp);
+    Paired {
+        baseline: median(baselines),
+        call: median(calls),
+        ratio: ratios[ratios.len() / 2],
+        steal,
+    }
+}
+
+/// The machine's CPU time so far, all of it and the part stolen by the hypervisor, in ticks (the `cpu` line of
+/// /proc/stat: user nice system idle iowait irq softirq steal ...); `None` where there is no such file.
+fn cpu_times() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|t| t.parse().unwrap_or(0))
+        .collect();
+    Some((ticks.iter().sum(), ticks.get(7).copied().unwrap_or(0)))
 }
 
 /// The run of median throughput.
@@ -295,25 +342,21 @@ fn ms(d: Duration) -> String {
 /// One line of the report: a call, its baseline, the ratio and whether both goals are met.
 struct Row {
     call: &'static str,
-    run: Run,
     baseline: &'static str,
-    baseline_throughput: f64,
+    measured: Paired,
     goal: f64,
 }
 
 impl Row {
-    fn ratio(&self) -> f64 {
-        self.run.throughput() / self.baseline_throughput
-    }
-
     fn met(&self) -> bool {
-        self.ratio() >= self.goal && self.run.percentile(0.99) <= P99_GOAL && self.run.errors == 0
+        let run = &self.measured.call;
+        self.measured.ratio >= self.goal && run.percentile(0.99) <= P99_GOAL && run.errors == 0
     }
 }
 
 fn print_header() {
     println!(
-        "{:<10} {:<26} {:>8} {:>7} {:>7} {:>7} {:>6}  {:<22} {:>8} {:>6} {:>6}  verdict",
+        "{:<10} {:<26} {:>8} {:>7} {:>7} {:>7} {:>6}  {:<22} {:>8} {:>6} {:>6} {:>6}  verdict",
         "store",
         "call",
         "req/s",
@@ -324,14 +367,15 @@ fn print_header() {
         "baseline",
         "req/s",
         "ratio",
-        "goal"
+        "goal",
+        "steal"
     );
 }
 
 fn print_row(store: &str, row: &Row) {
-    let r = &row.run;
+    let (r, b) = (&row.measured.call, &row.measured.baseline);
     println!(
-        "{store:<10} {:<26} {:>8.0} {:>7} {:>7} {:>7} {:>6}  {:<22} {:>8.0} {:>6.2} {:>6}  {}",
+        "{store:<10} {:<26} {:>8.0} {:>7} {:>7} {:>7} {:>6}  {:<22} {:>8.0} {:>6.2} {:>6} {:>6}  {}",
         row.call,
         r.throughput(),
         ms(r.percentile(0.50)),
@@ -339,9 +383,12 @@ fn print_row(store: &str, row: &Row) {
         ms(r.latencies.last().copied().unwrap_or_default()),
         r.errors,
         row.baseline,
-        row.baseline_throughput,
-        row.ratio(),
+        b.throughput(),
+        row.measured.ratio,
         format!(">={:.2}", row.goal),
+        row.measured
+            .steal
+            .map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0)),
         if row.met() { "met" } else { "NOT MET" }
     );
 }
@@ -538,7 +585,7 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
 
     if args.wanted("isMeetingRunning unknown") {
         let unknown_lb = lb.clone();
-        let (index, unknown) = paired(
+        let measured = paired(
             rounds,
             n,
             c,
@@ -556,19 +603,18 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
             ),
         )
         .await;
-        print_baseline(name, "index (balancer)", &index);
+        print_baseline(name, "index (balancer)", &measured.baseline);
         rows.push(Row {
             call: "isMeetingRunning unknown",
-            run: unknown,
             baseline: "index",
-            baseline_throughput: index.throughput(),
+            measured,
             goal: 0.4,
         });
     }
 
     if args.wanted("join") {
         let join_lb = lb.clone();
-        let (index, join) = paired(
+        let measured = paired(
             rounds,
             n,
             c,
@@ -586,12 +632,11 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
             ),
         )
         .await;
-        print_baseline(name, "index (balancer)", &index);
+        print_baseline(name, "index (balancer)", &measured.baseline);
         rows.push(Row {
             call: "join",
-            run: join,
             baseline: "index",
-            baseline_throughput: index.throughput(),
+            measured,
             goal: 0.25,
         });
     }
@@ -611,7 +656,7 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
         if !args.wanted(label) {
             continue;
         }
-        let (baseline, balancer) = paired(
+        let measured = paired(
             rounds,
             n,
             c,
@@ -622,19 +667,18 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
             (lb_call(call, "meetingID=bench-meeting"), Expect::Success),
         )
         .await;
-        print_baseline(name, direct_label, &baseline);
+        print_baseline(name, direct_label, &measured.baseline);
         rows.push(Row {
             call: label,
-            run: balancer,
             baseline: direct_label,
-            baseline_throughput: baseline.throughput(),
+            measured,
             goal: 0.16,
         });
     }
 
     if args.wanted("create existing meeting") {
         let existing = "meetingID=bench-meeting&moderatorPW=mp";
-        let (baseline, balancer) = paired(
+        let measured = paired(
             rounds,
             n,
             c,
@@ -642,12 +686,11 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
             (lb_call("create", existing), Expect::Success),
         )
         .await;
-        print_baseline(name, "direct create existing", &baseline);
+        print_baseline(name, "direct create existing", &measured.baseline);
         rows.push(Row {
             call: "create existing meeting",
-            run: balancer,
             baseline: "direct create existing",
-            baseline_throughput: baseline.throughput(),
+            measured,
             goal: 0.16,
         });
     }
@@ -655,7 +698,7 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
     if args.wanted("create new meeting") {
         let (new_direct, new_secret) = (direct.clone(), direct_secret.clone());
         let new_lb = lb.clone();
-        let (baseline, balancer) = paired(
+        let measured = paired(
             rounds,
             n,
             c,
@@ -683,12 +726,11 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
             ),
         )
         .await;
-        print_baseline(name, "direct create new", &baseline);
+        print_baseline(name, "direct create new", &measured.baseline);
         rows.push(Row {
             call: "create new meeting",
-            run: balancer,
             baseline: "direct create new",
-            baseline_throughput: baseline.throughput(),
+            measured,
             goal: 0.16,
         });
     }
