@@ -428,6 +428,12 @@ impl State {
         self.index.get(meeting_id).map(|&i| &mut *self.meetings[i])
     }
 
+    /// Room for `additional` more meetings without growing the list or its index.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.meetings.reserve(additional);
+        self.index.reserve(additional);
+    }
+
     /// Insert `meeting`, replacing one with the same ID in place.
     pub(crate) fn upsert(&mut self, meeting: Meeting) {
         match self.meeting_mut(&meeting.meeting_id) {

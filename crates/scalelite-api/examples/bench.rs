@@ -489,6 +489,11 @@ async fn bench_backend(args: &Args, embedded: bool) -> anyhow::Result<(usize, us
         let fake = FakeServer::start(secret.clone()).await?;
         // Hundreds of thousands of requests: a log of them would be reallocated under the lock every request waits for.
         fake.set_request_log(false);
+        // Every meeting "create new" may make on this server (its direct baseline and the balancer's), made room
+        // for now rather than grown into while requests wait.
+        if args.wanted("create new meeting") {
+            fake.reserve_meetings(2 * args.requests * args.rounds.max(1));
+        }
         store
             .add_server(NewServer {
                 id: id.clone(),
