@@ -795,11 +795,13 @@ impl RedisStore {
         let mut args = Vec::with_capacity(1 + 5 * placements.len());
         args.push(ttl_secs(CALLBACK_MARK_TTL).to_string());
         for p in placements {
+            // The mark of the callback data `clean` was read from (the create's meetingID, as the record's).
+            let marked = p.clean.as_ref().map_or(&p.id, |clean| &clean.meeting_id);
             keys.extend([
                 k.meeting(&p.id),
                 k.meeting_claim(&p.id),
                 k.meeting_create_params(&p.id),
-                k.callback_urls(&p.id),
+                k.callback_urls(marked),
             ]);
             let (generation, tenant) = match &p.clean {
                 Some(clean) => (
