@@ -29,6 +29,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line report.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -103,9 +104,19 @@ struct Run {
     latencies: Vec<Duration>,
     elapsed: Duration,
     errors: usize,
+    /// CPU time used meanwhile ([`cpu_ticks`]), when known.
+    cpu_ticks: Option<u64>,
 }
 
 impl Run {
+    /// CPU time per request in µs, across this process and the local Redis and PostgreSQL ([`cpu_ticks`]): unlike
+    /// the throughput, it hardly moves when the hypervisor takes the machine's cores away for a while.
+    fn cpu_per_request(&self) -> Option<f64> {
+        let requests = self.latencies.len().max(1) as f64;
+        self.cpu_ticks
+            .map(|ticks| ticks as f64 * 1_000_000.0 / TICKS_PER_SECOND / requests)
+    }
+
     fn throughput(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -222,6 +233,7 @@ fn median(mut runs: Vec<Run>) -> Run {
 /// as `wrk` would.
 async fn run(count: usize, concurrency: usize, url: UrlFor, expect: Expect) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu_ticks();
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
@@ -256,12 +268,53 @@ async fn run(count: usize, concurrency: usize, url: UrlFor, expect: Expect) -> R
         }
     }
     let elapsed = started.elapsed();
+    let cpu_ticks = cpu_before
+        .zip(cpu_ticks())
+        .map(|(before, after)| after.saturating_sub(before));
     latencies.sort();
     Run {
         latencies,
         elapsed,
         errors,
+        cpu_ticks,
     }
+}
+
+/// Linux's clock tick for the CPU times in /proc (`USER_HZ`, 100 on every architecture it runs on).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU time used so far, in clock ticks: this process (the client, the API and the fake servers) plus every process
+/// named `redis-server` or `postgres` (the local Redis and PostgreSQL, background processes included); `None`
+/// where /proc cannot be read.
+fn cpu_ticks() -> Option<u64> {
+    let own = process_ticks(Path::new("/proc/self/stat"))?;
+    let mut services = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let is_pid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        if !is_pid {
+            continue;
+        }
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if matches!(comm.trim_end(), "redis-server" | "postgres") {
+            services += process_ticks(&entry.path().join("stat")).unwrap_or(0);
+        }
+    }
+    Some(own + services)
+}
+
+/// A process' user plus system time from its `stat` file. The command name (field 2, in parentheses) may hold
+/// spaces, so fields are counted from its closing parenthesis: the state (field 3) comes first, utime and stime are
+/// fields 14 and 15.
+fn process_ticks(stat: &Path) -> Option<u64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// A worker's connection: the `host:port` it goes to, and its sender.
@@ -356,7 +409,7 @@ impl Row {
 
 fn print_header() {
     println!(
-        "{:<10} {:<26} {:>8} {:>7} {:>7} {:>7} {:>6}  {:<22} {:>8} {:>6} {:>6} {:>6}  verdict",
+        "{:<10} {:<26} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6}  {:<22} {:>8} {:>6} {:>6} {:>6}  verdict",
         "store",
         "call",
         "req/s",
@@ -364,6 +417,7 @@ fn print_header() {
         "p99 ms",
         "max ms",
         "errors",
+        "cpu µs",
         "baseline",
         "req/s",
         "ratio",
@@ -375,13 +429,14 @@ fn print_header() {
 fn print_row(store: &str, row: &Row) {
     let (r, b) = (&row.measured.call, &row.measured.baseline);
     println!(
-        "{store:<10} {:<26} {:>8.0} {:>7} {:>7} {:>7} {:>6}  {:<22} {:>8.0} {:>6.2} {:>6} {:>6}  {}",
+        "{store:<10} {:<26} {:>8.0} {:>7} {:>7} {:>7} {:>6} {:>6}  {:<22} {:>8.0} {:>6.2} {:>6} {:>6}  {}",
         row.call,
         r.throughput(),
         ms(r.percentile(0.50)),
         ms(r.percentile(0.99)),
         ms(r.latencies.last().copied().unwrap_or_default()),
         r.errors,
+        cpu(r),
         row.baseline,
         b.throughput(),
         row.measured.ratio,
@@ -395,14 +450,21 @@ fn print_row(store: &str, row: &Row) {
 
 fn print_baseline(store: &str, name: &str, run: &Run) {
     println!(
-        "{store:<10} {:<26} {:>8.0} {:>7} {:>7} {:>7} {:>6}  (baseline)",
+        "{store:<10} {:<26} {:>8.0} {:>7} {:>7} {:>7} {:>6} {:>6}  (baseline)",
         name,
         run.throughput(),
         ms(run.percentile(0.50)),
         ms(run.percentile(0.99)),
         ms(run.latencies.last().copied().unwrap_or_default()),
         run.errors,
+        cpu(run),
     );
+}
+
+/// A run's CPU time per request in µs, or `-`.
+fn cpu(run: &Run) -> String {
+    run.cpu_per_request()
+        .map_or_else(|| "-".to_owned(), |us| format!("{us:.0}"))
 }
 
 /// The store of one back-end, and what keeps it alive (its temporary directory, or the test database).
