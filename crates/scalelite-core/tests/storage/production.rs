@@ -980,6 +980,63 @@ async fn concurrent_confirmations_each_settle_their_own_meeting() {
     }
 }
 
+/// A confirmation that fails (here its claim key holds a hash) fails alone: the confirmations written in the same
+/// script call still settle their own meetings.
+#[tokio::test]
+async fn a_failing_confirmation_does_not_fail_the_others_of_its_batch() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let long = Duration::from_secs(3600);
+    let params = scalelite_core::domain::CreateParams {
+        params: vec![("meetingID".to_owned(), "m".to_owned())],
+        body: None,
+        server_tag: None,
+    };
+    for i in 0..40 {
+        let bridge = format!("{}", 70_000 + i);
+        let meeting = new_meeting(&format!("m{i}"), "bbb-1", None, &[bridge.as_str()]);
+        s.claim_meeting(meeting, "tok", long, long).await.unwrap();
+    }
+    let mut raw = env.redis.clone();
+    let broken = env.keys.meeting_claim("m7");
+    let _: () = redis::cmd("DEL")
+        .arg(&broken)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(&broken)
+        .arg("token")
+        .arg("tok")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let mut confirms = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (s, params) = (s.clone(), params.clone());
+        confirms.spawn(async move {
+            let id = format!("m{i}");
+            (
+                i,
+                s.confirm_meeting_with_params(&id, "tok", &params, long, None)
+                    .await,
+            )
+        });
+    }
+    while let Some(joined) = confirms.join_next().await {
+        let (i, confirmed) = joined.unwrap();
+        if i == 7 {
+            let error = confirmed.expect_err("the claim key holds a hash");
+            assert!(error.to_string().contains("WRONGTYPE"), "{error}");
+        } else {
+            assert!(confirmed.unwrap(), "m{i} is confirmed");
+            let state = s.meeting_state(&format!("m{i}")).await.unwrap().unwrap();
+            assert_eq!(state.claim, None, "m{i}'s claim is dropped");
+        }
+    }
+    env.cleanup().await;
+}
+
 /// What a create's read places when asked to: `place_meeting`'s placement, for `id` by `tenant` with these tags.
 fn placement<'a>(
     id: &str,

@@ -2,7 +2,8 @@
 //! the create's answer), coalesced: a confirmation joins the queue, and one task at a time writes what waits, up to
 //! [`MAX_BATCH`] placements in one script call (`confirm_placements.lua`), then looks again. Under a burst of
 //! creates that is a round trip and a script call per batch instead of one per meeting; alone, a confirmation goes
-//! out at once, as before. Each caller still gets its own placement's answer.
+//! out at once, as before. Each caller still gets its own placement's answer, and its own error: a confirmation that
+//! fails (a key of another type) fails alone.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -73,9 +74,9 @@ impl Confirms {
             };
             let (placements, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             match self.redis.confirm_placements(&placements).await {
-                Ok(done) => {
-                    for (waiter, done) in waiters.into_iter().zip(done) {
-                        let _ = waiter.send(Ok(done));
+                Ok(answers) => {
+                    for (waiter, answer) in waiters.into_iter().zip(answers) {
+                        let _ = waiter.send(answer);
                     }
                 }
                 Err(e) => {

@@ -784,12 +784,12 @@ impl RedisStore {
     }
 
     /// Confirm new meetings' placements in one round trip (`confirm_placements.lua`): per placement, whether its
-    /// token held the claim and the record exists. The create parameters, and the callback URL mark when given,
-    /// are written either way.
+    /// token held the claim and the record exists, or the error that stopped its confirmation alone. The create
+    /// parameters, and the callback URL mark when given, are written either way.
     pub(crate) async fn confirm_placements(
         &self,
         placements: &[PlacementConfirmation],
-    ) -> StoreResult<Vec<bool>> {
+    ) -> StoreResult<Vec<StoreResult<bool>>> {
         let k = &self.inner.keys;
         let mut keys = Vec::with_capacity(4 * placements.len());
         let mut args = Vec::with_capacity(1 + 5 * placements.len());
@@ -819,7 +819,7 @@ impl RedisStore {
             ]);
         }
         let script = &self.inner.scripts.confirm_placements;
-        let done: Vec<i64> = self
+        let done: Vec<redis::Value> = self
             .invoke("confirm placements", script, &keys, &args)
             .await?;
         if done.len() != placements.len() {
@@ -828,7 +828,20 @@ impl RedisStore {
                 format!("{} answers for {} placements", done.len(), placements.len()),
             ));
         }
-        Ok(done.into_iter().map(|d| d == 1).collect())
+        Ok(done
+            .into_iter()
+            .map(|answer| match answer {
+                redis::Value::Int(done) => Ok(done == 1),
+                redis::Value::BulkString(error) => Err(backend(
+                    "confirm placement",
+                    String::from_utf8_lossy(&error),
+                )),
+                other => Err(backend(
+                    "confirm placement",
+                    format!("unexpected answer {other:?}"),
+                )),
+            })
+            .collect())
     }
 
     pub(crate) async fn move_meeting(
