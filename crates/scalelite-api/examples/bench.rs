@@ -24,7 +24,8 @@
 //! alternately; the ratio is the median of the rounds' ratios (each round's baseline and call run back to back, so
 //! that drift on a shared machine moves both alike), and the throughputs and latencies shown are each one's run of
 //! median throughput. `steal` is the share of CPU time the hypervisor gave to other guests meanwhile: where it is
-//! high, the machine's speed changed under the run and the figures are loose.
+//! high, the machine's speed changed under the run and the figures are loose. `cpu µs` is the CPU time per request
+//! of this process and of the local Redis and PostgreSQL, the figure to compare two builds by.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line report.
 

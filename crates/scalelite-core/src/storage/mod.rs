@@ -23,7 +23,7 @@ use crate::domain::{
 };
 
 /// The one storage error type.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
@@ -168,8 +168,9 @@ pub trait MeetingStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<PlacedMeeting>>> + Send;
     /// `meeting_with_server` for a create by `tenant_id`, with what the same read tells of the meeting's callback
     /// URLs (for [`RecordingStore::clear_callback_urls`]; the production store reads its mark in the same round
-    /// trip, the embedded store whether the callback data holds URLs in the same statement). With `place`, a store that can (production) also places a
-    /// meeting that does not exist, as `place_meeting` would, atomically with the read ([`CreateRead::placed_new`]).
+    /// trip, the embedded store whether the callback data holds URLs in the same statement). With `place`, a store
+    /// that can (production) also places a meeting that does not exist, as `place_meeting` would, atomically with
+    /// the read ([`CreateRead::placed_new`]).
     fn meeting_for_create(
         &self,
         id: &str,

@@ -1,24 +1,18 @@
-//! Load bumps written behind (`ServerStore::increment_load_behind`, one per join), coalesced: a bump adds to the
-//! amount still waiting for its server, and one task at a time writes what waits, every server's sum in one
-//! pipelined round trip, then looks again. Under a burst of joins that is a round trip per batch instead of a
+//! Load bumps written behind (`ServerStore::increment_load_behind`, one per join), coalesced (`drain.rs`): a bump
+//! adds to the amount still waiting for its server, and one task at a time writes what waits, every server's sum in
+//! one pipelined round trip, then looks again. Under a burst of joins that is a round trip per batch instead of a
 //! spawned task and a round trip per join; alone, a bump goes out at once, as before.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
+use crate::storage::production::drain::Drained;
 use crate::storage::production::redis::RedisStore;
 
 pub(crate) struct LoadBumps {
     redis: RedisStore,
-    waiting: Mutex<Waiting>,
-}
-
-#[derive(Default)]
-struct Waiting {
     /// Server id → the sum of the bumps not written yet.
-    amounts: HashMap<String, f64>,
-    /// Whether a task is writing; it takes whatever waits before it stops.
-    writing: bool,
+    waiting: Drained<HashMap<String, f64>>,
 }
 
 impl LoadBumps {
@@ -26,40 +20,29 @@ impl LoadBumps {
     pub(crate) fn new(redis: RedisStore) -> Self {
         Self {
             redis,
-            waiting: Mutex::default(),
+            waiting: Drained::default(),
         }
     }
 
     /// Add `amount` to server `id`'s waiting bump; start the writer unless it runs.
     pub(crate) fn add(self: &Arc<Self>, id: &str, amount: f64) {
-        {
-            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            match waiting.amounts.get_mut(id) {
-                Some(sum) => *sum += amount,
-                None => {
-                    waiting.amounts.insert(id.to_owned(), amount);
-                }
+        let start = self.waiting.add(|amounts| match amounts.get_mut(id) {
+            Some(sum) => *sum += amount,
+            None => {
+                amounts.insert(id.to_owned(), amount);
             }
-            if waiting.writing {
-                return;
-            }
-            waiting.writing = true;
+        });
+        if start {
+            let bumps = Arc::clone(self);
+            tokio::spawn(async move { bumps.write().await });
         }
-        let bumps = Arc::clone(self);
-        tokio::spawn(async move { bumps.write().await });
     }
 
     /// Write what waits until nothing does.
     async fn write(&self) {
-        loop {
-            let batch: Vec<(String, f64)> = {
-                let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-                if waiting.amounts.is_empty() {
-                    waiting.writing = false;
-                    return;
-                }
-                waiting.amounts.drain().collect()
-            };
+        while let Some(batch) = self.waiting.next(|amounts| {
+            (!amounts.is_empty()).then(|| amounts.drain().collect::<Vec<(String, f64)>>())
+        }) {
             if let Err(e) = self.redis.increment_loads(&batch).await {
                 let servers: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
                 tracing::warn!(servers = ?servers, error = %e, "could not bump the load");

@@ -1,14 +1,15 @@
 //! New meetings' confirmations (`MeetingStore::confirm_meeting_with_params`, one per new meeting, written behind
-//! the create's answer), coalesced: a confirmation joins the queue, and one task at a time writes what waits, up to
-//! [`MAX_BATCH`] placements in one script call (`confirm_placements.lua`), then looks again. Under a burst of
-//! creates that is a round trip and a script call per batch instead of one per meeting; alone, a confirmation goes
-//! out at once, as before. Each caller still gets its own placement's answer, and its own error: a confirmation that
-//! fails (a key of another type) fails alone.
+//! the create's answer), coalesced (`drain.rs`): a confirmation joins the queue, and one task at a time writes what
+//! waits, up to [`MAX_BATCH`] placements in one script call (`confirm_placements.lua`), then looks again. Under a
+//! burst of creates that is a round trip and a script call per batch instead of one per meeting; alone, a
+//! confirmation goes out at once, as before. Each caller still gets its own placement's answer, and its own error:
+//! a confirmation that fails (a key of another type) fails alone.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use crate::storage::production::drain::{Drained, front};
 use crate::storage::production::redis::{PlacementConfirmation, RedisStore};
 use crate::storage::{StoreError, StoreResult};
 
@@ -19,14 +20,7 @@ type Waiter = oneshot::Sender<StoreResult<bool>>;
 
 pub(crate) struct Confirms {
     redis: RedisStore,
-    waiting: Mutex<Waiting>,
-}
-
-#[derive(Default)]
-struct Waiting {
-    placements: Vec<(PlacementConfirmation, Waiter)>,
-    /// Whether a task is writing; it takes whatever waits before it stops.
-    writing: bool,
+    waiting: Drained<Vec<(PlacementConfirmation, Waiter)>>,
 }
 
 impl Confirms {
@@ -34,7 +28,7 @@ impl Confirms {
     pub(crate) fn new(redis: RedisStore) -> Self {
         Self {
             redis,
-            waiting: Mutex::default(),
+            waiting: Drained::default(),
         }
     }
 
@@ -44,12 +38,7 @@ impl Confirms {
         placement: PlacementConfirmation,
     ) -> StoreResult<bool> {
         let (answer, answered) = oneshot::channel();
-        let start = {
-            let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-            waiting.placements.push((placement, answer));
-            !std::mem::replace(&mut waiting.writing, true)
-        };
-        if start {
+        if self.waiting.add(|queue| queue.push((placement, answer))) {
             let confirms = Arc::clone(self);
             tokio::spawn(async move { confirms.write().await });
         }
@@ -62,30 +51,17 @@ impl Confirms {
 
     /// Write what waits until nothing does.
     async fn write(&self) {
-        loop {
-            let batch: Vec<(PlacementConfirmation, Waiter)> = {
-                let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-                if waiting.placements.is_empty() {
-                    waiting.writing = false;
-                    return;
-                }
-                let take = waiting.placements.len().min(MAX_BATCH);
-                waiting.placements.drain(..take).collect()
-            };
+        while let Some(batch) = self.waiting.next(|queue| front(queue, MAX_BATCH)) {
             let (placements, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            match self.redis.confirm_placements(&placements).await {
+            match self.redis.confirm_placements(placements).await {
                 Ok(answers) => {
                     for (waiter, answer) in waiters.into_iter().zip(answers) {
                         let _ = waiter.send(answer);
                     }
                 }
                 Err(e) => {
-                    let message = match e {
-                        StoreError::Backend(message) => message,
-                        other => other.to_string(),
-                    };
                     for waiter in waiters {
-                        let _ = waiter.send(Err(StoreError::Backend(message.clone())));
+                        let _ = waiter.send(Err(e.clone()));
                     }
                 }
             }

@@ -10,6 +10,7 @@
 mod bumps;
 mod callback_yaml;
 mod confirms;
+mod drain;
 mod keys;
 mod postgres;
 mod redis;

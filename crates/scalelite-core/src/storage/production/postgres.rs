@@ -7,7 +7,7 @@
 //! session time zone never shifts them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::domain::{CallbackData, PlaybackFormat, Recording, RecordingFilter, Thumbnail};
 use crate::storage::production::callback_yaml::{self, CallbackAttributes};
+use crate::storage::production::drain::{Drained, front};
 use crate::storage::{StoreError, StoreResult};
 
 /// Our migrations (`migrations/postgres/`), written to adopt a database the original created.
@@ -44,20 +45,10 @@ pub(crate) struct PgStore {
 const CALLBACK_READ_BATCH: usize = 256;
 
 /// Reads of callback data by meeting id (`get_callback_data`, one per create of a meeting not known to be free of
-/// callback URLs), batched: a read joins the ones waiting, and one task at a time asks PostgreSQL for every
-/// meeting id waiting in one statement, answers each, then looks again. Alone, a read goes out at once; under a
-/// burst of creates the statements (and PostgreSQL's per-statement work and wake-ups) are shared.
-#[derive(Default)]
-struct CallbackReads {
-    waiting: Mutex<WaitingReads>,
-}
-
-#[derive(Default)]
-struct WaitingReads {
-    reads: Vec<(String, oneshot::Sender<StoreResult<Vec<CallbackRow>>>)>,
-    /// Whether a task is reading; it takes whatever waits before it stops.
-    reading: bool,
-}
+/// callback URLs), batched (`drain.rs`): a read joins the ones waiting, and one task at a time asks PostgreSQL for
+/// every meeting id waiting in one statement, answers each, then looks again. Alone, a read goes out at once; under
+/// a burst of creates the statements (and PostgreSQL's per-statement work and wake-ups) are shared.
+type CallbackReads = Drained<Vec<(String, oneshot::Sender<StoreResult<Vec<CallbackRow>>>)>>;
 
 /// One `callback_data` row as stored: id, recording id, the YAML of its attributes.
 type CallbackRow = (i64, Option<i32>, Option<String>);
@@ -97,13 +88,6 @@ macro_rules! pg_op {
 
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
-
-impl CallbackReads {
-    fn lock(&self) -> MutexGuard<'_, WaitingReads> {
-        // Nothing panics while holding the lock; a poisoned queue is still consistent.
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
 
 impl PgStore {
     /// Connect, check the server answers within `op_timeout`, and run the migrations.
@@ -349,12 +333,8 @@ impl PgStore {
     /// The callback data rows of `meeting_id` in id order, read with the other reads waiting (`CallbackReads`).
     async fn read_callback_rows(&self, meeting_id: &str) -> StoreResult<Vec<CallbackRow>> {
         let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut waiting = self.callback_reads.lock();
-            waiting.reads.push((meeting_id.to_owned(), reply));
-            !std::mem::replace(&mut waiting.reading, true)
-        };
-        if start {
+        let read = (meeting_id.to_owned(), reply);
+        if self.callback_reads.add(|reads| reads.push(read)) {
             let store = self.clone();
             tokio::spawn(async move { store.read_waiting_callback_rows().await });
         }
@@ -381,16 +361,10 @@ impl PgStore {
 
     /// Answer the waiting reads of callback data, a statement per batch, until none waits.
     async fn read_waiting_callback_rows(&self) {
-        loop {
-            let batch: Vec<_> = {
-                let mut waiting = self.callback_reads.lock();
-                if waiting.reads.is_empty() {
-                    waiting.reading = false;
-                    return;
-                }
-                let take = waiting.reads.len().min(CALLBACK_READ_BATCH);
-                waiting.reads.drain(..take).collect()
-            };
+        while let Some(batch) = self
+            .callback_reads
+            .next(|reads| front(reads, CALLBACK_READ_BATCH))
+        {
             let mut ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
             ids.sort_unstable();
             ids.dedup();
@@ -401,13 +375,9 @@ impl PgStore {
                     }
                 }
                 Err(e) => {
-                    // Every read of the batch gets the statement's error (a back-end error, as they all are here).
-                    let message = match e {
-                        StoreError::Backend(message) => message,
-                        other => other.to_string(),
-                    };
+                    // Every read of the batch gets the statement's error.
                     for (_, reply) in batch {
-                        let _ = reply.send(Err(StoreError::Backend(message.clone())));
+                        let _ = reply.send(Err(e.clone()));
                     }
                 }
             }

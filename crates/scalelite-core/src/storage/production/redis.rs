@@ -788,12 +788,12 @@ impl RedisStore {
     /// parameters, and the callback URL mark when given, are written either way.
     pub(crate) async fn confirm_placements(
         &self,
-        placements: &[PlacementConfirmation],
+        placements: Vec<PlacementConfirmation>,
     ) -> StoreResult<Vec<StoreResult<bool>>> {
         let k = &self.inner.keys;
-        let mut keys = Vec::with_capacity(4 * placements.len());
-        let mut args = Vec::with_capacity(1 + 5 * placements.len());
-        args.push(ttl_secs(CALLBACK_MARK_TTL).to_string());
+        let count = placements.len();
+        let mut keys = Vec::with_capacity(4 * count);
+        let mut args = Vec::with_capacity(6 * count);
         for p in placements {
             // The mark of the callback data `clean` was read from (the create's meetingID, as the record's).
             let marked = p.clean.as_ref().map_or(&p.id, |clean| &clean.meeting_id);
@@ -803,29 +803,17 @@ impl RedisStore {
                 k.meeting_create_params(&p.id),
                 k.callback_urls(marked),
             ]);
-            let (generation, tenant) = match &p.clean {
-                Some(clean) => (
-                    clean.generation.clone(),
-                    clean.tenant_id.clone().unwrap_or_default(),
-                ),
-                None => (String::new(), String::new()),
-            };
-            args.extend([
-                p.token.clone(),
-                p.params.clone(),
-                ttl_secs(p.ttl).to_string(),
-                generation,
-                tenant,
-            ]);
+            args.extend([p.token, p.params, ttl_secs(p.ttl).to_string()]);
+            args.extend(p.clean.as_ref().map_or_else(Default::default, mark_args));
         }
         let script = &self.inner.scripts.confirm_placements;
         let done: Vec<redis::Value> = self
             .invoke("confirm placements", script, &keys, &args)
             .await?;
-        if done.len() != placements.len() {
+        if done.len() != count {
             return Err(backend(
                 "confirm placements",
-                format!("{} answers for {} placements", done.len(), placements.len()),
+                format!("{} answers for {count} placements", done.len()),
             ));
         }
         Ok(done
