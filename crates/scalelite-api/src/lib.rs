@@ -48,8 +48,28 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let limits = connection_limits(&state);
+    let indexing = tokio::spawn(index_callback_urls(state.store.clone()));
     let app = routes::router(state);
-    server::run(listener, app, limits, shutdown, grace).await
+    let served = server::run(listener, app, limits, shutdown, grace).await;
+    indexing.abort();
+    served
+}
+
+/// How often the API makes sure the callback data is indexed (`Store::index_callback_urls`): at start, and again
+/// after Redis lost the index (a restart without persistence), when creates read PostgreSQL meanwhile.
+const CALLBACK_INDEX_CHECK: Duration = Duration::from_secs(30);
+
+/// Keep the callback data indexed while the API serves (one cheap read per check once it is).
+async fn index_callback_urls(store: scalelite_core::storage::store::Store) {
+    use rand::Rng;
+    let random: u64 = rand::rng().random();
+    let holder = format!("api:{}:{random:016x}", std::process::id());
+    loop {
+        if let Err(e) = store.index_callback_urls(&holder).await {
+            tracing::warn!(error = %e, "could not index the callback data; creates read it meanwhile");
+        }
+        tokio::time::sleep(CALLBACK_INDEX_CHECK).await;
+    }
 }
 
 /// Serve `GET /metrics` alone on `listener` (`METRICS_BIND`) until `shutdown` resolves.

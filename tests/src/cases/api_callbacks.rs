@@ -2,6 +2,7 @@
 
 use scalelite_core::domain::{Secret, Tenant};
 use scalelite_core::jwt::{self, JwtAlgorithm};
+use scalelite_core::storage::store::Store;
 use scalelite_core::storage::{MeetingStore, RecordingStore, TenantStore};
 use serde_json::json;
 
@@ -296,4 +297,70 @@ async fn analytics_callback_is_post_only() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
+}
+
+/// The API indexes the callback data when it starts (production store): a row with URLs left without a mark, as the
+/// original writes them, gets its generation, so a create without URLs still clears it once creates of meetings
+/// without a generation skip PostgreSQL.
+#[tokio::test]
+async fn production_api_indexes_the_callback_data_at_start() {
+    let guard = test_store(Backend::Production).await;
+    let Store::Production(production) = &guard.store else {
+        unreachable!("a production store")
+    };
+    let keys = production.keys().clone();
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis at TEST_REDIS_URL (start it with redis-server --daemonize yes)");
+    guard
+        .store
+        .put_callback_data(scalelite_core::domain::CallbackData {
+            meeting_id: "legacy".into(),
+            tenant_id: None,
+            server_id: None,
+            recording_id: None,
+            recording_ready_url: Some("https://lms.example.com/ready".into()),
+            analytics_callback_url: None,
+        })
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(keys.callback_urls("legacy"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let mut app = TestApp::spawn_on(guard, |_| {}).await;
+    app.add_server("bbb1").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let indexed: bool = redis::cmd("EXISTS")
+            .arg(keys.callback_urls_indexed())
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if indexed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the API did not index the callback data"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.call("create", "meetingID=legacy")
+        .await
+        .assert_success();
+    let stored = app
+        .store
+        .get_callback_data(None, "legacy")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.recording_ready_url, None,
+        "cleared by the create without URLs"
+    );
 }

@@ -63,6 +63,15 @@ impl Store {
         }
     }
 
+    /// Let creates of new meetings skip the callback data (`ProductionStore::index_callback_urls`; the embedded
+    /// store reads it with the meeting, so has nothing to do). Whether this call indexed.
+    pub async fn index_callback_urls(&self, holder: &str) -> StoreResult<bool> {
+        match self {
+            Store::Embedded(_) => Ok(false),
+            Store::Production(s) => s.index_callback_urls(holder).await,
+        }
+    }
+
     /// Short name for logs and `/health_check` messages.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -910,6 +910,122 @@ async fn a_confirmation_marks_the_callback_data_clean_unless_urls_came_since() {
     }
 }
 
+/// Once the callback data is indexed, a create of a meeting whose mark counts no write of URLs knows there is none to
+/// clear (and skips PostgreSQL): rows written without a mark (as the original writes them) get their generation
+/// from the indexing, rows written after it from `put_callback_data`. A generation outlives the URLs it counts: the
+/// mark expires only once every tenant's data in it is clean. Without the index (Redis lost it), nothing is taken
+/// for clean.
+#[tokio::test]
+async fn indexed_callback_data_lets_creates_of_new_meetings_skip_postgres() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    let mut raw = env.redis.clone();
+    let data = |id: &str, tenant: Option<&str>, url: bool| CallbackData {
+        meeting_id: id.to_owned(),
+        tenant_id: tenant.map(str::to_owned),
+        server_id: Some("bbb-1".to_owned()),
+        recording_id: None,
+        recording_ready_url: url.then(|| "https://lms.example.com/ready".to_owned()),
+        analytics_callback_url: None,
+    };
+    for (id, tenant, url) in [
+        ("legacy", None, true),
+        ("legacy-t", Some("t1"), true),
+        ("plain", None, false),
+    ] {
+        s.put_callback_data(data(id, tenant, url)).await.unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(env.keys.callback_urls(id))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
+    let known_clean = async |id: &str, tenant: Option<&str>| {
+        s.meeting_for_create(id, tenant, None)
+            .await
+            .unwrap()
+            .mark
+            .known_clean()
+    };
+    for (id, tenant) in [("legacy", None), ("legacy-t", Some("t1")), ("new", None)] {
+        assert!(!known_clean(id, tenant).await, "{id}: not indexed yet");
+    }
+
+    assert!(s.index_callback_urls("test").await.unwrap(), "indexed");
+    assert!(
+        !s.index_callback_urls("test").await.unwrap(),
+        "already indexed"
+    );
+    assert!(known_clean("new", None).await, "no URL ever written");
+    assert!(known_clean("plain", None).await, "a row without URLs");
+    assert!(
+        known_clean("legacy-t", None).await,
+        "only tenant t1's data of legacy-t holds URLs"
+    );
+    assert!(!known_clean("legacy", None).await);
+    assert!(!known_clean("legacy-t", Some("t1")).await);
+    let mark = s
+        .meeting_for_create("legacy", None, None)
+        .await
+        .unwrap()
+        .mark;
+    s.clear_callback_urls(None, "legacy", "bbb-1", &mark)
+        .await
+        .unwrap()
+        .expect("PostgreSQL was read: the mark is left to write");
+    let left = s.get_callback_data(None, "legacy").await.unwrap().unwrap();
+    assert_eq!(
+        left.recording_ready_url, None,
+        "the indexed URLs are cleared"
+    );
+
+    // URLs written after the indexing count themselves, for two tenants of one meeting: the mark keeps no TTL
+    // until both are clean.
+    s.put_callback_data(data("both", None, true)).await.unwrap();
+    s.put_callback_data(data("both", Some("t2"), true))
+        .await
+        .unwrap();
+    let ttl = async || -> i64 {
+        redis::cmd("TTL")
+            .arg(env.keys.callback_urls("both"))
+            .query_async(&mut env.redis.clone())
+            .await
+            .unwrap()
+    };
+    assert_eq!(ttl().await, -1, "URLs written: no expiry");
+    for (tenant, expires) in [(None, false), (Some("t2"), true)] {
+        assert!(
+            !known_clean("both", tenant).await,
+            "{tenant:?}: URLs written"
+        );
+        let mark = s
+            .meeting_for_create("both", tenant, None)
+            .await
+            .unwrap()
+            .mark;
+        let clean = s
+            .clear_callback_urls(tenant, "both", "bbb-1", &mark)
+            .await
+            .unwrap()
+            .expect("PostgreSQL was read");
+        s.mark_callback_urls_clean(&clean).await.unwrap();
+        assert!(known_clean("both", tenant).await, "{tenant:?}: cleared");
+        assert_eq!(
+            ttl().await > 0,
+            expires,
+            "{tenant:?}: expires once all are clean"
+        );
+    }
+
+    // Redis lost the index: back to reading PostgreSQL.
+    let _: () = redis::cmd("DEL")
+        .arg(env.keys.callback_urls_indexed())
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(!known_clean("new", None).await, "not indexed any more");
+}
+
 /// Confirmations arriving together are written in shared script calls (`confirms.rs`): each caller still gets its
 /// own meeting's answer, only a claim held by the confirming token is dropped, every meeting keeps its own create
 /// parameters, and only the meetings whose confirmation carries a mark are marked clean.

@@ -158,9 +158,17 @@ impl Keys {
 
     /// HASH telling, per tenant, whether the meeting's callback data in PostgreSQL is known to hold no callback
     /// URL (ours; the original reads PostgreSQL on every create): `gen:<tenant id>` counts the writes of URLs,
-    /// `clean:<tenant id>` is the generation found without URLs (empty tenant id: none).
+    /// `clean:<tenant id>` is the generation found without URLs (empty tenant id: none). It expires only when every
+    /// generation in it is clean.
     pub fn callback_urls(&self, meeting_id: &str) -> String {
         self.logical(&format!("callback_urls:{meeting_id}"))
+    }
+
+    /// STRING (ours) present once every callback data row with URLs has its generation in its `callback_urls`
+    /// hash: from then on a meeting without a generation has no URL to clear, and its create skips PostgreSQL.
+    /// Written by `ProductionStore::index_callback_urls`; never expires.
+    pub fn callback_urls_indexed(&self) -> String {
+        self.logical("callback_urls_indexed")
     }
 
     /// STRING holding the holder of a lease (ours; the original has no leases).

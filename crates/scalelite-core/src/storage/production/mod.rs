@@ -120,7 +120,67 @@ impl ProductionStore {
     pub fn keys(&self) -> &Keys {
         self.redis.keys()
     }
+
+    /// Give every callback data row holding URLs its generation in Redis (`Keys::callback_urls`), then mark the
+    /// callback data indexed (`Keys::callback_urls_indexed`): from then on a create of a meeting without a
+    /// generation knows there is no URL to clear, without reading PostgreSQL. Rows written meanwhile count their
+    /// own generation (`put_callback_data`). Nothing to do when indexed already, or while another process indexes
+    /// (lease `callback_urls_index`, held as `holder`). Whether this call indexed.
+    pub async fn index_callback_urls(&self, holder: &str) -> StoreResult<bool> {
+        if self.redis.callback_urls_indexed().await? {
+            return Ok(false);
+        }
+        if !self
+            .redis
+            .try_lease(CALLBACK_INDEX_LEASE, holder, CALLBACK_INDEX_LEASE_TTL)
+            .await?
+        {
+            return Ok(false);
+        }
+        let indexed = self.index_callback_rows().await;
+        if let Err(e) = self.redis.release_lease(CALLBACK_INDEX_LEASE, holder).await {
+            tracing::warn!(error = %e, "could not give up the callback data indexing lease; it lapses by itself");
+        }
+        indexed.map(|rows| {
+            tracing::info!(
+                rows,
+                "callback data indexed: creates of new meetings skip PostgreSQL"
+            );
+            true
+        })
+    }
+
+    /// `index_callback_urls`' work, page by page; how many rows hold URLs.
+    async fn index_callback_rows(&self) -> StoreResult<usize> {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (mut after, mut rows) = (i64::MIN, 0);
+        loop {
+            let (last, holders) = self
+                .pg
+                .callback_urls_after(after, CALLBACK_INDEX_PAGE)
+                .await?;
+            if !holders.is_empty() {
+                self.redis.bump_callback_urls_of(&holders).await?;
+                rows += holders.len();
+            }
+            match last {
+                Some(last) => after = last,
+                None => break,
+            }
+        }
+        self.redis.set_callback_urls_indexed(started).await?;
+        Ok(rows)
+    }
 }
+
+/// The lease one process at a time indexes the callback data under (`ProductionStore::index_callback_urls`), and
+/// how long it holds it at most (the work is a read of each row holding URLs).
+const CALLBACK_INDEX_LEASE: &str = "callback_urls_index";
+const CALLBACK_INDEX_LEASE_TTL: Duration = Duration::from_secs(600);
+/// Rows per page of that indexing.
+const CALLBACK_INDEX_PAGE: i64 = 1000;
 
 impl ServerStore for ProductionStore {
     async fn list_servers(&self) -> StoreResult<Vec<Server>> {
@@ -461,6 +521,13 @@ impl RecordingStore for ProductionStore {
 
     async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
         let (tenant_id, meeting_id) = (data.tenant_id.clone(), data.meeting_id.clone());
+        // Before the write, so that URLs in PostgreSQL always have a generation (a create of a meeting without one
+        // skips PostgreSQL once the data is indexed), even when this process stops right after writing them.
+        if has_callback_urls(&data) {
+            self.redis
+                .bump_callback_urls(tenant_id.as_deref(), &meeting_id)
+                .await?;
+        }
         self.pg.put_callback_data(data).await?;
         // After the write: a create that looked at PostgreSQL before it cannot mark the data free of URLs.
         self.redis
@@ -470,7 +537,8 @@ impl RecordingStore for ProductionStore {
 
     /// Every create without callback URLs needs this, and a PostgreSQL read per create was half the cost of a
     /// create of an existing meeting: a mark in Redis (`Keys::callback_urls`) tells when the data is known to
-    /// hold no URL, so PostgreSQL is read once per meeting (and after each write of URLs) instead.
+    /// hold no URL, so PostgreSQL is read once per meeting (and after each write of URLs) instead; once the data
+    /// is indexed (`index_callback_urls`), a meeting whose mark counts no write of URLs is not read at all.
     async fn clear_callback_urls(
         &self,
         tenant_id: Option<&str>,

@@ -387,6 +387,19 @@ impl PgStore {
     pub(crate) async fn put_callback_data(&self, data: CallbackData) -> StoreResult<()> {
         pg_op!(self, "put callback data", |c| put_callback_data(c, &data))
     }
+
+    /// A page of the callback data that may hold URLs, for `ProductionStore::index_callback_urls`: of the rows
+    /// after id `after`, at most `limit`, the last id read (`None`: no row left) and the `(tenant id, meeting id)`
+    /// of each row holding URLs or not readable (so that a create still reads it, and answers its error).
+    pub(crate) async fn callback_urls_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<(Option<i64>, Vec<(Option<String>, String)>)> {
+        pg_op!(self, "scan callback data", |c| callback_urls_after(
+            c, after, limit
+        ))
+    }
 }
 
 /// The production half of a `RecordingLock`: a transaction holding the row's `FOR UPDATE` lock.
@@ -1056,6 +1069,41 @@ async fn callback_rows_of(
         ));
     }
     Ok(out)
+}
+
+/// See `PgStore::callback_urls_after`. A row with a URL names it in its YAML (`:recording_ready_url:`,
+/// `:analytics_callback_url:`), so PostgreSQL leaves out the rows that cannot hold one.
+async fn callback_urls_after(
+    c: &mut PgConnection,
+    after: i64,
+    limit: i64,
+) -> PgResult<(Option<i64>, Vec<(Option<String>, String)>)> {
+    let rows = sqlx::query(
+        "SELECT id, meeting_id, callback_attributes FROM callback_data \
+         WHERE id > $1 AND callback_attributes LIKE '%url%' ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut last = None;
+    let mut holders = Vec::new();
+    for row in rows {
+        last = Some(row.try_get::<i64, _>("id")?);
+        let Some(meeting_id) = row.try_get::<Option<String>, _>("meeting_id")? else {
+            continue;
+        };
+        let text: Option<String> = row.try_get("callback_attributes")?;
+        match decode_callback_attributes(&meeting_id, text) {
+            Ok(attrs)
+                if attrs.recording_ready_url.is_none()
+                    && attrs.analytics_callback_url.is_none() => {}
+            Ok(attrs) => holders.push((attrs.tenant_id, meeting_id)),
+            // Unreadable, its tenant unknown: creates without a tenant go on reading it (and failing), as before.
+            Err(_) => holders.push((None, meeting_id)),
+        }
+    }
+    Ok((last, holders))
 }
 
 /// A `callback_attributes` value (YAML, or NULL: none) of a row of `meeting_id`.

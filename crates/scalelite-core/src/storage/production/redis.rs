@@ -196,12 +196,16 @@ fn mark_args(clean: &CallbackUrlsClean) -> [String; 3] {
     ]
 }
 
-/// A callback URL mark from its two fields: no generation yet counts as `0`; clean when `clean` is the generation.
-fn mark_of(generation: Option<String>, clean: Option<String>) -> CallbackUrlsMark {
-    let generation = generation.unwrap_or_else(|| "0".to_owned());
-    let clean = clean.is_some_and(|c| c == generation);
+/// A callback URL mark from its two fields and whether the callback data is indexed (`Keys::callback_urls_indexed`):
+/// no generation yet counts as `0`, and as clean once indexed (no URL was ever written); else clean when `clean` is
+/// the generation.
+fn mark_of(generation: Option<String>, clean: Option<String>, indexed: bool) -> CallbackUrlsMark {
+    let clean = match generation.as_deref() {
+        None => indexed,
+        Some(generation) => clean.is_some_and(|c| c == generation),
+    };
     CallbackUrlsMark {
-        generation: Some(generation),
+        generation: Some(generation.unwrap_or_else(|| "0".to_owned())),
         clean,
     }
 }
@@ -683,6 +687,8 @@ impl RedisStore {
             s: Option<RawServer>,
             g: Option<String>,
             cl: Option<String>,
+            #[serde(default)]
+            ix: i64,
             p: Option<ScriptReply<RawServer>>,
             n: Option<Claimed>,
         }
@@ -702,7 +708,7 @@ impl RedisStore {
         let mut args = vec![k.server_prefix(), k.counters_prefix()];
         let mut place = None;
         if let Some((tenant_id, placement)) = for_create {
-            keys.push(k.callback_urls(id));
+            keys.extend([k.callback_urls(id), k.callback_urls_indexed()]);
             args.push(tenant_id.unwrap_or_default().to_owned());
             if let Some(placement) = placement {
                 keys.extend([k.meetings(), k.voice_bridges()]);
@@ -715,7 +721,7 @@ impl RedisStore {
             .invoke("meeting with server", script, &keys, &args)
             .await?;
         let reply: Reply = decode("meeting with server", &json)?;
-        let mark = for_create.map(|_| mark_of(reply.g, reply.cl));
+        let mark = for_create.map(|_| mark_of(reply.g, reply.cl, reply.ix == 1));
         let placed_new = reply.p.zip(place).map(|(p, placement)| {
             let server = picked(p, placement.tags)?;
             let claimed = match reply.n {
@@ -1224,19 +1230,23 @@ impl RedisStore {
         tenant_id: Option<&str>,
         meeting_id: &str,
     ) -> StoreResult<CallbackUrlsMark> {
-        let key = self.inner.keys.callback_urls(meeting_id);
+        let k = &self.inner.keys;
+        let (key, indexed) = (k.callback_urls(meeting_id), k.callback_urls_indexed());
         let tenant = tenant_id.unwrap_or_default();
         let fields = [format!("gen:{tenant}"), format!("clean:{tenant}")];
-        let (generation, clean): (Option<String>, Option<String>) = self
+        let ((generation, clean), indexed): ((Option<String>, Option<String>), bool) = self
             .run("read callback URL mark", |mut c| async move {
-                redis::cmd("HMGET")
+                redis::pipe()
+                    .cmd("HMGET")
                     .arg(key)
                     .arg(&fields)
+                    .cmd("EXISTS")
+                    .arg(indexed)
                     .query_async(&mut c)
                     .await
             })
             .await?;
-        Ok(mark_of(generation, clean))
+        Ok(mark_of(generation, clean, indexed))
     }
 
     /// Callback URLs of `(tenant_id, meeting_id)` were written: whatever mark said they were none is void.
@@ -1245,23 +1255,44 @@ impl RedisStore {
         tenant_id: Option<&str>,
         meeting_id: &str,
     ) -> StoreResult<()> {
-        let key = self.inner.keys.callback_urls(meeting_id);
-        let field = format!("gen:{}", tenant_id.unwrap_or_default());
-        let secs = ttl_secs(CALLBACK_MARK_TTL);
+        self.bump_callback_urls_of(&[(tenant_id.map(str::to_owned), meeting_id.to_owned())])
+            .await
+    }
+
+    /// `bump_callback_urls` for each `(tenant id, meeting id)`, in one round trip. The marks lose their TTL: a
+    /// generation lives as long as the URLs it counts may (`mark_clean.lua`).
+    pub(crate) async fn bump_callback_urls_of(
+        &self,
+        data: &[(Option<String>, String)],
+    ) -> StoreResult<()> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (tenant_id, meeting_id) in data {
+            let key = self.inner.keys.callback_urls(meeting_id);
+            let field = format!("gen:{}", tenant_id.as_deref().unwrap_or_default());
+            pipe.cmd("HINCRBY").arg(&key).arg(field).arg(1).ignore();
+            pipe.cmd("PERSIST").arg(key).ignore();
+        }
         self.run("bump callback URL mark", |mut c| async move {
-            redis::pipe()
-                .atomic()
-                .cmd("HINCRBY")
-                .arg(&key)
-                .arg(&field)
-                .arg(1)
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(&key)
-                .arg(secs)
-                .ignore()
-                .query_async::<()>(&mut c)
-                .await
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    /// Whether every callback data row with URLs has its generation (`Keys::callback_urls_indexed`).
+    pub(crate) async fn callback_urls_indexed(&self) -> StoreResult<bool> {
+        let key = self.inner.keys.callback_urls_indexed();
+        self.run("read callback URL index", |mut c| async move {
+            redis::cmd("EXISTS").arg(key).query_async(&mut c).await
+        })
+        .await
+    }
+
+    /// Record that every callback data row with URLs has its generation, as of `at` (seconds since the epoch).
+    pub(crate) async fn set_callback_urls_indexed(&self, at: u64) -> StoreResult<()> {
+        let key = self.inner.keys.callback_urls_indexed();
+        self.run("write callback URL index", |mut c| async move {
+            redis::cmd("SET").arg(key).arg(at).query_async(&mut c).await
         })
         .await
     }

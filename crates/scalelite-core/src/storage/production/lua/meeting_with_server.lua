@@ -1,8 +1,9 @@
 -- A meeting's record, its live claim and its server, in one round trip (server script conventions, plus
 -- KEYS[5] the meeting's hash and KEYS[6] its claim). `s` is left out when its server record is gone. For a create,
--- KEYS[7] is the meeting's callback URL mark (callback_urls:<id>) and ARGV[3] the tenant id (empty: none): its
--- `gen:` and `clean:` fields come back as `g` and `cl`, whether the meeting exists or not.
--- A create may also place a meeting that does not exist, as place_meeting would: with KEYS[8] meetings and KEYS[9]
+-- KEYS[7] is the meeting's callback URL mark (callback_urls:<id>), KEYS[8] callback_urls_indexed and ARGV[3] the
+-- tenant id (empty: none): the mark's `gen:` and `clean:` fields come back as `g` and `cl`, and `ix` is 1 when the
+-- callback data is indexed, whether the meeting exists or not.
+-- A create may also place a meeting that does not exist, as place_meeting would: with KEYS[9] meetings and KEYS[10]
 -- voice_bridges, ARGV[4] '1' when the tags are required ('0' when not), ARGV[5] how many tags follow, then the
 -- tags, then the claim token, the claim's milliseconds, the record's TTL in seconds, the moderator password (empty:
 -- the picked server's derived one), the meeting id, the record's tenant id (empty: none) and the voice bridge
@@ -18,10 +19,11 @@ if KEYS[7] then
   if mark[2] then
     out.cl = mark[2]
   end
+  out.ix = redis.call('EXISTS', KEYS[8])
 end
 local flat = redis.call('HGETALL', KEYS[5])
 if #flat == 0 then
-  if KEYS[9] then
+  if KEYS[10] then
     local tags = tonumber(ARGV[5])
     local picked = select_server(ARGV[4] == '1', 6, 5 + tags)
     out.p = picked
@@ -33,7 +35,7 @@ if #flat == 0 then
         password = derived_password(server.h.secret or '', id)
       end
       out.n = claim_new(
-        { meeting = KEYS[5], meetings = KEYS[8], bridges = KEYS[9], claim = KEYS[6] },
+        { meeting = KEYS[5], meetings = KEYS[9], bridges = KEYS[10], claim = KEYS[6] },
         { id = id, server_id = server.id, moderator_pw = password, tenant = ARGV[f + 5], ttl = ARGV[f + 2],
           token = ARGV[f], claim_ms = ARGV[f + 1], first = f + 6 }
       ) or false
