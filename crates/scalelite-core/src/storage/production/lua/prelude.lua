@@ -50,76 +50,60 @@ local function read_server(id)
   return s
 end
 
--- A score string as a number, with Redis' spellings of infinity.
-local function num(score)
-  local n = tonumber(score)
-  if n then
-    return n
-  end
-  if score == '-inf' then
-    return -math.huge
-  end
-  return math.huge
-end
-
--- The original's Server.find_available plus the load bump, atomically: the tags must match when `required`; the
--- requested tags are ARGV[first..last] (none: untagged servers only). { r = 'ok', s = the server (s.forced its new
--- load, s.lm the multiplier it was bumped by) }, { r = 'tag' } (required tags unavailable) or { r = 'none' }.
+-- The original's Server.find_available plus the load bump, atomically: the least loaded server (ties in
+-- server_load's order) whose tag is one of the requested tags ARGV[first..last] ('none' names the untagged ones);
+-- when there is none and the tags are not `required`, the least loaded untagged server (no tag requested: untagged
+-- servers only). A server without a hash is passed over. The hashes are read in load order, each once, and only
+-- until the answer is known: with no tag requested, usually the first is the one.
+-- { r = 'ok', s = the server (s.forced its new load, s.lm the multiplier it was bumped by) }, { r = 'tag' }
+-- (required tags unavailable) or { r = 'none' }.
 local function select_server(required, first, last)
-  local zr = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+  local zr = redis.call('ZRANGE', KEYS[3], 0, -1)
   if #zr == 0 then
     return { r = 'none' }
   end
-  local entries = {}
-  for i = 1, #zr, 2 do
-    local tag = redis.call('HGET', SP .. zr[i], 'tag')
-    if tag == '' then
-      tag = false
-    end
-    entries[#entries + 1] = { id = zr[i], score = zr[i + 1], tag = tag, pos = #entries + 1 }
+  local wanted, tagged = {}, last >= first
+  for j = first, last do
+    wanted[ARGV[j]] = true
   end
-  local candidates = {}
-  if last >= first then
-    for j = first, last do
-      for _, e in ipairs(entries) do
-        if (e.tag or 'none') == ARGV[j] then
-          candidates[#candidates + 1] = e
+  local chosen, untagged = nil, nil
+  for i = 1, #zr do
+    local h = server_hash(zr[i])
+    if h then
+      local tag = h.tag
+      if tag == '' then
+        tag = nil
+      end
+      if tagged and wanted[tag or 'none'] then
+        chosen = { id = zr[i], h = h }
+        break
+      end
+      if not tag and not untagged then
+        untagged = { id = zr[i], h = h }
+        if not tagged then
+          break
         end
       end
     end
-    table.sort(candidates, function(a, b)
-      local sa, sb = num(a.score), num(b.score)
-      if sa ~= sb then
-        return sa < sb
-      end
-      return a.pos < b.pos
-    end)
   end
-  if #candidates == 0 then
+  if not chosen then
     if required then
       return { r = 'tag' }
     end
-    for _, e in ipairs(entries) do
-      if not e.tag then
-        candidates[#candidates + 1] = e
-      end
-    end
+    chosen = untagged
   end
-  for _, e in ipairs(candidates) do
-    local h = server_hash(e.id)
-    if h then
-      local lm = h.load_multiplier
-      if not lm or not tonumber(lm) then
-        lm = '1'
-      end
-      -- Its state is forced to enabled and its load to the new one (`forced`): no index is read.
-      local s = { id = e.id, h = h, lm = lm }
-      s.forced = redis.call('ZINCRBY', KEYS[3], lm, e.id)
-      read_counters(s)
-      return { r = 'ok', s = s }
-    end
+  if not chosen then
+    return { r = 'none' }
   end
-  return { r = 'none' }
+  local lm = chosen.h.load_multiplier
+  if not lm or not tonumber(lm) then
+    lm = '1'
+  end
+  -- Its state is forced to enabled and its load to the new one (`forced`): no index is read.
+  local s = { id = chosen.id, h = chosen.h, lm = lm }
+  s.forced = redis.call('ZINCRBY', KEYS[3], lm, chosen.id)
+  read_counters(s)
+  return { r = 'ok', s = s }
 end
 
 -- Server::derived_moderator_password (domain.rs) inside Redis, which must agree with it byte for byte: the first 8
