@@ -56,8 +56,9 @@ pub async fn serve(
 }
 
 /// How often the API makes sure the callback data is indexed (`Store::index_callback_urls`): at start, and again
-/// after Redis lost the index (a restart without persistence), when creates read PostgreSQL meanwhile.
-const CALLBACK_INDEX_CHECK: Duration = Duration::from_secs(30);
+/// once Redis restarted (it may have lost the index, or loaded a snapshot older than some of its counts), creates
+/// reading PostgreSQL until it is done.
+const CALLBACK_INDEX_CHECK: Duration = Duration::from_secs(5);
 
 /// Keep the callback data indexed while the API serves (one cheap read per check once it is).
 async fn index_callback_urls(store: scalelite_core::storage::store::Store) {

@@ -913,8 +913,8 @@ async fn a_confirmation_marks_the_callback_data_clean_unless_urls_came_since() {
 /// Once the callback data is indexed, a create of a meeting whose mark counts no write of URLs knows there is none to
 /// clear (and skips PostgreSQL): rows written without a mark (as the original writes them) get their generation
 /// from the indexing, rows written after it from `put_callback_data`. A generation outlives the URLs it counts: the
-/// mark expires only once every tenant's data in it is clean. Without the index (Redis lost it), nothing is taken
-/// for clean.
+/// mark expires only once every tenant's data in it is clean. An index made before Redis restarted is made again;
+/// without the index (Redis lost it), nothing is taken for clean.
 #[tokio::test]
 async fn indexed_callback_data_lets_creates_of_new_meetings_skip_postgres() {
     let env = TestEnv::new().await;
@@ -1016,6 +1016,45 @@ async fn indexed_callback_data_lets_creates_of_new_meetings_skip_postgres() {
             "{tenant:?}: expires once all are clean"
         );
     }
+
+    // A Redis that restarted (another run id) may have loaded a snapshot older than some counts: here legacy-t's.
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let run_id = info
+        .lines()
+        .find_map(|l| l.strip_prefix("run_id:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let indexed = || {
+        let mut get = redis::cmd("GET");
+        get.arg(env.keys.callback_urls_indexed());
+        get
+    };
+    let recorded: String = indexed().query_async(&mut raw).await.unwrap();
+    assert_eq!(recorded, run_id, "the index names the Redis it was made in");
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg(env.keys.callback_urls_indexed())
+        .arg("an-earlier-run")
+        .cmd("DEL")
+        .arg(env.keys.callback_urls("legacy-t"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!(
+        s.index_callback_urls("test").await.unwrap(),
+        "indexed again after a restart"
+    );
+    let recorded: String = indexed().query_async(&mut raw).await.unwrap();
+    assert_eq!(recorded, run_id);
+    assert!(
+        !known_clean("legacy-t", Some("t1")).await,
+        "the count the snapshot lacked is back"
+    );
 
     // Redis lost the index: back to reading PostgreSQL.
     let _: () = redis::cmd("DEL")

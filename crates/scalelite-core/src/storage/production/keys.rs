@@ -166,7 +166,8 @@ impl Keys {
 
     /// STRING (ours) present once every callback data row with URLs has its generation in its `callback_urls`
     /// hash: from then on a meeting without a generation has no URL to clear, and its create skips PostgreSQL.
-    /// Written by `ProductionStore::index_callback_urls`; never expires.
+    /// Holds the run id of the Redis server it was written in; written by `ProductionStore::index_callback_urls`;
+    /// never expires.
     pub fn callback_urls_indexed(&self) -> String {
         self.logical("callback_urls_indexed")
     }

@@ -125,10 +125,20 @@ impl ProductionStore {
     /// callback data indexed (`Keys::callback_urls_indexed`): from then on a create of a meeting without a
     /// generation knows there is no URL to clear, without reading PostgreSQL. Rows written meanwhile count their
     /// own generation (`put_callback_data`). Nothing to do when indexed already, or while another process indexes
-    /// (lease `callback_urls_index`, held as `holder`). Whether this call indexed.
+    /// (lease `callback_urls_index`, held as `holder`). An index recorded by a Redis that has restarted since is
+    /// dropped first and made again: the restart may have loaded a snapshot older than some generations. Whether
+    /// this call indexed.
     pub async fn index_callback_urls(&self, holder: &str) -> StoreResult<bool> {
-        if self.redis.callback_urls_indexed().await? {
-            return Ok(false);
+        let (indexed, run_id) = self.redis.callback_index_state().await?;
+        match indexed {
+            Some(indexed) if indexed == run_id => return Ok(false),
+            Some(stale) => {
+                tracing::warn!(
+                    "Redis restarted since the callback data was indexed; creates read it until it is indexed again"
+                );
+                self.redis.drop_callback_urls_index(&stale).await?;
+            }
+            None => {}
         }
         if !self
             .redis
@@ -137,7 +147,7 @@ impl ProductionStore {
         {
             return Ok(false);
         }
-        let indexed = self.index_callback_rows().await;
+        let indexed = self.index_callback_rows(&run_id).await;
         if let Err(e) = self.redis.release_lease(CALLBACK_INDEX_LEASE, holder).await {
             tracing::warn!(error = %e, "could not give up the callback data indexing lease; it lapses by itself");
         }
@@ -150,11 +160,8 @@ impl ProductionStore {
         })
     }
 
-    /// `index_callback_urls`' work, page by page; how many rows hold URLs.
-    async fn index_callback_rows(&self) -> StoreResult<usize> {
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+    /// `index_callback_urls`' work, page by page, for the Redis of run id `run_id`; how many rows hold URLs.
+    async fn index_callback_rows(&self, run_id: &str) -> StoreResult<usize> {
         let (mut after, mut rows) = (i64::MIN, 0);
         loop {
             let (last, holders) = self
@@ -170,7 +177,8 @@ impl ProductionStore {
                 None => break,
             }
         }
-        self.redis.set_callback_urls_indexed(started).await?;
+        // Should Redis have restarted meanwhile, `run_id` is already stale and the next call indexes again.
+        self.redis.set_callback_urls_indexed(run_id).await?;
         Ok(rows)
     }
 }

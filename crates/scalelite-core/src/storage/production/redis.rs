@@ -1279,22 +1279,60 @@ impl RedisStore {
         .await
     }
 
-    /// Whether every callback data row with URLs has its generation (`Keys::callback_urls_indexed`).
-    pub(crate) async fn callback_urls_indexed(&self) -> StoreResult<bool> {
+    /// What `Keys::callback_urls_indexed` holds (the run id of the Redis that was indexed; absent: not indexed),
+    /// and the run id of the Redis answering now (`INFO server`; empty when it does not say): they differ once
+    /// Redis restarted since, perhaps from a snapshot older than some generations.
+    pub(crate) async fn callback_index_state(&self) -> StoreResult<(Option<String>, String)> {
         let key = self.inner.keys.callback_urls_indexed();
-        self.run("read callback URL index", |mut c| async move {
-            redis::cmd("EXISTS").arg(key).query_async(&mut c).await
+        let (indexed, info): (Option<String>, String) = self
+            .run("read callback URL index", |mut c| async move {
+                redis::pipe()
+                    .cmd("GET")
+                    .arg(key)
+                    .cmd("INFO")
+                    .arg("server")
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let run_id = info
+            .lines()
+            .find_map(|line| line.strip_prefix("run_id:"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        Ok((indexed, run_id))
+    }
+
+    /// Record that every callback data row with URLs has its generation in the Redis of run id `run_id`.
+    pub(crate) async fn set_callback_urls_indexed(&self, run_id: &str) -> StoreResult<()> {
+        let key = self.inner.keys.callback_urls_indexed();
+        self.run("write callback URL index", |mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(run_id)
+                .query_async(&mut c)
+                .await
         })
         .await
     }
 
-    /// Record that every callback data row with URLs has its generation, as of `at` (seconds since the epoch).
-    pub(crate) async fn set_callback_urls_indexed(&self, at: u64) -> StoreResult<()> {
+    /// Forget the index recorded for run id `run_id` (unless someone indexed again meanwhile): creates read the
+    /// callback data again until it is indexed anew.
+    pub(crate) async fn drop_callback_urls_index(&self, run_id: &str) -> StoreResult<()> {
         let key = self.inner.keys.callback_urls_indexed();
-        self.run("write callback URL index", |mut c| async move {
-            redis::cmd("SET").arg(key).arg(at).query_async(&mut c).await
+        let run_id = run_id.to_owned();
+        // Compare and delete, as a lease is given up.
+        let script = &self.inner.scripts.release_lease;
+        self.run("drop callback URL index", |mut c| async move {
+            script
+                .key(key)
+                .arg(run_id)
+                .invoke_async::<i64>(&mut c)
+                .await
         })
-        .await
+        .await?;
+        Ok(())
     }
 
     /// Mark the callback data `clean` names free of URLs at its generation (as read before it was looked at in
