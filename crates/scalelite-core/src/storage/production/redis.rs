@@ -1321,15 +1321,16 @@ impl RedisStore {
     /// callback data again until it is indexed anew.
     pub(crate) async fn drop_callback_urls_index(&self, run_id: &str) -> StoreResult<()> {
         let key = self.inner.keys.callback_urls_indexed();
-        let run_id = run_id.to_owned();
-        // Compare and delete, as a lease is given up.
+        self.delete_if_holds("drop callback URL index", key, run_id)
+            .await
+    }
+
+    /// Delete the string `key` if it holds `value` (`release_lease.lua`).
+    async fn delete_if_holds(&self, op: &'static str, key: String, value: &str) -> StoreResult<()> {
+        let value = value.to_owned();
         let script = &self.inner.scripts.release_lease;
-        self.run("drop callback URL index", |mut c| async move {
-            script
-                .key(key)
-                .arg(run_id)
-                .invoke_async::<i64>(&mut c)
-                .await
+        self.run(op, |mut c| async move {
+            script.key(key).arg(value).invoke_async::<i64>(&mut c).await
         })
         .await?;
         Ok(())
@@ -1417,17 +1418,7 @@ impl RedisStore {
 
     pub(crate) async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         let key = self.inner.keys.lease(name);
-        let holder = holder.to_owned();
-        let script = &self.inner.scripts.release_lease;
-        self.run("release lease", |mut c| async move {
-            script
-                .key(key)
-                .arg(holder)
-                .invoke_async::<i64>(&mut c)
-                .await
-        })
-        .await?;
-        Ok(())
+        self.delete_if_holds("release lease", key, holder).await
     }
 
     pub(crate) async fn missing_meetings(&self) -> StoreResult<HashMap<String, i64>> {
