@@ -65,9 +65,20 @@ async fn index_callback_urls(store: scalelite_core::storage::store::Store) {
     use rand::Rng;
     let random: u64 = rand::rng().random();
     let holder = format!("api:{}:{random:016x}", std::process::id());
+    // Warned once per outage, not every check.
+    let mut failing = false;
     loop {
-        if let Err(e) = store.index_callback_urls(&holder).await {
-            tracing::warn!(error = %e, "could not index the callback data; creates read it meanwhile");
+        match store.index_callback_urls(&holder).await {
+            Ok(_) if failing => {
+                tracing::info!("the callback data index is checked again");
+                failing = false;
+            }
+            Ok(_) => {}
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "could not index the callback data; creates read it meanwhile");
+                failing = true;
+            }
+            Err(e) => tracing::debug!(error = %e, "could not index the callback data"),
         }
         tokio::time::sleep(CALLBACK_INDEX_CHECK).await;
     }
