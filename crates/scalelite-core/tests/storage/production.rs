@@ -1065,6 +1065,35 @@ async fn indexed_callback_data_lets_creates_of_new_meetings_skip_postgres() {
     assert!(!known_clean("new", None).await, "not indexed any more");
 }
 
+/// A callback data row the indexing cannot read keeps its meeting read on every create without a tenant (which
+/// answers the row's error, as before the index), while a new meeting beside it is known clean.
+#[tokio::test]
+async fn an_unreadable_callback_row_is_not_taken_for_clean_by_the_index() {
+    let env = TestEnv::new().await;
+    let s = env.store().await;
+    sqlx::query(
+        "INSERT INTO callback_data (meeting_id, callback_attributes, created_at, updated_at) \
+         VALUES ('broken', '- [recording_ready_url', now(), now())",
+    )
+    .execute(env.pg())
+    .await
+    .unwrap();
+    assert!(
+        s.get_callback_data(None, "broken").await.is_err(),
+        "the row does not decode"
+    );
+    assert!(s.index_callback_urls("test").await.unwrap());
+    let known_clean = async |id: &str| {
+        s.meeting_for_create(id, None, None)
+            .await
+            .unwrap()
+            .mark
+            .known_clean()
+    };
+    assert!(!known_clean("broken").await, "still read");
+    assert!(known_clean("new").await);
+}
+
 /// Confirmations arriving together are written in shared script calls (`confirms.rs`): each caller still gets its
 /// own meeting's answer, only a claim held by the confirming token is dropped, every meeting keeps its own create
 /// parameters, and only the meetings whose confirmation carries a mark are marked clean.

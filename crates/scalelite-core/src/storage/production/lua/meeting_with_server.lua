@@ -1,8 +1,8 @@
 -- A meeting's record, its live claim and its server, in one round trip (server script conventions, plus
 -- KEYS[5] the meeting's hash and KEYS[6] its claim). `s` is left out when its server record is gone. For a create,
 -- KEYS[7] is the meeting's callback URL mark (callback_urls:<id>), KEYS[8] callback_urls_indexed and ARGV[3] the
--- tenant id (empty: none): the mark's `gen:` and `clean:` fields come back as `g` and `cl`, and `ix` is 1 when the
--- callback data is indexed, whether the meeting exists or not.
+-- tenant id (empty: none): the mark's `gen:` and `clean:` fields come back as `g` and `cl`, and, when there is no
+-- `gen:`, `ix` is 1 when the callback data is indexed, whether the meeting exists or not.
 -- A create may also place a meeting that does not exist, as place_meeting would: with KEYS[9] meetings and KEYS[10]
 -- voice_bridges, ARGV[4] '1' when the tags are required ('0' when not), ARGV[5] how many tags follow, then the
 -- tags, then the claim token, the claim's milliseconds, the record's TTL in seconds, the moderator password (empty:
@@ -19,7 +19,10 @@ if KEYS[7] then
   if mark[2] then
     out.cl = mark[2]
   end
-  out.ix = redis.call('EXISTS', KEYS[8])
+  -- The index matters only to a mark without a generation (mark_of).
+  if not mark[1] then
+    out.ix = redis.call('EXISTS', KEYS[8])
+  end
 end
 local flat = redis.call('HGETALL', KEYS[5])
 if #flat == 0 then
