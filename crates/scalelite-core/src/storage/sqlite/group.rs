@@ -7,8 +7,9 @@
 //! of the store's own commits them, batch after batch, on a connection of its own (rusqlite, its statements
 //! compiled once): a write that arrives while a batch is being committed waits for the next batch, which carries
 //! every write queued meanwhile in one transaction, whatever its size: `BEGIN IMMEDIATE`, one read of what the
-//! batch needs (the available servers, the placed meetings' records, the holders of their candidate voice bridge
-//! numbers), the decisions, the writes (row by row, each statement compiled once) and the commit, all on that
+//! batch needs (the available servers, the placed meetings' records, the holders of their first candidate voice
+//! bridge numbers; a further candidate is read only when the ones before it are taken, which with 9-digit numbers
+//! is rare), the decisions, the writes (row by row, each statement compiled once) and the commit, all on that
 //! thread without a hop in between.
 //!
 //! Nothing changes for the callers: each write returns once its batch is committed, with the answer it would have
@@ -20,7 +21,7 @@
 //! processes wait for it as SQLite makes them wait (`busy_timeout`). A batch that fails answers every write in it
 //! with the error, and changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -28,7 +29,7 @@ use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::domain::{Meeting, MeetingPlacement, NewMeeting, Server, TagRequest};
@@ -433,7 +434,8 @@ fn run_batch(connection: &Connection, batch: Vec<Write>, plan: &mut Plan) -> Sto
         match write {
             Write::Place { meeting, .. } | Write::Claim { meeting, .. } => {
                 ids.push(&meeting.id);
-                numbers.extend(meeting.voice_bridge_candidates.iter().map(String::as_str));
+                // Usually free: the others are read only if it is not (`State::holder`).
+                numbers.extend(meeting.voice_bridge_candidates.first().map(String::as_str));
                 decides = true;
             }
             Write::Bump { .. } => decides = true,
@@ -442,7 +444,7 @@ fn run_batch(connection: &Connection, batch: Vec<Write>, plan: &mut Plan) -> Sto
     }
     execute(connection, "BEGIN IMMEDIATE", [])?;
     if decides {
-        state.read(connection, &json_list(&ids)?, &json_list(&numbers)?, now)?;
+        state.read(connection, &ids, &numbers, now)?;
     }
     // Decide in arrival order; every change goes to the statements' lists.
     let mut changes = Changes::default();
@@ -484,7 +486,7 @@ fn run_batch(connection: &Connection, batch: Vec<Write>, plan: &mut Plan) -> Sto
                 claim,
                 reply,
             } => {
-                let placement = state.claim(&mut changes, meeting, &claim, now);
+                let placement = state.claim(connection, &mut changes, meeting, &claim, now);
                 plan.answers.push(Answer::Claimed { reply, placement });
             }
             Write::Place {
@@ -494,7 +496,15 @@ fn run_batch(connection: &Connection, batch: Vec<Write>, plan: &mut Plan) -> Sto
                 claim,
                 reply,
             } => {
-                let answer = state.place(&mut changes, &tags, meeting, moderator_pw, &claim, now);
+                let answer = state.place(
+                    connection,
+                    &mut changes,
+                    &tags,
+                    meeting,
+                    moderator_pw,
+                    &claim,
+                    now,
+                );
                 plan.answers.push(match answer {
                     Ok(placed) => Answer::Placed {
                         reply,
@@ -541,7 +551,13 @@ fn write(connection: &Connection, changes: &Changes, now: i64, plan: &mut Plan) 
         connection,
         "DELETE FROM meetings WHERE id = ?1",
         placements,
-        |st, p| st.execute([&p.id]),
+        |st, p| {
+            if p.replaces {
+                st.execute([&p.id])
+            } else {
+                Ok(0)
+            }
+        },
     )?;
     each(
         connection,
@@ -640,6 +656,8 @@ fn each<T>(
 
 /// A record the batch creates.
 struct PlacementChange {
+    /// A record of this id (expired) is in the database.
+    replaces: bool,
     id: String,
     server_id: String,
     moderator_pw: String,
@@ -730,16 +748,18 @@ struct State {
     meetings: HashMap<String, (Meeting, i64)>,
     /// Voice bridge number -> (holder, holder live).
     holders: HashMap<String, (String, bool)>,
+    /// The numbers read from the database so far, held or not (`holders` has those held).
+    read_numbers: HashSet<String>,
 }
 
 impl State {
     /// Read what the placements need: the available servers, the records of the meetings `ids` and the holders
-    /// of the voice bridge `numbers` (JSON lists).
+    /// of the voice bridge `numbers`.
     fn read(
         &mut self,
         connection: &Connection,
-        ids: &str,
-        numbers: &str,
+        ids: &[&str],
+        numbers: &[&str],
         now: i64,
     ) -> StoreResult<()> {
         static SERVERS: LazyLock<String> = LazyLock::new(|| {
@@ -759,7 +779,7 @@ impl State {
             self.servers.push(server_from_row(row)?);
         }
         let mut statement = connection.prepare_cached(MEETINGS).map_err(backend)?;
-        let mut rows = statement.query([ids]).map_err(backend)?;
+        let mut rows = statement.query([json_list(ids)?]).map_err(backend)?;
         while let Some(row) = rows.next().map_err(backend)? {
             let meeting = Meeting {
                 id: row.get("id").map_err(backend)?,
@@ -777,7 +797,7 @@ impl State {
         }
         let mut statement = connection.prepare_cached(HOLDERS).map_err(backend)?;
         let mut rows = statement
-            .query(rusqlite::params![now, numbers])
+            .query(rusqlite::params![now, json_list(numbers)?])
             .map_err(backend)?;
         while let Some(row) = rows.next().map_err(backend)? {
             let number: String = row.get("number").map_err(backend)?;
@@ -785,6 +805,30 @@ impl State {
             let live: bool = row.get("live").map_err(backend)?;
             self.holders.insert(number, (holder, live));
         }
+        self.read_numbers
+            .extend(numbers.iter().map(|n| (*n).to_owned()));
+        Ok(())
+    }
+
+    /// Make sure the holder of `number` is known: read it from the database unless it was read already or the
+    /// batch decided it.
+    fn learn_holder(&mut self, connection: &Connection, number: &str, now: i64) -> StoreResult<()> {
+        const HOLDER: &str = "SELECT v.meeting_id, EXISTS (SELECT 1 FROM meetings m \
+             WHERE m.id = v.meeting_id AND m.expires_at > ?1) FROM voice_bridges v WHERE v.number = ?2";
+        if self.holders.contains_key(number) || self.read_numbers.contains(number) {
+            return Ok(());
+        }
+        let mut statement = connection.prepare_cached(HOLDER).map_err(backend)?;
+        let held: Option<(String, bool)> = statement
+            .query_row(rusqlite::params![now, number], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+            .map_err(backend)?;
+        if let Some(held) = held {
+            self.holders.insert(number.to_owned(), held);
+        }
+        self.read_numbers.insert(number.to_owned());
         Ok(())
     }
 
@@ -827,8 +871,10 @@ impl State {
     /// Decide one placement as `place_meeting` does (choose the server, then claim the record on it and bump the
     /// server's load when created), on the state the earlier writes of the batch left. Returns the chosen server
     /// (its load as this placement left it) and the claim's answer.
+    #[allow(clippy::too_many_arguments)]
     fn place(
         &mut self,
+        connection: &Connection,
         changes: &mut Changes,
         tags: &TagRequest,
         mut meeting: NewMeeting,
@@ -839,7 +885,7 @@ impl State {
         let mut server = choose_server(&self.servers, |s| s.tag.as_deref(), tags)?.clone();
         meeting.server_id = server.id.clone();
         meeting.moderator_pw = moderator_pw(&server);
-        let placement = self.claim(changes, meeting, claim, now);
+        let placement = self.claim(connection, changes, meeting, claim, now);
         if matches!(placement, Ok(MeetingPlacement::Created(_))) {
             server.load = self.add_load(&server.id, server.load_multiplier);
         }
@@ -851,6 +897,7 @@ impl State {
     /// created record goes to `changes`, and the state changes as the script will change the database.
     fn claim(
         &mut self,
+        connection: &Connection,
         changes: &mut Changes,
         meeting: NewMeeting,
         claim: &Claim,
@@ -862,6 +909,18 @@ impl State {
                 return existing_placement(existing.clone(), tenant_id.as_deref());
             }
         }
+        // The candidates' holders, up to the first free one (which is where `free_number` stops).
+        for candidate in &meeting.voice_bridge_candidates {
+            self.learn_holder(connection, candidate, now)?;
+            let free = self
+                .holders
+                .get(candidate)
+                .is_none_or(|(holder, live)| *holder == meeting.id || !live);
+            if free {
+                break;
+            }
+        }
+        let replaces = self.meetings.contains_key(&meeting.id);
         let holders = &self.holders;
         let voice_bridge = free_number(&meeting, |number| {
             holders
@@ -883,6 +942,7 @@ impl State {
         self.meetings
             .insert(created.id.clone(), (created.clone(), expires_at));
         changes.placements.push(PlacementChange {
+            replaces,
             id: created.id.clone(),
             server_id: created.server_id.clone(),
             moderator_pw: created.moderator_pw.clone(),
