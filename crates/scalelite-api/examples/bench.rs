@@ -367,6 +367,12 @@ async fn request(connection: &mut Option<Connection>, url: &str, expect: Expect)
     else {
         return false;
     };
+    // The connection takes a request only once it has finished the previous one (hyper answers "connection was
+    // not ready" otherwise, which happens when its driver task has not run since the last answer was read).
+    if open.sender.ready().await.is_err() {
+        *connection = None;
+        return false;
+    }
     let response = match open.sender.send_request(request).await {
         Ok(response) => response,
         Err(_) => {
