@@ -177,3 +177,71 @@ async fn close_commits_queued_writes_and_refuses_later_ones() {
         Some(committed)
     );
 }
+
+/// A store's group commits (`group.rs`) decide placements on the servers as the database holds them: after writes
+/// by another connection, of another store on the file or of the same store's other writer, not as the committer's
+/// own last batch left them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placements_see_the_servers_as_other_connections_left_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.sqlite3");
+    let a = open(&path).await;
+    let b = open(&path).await;
+    for id in ["x", "y"] {
+        a.add_server(server(id)).await.unwrap();
+        a.patch_server(id, load(0.0)).await.unwrap();
+    }
+    let mut n = 0;
+    let mut place = async |store: &SqliteStore| {
+        n += 1;
+        let meeting = NewMeeting {
+            id: format!("m{n}"),
+            server_id: String::new(),
+            moderator_pw: String::new(),
+            voice_bridge_candidates: vec![format!("{}", 100_000 + n)],
+            tenant_id: None,
+        };
+        let (server, placement) = store
+            .place_meeting(
+                &TagRequest::default(),
+                meeting,
+                |_| "mp".to_owned(),
+                "",
+                std::time::Duration::from_secs(60),
+                LONG_TTL,
+            )
+            .await
+            .expect("a server");
+        assert!(matches!(placement, Ok(MeetingPlacement::Created(_))));
+        server.id
+    };
+    let loads = async |store: &SqliteStore| {
+        let x = store.get_server("x").await.unwrap().load;
+        let y = store.get_server("y").await.unwrap().load;
+        (x, y)
+    };
+
+    // a: x y x y (2, 2); then b, which sees them: x y x (4, 3).
+    for _ in 0..4 {
+        place(&a).await;
+    }
+    for _ in 0..3 {
+        place(&b).await;
+    }
+    assert_eq!(loads(&a).await, (Some(4.0), Some(3.0)));
+    // a's last batch left (2, 2): the least loaded is y now.
+    assert_eq!(place(&a).await, "y");
+    // a's own other writer disables y: a's committer must not place there.
+    a.patch_server(
+        "y",
+        ServerPatch {
+            state: Some(ServerState::Disabled),
+            ..ServerPatch::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(place(&a).await, "x");
+    assert_eq!(place(&b).await, "x");
+    assert_eq!(loads(&b).await.0, Some(6.0));
+}
