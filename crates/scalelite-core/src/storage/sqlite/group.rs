@@ -34,7 +34,7 @@ use tokio::sync::oneshot;
 
 use crate::domain::{Meeting, MeetingPlacement, NewMeeting, Server, TagRequest};
 use crate::storage::sqlite::direct::open_connection;
-use crate::storage::sqlite::meetings::{existing_placement, free_number};
+use crate::storage::sqlite::meetings::{existing_placement, free_number, may_take};
 use crate::storage::sqlite::servers::{AVAILABLE, SERVER_COLUMNS, choose_server, server_from_row};
 use crate::storage::sqlite::{SqliteStore, backend, expiry_ms, json_list, now_ms};
 use crate::storage::{SelectError, StoreError, StoreResult};
@@ -434,7 +434,7 @@ fn run_batch(connection: &Connection, batch: Vec<Write>, plan: &mut Plan) -> Sto
         match write {
             Write::Place { meeting, .. } | Write::Claim { meeting, .. } => {
                 ids.push(&meeting.id);
-                // Usually free: the others are read only if it is not (`State::holder`).
+                // Usually free: the others are read only if it is not (`State::learn_holder`).
                 numbers.extend(meeting.voice_bridge_candidates.first().map(String::as_str));
                 decides = true;
             }
@@ -912,11 +912,11 @@ impl State {
         // The candidates' holders, up to the first free one (which is where `free_number` stops).
         for candidate in &meeting.voice_bridge_candidates {
             self.learn_holder(connection, candidate, now)?;
-            let free = self
+            let holder = self
                 .holders
                 .get(candidate)
-                .is_none_or(|(holder, live)| *holder == meeting.id || !live);
-            if free {
+                .map(|(h, live)| (h.as_str(), *live));
+            if may_take(holder, &meeting.id) {
                 break;
             }
         }

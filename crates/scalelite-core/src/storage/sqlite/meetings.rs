@@ -467,8 +467,14 @@ pub(super) fn existing_placement(
     }
 }
 
-/// The first of the meeting's candidate numbers that is free, held by this same meeting id, or held by a meeting
-/// that no longer exists; `holder(number)` is the number's holder and whether its record is live.
+/// Whether meeting `id` may take a number whose holder (and whether the holder's record is live) is `holder`:
+/// nobody holds it, `id` itself does, or a meeting that no longer exists.
+pub(super) fn may_take(holder: Option<(&str, bool)>, id: &str) -> bool {
+    holder.is_none_or(|(holder, live)| holder == id || !live)
+}
+
+/// The first of the meeting's candidate numbers that it may take ([`may_take`]); `holder(number)` is the number's
+/// holder and whether its record is live.
 pub(super) fn free_number<'a>(
     meeting: &NewMeeting,
     holder: impl Fn(&str) -> Option<(&'a str, bool)>,
@@ -476,9 +482,7 @@ pub(super) fn free_number<'a>(
     meeting
         .voice_bridge_candidates
         .iter()
-        .find(|candidate| {
-            holder(candidate).is_none_or(|(holder, live)| holder == meeting.id || !live)
-        })
+        .find(|candidate| may_take(holder(candidate), &meeting.id))
         .cloned()
         .ok_or_else(|| {
             StoreError::Conflict(format!(
