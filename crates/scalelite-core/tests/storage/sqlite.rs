@@ -245,3 +245,57 @@ async fn placements_see_the_servers_as_other_connections_left_them() {
     assert_eq!(place(&b).await, "x");
     assert_eq!(loads(&b).await.0, Some(6.0));
 }
+
+fn page_size(path: &Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .unwrap()
+}
+
+/// A file the store creates gets its small pages (`PAGE_SIZE` in `sqlite/mod.rs`); a file created with SQLite's
+/// default keeps it, and the store works on it as on a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_files_get_small_pages_and_older_files_keep_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.sqlite3");
+    open(&fresh).await.close().await;
+    assert_eq!(page_size(&fresh), 1024);
+
+    let older = dir.path().join("older.sqlite3");
+    rusqlite::Connection::open(&older)
+        .unwrap()
+        .execute_batch(
+            "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE leftover (x INTEGER);",
+        )
+        .unwrap();
+    let store = open(&older).await;
+    store.add_server(server("s1")).await.unwrap();
+    store.patch_server("s1", load(0.0)).await.unwrap();
+    let meeting = NewMeeting {
+        id: "m".to_owned(),
+        server_id: String::new(),
+        moderator_pw: String::new(),
+        voice_bridge_candidates: vec!["123456".to_owned()],
+        tenant_id: None,
+    };
+    let (server, placement) = store
+        .place_meeting(
+            &TagRequest::default(),
+            meeting,
+            |_| "mp".to_owned(),
+            "token",
+            std::time::Duration::from_secs(60),
+            LONG_TTL,
+        )
+        .await
+        .expect("a server");
+    assert_eq!(server.id, "s1");
+    assert!(matches!(placement, Ok(MeetingPlacement::Created(_))));
+    store.close().await;
+    assert_eq!(page_size(&older), 4096);
+    assert_eq!(
+        open(&older).await.get_meeting("m").await.unwrap().server_id,
+        "s1"
+    );
+}
