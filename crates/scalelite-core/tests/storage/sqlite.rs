@@ -178,6 +178,31 @@ async fn close_commits_queued_writes_and_refuses_later_ones() {
     );
 }
 
+/// Place a new meeting `id` with the one voice bridge candidate `number` (through the store's group commit); the
+/// server chosen. The meeting must be created.
+async fn place_new(store: &SqliteStore, id: &str, number: &str) -> String {
+    let meeting = NewMeeting {
+        id: id.to_owned(),
+        server_id: String::new(),
+        moderator_pw: String::new(),
+        voice_bridge_candidates: vec![number.to_owned()],
+        tenant_id: None,
+    };
+    let (server, placement) = store
+        .place_meeting(
+            &TagRequest::default(),
+            meeting,
+            |_| "mp".to_owned(),
+            "token",
+            std::time::Duration::from_secs(60),
+            LONG_TTL,
+        )
+        .await
+        .expect("a server");
+    assert!(matches!(placement, Ok(MeetingPlacement::Created(_))));
+    server.id
+}
+
 /// A store's group commits (`group.rs`) decide placements on the servers as the database holds them: after writes
 /// by another connection, of another store on the file or of the same store's other writer, not as the committer's
 /// own last batch left them.
@@ -194,26 +219,7 @@ async fn placements_see_the_servers_as_other_connections_left_them() {
     let mut n = 0;
     let mut place = async |store: &SqliteStore| {
         n += 1;
-        let meeting = NewMeeting {
-            id: format!("m{n}"),
-            server_id: String::new(),
-            moderator_pw: String::new(),
-            voice_bridge_candidates: vec![format!("{}", 100_000 + n)],
-            tenant_id: None,
-        };
-        let (server, placement) = store
-            .place_meeting(
-                &TagRequest::default(),
-                meeting,
-                |_| "mp".to_owned(),
-                "",
-                std::time::Duration::from_secs(60),
-                LONG_TTL,
-            )
-            .await
-            .expect("a server");
-        assert!(matches!(placement, Ok(MeetingPlacement::Created(_))));
-        server.id
+        place_new(store, &format!("m{n}"), &format!("{}", 100_000 + n)).await
     };
     let loads = async |store: &SqliteStore| {
         let x = store.get_server("x").await.unwrap().load;
@@ -272,26 +278,7 @@ async fn new_files_get_small_pages_and_older_files_keep_theirs() {
     let store = open(&older).await;
     store.add_server(server("s1")).await.unwrap();
     store.patch_server("s1", load(0.0)).await.unwrap();
-    let meeting = NewMeeting {
-        id: "m".to_owned(),
-        server_id: String::new(),
-        moderator_pw: String::new(),
-        voice_bridge_candidates: vec!["123456".to_owned()],
-        tenant_id: None,
-    };
-    let (server, placement) = store
-        .place_meeting(
-            &TagRequest::default(),
-            meeting,
-            |_| "mp".to_owned(),
-            "token",
-            std::time::Duration::from_secs(60),
-            LONG_TTL,
-        )
-        .await
-        .expect("a server");
-    assert_eq!(server.id, "s1");
-    assert!(matches!(placement, Ok(MeetingPlacement::Created(_))));
+    assert_eq!(place_new(&store, "m", "123456").await, "s1");
     store.close().await;
     assert_eq!(page_size(&older), 4096);
     assert_eq!(
