@@ -62,9 +62,7 @@ const CALLBACK_INDEX_CHECK: Duration = Duration::from_secs(5);
 
 /// Keep the callback data indexed while the API serves (one cheap read per check once it is).
 async fn index_callback_urls(store: scalelite_core::storage::store::Store) {
-    use rand::Rng;
-    let random: u64 = rand::rng().random();
-    let holder = format!("api:{}:{random:016x}", std::process::id());
+    let holder = scalelite_core::storage::lease_holder_id();
     // Warned once per outage, not every check.
     let mut failing = false;
     loop {

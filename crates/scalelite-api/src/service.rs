@@ -107,7 +107,7 @@ async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result
             scalelite_poller::PollSettings::from_config(&cli.poller, &cli.meetings),
         );
         let token = shutdown.token();
-        let holder = scalelite_poller::holder_id();
+        let holder = scalelite_core::storage::lease_holder_id();
         state = state.with_poller(poller.clone());
         shutdown.spawn(async move { poller.run(&holder, token).await });
 

@@ -187,20 +187,6 @@ pub fn concurrency_of(poller_threads: u32) -> usize {
     usize::try_from(poller_threads.saturating_sub(1).max(1)).unwrap_or(usize::MAX)
 }
 
-/// A name for this process in the poller lease: host name, process id and a random part.
-pub fn holder_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "scalelite".into());
-    format!(
-        "{host}:{}:{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
 /// The outcome of one cycle, for logs, metrics, the CLI and tests. Id lists are sorted.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CycleReport {

@@ -94,7 +94,11 @@ async fn start(cli: Cli, shutdown: Shutdown, signals: Signals) -> anyhow::Result
         metrics_listener::spawn(addr, render, shutdown.token()).await?;
     }
     let token = shutdown.token();
-    shutdown.spawn(async move { poller.run(&crate::holder_id(), token).await });
+    shutdown.spawn(async move {
+        poller
+            .run(&scalelite_core::storage::lease_holder_id(), token)
+            .await
+    });
     shutdown.cancelled().await;
     // The poller finishes the cycle it is in; past the grace period we exit anyway.
     if !shutdown.drain(cli.shutdown.shutdown_grace_period).await {

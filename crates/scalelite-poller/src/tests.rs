@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use scalelite_core::config::{MeetingArgs, PollerArgs};
 
-use crate::{PollSettings, holder_id};
+use crate::PollSettings;
 
 #[test]
 fn settings_follow_the_original_variables() {
@@ -74,7 +74,10 @@ fn the_lease_outlives_an_interval_with_margin() {
 
 #[test]
 fn holder_ids_are_unique_per_poller() {
-    let (a, b) = (holder_id(), holder_id());
+    let (a, b) = (
+        scalelite_core::storage::lease_holder_id(),
+        scalelite_core::storage::lease_holder_id(),
+    );
     assert_ne!(a, b);
     assert!(a.contains(&format!(":{}:", std::process::id())), "{a}");
 }

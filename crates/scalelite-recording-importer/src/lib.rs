@@ -1008,20 +1008,6 @@ where
         .map_err(|e| ImportError::Task(e.to_string()))?
 }
 
-/// A name for this process in the importer lease: host name, process id and a random part.
-pub fn holder_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "scalelite".to_owned());
-    format!(
-        "{host}:{}:{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
 /// The importer daemon: import what arrives in the spool until `shutdown`, while holding the `importer` lease
 /// (renewed during long imports; a second importer stands by and takes over within one lease period when the
 /// active one dies). Shutdown is looked at between archives: the archive in hand is finished first.
@@ -1032,7 +1018,7 @@ pub async fn run(ctx: ImportContext, shutdown: CancellationToken) {
     }
     let (wake_tx, mut wake_rx) = mpsc::channel::<()>(1);
     let _watcher = watch(&settings.spool_dir, wake_tx);
-    let holder = holder_id();
+    let holder = scalelite_core::storage::lease_holder_id();
     let mut lease = Lease::new(&ctx, &holder);
     let mut active = false;
     let mut skipped: HashSet<TarIdentity> = HashSet::new();
@@ -1397,7 +1383,7 @@ pub async fn import_backlog(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<BacklogReport, ImportError> {
     let settings = &ctx.settings;
-    let holder = holder_id();
+    let holder = scalelite_core::storage::lease_holder_id();
     let held = with_store_retries(settings, || {
         ctx.store.try_lease(LEASE_NAME, &holder, settings.lease_ttl)
     })

@@ -45,7 +45,10 @@ impl Ctx {
         let shutdown = Shutdown::new();
         shutdown::on_signal(shutdown.clone());
         poller
-            .run(&scalelite_poller::holder_id(), shutdown.token())
+            .run(
+                &scalelite_core::storage::lease_holder_id(),
+                shutdown.token(),
+            )
             .await;
         Ok(())
     }

@@ -428,6 +428,21 @@ pub struct CallbackUrlsClean {
 }
 
 /// Whether callback data holds a URL (what [`RecordingStore::clear_callback_urls`] drops).
+/// A name for this process as the holder of a lease (`try_lease`): host name, process id and a random part, so two
+/// processes (or two holders in one process) never share one.
+pub fn lease_holder_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "scalelite".into());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 pub(crate) fn has_callback_urls(data: &CallbackData) -> bool {
     data.analytics_callback_url.is_some() || data.recording_ready_url.is_some()
 }
