@@ -2,7 +2,8 @@
 //!
 //! This is the only place that sends HTTP to BBB servers. Every call is bounded by `connect + response` timeout;
 //! unlike the original (whose HTTP client silently retries a timed-out GET once), a call is never retried here, so
-//! a dead server costs one timeout, not two.
+//! a dead server costs one timeout, not two. How the bytes travel (straight to the server, or through the
+//! environment's proxy) is `transport`'s.
 
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ use crate::bbb::params::Params;
 use crate::bbb::uri::bbb_url;
 use crate::bbb::xml::{BbbResponse, BbbResponseError, Element};
 use crate::domain::Server;
+
+mod transport;
+use transport::Transport;
 
 /// Why a call to a BBB server failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +69,7 @@ pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 16 * 1024 * 1024;
 /// HTTP client for BBB servers. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct BbbClient {
-    http: reqwest::Client,
+    transport: Transport,
     timeouts: Timeouts,
     algorithm: Algorithm,
     max_response_size: u64,
@@ -74,15 +78,8 @@ pub struct BbbClient {
 impl BbbClient {
     /// `algorithm` signs every outbound call (`AllowedAlgorithms::outbound()`).
     pub fn new(timeouts: Timeouts, algorithm: Algorithm) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("scalelite-rs/", env!("CARGO_PKG_VERSION")))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            // Building a client only fails when the TLS back-end cannot initialise, which is a broken build.
-            .expect("the HTTP client must build");
         Self {
-            http,
+            transport: Transport::from_env(),
             timeouts,
             algorithm,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
@@ -168,73 +165,13 @@ impl BbbClient {
         body: Option<XmlBody>,
         timeouts: Timeouts,
     ) -> Result<Vec<u8>, CallError> {
-        let request = match body {
-            Some(XmlBody(bytes)) if !bytes.is_empty() => self
-                .http
-                .post(url)
-                .header(reqwest::header::CONTENT_TYPE, "application/xml")
-                .body(bytes),
-            _ => self.http.get(url),
-        };
         let total = timeouts.connect + timeouts.response;
-        let limit = self.max_response_size;
-        let exchange = async {
-            let mut response = request
-                .send()
-                .await
-                .map_err(|e| CallError::Transport(describe(&e)))?;
-            let too_large = || {
-                CallError::Transport(format!(
-                    "answer larger than {limit} bytes (BBB_MAX_RESPONSE_SIZE)"
-                ))
-            };
-            if response
-                .content_length()
-                .is_some_and(|length| length > limit)
-            {
-                return Err(too_large());
-            }
-            // Read chunk by chunk so a server sending an endless answer costs at most `limit` bytes of memory.
-            let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| CallError::Transport(describe(&e)))?
-            {
-                if (body.len() as u64).saturating_add(chunk.len() as u64) > limit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(body)
-        };
+        let exchange = self
+            .transport
+            .exchange(url, body.map(|b| b.0), self.max_response_size);
         tokio::time::timeout(total, exchange)
             .await
             .map_err(|_| CallError::Transport(format!("no answer within {total:?}")))?
-    }
-}
-
-/// A one-line description of a transport error, without the URL (it carries the checksum).
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "broken response body"
-    } else {
-        "request failed"
-    };
-    let mut cause = String::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        cause = s.to_string();
-        source = s.source();
-    }
-    if cause.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {cause}")
     }
 }
 
