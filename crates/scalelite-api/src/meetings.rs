@@ -251,12 +251,20 @@ fn canonical_name(name: &str) -> String {
     }
 }
 
-/// Ruby's `Hash#merge`: `base`'s order, values replaced by `other`'s, `other`'s new keys appended.
-fn merge(base: &Params, other: &Params) -> Params {
-    let mut merged = base.clone();
+/// Ruby's `Hash#merge!`: `base`'s order, values replaced by `other`'s, `other`'s new keys appended.
+fn merge_into(base: &mut Params, other: &Params) {
     for (name, value) in other.iter() {
-        merged.set(name, value);
+        base.set(name, value);
     }
+}
+
+/// Ruby's `Hash#merge`: [`merge_into`] on a copy of `base`; `other` itself when `base` is empty.
+fn merge(base: &Params, other: &Params) -> Params {
+    if base.is_empty() {
+        return other.clone();
+    }
+    let mut merged = base.clone();
+    merge_into(&mut merged, other);
     merged
 }
 
@@ -292,10 +300,13 @@ fn augment(
     td: &Params,
     to: &Params,
 ) -> Params {
-    let merged = merge(td, request);
-    let merged = merge(config_default, &merged);
-    let merged = merge(&merged, config_override);
-    merge(&merged, to)
+    let mut merged = merge(td, request);
+    if !config_default.is_empty() {
+        merged = merge(config_default, &merged);
+    }
+    merge_into(&mut merged, config_override);
+    merge_into(&mut merged, to);
+    merged
 }
 
 fn without(params: &Params, name: &str) -> Params {
@@ -633,13 +644,27 @@ fn voice_bridge_candidates(meeting_id: &str, len: usize, external: Option<&str>)
     candidates
 }
 
-/// First non-blank value of `name` among the sources, in order.
-fn first_non_blank(name: &str, sources: &[&Params]) -> Option<String> {
-    sources.iter().find_map(|p| {
-        p.get(name)
-            .filter(|v| !v.trim().is_empty())
-            .map(str::to_owned)
-    })
+/// The first non-blank of `values`, in order.
+fn first_non_blank(values: &[Option<&str>]) -> Option<String> {
+    values
+        .iter()
+        .flatten()
+        .find(|v| !v.trim().is_empty())
+        .map(|v| (*v).to_owned())
+}
+
+/// The request's value of `name` (a [`canonical_name`]) as `pass_through(params, &[])` would hold it: the last
+/// value sent under a spelling of it, without building that list.
+fn sent_value<'p>(params: &'p Params, name: &str) -> Option<&'p str> {
+    let same = |sent: &str| match (sent.strip_prefix("meta_"), name.strip_prefix("meta_")) {
+        (Some(key), Some(canonical)) => key.eq_ignore_ascii_case(canonical),
+        _ => sent == name,
+    };
+    params
+        .iter()
+        .filter(|(sent, _)| same(sent))
+        .last()
+        .map(|(_, value)| value)
 }
 
 /// Where a create goes: a server, and the claim token when this request placed the meeting (so it owns the
@@ -961,8 +986,13 @@ pub async fn create(state: &AppState, req: BbbRequest) -> Result<Response> {
     let cd = params_of(&settings.default_create_params);
     let co = params_of(&settings.override_create_params);
 
-    let client = pass_through(&req.params, &[]);
-    let tag_value = first_non_blank(SERVER_TAG, &[&to, &co, &client, &td, &cd]);
+    let tag_value = first_non_blank(&[
+        to.get(SERVER_TAG),
+        co.get(SERVER_TAG),
+        sent_value(&req.params, SERVER_TAG),
+        td.get(SERVER_TAG),
+        cd.get(SERVER_TAG),
+    ]);
     let tags = TagRequest::parse(tag_value.as_deref());
     let mut base = pass_through(&req.params, &settings.create_exclude_params);
     if let Some(tag) = &tag_value {

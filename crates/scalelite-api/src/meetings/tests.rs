@@ -41,6 +41,73 @@ fn merge_is_ruby_hash_merge() {
 }
 
 #[test]
+fn merge_with_an_empty_side_is_the_other_side() {
+    let some = p(&[("a", "1"), ("b", "2")]);
+    assert_eq!(pairs(&merge(&Params::default(), &some)), pairs(&some));
+    assert_eq!(pairs(&merge(&some, &Params::default())), pairs(&some));
+}
+
+/// Every list with empty defaults and overrides but one: the request wins over defaults and loses to overrides
+/// whichever list is the non-empty one (the merges skip the empty ones).
+#[test]
+fn augment_with_empty_lists_keeps_the_precedence() {
+    let request = p(&[("meetingID", "m"), ("x", "request")]);
+    let empty = Params::default();
+    let other = p(&[("x", "list"), ("extra", "1")]);
+    let x_of = |out: Params| out.get("x").map(str::to_owned);
+    assert_eq!(
+        pairs(&augment(&request, &empty, &empty, &empty, &empty)),
+        pairs(&request)
+    );
+    assert_eq!(
+        x_of(augment(&request, &other, &empty, &empty, &empty)).as_deref(),
+        Some("request")
+    );
+    assert_eq!(
+        x_of(augment(&request, &empty, &other, &empty, &empty)).as_deref(),
+        Some("list")
+    );
+    assert_eq!(
+        x_of(augment(&request, &empty, &empty, &other, &empty)).as_deref(),
+        Some("request")
+    );
+    assert_eq!(
+        x_of(augment(&request, &empty, &empty, &empty, &other)).as_deref(),
+        Some("list")
+    );
+}
+
+/// `sent_value` reads what `pass_through` would hold, for every spelling of a `meta_` name, repeated or not.
+#[test]
+fn sent_value_is_what_pass_through_holds() {
+    let lists: [&[(&str, &str)]; 7] = [
+        &[],
+        &[("meetingID", "m")],
+        &[("meta_server-tag", "a")],
+        &[("meta_Server-Tag", "a")],
+        &[
+            ("meta_SERVER-TAG", "a"),
+            ("x", "1"),
+            ("meta_server-tag", "b"),
+        ],
+        &[("META_server-tag", "a")],
+        &[
+            ("meta_server-tag", "a"),
+            ("meta_Server-tag", " "),
+            ("checksum", "c"),
+        ],
+    ];
+    for list in lists {
+        let params = p(list);
+        assert_eq!(
+            sent_value(&params, SERVER_TAG),
+            pass_through(&params, &[]).get(SERVER_TAG),
+            "{list:?}"
+        );
+    }
+}
+
+#[test]
 fn augment_precedence_and_order() {
     // tenant override > config override > request > tenant default > config default
     let request = p(&[("meetingID", "m"), ("x", "request"), ("y", "request")]);
