@@ -662,8 +662,8 @@ fn sent_value<'p>(params: &'p Params, name: &str) -> Option<&'p str> {
     };
     params
         .iter()
-        .filter(|(sent, _)| same(sent))
-        .last()
+        .rev()
+        .find(|(sent, _)| same(sent))
         .map(|(_, value)| value)
 }
 
