@@ -68,7 +68,9 @@ pub trait ServerStore: Send + Sync {
     /// Servers that can take new meetings (enabled with a known load), ascending load, ties by id.
     fn available_servers(&self) -> impl Future<Output = StoreResult<Vec<Server>>> + Send;
     /// Atomically pick the least-loaded available server matching `tags` (the original's `find_available`) and
-    /// add `1 × load_multiplier` to its load, so concurrent callers never both see the old load.
+    /// add `1 × load_multiplier` to its load, so concurrent callers never both see the old load. The server comes
+    /// back as placing a meeting needs it: a store may leave out its health counters and statistics (0), which
+    /// only `get_server` and the lists must show.
     fn select_server(
         &self,
         tags: &TagRequest,
@@ -161,7 +163,8 @@ pub trait MeetingStore: Send + Sync {
         id: &str,
     ) -> impl Future<Output = StoreResult<Option<MeetingState>>> + Send;
     /// `meeting_state` and the meeting's server (`None` when its record is gone), read in one round trip: the
-    /// per-meeting calls (join, isMeetingRunning, getMeetingInfo, create of an existing meeting) need both.
+    /// per-meeting calls (join, isMeetingRunning, getMeetingInfo, create of an existing meeting) need both. A store
+    /// may leave out the server's health counters (0): none of those calls uses them.
     fn meeting_with_server(
         &self,
         id: &str,

@@ -18,4 +18,4 @@ else
 end
 redis.call('ZREM', KEYS[3], id)
 redis.call('ZREM', KEYS[4], id)
-return cjson.encode({ r = 'ok', s = read_server(id) })
+return cjson.encode({ r = 'ok', s = read_server(id, true) })

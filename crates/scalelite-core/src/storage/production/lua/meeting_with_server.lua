@@ -59,6 +59,6 @@ if claim then
   out.c = claim
 end
 if m.server_id then
-  out.s = read_server(m.server_id)
+  out.s = read_server(m.server_id, false)
 end
 return cjson.encode(out)

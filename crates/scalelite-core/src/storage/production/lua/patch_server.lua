@@ -68,4 +68,4 @@ if new_state ~= nil or load_given then
     redis.call('ZREM', KEYS[4], id)
   end
 end
-return cjson.encode({ r = 'ok', s = read_server(id) })
+return cjson.encode({ r = 'ok', s = read_server(id, true) })

@@ -28,10 +28,11 @@ local function read_counters(s)
   end
 end
 
--- Everything needed to build a Server (server_from_raw): its hash, the counters, and what its state needs of the
--- indexes: an enabled server's load (sl), a cordoned one's (cl), a disabled one's nothing; a legacy record without
--- a state is enabled when in server_enabled (en), with its load.
-local function read_server(id)
+-- Everything needed to build a Server (server_from_raw): its hash, the counters when `counters` is true, and what
+-- its state needs of the indexes: an enabled server's load (sl), a cordoned one's (cl), a disabled one's nothing; a
+-- legacy record without a state is enabled when in server_enabled (en), with its load. The per-meeting calls
+-- (meeting_with_server.lua) do without the counters: a Redis call each, and only the poller and the CLI show them.
+local function read_server(id, counters)
   local h = server_hash(id)
   if not h then
     return nil
@@ -46,7 +47,9 @@ local function read_server(id)
     s.en = redis.call('SISMEMBER', KEYS[2], id)
     s.sl = redis.call('ZSCORE', KEYS[3], id) or nil
   end
-  read_counters(s)
+  if counters then
+    read_counters(s)
+  end
   return s
 end
 
@@ -55,8 +58,8 @@ end
 -- when there is none and the tags are not `required`, the least loaded untagged server (no tag requested: untagged
 -- servers only). A server without a hash is passed over. The hashes are read in load order, each once, and only
 -- until the answer is known: with no tag requested, usually the first is the one.
--- { r = 'ok', s = the server (s.forced its new load, s.lm the multiplier it was bumped by) }, { r = 'tag' }
--- (required tags unavailable) or { r = 'none' }.
+-- { r = 'ok', s = the server as placing needs it (s.forced its new load, s.lm the multiplier it was bumped by) },
+-- { r = 'tag' } (required tags unavailable) or { r = 'none' }.
 local function select_server(required, first, last)
   local zr = redis.call('ZRANGE', KEYS[3], 0, -1)
   if #zr == 0 then
@@ -99,10 +102,15 @@ local function select_server(required, first, last)
   if not lm or not tonumber(lm) then
     lm = '1'
   end
-  -- Its state is forced to enabled and its load to the new one (`forced`): no index is read.
-  local s = { id = chosen.id, h = chosen.h, lm = lm }
+  -- Its state is forced to enabled and its load to the new one (`forced`): no index is read. Only what placing a
+  -- meeting on it needs comes back (no statistics, no counters: less for Redis' one thread to read and encode).
+  local h = chosen.h
+  local s = {
+    id = chosen.id,
+    h = { url = h.url, secret = h.secret, tag = h.tag, online = h.online, load_multiplier = h.load_multiplier },
+    lm = lm,
+  }
   s.forced = redis.call('ZINCRBY', KEYS[3], lm, chosen.id)
-  read_counters(s)
   return { r = 'ok', s = s }
 end
 
