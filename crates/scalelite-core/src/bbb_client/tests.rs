@@ -128,14 +128,14 @@ fn a_proxy_is_used_when_the_environment_names_one() {
     assert!(!proxy_configured(|_| None));
     // Set but empty names no proxy (as for reqwest and curl).
     assert!(!proxy_configured(|_| Some("".into())));
-    for name in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
+    // Each of the three, upper or lower case.
+    let names = ["HTTP", "HTTPS", "ALL"].into_iter().flat_map(|scheme| {
+        [
+            format!("{scheme}_PROXY"),
+            format!("{}_proxy", scheme.to_lowercase()),
+        ]
+    });
+    for name in names {
         assert!(
             proxy_configured(|n| (n == name).then(|| "http://proxy:3128".into())),
             "{name}"
