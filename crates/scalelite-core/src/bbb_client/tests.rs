@@ -234,3 +234,27 @@ async fn certificates_are_verified() {
         "the client went on with the handshake"
     );
 }
+
+/// A server URL with a user name and password (a BBB server behind Basic authentication) sends them as Basic
+/// authentication, as before the direct way: not in the request line, not in Host.
+#[tokio::test]
+async fn credentials_in_a_server_url_are_sent_as_basic_authentication() {
+    use super::transport::Transport;
+    use base64::Engine;
+    let (addr, received) = capture_once().await;
+    let query = "/bigbluebutton/api/isMeetingRunning?meetingID=m&checksum=0123";
+    let url = format!("http://bbb:s%40cret@{addr}{query}");
+    let answer = Transport::direct()
+        .exchange(&url, None, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(answer, BODY.as_bytes());
+    let received = received.await.unwrap();
+    assert_eq!(received.head[0], format!("GET {query} HTTP/1.1"));
+    assert_eq!(received.header("host"), Some(addr.to_string().as_str()));
+    let expected = base64::engine::general_purpose::STANDARD.encode("bbb:s@cret");
+    assert_eq!(
+        received.header("authorization"),
+        Some(format!("Basic {expected}").as_str())
+    );
+}

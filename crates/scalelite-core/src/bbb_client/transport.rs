@@ -6,10 +6,11 @@
 //! into a `url::Url` and back, the redirect policy (none is followed here), the request and response wrappers. Those
 //! were 17% of the CPU time of a proxied isMeetingRunning (README, "Benchmarks"). reqwest stays for proxies, which
 //! it reads from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, upper or lower case), so
-//! a deployment behind an outbound proxy sends its calls as before.
+//! a deployment behind an outbound proxy sends its calls as before, and for a server URL with a user name or
+//! password in it, which reqwest sends as Basic authentication.
 
 use std::ffi::OsString;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,8 +41,21 @@ type Direct = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// The client calls go through. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(super) enum Transport {
-    Direct(Direct),
+    /// hyper's pool; reqwest (`with_credentials`, built when first needed) for the URLs that carry a user name or
+    /// password, which reqwest sends as Basic authentication.
+    Direct {
+        client: Direct,
+        with_credentials: Arc<OnceLock<reqwest::Client>>,
+    },
     Proxied(reqwest::Client),
+}
+
+/// Whether `url`'s authority carries a user name or password (`user:secret@host`).
+fn carries_credentials(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#'])
+        .next()
+        .is_some_and(|authority| authority.contains('@'))
 }
 
 /// Whether `var` (the environment) names an outbound proxy.
@@ -86,18 +100,14 @@ impl Transport {
             .pool_idle_timeout(IDLE)
             .pool_timer(TokioTimer::new())
             .build(connector);
-        Self::Direct(client)
+        Self::Direct {
+            client,
+            with_credentials: Arc::default(),
+        }
     }
 
     pub(super) fn proxied() -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(AGENT)
-            .pool_idle_timeout(IDLE)
-            .build()
-            // Building a client only fails when the TLS back-end cannot initialise, which is a broken build.
-            .expect("the HTTP client must build");
-        Self::Proxied(client)
+        Self::Proxied(reqwest_client())
     }
 
     /// Send a request (a POST of `body` as XML when there is one, else a GET) and read the answer's body, at most
@@ -109,10 +119,29 @@ impl Transport {
         limit: u64,
     ) -> Result<Vec<u8>, CallError> {
         match self {
-            Self::Direct(client) => direct_exchange(client, url, body, limit).await,
+            Self::Direct { client, .. } if !carries_credentials(url) => {
+                direct_exchange(client, url, body, limit).await
+            }
+            Self::Direct {
+                with_credentials, ..
+            } => {
+                let client = with_credentials.get_or_init(reqwest_client);
+                proxied_exchange(client, url, body, limit).await
+            }
             Self::Proxied(client) => proxied_exchange(client, url, body, limit).await,
         }
     }
+}
+
+/// reqwest as the calls went before: the environment's proxies, no redirects followed.
+fn reqwest_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(AGENT)
+        .pool_idle_timeout(IDLE)
+        .build()
+        // Building a client only fails when the TLS back-end cannot initialise, which is a broken build.
+        .expect("the HTTP client must build")
 }
 
 fn too_large(limit: u64) -> CallError {
