@@ -72,16 +72,6 @@ fn the_lease_outlives_an_interval_with_margin() {
     assert_eq!(with_interval(1000).lease_ttl(), Duration::from_secs(2));
 }
 
-#[test]
-fn holder_ids_are_unique_per_poller() {
-    let (a, b) = (
-        scalelite_core::storage::lease_holder_id(),
-        scalelite_core::storage::lease_holder_id(),
-    );
-    assert_ne!(a, b);
-    assert!(a.contains(&format!(":{}:", std::process::id())), "{a}");
-}
-
 /// `PollSettings::from_config` from the environment as the binary parses it: distinct values, so a swap fails.
 #[test]
 fn settings_from_the_environment() {

@@ -430,7 +430,6 @@ pub struct CallbackUrlsClean {
     pub(crate) generation: String,
 }
 
-/// Whether callback data holds a URL (what [`RecordingStore::clear_callback_urls`] drops).
 /// A name for this process as the holder of a lease (`try_lease`): host name, process id and a random part, so two
 /// processes (or two holders in one process) never share one.
 pub fn lease_holder_id() -> String {
@@ -446,6 +445,7 @@ pub fn lease_holder_id() -> String {
     )
 }
 
+/// Whether callback data holds a URL (what [`RecordingStore::clear_callback_urls`] drops).
 pub(crate) fn has_callback_urls(data: &CallbackData) -> bool {
     data.analytics_callback_url.is_some() || data.recording_ready_url.is_some()
 }
@@ -591,5 +591,15 @@ impl RecordingLock {
             LockTx::Embedded(tx) => tx.release().await,
             LockTx::Production(tx) => tx.release().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lease_holder_ids_are_unique_per_holder() {
+        let (a, b) = (super::lease_holder_id(), super::lease_holder_id());
+        assert_ne!(a, b);
+        assert!(a.contains(&format!(":{}:", std::process::id())), "{a}");
     }
 }
